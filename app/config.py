@@ -1,0 +1,91 @@
+"""Settings read once from environment variables into a frozen, typed object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+EMBEDDING_PROVIDERS = ("local",)
+
+
+class ConfigError(Exception):
+    """A setting has a value the app cannot run with; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    data_dir: Path
+    host: str
+    port: int
+    web_concurrency: int
+    embedding_provider: str
+    embedding_model: str | None
+    max_upload_mb: int
+    log_level: str
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be at least 1")
+    return number
+
+
+def _port(value: str) -> int:
+    number = int(value)
+    if not 0 <= number <= 65535:
+        raise ValueError("must be between 0 and 65535")
+    return number
+
+
+def _one_of(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        for option in options:
+            if value.lower() == option.lower():
+                return option
+        raise ValueError(f"must be one of {', '.join(options)}")
+
+    return parse
+
+
+def _database_url(value: str) -> str:
+    if not value.startswith(("postgres://", "postgresql://")):
+        raise ValueError("must start with postgresql://")
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from the environment; raise ConfigError naming a bad variable."""
+    env = os.environ if environ is None else environ
+
+    def get(name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}={raw!r} is invalid: {exc}") from None
+
+    return Settings(
+        database_url=get("DATABASE_URL", _database_url, None),
+        data_dir=get("DATA_DIR", Path, Path("data")),
+        host=get("HOST", str, "127.0.0.1"),
+        port=get("PORT", _port, 8000),
+        web_concurrency=get("WEB_CONCURRENCY", _positive_int, 2),
+        embedding_provider=get("EMBEDDING_PROVIDER", _one_of(EMBEDDING_PROVIDERS), "local"),
+        embedding_model=get("EMBEDDING_MODEL", str, None),
+        max_upload_mb=get("MAX_UPLOAD_MB", _positive_int, 20),
+        log_level=get("LOG_LEVEL", _one_of(LOG_LEVELS), "INFO"),
+    )

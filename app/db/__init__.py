@@ -1,0 +1,1 @@
+"""SQL, by resource. Query functions take a connection; the caller owns the transaction."""

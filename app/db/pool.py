@@ -1,0 +1,27 @@
+"""The asyncpg pool, with codecs for jsonb and pgvector registered on every connection."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+from pgvector.asyncpg import register_vector
+
+from app.errors import ServiceUnavailable
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await register_vector(conn)
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """Open a pool; the schema must already be migrated (the vector type must exist)."""
+    try:
+        return await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        )
+    except ValueError as exc:  # pgvector's codec: the vector type does not exist
+        raise ServiceUnavailable(
+            "the database has no 'vector' type: run `python -m app migrate` first"
+        ) from exc

@@ -1,0 +1,1 @@
+"""Ingestion: parse uploaded files, split them into chunks, and the worker that runs the jobs."""

@@ -1,0 +1,125 @@
+"""Paragraph-aware chunking bounded by the embedding model's token window."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from app.ingest.sentences import sentence_spans
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_WORD = re.compile(r"\S+")
+
+
+@dataclass
+class Chunk:
+    text: str
+    char_start: int
+    char_end: int
+    token_count: int
+    heading_path: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Piece:
+    start: int
+    end: int
+    tokens: int
+    headings: tuple[str, ...]
+    is_heading: bool = False
+
+
+def chunk_text(
+    text: str,
+    count_tokens: Callable[[str], int],
+    max_tokens: int,
+    *,
+    markdown: bool = False,
+) -> list[Chunk]:
+    """Split text into chunks of whole paragraphs (or sentences, or words when one is too long),
+    each at most max_tokens, never crossing a Markdown heading. Offsets index into text."""
+    chunks: list[Chunk] = []
+    current: list[_Piece] = []
+
+    def flush() -> None:
+        if current:
+            start, end = current[0].start, current[-1].end
+            body = text[start:end]
+            chunks.append(Chunk(body, start, end, count_tokens(body), list(current[-1].headings)))
+            current.clear()
+
+    for piece in _pieces(text, count_tokens, max_tokens, markdown):
+        used = sum(p.tokens for p in current)
+        # A new section starts a new chunk, but headings stay with the text below them.
+        new_section = piece.headings != current[-1].headings if current else False
+        only_headings = all(p.is_heading for p in current)
+        if current and ((new_section and not only_headings) or used + piece.tokens > max_tokens):
+            flush()
+        current.append(piece)
+    flush()
+    return chunks
+
+
+def _pieces(
+    text: str, count_tokens: Callable[[str], int], max_tokens: int, markdown: bool
+) -> Iterator[_Piece]:
+    """Paragraphs that fit the window, else their sentences, else runs of words."""
+    headings: list[tuple[int, str]] = []  # (level, title) of the enclosing sections
+    for start, end in _paragraph_spans(text):
+        match = None
+        if markdown:
+            match = _HEADING.match(text[start:end].split("\n", 1)[0])
+            if match:
+                level = len(match.group(1))
+                headings = [h for h in headings if h[0] < level] + [(level, match.group(2))]
+        path = tuple(title for _, title in headings)
+        tokens = count_tokens(text[start:end])
+        if tokens <= max_tokens:
+            yield _Piece(start, end, tokens, path, is_heading=match is not None)
+            continue
+        for s_start, s_end in sentence_spans(text, start, end):
+            s_tokens = count_tokens(text[s_start:s_end])
+            if s_tokens <= max_tokens:
+                yield _Piece(s_start, s_end, s_tokens, path)
+            else:
+                yield from _word_runs(text, s_start, s_end, count_tokens, max_tokens, path)
+
+
+def _word_runs(
+    text: str,
+    start: int,
+    end: int,
+    count_tokens: Callable[[str], int],
+    max_tokens: int,
+    path: tuple[str, ...],
+) -> Iterator[_Piece]:
+    run_start: int | None = None
+    run_end = start
+    used = 0
+    for word in _WORD.finditer(text, start, end):
+        tokens = count_tokens(word.group())
+        if run_start is not None and used + tokens > max_tokens:
+            yield _Piece(run_start, run_end, used, path)
+            run_start, used = None, 0
+        if run_start is None:
+            run_start = word.start()
+        run_end, used = word.end(), used + tokens
+    if run_start is not None:
+        yield _Piece(run_start, run_end, used, path)
+
+
+def _paragraph_spans(text: str) -> Iterator[tuple[int, int]]:
+    begin = 0
+    for match in _PARAGRAPH_BREAK.finditer(text):
+        yield from _stripped(text, begin, match.start())
+        begin = match.end()
+    yield from _stripped(text, begin, len(text))
+
+
+def _stripped(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    piece = text[start:end]
+    if piece.strip():
+        lead = len(piece) - len(piece.lstrip())
+        yield start + lead, start + lead + len(piece.strip())

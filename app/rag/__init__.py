@@ -1,0 +1,1 @@
+"""Retrieval-augmented generation: embed, retrieve, answer."""

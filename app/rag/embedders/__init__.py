@@ -1,0 +1,18 @@
+"""Embedding providers share one small protocol; `load_embedder` picks one by configuration."""
+
+from __future__ import annotations
+
+from app.config import Settings
+from app.rag.embedders.base import Embedder
+
+
+async def load_embedder(settings: Settings) -> Embedder:
+    """Load the configured embedding provider."""
+    if settings.embedding_provider == "local":
+        from app.rag.embedders.local import LocalEmbedder
+
+        return await LocalEmbedder.load(settings.embedding_model)
+    raise ValueError(f"unknown embedding provider {settings.embedding_provider!r}")
+
+
+__all__ = ["Embedder", "load_embedder"]

@@ -1,0 +1,78 @@
+"""The answerer used without an LLM: the passages' most relevant sentences, verbatim, cited."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.ingest.sentences import sentence_spans
+from app.rag.embedders import Embedder
+from app.rag.retrieve import Passage
+
+NO_ANSWER = "The uploaded documents do not seem to answer this question."
+MAX_SENTENCES = 4
+MAX_CANDIDATES = 80
+# Below this cosine similarity to the question a sentence is judged off-topic
+# (all-MiniLM-L6-v2 puts unrelated sentence pairs mostly under 0.2).
+MIN_RELEVANCE = 0.3
+# Maximal marginal relevance: weight of relevance against novelty.
+MMR_LAMBDA = 0.7
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    source: int  # 1-based number of the passage it comes from
+    position: int
+    text: str
+
+
+async def compose(question: str, passages: Sequence[Passage], embedder: Embedder) -> str:
+    """An answer made of whole source sentences, each followed by its [n] citation."""
+    candidates = [
+        _Sentence(n, position, passage.text[start:end])
+        for n, passage in enumerate(passages, start=1)
+        for position, (start, end) in enumerate(sentence_spans(passage.text))
+        if _is_prose(passage.text[start:end])
+    ][:MAX_CANDIDATES]
+    if not candidates:
+        return NO_ANSWER
+    vectors = await embedder.embed([question] + [c.text for c in candidates])
+    relevance = vectors[1:] @ vectors[0]
+    chosen = _mmr(relevance, vectors[1:])
+    if not chosen:
+        return NO_ANSWER
+    ordered = sorted(chosen, key=lambda i: (candidates[i].source, candidates[i].position))
+    return " ".join(f"{_clean(candidates[i].text)} [{candidates[i].source}]" for i in ordered)
+
+
+def _mmr(relevance: np.ndarray, vectors: np.ndarray) -> list[int]:
+    """Pick relevant sentences, each as unlike the ones already picked as possible."""
+    best = float(relevance.max())
+    floor = max(MIN_RELEVANCE, 0.6 * best)
+    chosen: list[int] = []
+    while len(chosen) < MAX_SENTENCES:
+        redundancy = (
+            (vectors @ vectors[chosen].T).max(axis=1) if chosen else np.zeros(len(relevance))
+        )
+        scores = MMR_LAMBDA * relevance - (1 - MMR_LAMBDA) * redundancy
+        scores[chosen] = -np.inf
+        scores[relevance < floor] = -np.inf
+        # A near-copy of a chosen sentence adds nothing.
+        scores[redundancy > 0.95] = -np.inf
+        pick = int(np.argmax(scores))
+        if not np.isfinite(scores[pick]):
+            break
+        chosen.append(pick)
+    return chosen
+
+
+def _is_prose(sentence: str) -> bool:
+    """Worth quoting: a few words, not a Markdown heading or table row."""
+    return len(sentence.split()) >= 4 and not sentence.startswith(("#", "|"))
+
+
+def _clean(sentence: str) -> str:
+    """On one line; the words stay exactly as they are in the source."""
+    return " ".join(sentence.split())

@@ -1,0 +1,53 @@
+"""Small helpers the route modules share."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.types import Message, Receive
+
+from app.errors import BadRequest, NotFound, PayloadTooLarge
+from app.resources import Resources
+
+
+def resources_of(request: Request) -> Resources:
+    return request.state.resources
+
+
+def parse_uuid(value: str, what: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise NotFound(f"there is no {what} {value!r}") from None
+
+
+def capped_receive(receive: Receive, limit: int, message: str) -> Receive:
+    """Wrap receive so a body longer than `limit` bytes stops with 413 as soon as it shows."""
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        event = await receive()
+        seen += len(event.get("body", b""))
+        if seen > limit:
+            raise PayloadTooLarge(message)
+        return event
+
+    return wrapped
+
+
+async def read_json(request: Request, *, limit: int = 64 * 1024) -> Any:
+    """The request body as JSON; 400 with a helpful message when it is not."""
+    capped = Request(
+        request.scope, capped_receive(request.receive, limit, "the JSON body is too large")
+    )
+    body = await capped.body()
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(
+            f"the request body is not valid JSON ({exc})", code="malformed_json"
+        ) from None

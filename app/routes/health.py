@@ -1,0 +1,28 @@
+"""Liveness and readiness."""
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from app.db.migrate import pending
+from app.routes.deps import resources_of
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    try:
+        async with resources_of(request).pool.acquire(timeout=5) as conn:
+            missing = await pending(conn)
+    except Exception as exc:
+        return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
+    if missing:
+        return JSONResponse(
+            {"status": "unavailable", "pending_migrations": missing}, status_code=503
+        )
+    return JSONResponse({"status": "ready"})
+
+
+routes = [Route("/healthz", healthz), Route("/readyz", readyz)]

@@ -1,0 +1,26 @@
+"""Hybrid search over the chunks."""
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from app.errors import BadRequest
+from app.rag.retrieve import search as hybrid_search
+from app.routes.deps import resources_of
+
+MAX_K = 50
+
+
+async def search(request: Request) -> JSONResponse:
+    query = request.query_params.get("q", "").strip()
+    if not query:
+        raise BadRequest("the query is empty: pass it as ?q=...", code="empty_query")
+    raw_k = request.query_params.get("k", "10")
+    if not raw_k.isdigit() or not 1 <= int(raw_k) <= MAX_K:
+        raise BadRequest(f"k must be a whole number from 1 to {MAX_K}, not {raw_k!r}")
+    resources = resources_of(request)
+    passages = await hybrid_search(resources.pool, resources.embedder, query, int(raw_k))
+    return JSONResponse({"results": [p.to_json() for p in passages]})
+
+
+routes = [Route("/api/search", search)]

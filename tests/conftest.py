@@ -1,0 +1,119 @@
+"""Fixtures: a real PostgreSQL with pgvector, the app with its lifespan, a uvicorn server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import uvicorn
+from starlette.testclient import TestClient
+
+from app.asgi import Application
+from app.config import load_settings
+from app.db.embedded import start_embedded
+from app.resources import run_migrations
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An admin URL: TEST_DATABASE_URL (a server with pgvector), else an embedded server."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        yield os.environ["TEST_DATABASE_URL"]
+        return
+    server = start_embedded(tmp_path_factory.mktemp("pg"))
+    yield server.get_uri()
+    server.cleanup()
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL pointing at another database."""
+    base, _, query = url.partition("?")
+    base = base.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{query}" if query else "")
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def empty_database(postgres_url: str) -> Iterator[str]:
+    """A brand-new, empty database, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(postgres_url, f"CREATE DATABASE {name}"))
+    yield with_database(postgres_url, name)
+    asyncio.run(_admin(postgres_url, f"DROP DATABASE {name} WITH (FORCE)"))
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_url: str) -> Iterator[str]:
+    """One migrated database shared by the app tests (emptied before each of them)."""
+    name = f"app_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(postgres_url, f"CREATE DATABASE {name}"))
+    url = with_database(postgres_url, name)
+    asyncio.run(run_migrations(url))
+    yield url
+    asyncio.run(_admin(postgres_url, f"DROP DATABASE {name} WITH (FORCE)"))
+
+
+async def _truncate(url: str) -> None:
+    await _admin(url, "TRUNCATE documents, jobs, conversations RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path):
+    asyncio.run(_truncate(database_url))
+    return load_settings(
+        {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path), "MAX_UPLOAD_MB": "1"}
+    )
+
+
+@pytest.fixture
+def client(settings) -> Iterator[TestClient]:
+    """The ASGI app through httpx, lifespan included, with an in-process worker."""
+    with TestClient(Application(settings, local=True)) as test_client:
+        yield test_client
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(settings) -> Iterator[str]:
+    """The app served by a real uvicorn (uvloop + httptools) on a loopback port."""
+    port = _free_port()
+    config = uvicorn.Config(
+        Application(settings, local=True),
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)

@@ -1,0 +1,78 @@
+"""Helpers shared by the tests: uploads, waiting for ingestion, SSE parsing, row counts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import asyncpg
+import httpx
+
+SOLAR_GUIDE = """# Solar Panels Guide
+
+## Efficiency
+
+Modern monocrystalline solar panels convert about 22 percent of sunlight into electricity.
+Polycrystalline panels are cheaper but reach only 17 percent.
+
+## Maintenance
+
+Panels should be cleaned twice a year. Dust and pollen can reduce output by up to 7 percent.
+"""
+
+
+def upload(client: httpx.Client, name: str, content: bytes | str) -> httpx.Response:
+    data = content.encode() if isinstance(content, str) else content
+    return client.post("/api/documents", files={"file": (name, data)})
+
+
+def wait_ready(client: httpx.Client, document_id: str, timeout: float = 120) -> dict[str, Any]:
+    """Poll the document until ingestion ends; return it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        document = client.get(f"/api/documents/{document_id}").json()["document"]
+        if document["status"] in ("ready", "failed"):
+            return document
+        time.sleep(0.1)
+    raise AssertionError(f"document {document_id} was not ingested in {timeout} s")
+
+
+def ingest(client: httpx.Client, name: str, content: str) -> dict[str, Any]:
+    response = upload(client, name, content)
+    assert response.status_code == 202, response.text
+    document = wait_ready(client, response.json()["document"]["id"])
+    assert document["status"] == "ready", document
+    return document
+
+
+def parse_sse(body: str) -> list[tuple[str, dict[str, Any], str | None]]:
+    """(event, data, id) for each event of a text/event-stream body."""
+    events = []
+    for block in body.replace("\r\n", "\n").split("\n\n"):
+        name, data, event_id = "message", [], None
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+            elif line.startswith("id:"):
+                event_id = line[3:].strip()
+        if data:
+            events.append((name, json.loads("\n".join(data)), event_id))
+    return events
+
+
+async def _counts(url: str) -> dict[str, int]:
+    conn = await asyncpg.connect(url)
+    try:
+        tables = ("documents", "document_files", "chunks", "jobs", "conversations", "messages")
+        return {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in tables}
+    finally:
+        await conn.close()
+
+
+def row_counts(url: str) -> dict[str, int]:
+    """How many rows each table holds: bad input must leave these unchanged."""
+    return asyncio.run(_counts(url))

@@ -1,0 +1,37 @@
+import pytest
+
+from app.config import ConfigError, load_settings
+
+
+def test_defaults_without_environment():
+    settings = load_settings({})
+    assert settings.database_url is None
+    assert settings.port == 8000
+    assert settings.max_upload_bytes == 20 * 1024 * 1024
+    assert settings.log_level == "INFO"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "eighty"),
+        ("PORT", "70000"),
+        ("WEB_CONCURRENCY", "0"),
+        ("MAX_UPLOAD_MB", "-5"),
+        ("LOG_LEVEL", "LOUD"),
+        ("EMBEDDING_PROVIDER", "magic"),
+        ("DATABASE_URL", "mysql://localhost/db"),
+    ],
+)
+def test_bad_value_names_the_variable(name, value):
+    with pytest.raises(ConfigError, match=name):
+        load_settings({name: value})
+
+
+def test_values_are_parsed_and_normalised():
+    settings = load_settings({"PORT": "9000", "LOG_LEVEL": "debug", "MAX_UPLOAD_MB": "3"})
+    assert (settings.port, settings.log_level, settings.max_upload_bytes) == (
+        9000,
+        "DEBUG",
+        3 << 20,
+    )
