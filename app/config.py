@@ -21,6 +21,7 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None
+    redis_url: str | None
     data_dir: Path
     host: str
     port: int
@@ -65,6 +66,12 @@ def _database_url(value: str) -> str:
     return value
 
 
+def _redis_url(value: str) -> str:
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    return value
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from the environment; raise ConfigError naming a bad variable."""
     env = os.environ if environ is None else environ
@@ -80,6 +87,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     return Settings(
         database_url=get("DATABASE_URL", _database_url, None),
+        redis_url=get("REDIS_URL", _redis_url, None),
         data_dir=get("DATA_DIR", Path, Path("data")),
         host=get("HOST", str, "127.0.0.1"),
         port=get("PORT", _port, 8000),

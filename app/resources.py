@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import httpx
+import redis.asyncio as redis
 
 from app.config import Settings
 from app.db import migrate as migrations
@@ -25,6 +27,8 @@ class Resources:
     settings: Settings
     pool: asyncpg.Pool
     embedder: Embedder
+    http: httpx.AsyncClient
+    redis: redis.Redis | None = None  # only what can be rebuilt: caches, counters
     embedded_server: Any = None
     worker_task: asyncio.Task[None] | None = None
 
@@ -59,7 +63,15 @@ async def startup(settings: Settings, *, local: bool = False) -> Resources:
         if server is not None:
             stop_embedded(server)
         raise
-    resources = Resources(settings, pool, embedder, embedded_server=server)
+    resources = Resources(
+        settings,
+        pool,
+        embedder,
+        http=httpx.AsyncClient(timeout=httpx.Timeout(30, connect=5), follow_redirects=False),
+        # Connects lazily: a Redis that is down slows requests, it never stops startup.
+        redis=redis.from_url(settings.redis_url) if settings.redis_url else None,
+        embedded_server=server,
+    )
     if local:
         from app.ingest.worker import Worker
 
@@ -87,6 +99,9 @@ async def shutdown(resources: Resources) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await resources.worker_task
     await resources.embedder.close()
+    await resources.http.aclose()
+    if resources.redis is not None:
+        await resources.redis.aclose()
     await resources.pool.close()
     if resources.embedded_server is not None:
         stop_embedded(resources.embedded_server)

@@ -35,3 +35,9 @@ def test_values_are_parsed_and_normalised():
         "DEBUG",
         3 << 20,
     )
+
+
+def test_redis_url_must_be_a_redis_url():
+    assert load_settings({"REDIS_URL": "redis://127.0.0.1:6379/0"}).redis_url.startswith("redis")
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        load_settings({"REDIS_URL": "127.0.0.1:6379"})
