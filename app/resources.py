@@ -12,6 +12,7 @@ import asyncpg
 import httpx
 import redis.asyncio as redis
 
+from app.cache import Cache, make_cache
 from app.config import Settings
 from app.db import migrate as migrations
 from app.db.embedded import start_embedded, stop_embedded
@@ -28,6 +29,7 @@ class Resources:
     pool: asyncpg.Pool
     embedder: Embedder
     http: httpx.AsyncClient
+    cache: Cache
     redis: redis.Redis | None = None  # only what can be rebuilt: caches, counters
     embedded_server: Any = None
     worker_task: asyncio.Task[None] | None = None
@@ -63,13 +65,20 @@ async def startup(settings: Settings, *, local: bool = False) -> Resources:
         if server is not None:
             stop_embedded(server)
         raise
+    # Connects lazily, with short timeouts: a Redis that is down never stops startup,
+    # and requests go on without the cache.
+    redis_client = (
+        redis.from_url(settings.redis_url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        if settings.redis_url
+        else None
+    )
     resources = Resources(
         settings,
         pool,
         embedder,
         http=httpx.AsyncClient(timeout=httpx.Timeout(30, connect=5), follow_redirects=False),
-        # Connects lazily: a Redis that is down slows requests, it never stops startup.
-        redis=redis.from_url(settings.redis_url) if settings.redis_url else None,
+        cache=make_cache(redis_client),
+        redis=redis_client,
         embedded_server=server,
     )
     if local:

@@ -9,7 +9,8 @@ import asyncpg
 
 COLUMNS = (
     "id, title, source, media_type, sha256, size_bytes, status, error, chunk_count,"
-    " metadata, created_at, updated_at"
+    " metadata, created_at, updated_at,"
+    " (SELECT name FROM collections WHERE id = collection_id) AS collection"
 )
 
 
@@ -29,18 +30,20 @@ async def insert_document(
     media_type: str,
     sha256: str,
     content: bytes,
+    collection_id: int,
 ) -> asyncpg.Record | None:
-    """Insert a document and its file; None when the same content is already stored."""
+    """Insert a document and its file; None when the collection already holds that content."""
     row = await conn.fetchrow(
-        f"""INSERT INTO documents (title, source, media_type, sha256, size_bytes)
-            VALUES ($1, $2, $3, $4, $5)
-            ON CONFLICT (sha256) DO NOTHING
+        f"""INSERT INTO documents (title, source, media_type, sha256, size_bytes, collection_id)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (collection_id, sha256) DO NOTHING
             RETURNING {COLUMNS}""",
         title,
         source,
         media_type,
         sha256,
         len(content),
+        collection_id,
     )
     if row is not None:
         await conn.execute(
@@ -49,17 +52,31 @@ async def insert_document(
     return row
 
 
-async def get_by_sha256(conn: asyncpg.Connection, sha256: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {COLUMNS} FROM documents WHERE sha256 = $1", sha256)
+async def get_by_sha256(
+    conn: asyncpg.Connection, collection_id: int, sha256: str
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {COLUMNS} FROM documents WHERE collection_id = $1 AND sha256 = $2",
+        collection_id,
+        sha256,
+    )
 
 
 async def get_document(conn: asyncpg.Connection, document_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {COLUMNS} FROM documents WHERE id = $1", document_id)
 
 
-async def list_documents(conn: asyncpg.Connection, *, limit: int = 500) -> list[asyncpg.Record]:
+async def list_documents(
+    conn: asyncpg.Connection, *, collection: str | None = None, limit: int = 500
+) -> list[asyncpg.Record]:
+    """Newest first; only the named collection's when one is given."""
     return await conn.fetch(
-        f"SELECT {COLUMNS} FROM documents ORDER BY created_at DESC LIMIT $1", limit
+        f"""SELECT {COLUMNS} FROM documents
+            WHERE $1::text IS NULL
+               OR collection_id = (SELECT id FROM collections WHERE name = $1)
+            ORDER BY created_at DESC LIMIT $2""",
+        collection,
+        limit,
     )
 
 

@@ -1,14 +1,34 @@
-"""Find the passages that answer a question."""
+"""Find the passages that answer a question: scoped, cached, hybrid by default."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass
 from typing import Any
+from uuid import UUID
 
 import asyncpg
+import numpy as np
 
-from app.db import chunks as chunk_sql
+from app.cache import Cache
+from app.db import collections as collection_sql
+from app.db import search as search_sql
+from app.errors import NotFound
 from app.rag.embedders import Embedder
+
+EMBEDDING_TTL = 24 * 3600
+# Results are keyed by the collections' versions, so a change is seen at once; the TTL
+# only bounds memory.
+RESULT_TTL = 600
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What to search: one collection (default: all) and optionally chosen documents."""
+
+    collection: str | None = None
+    document_ids: tuple[UUID, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -23,24 +43,59 @@ class Passage:
     score: float
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "chunk_id": self.chunk_id,
-            "document_id": self.document_id,
-            "title": self.title,
-            "text": self.text,
-            "snippet": self.snippet,
-            "page": self.page,
-            "heading_path": self.heading_path,
-            "score": round(self.score, 6),
-        }
+        return {**asdict(self), "score": round(self.score, 6)}
 
 
-async def search(pool: asyncpg.Pool, embedder: Embedder, question: str, k: int) -> list[Passage]:
-    """Hybrid search: the k best chunks for the question."""
-    vector = (await embedder.embed([question]))[0]
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+async def embed_query(embedder: Embedder, text: str, cache: Cache | None = None) -> np.ndarray:
+    """The query's embedding, from the cache when it has been seen before."""
+    key = f"emb:{embedder.name}:{_digest(text)}"
+    if cache is not None and (hit := await cache.get(key)) is not None:
+        return np.frombuffer(hit, dtype=np.float32)
+    vector = (await embedder.embed([text]))[0]
+    if cache is not None:
+        await cache.set(key, vector.astype(np.float32).tobytes(), EMBEDDING_TTL)
+    return vector
+
+
+async def search(
+    pool: asyncpg.Pool,
+    embedder: Embedder,
+    question: str,
+    k: int,
+    *,
+    scope: Scope | None = None,
+    cache: Cache | None = None,
+    mode: search_sql.Mode = "hybrid",
+    tuning: search_sql.Tuning = search_sql.DEFAULT_TUNING,
+) -> list[Passage]:
+    """The k best chunks for the question within the scope."""
+    scope = scope or Scope()
     async with pool.acquire() as conn:
-        rows = await chunk_sql.hybrid_search(conn, text=question, embedding=vector, k=k)
-    return [
+        collections = await collection_sql.versions(conn, scope.collection)
+    if scope.collection is not None and not collections:
+        raise NotFound(f"there is no collection {scope.collection!r}", code="unknown_collection")
+    key = "search:" + _digest(
+        mode, k, question, [tuple(c) for c in collections], scope.document_ids, asdict(tuning)
+    )
+    if cache is not None and (hit := await cache.get(key)) is not None:
+        return [Passage(**p) for p in json.loads(hit)]
+    vector = None if mode == "lexical" else await embed_query(embedder, question, cache)
+    async with pool.acquire() as conn:
+        rows = await search_sql.search(
+            conn,
+            mode=mode,
+            text=question,
+            embedding=vector,
+            collection_ids=[c["id"] for c in collections],
+            document_ids=list(scope.document_ids) or None,
+            limit=k,
+            tuning=tuning,
+        )
+    passages = [
         Passage(
             chunk_id=row["chunk_id"],
             document_id=str(row["document_id"]),
@@ -53,3 +108,6 @@ async def search(pool: asyncpg.Pool, embedder: Embedder, question: str, k: int) 
         )
         for row in rows
     ]
+    if cache is not None:
+        await cache.set(key, json.dumps([asdict(p) for p in passages]).encode(), RESULT_TTL)
+    return passages

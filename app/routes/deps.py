@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from uuid import UUID
 
 from starlette.requests import Request
 from starlette.types import Message, Receive
 
+from app.db.collections import DEFAULT as DEFAULT_COLLECTION
 from app.errors import BadRequest, NotFound, PayloadTooLarge
 from app.resources import Resources
 
@@ -22,6 +24,22 @@ def parse_uuid(value: str, what: str) -> UUID:
         return UUID(value)
     except ValueError:
         raise NotFound(f"there is no {what} {value!r}") from None
+
+
+COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def parse_collection_name(value: object, default: str | None = DEFAULT_COLLECTION) -> str | None:
+    """A collection name from a form or query; 400 when it could not be one."""
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str) or not COLLECTION_NAME.match(value):
+        raise BadRequest(
+            f"{value!r} is not a valid collection name: use up to 64 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit",
+            code="bad_collection",
+        )
+    return value
 
 
 def capped_receive(receive: Receive, limit: int, message: str) -> Receive:

@@ -9,11 +9,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.db import collections as collection_sql
 from app.db import documents as document_sql
 from app.db import jobs as job_sql
 from app.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from app.ingest.parse import decode_text, media_type_for, title_for
-from app.routes.deps import capped_receive, parse_uuid, resources_of
+from app.routes.deps import capped_receive, parse_collection_name, parse_uuid, resources_of
 
 # Room for the multipart boundaries and headers around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -39,6 +40,7 @@ async def upload(request: Request) -> Response:
         if not isinstance(upload_file, UploadFile) or not upload_file.filename:
             raise BadRequest("no file: send the document in a multipart field named 'file'")
         filename = upload_file.filename
+        collection = parse_collection_name(form.get("collection"))
         media_type = media_type_for(filename)
         data = await upload_file.read(limit + 1)
     if len(data) > limit:
@@ -46,6 +48,7 @@ async def upload(request: Request) -> Response:
     text = decode_text(data, filename)
     sha256 = hashlib.sha256(data).hexdigest()
     async with resources_of(request).pool.acquire() as conn, conn.transaction():
+        collection_id = await collection_sql.get_or_create(conn, collection)
         row = await document_sql.insert_document(
             conn,
             title=title_for(text, filename, media_type),
@@ -53,9 +56,10 @@ async def upload(request: Request) -> Response:
             media_type=media_type,
             sha256=sha256,
             content=data,
+            collection_id=collection_id,
         )
         if row is None:  # the same bytes were uploaded before: answer with that document
-            existing = await document_sql.get_by_sha256(conn, sha256)
+            existing = await document_sql.get_by_sha256(conn, collection_id, sha256)
             assert existing is not None
             return JSONResponse({"document": document_sql.to_json(existing), "duplicate": True})
         await job_sql.enqueue(conn, "ingest", {"document_id": str(row["id"])})
@@ -65,8 +69,9 @@ async def upload(request: Request) -> Response:
 
 
 async def list_documents(request: Request) -> JSONResponse:
+    collection = request.query_params.get("collection") or None
     async with resources_of(request).pool.acquire() as conn:
-        rows = await document_sql.list_documents(conn)
+        rows = await document_sql.list_documents(conn, collection=collection)
     return JSONResponse({"documents": [document_sql.to_json(row) for row in rows]})
 
 

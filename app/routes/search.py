@@ -5,8 +5,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.errors import BadRequest
+from app.rag.retrieve import Scope
 from app.rag.retrieve import search as hybrid_search
-from app.routes.deps import resources_of
+from app.routes.deps import parse_collection_name, parse_uuid, resources_of
 
 MAX_K = 50
 
@@ -18,8 +19,21 @@ async def search(request: Request) -> JSONResponse:
     raw_k = request.query_params.get("k", "10")
     if not raw_k.isdigit() or not 1 <= int(raw_k) <= MAX_K:
         raise BadRequest(f"k must be a whole number from 1 to {MAX_K}, not {raw_k!r}")
+    scope = Scope(
+        collection=parse_collection_name(request.query_params.get("collection"), default=None),
+        document_ids=tuple(
+            parse_uuid(value, "document") for value in request.query_params.getlist("document_id")
+        ),
+    )
     resources = resources_of(request)
-    passages = await hybrid_search(resources.pool, resources.embedder, query, int(raw_k))
+    passages = await hybrid_search(
+        resources.pool,
+        resources.embedder,
+        query,
+        int(raw_k),
+        scope=scope,
+        cache=resources.cache if request.query_params.get("cache") != "off" else None,
+    )
     return JSONResponse({"results": [p.to_json() for p in passages]})
 
 

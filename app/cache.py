@@ -1,0 +1,77 @@
+"""A small byte cache: Redis when REDIS_URL is set (shared by all workers), else in process.
+
+Only rebuildable values go here. A Redis that is down counts as a miss: requests still succeed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from typing import Protocol
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+
+class Cache(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None: ...
+
+
+class MemoryCache:
+    """Least-recently-used entries with an expiry, bounded in count."""
+
+    def __init__(self, max_items: int = 10_000) -> None:
+        self.max_items = max_items
+        self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+
+    async def get(self, key: str) -> bytes | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        expires, value = item
+        if expires < time.monotonic():
+            del self._items[key]
+            return None
+        self._items.move_to_end(key)
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        self._items[key] = (time.monotonic() + ttl, value)
+        self._items.move_to_end(key)
+        while len(self._items) > self.max_items:
+            self._items.popitem(last=False)
+
+
+class RedisCache:
+    def __init__(self, client: redis.Redis, prefix: str = "rag:") -> None:
+        self.client = client
+        self.prefix = prefix
+        self._warned_at = 0.0
+
+    def _unavailable(self, exc: Exception) -> None:
+        # One warning a minute, not one per request, while Redis is away.
+        if time.monotonic() - self._warned_at > 60:
+            self._warned_at = time.monotonic()
+            log.warning("Redis unavailable, caching skipped: %s", exc)
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            return await self.client.get(self.prefix + key)
+        except (RedisError, OSError) as exc:
+            self._unavailable(exc)
+            return None
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        try:
+            await self.client.set(self.prefix + key, value, px=int(ttl * 1000))
+        except (RedisError, OSError) as exc:
+            self._unavailable(exc)
+
+
+def make_cache(client: redis.Redis | None) -> Cache:
+    return RedisCache(client) if client is not None else MemoryCache()

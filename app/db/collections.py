@@ -1,0 +1,40 @@
+"""Collections: named groups of documents that search and chat can be scoped to."""
+
+from __future__ import annotations
+
+import asyncpg
+
+DEFAULT = "default"
+
+
+async def get_or_create(conn: asyncpg.Connection, name: str) -> int:
+    """The id of the named collection, created when missing."""
+    return await conn.fetchval(
+        """WITH created AS (
+               INSERT INTO collections (name) VALUES ($1) ON CONFLICT (name) DO NOTHING
+               RETURNING id)
+           SELECT id FROM created UNION ALL SELECT id FROM collections WHERE name = $1
+           LIMIT 1""",
+        name,
+    )
+
+
+async def list_collections(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT c.id, c.name, c.chunk_count, c.created_at,
+                  (SELECT count(*) FROM documents d WHERE d.collection_id = c.id) AS document_count
+           FROM collections c ORDER BY c.name"""
+    )
+
+
+async def versions(conn: asyncpg.Connection, name: str | None) -> list[asyncpg.Record]:
+    """(id, version) of the named collection, or of all of them when name is None."""
+    return await conn.fetch(
+        "SELECT id, version FROM collections WHERE $1::text IS NULL OR name = $1 ORDER BY id",
+        name,
+    )
+
+
+async def delete_by_name(conn: asyncpg.Connection, name: str) -> bool:
+    """Delete a collection with its documents and chunks."""
+    return bool(await conn.fetchval("DELETE FROM collections WHERE name = $1 RETURNING true", name))

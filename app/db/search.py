@@ -1,0 +1,146 @@
+"""Search SQL: BM25 over the postings table, pgvector HNSW, and their reciprocal rank fusion.
+
+The three modes share their CTEs; `eval` scores each mode on its own, the app uses `hybrid`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+from uuid import UUID
+
+import asyncpg
+import numpy as np
+
+Mode = Literal["lexical", "vector", "hybrid"]
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Constants chosen by `python -m app eval` on msmarco, confirmed on business-reports."""
+
+    k1: float = 1.2  # BM25 term-frequency saturation
+    b: float = 0.75  # BM25 length normalisation
+    candidates: int = 100  # how many each ranking contributes to the fusion
+    rrf_k: float = 60  # reciprocal rank fusion: 1 / (rrf_k + rank)
+    lexical_weight: float = 1.0
+    vector_weight: float = 1.0
+
+
+DEFAULT_TUNING = Tuning()
+
+_LEXICAL = """
+terms AS (
+    SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', :text))
+),
+stats AS (
+    SELECT greatest(sum(chunk_count), 1)::float8 AS n,
+           greatest(sum(total_length), 1)::float8 / greatest(sum(chunk_count), 1) AS avgdl
+    FROM collections WHERE id = ANY(:collections)
+),
+matches AS (
+    SELECT p.chunk_id, p.tf, p.dl, count(*) OVER (PARTITION BY p.lexeme) AS df
+    FROM terms JOIN postings p ON p.lexeme = terms.lexeme AND p.collection_id = ANY(:collections)
+),
+lexical AS (
+    SELECT chunk_id AS id, score, row_number() OVER (ORDER BY score DESC, chunk_id) AS r
+    FROM (
+        SELECT m.chunk_id,
+               sum(ln(1 + (s.n - m.df + 0.5) / (m.df + 0.5))
+                   * m.tf / (m.tf + :k1::float8 * (1 - :b::float8 + :b::float8 * m.dl / s.avgdl)))
+                   AS score
+        FROM matches m, stats s
+        WHERE :documents::uuid[] IS NULL
+           OR m.chunk_id IN (SELECT id FROM chunks WHERE document_id = ANY(:documents))
+        GROUP BY m.chunk_id
+        ORDER BY score DESC, m.chunk_id
+        LIMIT :candidates
+    ) AS ranked
+)"""
+
+_VECTOR = """
+vector AS (
+    SELECT id, 1 - distance AS score, row_number() OVER (ORDER BY distance, id) AS r
+    FROM (
+        SELECT id, embedding <=> :embedding AS distance
+        FROM chunks
+        WHERE collection_id = ANY(:collections)
+          AND (:documents::uuid[] IS NULL OR document_id = ANY(:documents))
+        ORDER BY embedding <=> :embedding
+        LIMIT :candidates
+    ) AS nearest
+)"""
+
+_FUSED = """
+fused AS (
+    SELECT id, sum(weight / (:rrf_k::float8 + r)) AS score
+    FROM (SELECT id, r, :lexical_weight::float8 AS weight FROM lexical
+          UNION ALL
+          SELECT id, r, :vector_weight::float8 FROM vector) AS ranks
+    GROUP BY id
+)"""
+
+_RESULT = """
+SELECT c.id AS chunk_id, c.document_id, d.title, c.text, c.page, c.heading_path,
+       ranked.score::float8 AS score,
+       ts_headline('english', c.text,
+                   (SELECT coalesce(string_agg(quote_literal(lexeme), ' | '), '')::tsquery
+                    FROM unnest(to_tsvector('english', :text))),
+                   'MaxWords=30, MinWords=12, MaxFragments=1, StartSel="", StopSel=""')
+           AS snippet
+FROM (SELECT id, score FROM {source} ORDER BY score DESC, id LIMIT :limit) AS ranked
+JOIN chunks c ON c.id = ranked.id
+JOIN documents d ON d.id = c.document_id
+ORDER BY ranked.score DESC, c.id"""
+
+_SQL = {
+    "lexical": "WITH" + _LEXICAL + _RESULT.format(source="lexical"),
+    "vector": "WITH" + _VECTOR + _RESULT.format(source="vector"),
+    "hybrid": "WITH" + _LEXICAL + "," + _VECTOR + "," + _FUSED + _RESULT.format(source="fused"),
+}
+
+
+def _numbered(sql: str) -> tuple[str, list[str]]:
+    """Turn :name placeholders into $1, $2... (asyncpg's style) and list the names in order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return re.sub(r"(?<!:):([a-z_][a-z0-9_]*)", number, sql), names
+
+
+_PREPARED = {mode: _numbered(sql) for mode, sql in _SQL.items()}
+
+
+async def search(
+    conn: asyncpg.Connection,
+    *,
+    mode: Mode,
+    text: str,
+    embedding: np.ndarray | None,
+    collection_ids: list[int],
+    document_ids: list[UUID] | None,
+    limit: int,
+    tuning: Tuning = DEFAULT_TUNING,
+) -> list[asyncpg.Record]:
+    """The best `limit` chunks of the given collections (and documents) for a query."""
+    sql, names = _PREPARED[mode]
+    values: dict[str, Any] = {
+        "text": text,
+        "embedding": embedding,
+        "collections": collection_ids,
+        "documents": document_ids,
+        "limit": limit,
+        "candidates": max(tuning.candidates, limit),
+        "k1": tuning.k1,
+        "b": tuning.b,
+        "rrf_k": tuning.rrf_k,
+        "lexical_weight": tuning.lexical_weight,
+        "vector_weight": tuning.vector_weight,
+    }
+    return await conn.fetch(sql, *(values[name] for name in names))
