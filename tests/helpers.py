@@ -23,9 +23,12 @@ Panels should be cleaned twice a year. Dust and pollen can reduce output by up t
 """
 
 
-def upload(client: httpx.Client, name: str, content: bytes | str) -> httpx.Response:
+def upload(
+    client: httpx.Client, name: str, content: bytes | str, collection: str | None = None
+) -> httpx.Response:
     data = content.encode() if isinstance(content, str) else content
-    return client.post("/api/documents", files={"file": (name, data)})
+    fields = {"collection": (None, collection)} if collection else {}
+    return client.post("/api/documents", files={"file": (name, data), **fields})
 
 
 def wait_ready(client: httpx.Client, document_id: str, timeout: float = 120) -> dict[str, Any]:
@@ -39,8 +42,10 @@ def wait_ready(client: httpx.Client, document_id: str, timeout: float = 120) -> 
     raise AssertionError(f"document {document_id} was not ingested in {timeout} s")
 
 
-def ingest(client: httpx.Client, name: str, content: str) -> dict[str, Any]:
-    response = upload(client, name, content)
+def ingest(
+    client: httpx.Client, name: str, content: str, collection: str | None = None
+) -> dict[str, Any]:
+    response = upload(client, name, content, collection)
     assert response.status_code == 202, response.text
     document = wait_ready(client, response.json()["document"]["id"])
     assert document["status"] == "ready", document

@@ -31,6 +31,11 @@ async def insert_chunks(
     conn: asyncpg.Connection, document_id: UUID, chunks: Sequence[NewChunk]
 ) -> None:
     """COPY a document's chunks in one statement (run it inside the caller's transaction)."""
+    await copy_chunks(conn, [(document_id, c) for c in chunks])
+
+
+async def copy_chunks(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, NewChunk]]) -> None:
+    """COPY chunks of any number of documents in one statement."""
     await conn.copy_records_to_table(
         "chunks",
         columns=INSERT_COLUMNS,
@@ -46,7 +51,7 @@ async def insert_chunks(
                 c.token_count,
                 c.embedding,
             )  # fmt: skip
-            for c in chunks
+            for document_id, c in rows
         ],
     )
 

@@ -111,3 +111,22 @@ async def delete_document(conn: asyncpg.Connection, document_id: UUID) -> bool:
         await conn.fetchval("DELETE FROM documents WHERE id = $1 RETURNING true", document_id)
         or False
     )
+
+
+async def insert_ready_documents(
+    conn: asyncpg.Connection, collection_id: int, documents: list[tuple[str, str, dict[str, Any]]]
+) -> dict[str, UUID]:
+    """Bulk-insert (title, sha256, metadata) rows that the caller chunks itself (evaluation);
+    return their ids by sha256."""
+    rows = await conn.fetch(
+        """INSERT INTO documents
+               (title, source, media_type, sha256, size_bytes, status, metadata, collection_id)
+           SELECT title, 'eval', 'text/plain', sha256, 0, 'ready', metadata, $4
+           FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS t(title, sha256, metadata)
+           RETURNING id, sha256""",
+        [d[0] for d in documents],
+        [d[1] for d in documents],
+        [d[2] for d in documents],
+        collection_id,
+    )
+    return {row["sha256"]: row["id"] for row in rows}

@@ -23,7 +23,7 @@ class Tuning:
     k1: float = 1.2  # BM25 term-frequency saturation
     b: float = 0.75  # BM25 length normalisation
     candidates: int = 100  # how many each ranking contributes to the fusion
-    rrf_k: float = 60  # reciprocal rank fusion: 1 / (rrf_k + rank)
+    rrf_k: float = 60.0  # reciprocal rank fusion: 1 / (rrf_k + rank)
     lexical_weight: float = 1.0
     vector_weight: float = 1.0
 
@@ -94,11 +94,16 @@ JOIN chunks c ON c.id = ranked.id
 JOIN documents d ON d.id = c.document_id
 ORDER BY ranked.score DESC, c.id"""
 
-_SQL = {
-    "lexical": "WITH" + _LEXICAL + _RESULT.format(source="lexical"),
-    "vector": "WITH" + _VECTOR + _RESULT.format(source="vector"),
-    "hybrid": "WITH" + _LEXICAL + "," + _VECTOR + "," + _FUSED + _RESULT.format(source="fused"),
+_IDS = """
+SELECT id AS chunk_id, score::float8 AS score FROM {source} ORDER BY score DESC, id LIMIT :limit"""
+
+_CTES = {
+    "lexical": ("WITH" + _LEXICAL, "lexical"),
+    "vector": ("WITH" + _VECTOR, "vector"),
+    "hybrid": ("WITH" + _LEXICAL + "," + _VECTOR + "," + _FUSED, "fused"),
 }
+_SQL = {mode: ctes + _RESULT.format(source=source) for mode, (ctes, source) in _CTES.items()}
+_SQL_IDS = {mode: ctes + _IDS.format(source=source) for mode, (ctes, source) in _CTES.items()}
 
 
 def _numbered(sql: str) -> tuple[str, list[str]]:
@@ -115,6 +120,7 @@ def _numbered(sql: str) -> tuple[str, list[str]]:
 
 
 _PREPARED = {mode: _numbered(sql) for mode, sql in _SQL.items()}
+_PREPARED_IDS = {mode: _numbered(sql) for mode, sql in _SQL_IDS.items()}
 
 
 async def search(
@@ -127,9 +133,11 @@ async def search(
     document_ids: list[UUID] | None,
     limit: int,
     tuning: Tuning = DEFAULT_TUNING,
+    ids_only: bool = False,
 ) -> list[asyncpg.Record]:
-    """The best `limit` chunks of the given collections (and documents) for a query."""
-    sql, names = _PREPARED[mode]
+    """The best `limit` chunks of the given collections (and documents) for a query:
+    with text, title and snippet, or only (chunk_id, score) when `ids_only`."""
+    sql, names = (_PREPARED_IDS if ids_only else _PREPARED)[mode]
     values: dict[str, Any] = {
         "text": text,
         "embedding": embedding,

@@ -1,0 +1,1 @@
+"""Retrieval evaluation on BEIR-format datasets: `python -m app eval DATASET_DIR`."""

@@ -1,0 +1,168 @@
+"""Score lexical, vector and hybrid search against BM25 and exact dense baselines."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import asdict
+from typing import Any
+
+import asyncpg
+import numpy as np
+
+from app.db import collections as collection_sql
+from app.db import documents as document_sql
+from app.db import search as search_sql
+from app.db.chunks import NewChunk, copy_chunks
+from app.eval.baselines import bm25_runs, dense_runs
+from app.eval.dataset import Dataset
+from app.eval.metrics import dedupe, summarize
+from app.ingest.chunk import Chunk, chunk_text
+from app.rag.embedders import Embedder
+
+DEPTH = 100
+BATCH = 256
+
+
+def collection_name(dataset: Dataset) -> str:
+    """One collection per corpus version, so a rerun reuses the ingested corpus."""
+    slug = "".join(ch if ch.isalnum() else "-" for ch in dataset.name.lower())[:40]
+    return f"eval-{slug}-{dataset.digest[:10]}"
+
+
+async def ensure_ingested(pool: asyncpg.Pool, embedder: Embedder, dataset: Dataset) -> int:
+    """Ingest the corpus into its own collection unless already there; return the id."""
+    name = collection_name(dataset)
+    async with pool.acquire() as conn:
+        stored = await conn.fetchval(
+            """SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collection_id
+               WHERE c.name = $1""",
+            name,
+        )
+        if stored == len(dataset.corpus):
+            return await collection_sql.get_or_create(conn, name)
+        await collection_sql.delete_by_name(conn, name)
+        collection_id = await collection_sql.get_or_create(conn, name)
+    doc_ids = list(dataset.corpus)
+    started = time.perf_counter()
+    for offset in range(0, len(doc_ids), BATCH):
+        batch = doc_ids[offset : offset + BATCH]
+        texts = {d: dataset.document_text(d) for d in batch}
+        pieces = {
+            d: chunk_text(texts[d], embedder.count_tokens, embedder.max_tokens) for d in batch
+        }
+        flat = [(d, p) for d in batch for p in pieces[d]]
+        vectors = await embedder.embed([p.text for _, p in flat])
+        rows = [
+            (dataset.corpus[d][0] or d, _sha(d, texts[d]), {"beir_id": d, "chunks": len(pieces[d])})
+            for d in batch
+        ]
+        async with pool.acquire() as conn, conn.transaction():
+            ids = await document_sql.insert_ready_documents(conn, collection_id, rows)
+            ordinals = {d: 0 for d in batch}
+            records = []
+            for (doc, piece), vector in zip(flat, vectors, strict=True):
+                records.append(
+                    (ids[_sha(doc, texts[doc])], _new_chunk(piece, ordinals[doc], vector))
+                )
+                ordinals[doc] += 1
+            await copy_chunks(conn, records)
+        done = offset + len(batch)
+        rate = done / (time.perf_counter() - started)
+        print(
+            f"\r  ingested {done}/{len(doc_ids)} documents ({rate:.0f}/s)", end="", file=sys.stderr
+        )
+    print(file=sys.stderr)
+    return collection_id
+
+
+def _sha(doc_id: str, text: str) -> str:
+    return hashlib.sha256(f"{doc_id}\0{text}".encode()).hexdigest()
+
+
+def _new_chunk(piece: Chunk, ordinal: int, vector: np.ndarray) -> NewChunk:
+    return NewChunk(
+        ordinal=ordinal,
+        text=piece.text,
+        heading_path=piece.heading_path,
+        page=None,
+        char_start=piece.char_start,
+        char_end=piece.char_end,
+        token_count=piece.token_count,
+        embedding=vector,
+    )
+
+
+async def evaluate(
+    pool: asyncpg.Pool,
+    embedder: Embedder,
+    dataset: Dataset,
+    tuning: search_sql.Tuning = search_sql.DEFAULT_TUNING,
+) -> dict[str, Any]:
+    """Metrics for every method on the dataset's judged queries."""
+    collection_id = await ensure_ingested(pool, embedder, dataset)
+    async with pool.acquire() as conn:
+        stored = await conn.fetch(
+            """SELECT c.id, c.embedding, d.metadata->>'beir_id' AS beir_id
+               FROM chunks c JOIN documents d ON d.id = c.document_id
+               WHERE c.collection_id = $1 ORDER BY c.id""",
+            collection_id,
+        )
+    chunk_doc = {row["id"]: row["beir_id"] for row in stored}
+    query_ids = list(dataset.queries)
+    vectors = await embedder.embed([dataset.queries[q] for q in query_ids])
+    query_vectors = dict(zip(query_ids, vectors, strict=True))
+
+    results: dict[str, Any] = {
+        "dataset": dataset.name,
+        "documents": len(dataset.corpus),
+        "chunks": len(stored),
+        "queries": len(query_ids),
+        "tuning": asdict(tuning),
+    }
+    for mode in ("lexical", "vector", "hybrid"):
+        runs, latencies = {}, []
+        async with pool.acquire() as conn:
+            for query_id in query_ids:
+                started = time.perf_counter()
+                rows = await search_sql.search(
+                    conn,
+                    mode=mode,
+                    text=dataset.queries[query_id],
+                    embedding=query_vectors[query_id],
+                    collection_ids=[collection_id],
+                    document_ids=None,
+                    limit=DEPTH,
+                    tuning=tuning,
+                    ids_only=True,
+                )
+                latencies.append((time.perf_counter() - started) * 1000)
+                runs[query_id] = dedupe([chunk_doc[row["chunk_id"]] for row in rows])
+        results[mode] = summarize(runs, dataset.qrels, latencies)
+    runs, latencies = bm25_runs(dataset, DEPTH)
+    results["bm25"] = summarize(runs, dataset.qrels, latencies)
+    matrix = np.stack([row["embedding"].to_numpy() for row in stored]).astype(np.float32)
+    chunk_docs = [row["beir_id"] for row in stored]
+    runs, latencies = dense_runs(chunk_docs, matrix, query_vectors, DEPTH)
+    results["dense"] = summarize(runs, dataset.qrels, latencies)
+    return results
+
+
+METHODS = ("lexical", "vector", "hybrid", "bm25", "dense")
+
+
+def format_table(results: dict[str, Any]) -> str:
+    lines = [
+        f"{results['dataset']}: {results['documents']} documents, {results['chunks']} chunks, "
+        f"{results['queries']} judged queries",
+        f"{'method':<10}{'nDCG@10':>9}{'R@10':>8}{'R@100':>8}{'MRR@10':>8}"
+        f"{'p50 ms':>9}{'p95 ms':>9}",
+    ]
+    for method in METHODS:
+        m = results[method]
+        lines.append(
+            f"{method:<10}{m['ndcg@10']:>9.4f}{m['recall@10']:>8.4f}{m['recall@100']:>8.4f}"
+            f"{m['mrr@10']:>8.4f}{m['p50_ms']:>9.2f}{m['p95_ms']:>9.2f}"
+        )
+    return "\n".join(lines)
