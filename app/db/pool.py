@@ -7,12 +7,14 @@ import json
 import asyncpg
 from pgvector.asyncpg import register_vector
 
+from app.db.search import DEFAULT_TUNING, apply_session_settings
 from app.errors import ServiceUnavailable
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
     await register_vector(conn)
+    await apply_session_settings(conn, DEFAULT_TUNING)
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

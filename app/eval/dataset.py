@@ -34,7 +34,7 @@ def load_dataset(directory: Path) -> Dataset:
             f"{directory} is not a BEIR dataset: missing {', '.join(str(p) for p in missing)}"
         )
     corpus = {}
-    for line in corpus_path.read_text(encoding="utf-8").splitlines():
+    for line in corpus_path.read_text(encoding="utf-8").split("\n"):
         if line.strip():
             doc = json.loads(line)
             corpus[str(doc["_id"])] = (doc.get("title") or "", doc.get("text") or "")
@@ -47,7 +47,7 @@ def load_dataset(directory: Path) -> Dataset:
             if relevance > 0 and row[1] in corpus:
                 qrels.setdefault(row[0], {})[row[1]] = relevance
     queries = {}
-    for line in (directory / "queries.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in (directory / "queries.jsonl").read_text(encoding="utf-8").split("\n"):
         if line.strip():
             query = json.loads(line)
             if str(query["_id"]) in qrels:

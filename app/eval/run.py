@@ -124,6 +124,7 @@ async def evaluate(
     for mode in ("lexical", "vector", "hybrid"):
         runs, latencies = {}, []
         async with pool.acquire() as conn:
+            await search_sql.apply_session_settings(conn, tuning)
             for query_id in query_ids:
                 started = time.perf_counter()
                 rows = await search_sql.search(
