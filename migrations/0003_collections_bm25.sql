@@ -92,7 +92,7 @@ CREATE TRIGGER chunks_after_delete AFTER DELETE ON chunks
     REFERENCING OLD TABLE AS old_chunks FOR EACH STATEMENT EXECUTE FUNCTION chunks_after_delete();
 
 -- m = 16, ef_construction = 128: on msmarco this graph gives the same nDCG@10 as exact search
--- at ef_search = 40 (the defaults, ef_construction = 64, lost 0.017). See docs/retrieval.md.
+-- at ef_search = 40 (the default ef_construction = 64 lost 0.017). See docs/retrieval.md.
 DROP INDEX chunks_embedding_idx;
 CREATE INDEX chunks_embedding_idx ON chunks
     USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 128);

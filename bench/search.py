@@ -1,0 +1,263 @@
+"""Hybrid search latency at 100,000 chunks: the SQL alone, and GET /api/search over HTTP.
+
+    python bench/search.py [--chunks 100000] [--queries 200]
+
+Synthetic text (Zipf-distributed words) and random unit vectors are loaded with COPY into a
+fresh database on an embedded PostgreSQL (or BENCH_DATABASE_URL, a server with pgvector).
+The last line printed is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.db import search as search_sql  # noqa: E402
+from app.db.pool import create_pool  # noqa: E402
+from app.resources import run_migrations  # noqa: E402
+
+DIM = 384
+WORDS_PER_CHUNK = 60
+CHUNKS_PER_DOCUMENT = 100
+VOCABULARY = 30_000
+rng = np.random.default_rng(7)
+
+
+def make_vocabulary() -> list[str]:
+    """Pronounceable nonsense words, so the English stemmer leaves them alone."""
+    syllables = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+    words: set[str] = set()
+    while len(words) < VOCABULARY:
+        words.add("".join(rng.choice(syllables, size=rng.integers(2, 5))))
+    return sorted(words)
+
+
+def zipf_words(vocabulary: list[str], count: int) -> np.ndarray:
+    ranks = np.arange(1, len(vocabulary) + 1)
+    weights = 1.0 / ranks
+    return rng.choice(len(vocabulary), size=count, p=weights / weights.sum())
+
+
+def unit_vectors(count: int) -> np.ndarray:
+    vectors = rng.standard_normal((count, DIM)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 2)
+
+
+async def load(url: str, chunks: int, vocabulary: list[str]) -> int:
+    conn = await asyncpg.connect(url)
+    from pgvector.asyncpg import register_vector
+
+    await register_vector(conn)
+    collection_id = await conn.fetchval(
+        "INSERT INTO collections (name) VALUES ('bench') RETURNING id"
+    )
+    documents = [uuid.uuid4() for _ in range(chunks // CHUNKS_PER_DOCUMENT)]
+    await conn.copy_records_to_table(
+        "documents",
+        columns=("id", "title", "source", "media_type", "sha256", "size_bytes", "status",
+                 "collection_id"),
+        records=[(d, f"doc {i}", "bench", "text/plain", d.hex, 0, "ready", collection_id)
+                 for i, d in enumerate(documents)],
+    )  # fmt: skip
+    # Building the HNSW graph once after the load is far faster than growing it per row.
+    await conn.execute("DROP INDEX chunks_embedding_idx")
+    started = time.perf_counter()
+    batch = 10_000
+    for offset in range(0, chunks, batch):
+        n = min(batch, chunks - offset)
+        ids = zipf_words(vocabulary, n * WORDS_PER_CHUNK).reshape(n, WORDS_PER_CHUNK)
+        vectors = unit_vectors(n)
+        records = [
+            (documents[(offset + i) // CHUNKS_PER_DOCUMENT], (offset + i) % CHUNKS_PER_DOCUMENT,
+             " ".join(vocabulary[w] for w in ids[i]), [], None, 0, 0, WORDS_PER_CHUNK, vectors[i])
+            for i in range(n)
+        ]  # fmt: skip
+        await conn.copy_records_to_table(
+            "chunks",
+            columns=("document_id", "ordinal", "text", "heading_path", "page", "char_start",
+                     "char_end", "token_count", "embedding"),
+            records=records,
+        )  # fmt: skip
+        print(f"\r  loaded {offset + n}/{chunks} chunks", end="", file=sys.stderr)
+    print(f" in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    started = time.perf_counter()
+    await conn.execute("SET maintenance_work_mem = '1GB'")
+    # The same index as migrations/0003.
+    await conn.execute(
+        "CREATE INDEX chunks_embedding_idx ON chunks USING hnsw (embedding vector_cosine_ops)"
+        " WITH (m = 16, ef_construction = 128)"
+    )
+    await conn.execute("VACUUM ANALYZE chunks")
+    await conn.execute("VACUUM ANALYZE postings")
+    print(f"  HNSW index and ANALYZE in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    await conn.close()
+    return collection_id
+
+
+def questions(vocabulary: list[str], count: int) -> list[str]:
+    """3 to 5 words each, drawn like the text but skipping the 50 most common (stopwords)."""
+    result = []
+    for _ in range(count):
+        words = [w for w in zipf_words(vocabulary, 40) if w >= 50][: rng.integers(3, 6)]
+        result.append(" ".join(vocabulary[w] for w in words))
+    return result
+
+
+async def sql_latency(url: str, collection_id: int, texts: list[str]) -> dict[str, float]:
+    pool = await create_pool(url, max_size=2)
+    vectors = unit_vectors(len(texts))
+    timings = []
+    async with pool.acquire() as conn:
+        for i, text in enumerate(texts + texts[:20]):
+            started = time.perf_counter()
+            await search_sql.search(
+                conn, mode="hybrid", text=text, embedding=vectors[i % len(texts)],
+                collection_ids=[collection_id], document_ids=None, limit=10,
+            )  # fmt: skip
+            if i >= 20:  # the first ones warm the caches
+                timings.append((time.perf_counter() - started) * 1000)
+        exact = await hnsw_recall(conn, collection_id, vectors[:50])
+    await pool.close()
+    return {"sql_p50_ms": percentile(timings, 50), "sql_p99_ms": percentile(timings, 99),
+            "hnsw_recall@10": exact}  # fmt: skip
+
+
+async def hnsw_recall(conn: asyncpg.Connection, collection_id: int, queries: np.ndarray) -> float:
+    """Recall@10 of the HNSW ranking against exact search (random vectors: a hard case)."""
+    rows = await conn.fetch("SELECT id, embedding FROM chunks ORDER BY id")
+    ids = np.array([r["id"] for r in rows])
+    matrix = np.stack([r["embedding"].to_numpy() for r in rows])
+    found = 0
+    for query in queries:
+        exact = set(ids[np.argsort(-(matrix @ query))[:10]])
+        approx = await search_sql.search(
+            conn, mode="vector", text="", embedding=query, collection_ids=[collection_id],
+            document_ids=None, limit=10, ids_only=True,
+        )  # fmt: skip
+        found += len(exact & {r["chunk_id"] for r in approx})
+    return round(found / (10 * len(queries)), 3)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_latency(url: str, texts: list[str]) -> dict[str, float]:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.asgi:application", "--port", str(port),
+         "--loop", "uvloop", "--http", "httptools", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    client.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            timings = []
+            for i, text in enumerate(texts + texts[:20]):
+                started = time.perf_counter()
+                response = client.get(
+                    "/api/search",
+                    params={"q": text, "k": 10, "collection": "bench", "cache": "off"},
+                )
+                response.raise_for_status()
+                if i >= 20:
+                    timings.append((time.perf_counter() - started) * 1000)
+        return {"http_p50_ms": percentile(timings, 50), "http_p99_ms": percentile(timings, 99)}
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+async def embedding_latency(texts: list[str]) -> float:
+    from app.rag.embedders.local import LocalEmbedder
+
+    embedder = await LocalEmbedder.load(None)
+    timings = []
+    for i, text in enumerate(texts[:60]):
+        started = time.perf_counter()
+        await embedder.embed([text])
+        if i >= 10:
+            timings.append((time.perf_counter() - started) * 1000)
+    await embedder.close()
+    return percentile(timings, 50)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--keep", action="store_true", help="keep the database to explore it")
+    args = parser.parse_args()
+    server = None
+    admin = os.environ.get("BENCH_DATABASE_URL")
+    if not admin:
+        from app.db.embedded import start_embedded
+
+        data = Path(tempfile.mkdtemp(prefix="bench-search-"))
+        server = start_embedded(data)
+        if args.keep:
+            server.cleanup_mode = None  # leave it running for exploration
+        admin = server.get_uri()
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f"CREATE DATABASE {name}")
+    await conn.close()
+    base, _, query = admin.partition("?")
+    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    try:
+        await run_migrations(url)
+        vocabulary = make_vocabulary()
+        collection_id = await load(url, args.chunks, vocabulary)
+        texts = questions(vocabulary, args.queries)
+        result = {"chunks": args.chunks, "queries": args.queries}
+        result |= await sql_latency(url, collection_id, texts)
+        result |= await asyncio.to_thread(http_latency, url, texts)
+        result["query_embedding_p50_ms"] = await embedding_latency(texts)
+        result["http_goal_p50_ms"] = round(
+            result["sql_p50_ms"] + result["query_embedding_p50_ms"] + 5, 2
+        )
+        print(json.dumps(result))
+    finally:
+        if args.keep:
+            print(f"kept {url}", file=sys.stderr)
+        else:
+            conn = await asyncpg.connect(admin)
+            await conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+            await conn.close()
+            if server is not None:
+                server.cleanup()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
