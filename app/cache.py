@@ -48,18 +48,26 @@ class MemoryCache:
 
 
 class RedisCache:
+    # After a failure, leave Redis alone this long: a Redis that hangs must not add its
+    # timeout to every request.
+    BACKOFF_SECONDS = 5.0
+
     def __init__(self, client: redis.Redis, prefix: str = "rag:") -> None:
         self.client = client
         self.prefix = prefix
-        self._warned_at = 0.0
+        self._warned_at = -60.0
+        self._down_until = 0.0
 
     def _unavailable(self, exc: Exception) -> None:
-        # One warning a minute, not one per request, while Redis is away.
-        if time.monotonic() - self._warned_at > 60:
-            self._warned_at = time.monotonic()
+        now = time.monotonic()
+        self._down_until = now + self.BACKOFF_SECONDS
+        if now - self._warned_at > 60:  # one warning a minute, not one per request
+            self._warned_at = now
             log.warning("Redis unavailable, caching skipped: %s", exc)
 
     async def get(self, key: str) -> bytes | None:
+        if time.monotonic() < self._down_until:
+            return None
         try:
             return await self.client.get(self.prefix + key)
         except (RedisError, OSError) as exc:
@@ -67,6 +75,8 @@ class RedisCache:
             return None
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
+        if time.monotonic() < self._down_until:
+            return
         try:
             await self.client.set(self.prefix + key, value, px=int(ttl * 1000))
         except (RedisError, OSError) as exc:
