@@ -39,7 +39,7 @@ def wait_ready(client: httpx.Client, document_id: str, timeout: float = 120) -> 
     raise AssertionError(f"document {document_id} was not ingested in {timeout} s")
 
 
-def ingest(client: httpx.Client, name: str, content: str) -> dict[str, Any]:
+def ingest(client: httpx.Client, name: str, content: str | bytes) -> dict[str, Any]:
     response = upload(client, name, content)
     assert response.status_code == 202, response.text
     document = wait_ready(client, response.json()["document"]["id"])

@@ -37,7 +37,7 @@ def test_bad_setting_stops_with_the_variable_name():
 def test_migrate_command_against_a_database(empty_database):
     first = run("migrate", env={"DATABASE_URL": empty_database})
     assert first.returncode == 0, first.stderr
-    assert "applied 1 migration(s): 0001_initial" in first.stdout
+    assert "applied" in first.stdout and "0001_initial" in first.stdout
     second = run("migrate", env={"DATABASE_URL": empty_database})
     assert second.returncode == 0 and "up to date" in second.stdout
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.db import documents as document_sql
-from app.db import jobs as job_sql
 from app.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
-from app.ingest.parse import decode_text, media_type_for, title_for
+from app.ingest.parse import media_type_for
+from app.ingest.spool import spool
+from app.ingest.submit import prepare, submit
 from app.routes.deps import capped_receive, parse_uuid, resources_of
 
 # Room for the multipart boundaries and headers around the file itself.
@@ -20,7 +19,9 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 
 async def upload(request: Request) -> Response:
-    settings = resources_of(request).settings
+    """A multipart `file` field (streamed to disk in bounded pieces, never whole in memory)."""
+    resources = resources_of(request)
+    settings = resources.settings
     limit = settings.max_upload_bytes
     too_large = f"the file is larger than MAX_UPLOAD_MB ({settings.max_upload_mb} MB)"
     content_type = request.headers.get("content-type", "")
@@ -40,27 +41,22 @@ async def upload(request: Request) -> Response:
             raise BadRequest("no file: send the document in a multipart field named 'file'")
         filename = upload_file.filename
         media_type = media_type_for(filename)
-        data = await upload_file.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(too_large)
-    text = decode_text(data, filename)
-    sha256 = hashlib.sha256(data).hexdigest()
-    async with resources_of(request).pool.acquire() as conn, conn.transaction():
-        row = await document_sql.insert_document(
+        uploads = settings.data_dir / "uploads"
+        async with spool(upload_file.read, uploads, limit, too_large) as spooled:
+            data = await spooled.read()
+    title = prepare(data, filename, media_type)
+    async with resources.pool.acquire() as conn, conn.transaction():
+        result = await submit(
             conn,
-            title=title_for(text, filename, media_type),
+            data=data,
             source=filename,
             media_type=media_type,
-            sha256=sha256,
-            content=data,
+            title=title,
+            sha256=spooled.sha256,
         )
-        if row is None:  # the same bytes were uploaded before: answer with that document
-            existing = await document_sql.get_by_sha256(conn, sha256)
-            assert existing is not None
-            return JSONResponse({"document": document_sql.to_json(existing), "duplicate": True})
-        await job_sql.enqueue(conn, "ingest", {"document_id": str(row["id"])})
     return JSONResponse(
-        {"document": document_sql.to_json(row), "duplicate": False}, status_code=202
+        {"document": document_sql.to_json(result.document), "duplicate": result.duplicate},
+        status_code=200 if result.duplicate else 202,
     )
 
 
