@@ -92,7 +92,8 @@ async def worker_command(settings: Settings) -> int:
     from app.resources import shutdown, startup
 
     resources = await startup(settings)
-    task = asyncio.create_task(Worker(resources.pool, resources.embedder).run())
+    worker = Worker(resources.pool, resources.embedder, lock_seconds=settings.worker_lock_seconds)
+    task = asyncio.create_task(worker.run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)

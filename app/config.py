@@ -30,6 +30,7 @@ class Settings:
     embedding_model: str | None
     max_upload_mb: int
     log_level: str
+    worker_lock_seconds: float = 60.0
 
     @property
     def max_upload_bytes(self) -> int:
@@ -40,6 +41,13 @@ def _positive_int(value: str) -> int:
     number = int(value)
     if number < 1:
         raise ValueError("must be at least 1")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError("must be a number of seconds above 0")
     return number
 
 
@@ -96,4 +104,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         embedding_model=get("EMBEDDING_MODEL", str, None),
         max_upload_mb=get("MAX_UPLOAD_MB", _positive_int, 20),
         log_level=get("LOG_LEVEL", _one_of(LOG_LEVELS), "INFO"),
+        worker_lock_seconds=get("WORKER_LOCK_SECONDS", _positive_float, 60.0),
     )

@@ -75,7 +75,9 @@ async def startup(settings: Settings, *, local: bool = False) -> Resources:
     if local:
         from app.ingest.worker import Worker
 
-        resources.worker_task = asyncio.create_task(Worker(pool, embedder).run(), name="worker")
+        resources.worker_task = asyncio.create_task(
+            Worker(pool, embedder, lock_seconds=settings.worker_lock_seconds).run(), name="worker"
+        )
     return resources
 
 
