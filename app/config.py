@@ -31,6 +31,8 @@ class Settings:
     max_upload_mb: int
     log_level: str
     worker_lock_seconds: float = 60.0
+    allow_private_urls: bool = False
+    url_timeout_seconds: float = 15.0
 
     @property
     def max_upload_bytes(self) -> int:
@@ -49,6 +51,15 @@ def _positive_float(value: str) -> float:
     if not number > 0:
         raise ValueError("must be a number of seconds above 0")
     return number
+
+
+def _bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false (1/0, yes/no, on/off)")
 
 
 def _port(value: str) -> int:
@@ -105,4 +116,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_upload_mb=get("MAX_UPLOAD_MB", _positive_int, 20),
         log_level=get("LOG_LEVEL", _one_of(LOG_LEVELS), "INFO"),
         worker_lock_seconds=get("WORKER_LOCK_SECONDS", _positive_float, 60.0),
+        allow_private_urls=get("ALLOW_PRIVATE_URLS", _bool, False),
+        url_timeout_seconds=get("URL_TIMEOUT_SECONDS", _positive_float, 15.0),
     )

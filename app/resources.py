@@ -17,6 +17,7 @@ from app.db import migrate as migrations
 from app.db.embedded import start_embedded, stop_embedded
 from app.db.pool import create_pool
 from app.errors import ServiceUnavailable
+from app.ingest.events import DocumentEvents
 from app.rag.embedders import Embedder, load_embedder
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class Resources:
     redis: redis.Redis | None = None  # only what can be rebuilt: caches, counters
     embedded_server: Any = None
     worker_task: asyncio.Task[None] | None = None
+    document_events: DocumentEvents | None = None
 
 
 def database_url(settings: Settings) -> tuple[str, Any]:
@@ -71,6 +73,7 @@ async def startup(settings: Settings, *, local: bool = False) -> Resources:
         # Connects lazily: a Redis that is down slows requests, it never stops startup.
         redis=redis.from_url(settings.redis_url) if settings.redis_url else None,
         embedded_server=server,
+        document_events=DocumentEvents(pool),
     )
     if local:
         from app.ingest.worker import Worker
@@ -100,6 +103,8 @@ async def shutdown(resources: Resources) -> None:
         resources.worker_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await resources.worker_task
+    if resources.document_events is not None:
+        await resources.document_events.close()
     await resources.embedder.close()
     await resources.http.aclose()
     if resources.redis is not None:

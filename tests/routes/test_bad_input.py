@@ -48,8 +48,11 @@ def test_bad_uploads(client, settings, stored, name, content, status, code, word
 def test_upload_without_file_field(client, settings, stored):
     response = client.post("/api/documents", files={"note": (None, "no file here")})
     assert_error(response, 400, "bad_request", "field named 'file'")
-    response = client.post("/api/documents", json={"text": "not multipart"})
+    plain = {"content-type": "text/plain"}
+    response = client.post("/api/documents", content=b"text", headers=plain)
     assert_error(response, 415, "unsupported_media_type", "multipart")
+    response = client.post("/api/documents", json={"text": "no url"})
+    assert_error(response, 400, "bad_request", '{"url"')
     assert row_counts(settings.database_url) == stored
 
 
