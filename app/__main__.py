@@ -1,4 +1,4 @@
-"""Command line: python -m app {serve,migrate,worker}."""
+"""Command line: python -m app {serve,migrate,worker,ingest,reindex}."""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port to bind (default: PORT or 8000)")
     commands.add_parser("migrate", help="apply pending database migrations (Procfile release)")
     commands.add_parser("worker", help="run the ingestion worker (Procfile worker)")
+    ingest = commands.add_parser(
+        "ingest", help="ingest files and folders (.txt .md .pdf .docx .html) with a progress bar"
+    )
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    commands.add_parser("reindex", help="re-embed every chunk with the configured embedding model")
     args = parser.parse_args(argv)
 
     try:
@@ -43,6 +48,14 @@ def main(argv: list[str] | None = None) -> int:
             return serve_command(settings, args.host, args.port)
         if args.command == "migrate":
             return asyncio.run(migrate_command(settings))
+        if args.command == "ingest":
+            from app.ingest.cli import ingest_command
+
+            return asyncio.run(ingest_command(settings, args.paths))
+        if args.command == "reindex":
+            from app.ingest.cli import reindex_command
+
+            return asyncio.run(reindex_command(settings))
         return asyncio.run(worker_command(settings))
     except DatabaseSetupError as exc:
         print(f"database error: {exc}", file=sys.stderr)

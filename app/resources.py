@@ -18,6 +18,7 @@ from app.db.embedded import start_embedded, stop_embedded
 from app.db.pool import create_pool
 from app.errors import ServiceUnavailable
 from app.ingest.events import DocumentEvents
+from app.ingest.reindex import check_model as check_embedding_model
 from app.rag.embedders import Embedder, load_embedder
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,16 @@ async def run_migrations(dsn: str) -> list[str]:
         await conn.close()
 
 
-async def startup(settings: Settings, *, local: bool = False) -> Resources:
-    """Open everything. `local` (python -m app serve) also migrates and runs a worker."""
+async def startup(
+    settings: Settings, *, local: bool = False, check_model: bool = True
+) -> Resources:
+    """Open everything. `local` (python -m app serve) also migrates and runs a worker.
+
+    Refuses to start when the configured embedding model is not the one the stored vectors
+    came from (`check_model=False` is for `python -m app reindex` only).
+    """
     dsn, server = database_url(settings)
+    pool = None
     try:
         if local:
             await run_migrations(dsn)
@@ -61,7 +69,12 @@ async def startup(settings: Settings, *, local: bool = False) -> Resources:
             await _check_schema(dsn)
         pool = await create_pool(dsn)
         embedder = await load_embedder(settings)
+        if check_model:
+            async with pool.acquire() as conn:
+                await check_embedding_model(conn, embedder)
     except BaseException:
+        if pool is not None:
+            await pool.close()
         if server is not None:
             stop_embedded(server)
         raise
