@@ -1,4 +1,4 @@
-"""Command line: python -m app {serve,migrate,worker,eval}."""
+"""Command line: python -m app {serve,migrate,worker,ingest,reindex,eval}."""
 
 from __future__ import annotations
 
@@ -29,6 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port to bind (default: PORT or 8000)")
     commands.add_parser("migrate", help="apply pending database migrations (Procfile release)")
     commands.add_parser("worker", help="run the ingestion worker (Procfile worker)")
+    ingest = commands.add_parser(
+        "ingest", help="ingest files and folders (.txt .md .pdf .docx .html) with a progress bar"
+    )
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.add_argument("--collection", default="default", help="collection to add them to")
+    commands.add_parser("reindex", help="re-embed every chunk with the configured embedding model")
     evaluate = commands.add_parser(
         "eval",
         help="score lexical, vector and hybrid search on a BEIR dataset against baselines",
@@ -62,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
             return serve_command(settings, args.host, args.port)
         if args.command == "migrate":
             return asyncio.run(migrate_command(settings))
+        if args.command == "ingest":
+            from app.ingest.cli import ingest_command
+
+            return asyncio.run(ingest_command(settings, args.paths, args.collection))
+        if args.command == "reindex":
+            from app.ingest.cli import reindex_command
+
+            return asyncio.run(reindex_command(settings))
         if args.command == "eval":
             tuning = Tuning(**{f.name: getattr(args, f.name) for f in fields(Tuning)})
             return asyncio.run(eval_command(settings, args.dataset, tuning, args.json))
@@ -144,7 +158,8 @@ async def worker_command(settings: Settings) -> int:
     from app.resources import shutdown, startup
 
     resources = await startup(settings)
-    task = asyncio.create_task(Worker(resources.pool, resources.embedder).run())
+    worker = Worker(resources.pool, resources.embedder, lock_seconds=settings.worker_lock_seconds)
+    task = asyncio.create_task(worker.run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)

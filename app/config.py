@@ -11,7 +11,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-EMBEDDING_PROVIDERS = ("local",)
+EMBEDDING_PROVIDERS = ("local", "openai")
 
 
 class ConfigError(Exception):
@@ -30,6 +30,12 @@ class Settings:
     embedding_model: str | None
     max_upload_mb: int
     log_level: str
+    worker_lock_seconds: float = 60.0
+    allow_private_urls: bool = False
+    url_timeout_seconds: float = 15.0
+    embedding_base_url: str | None = None
+    embedding_api_key: str | None = None
+    embedding_max_tokens: int = 512
 
     @property
     def max_upload_bytes(self) -> int:
@@ -41,6 +47,28 @@ def _positive_int(value: str) -> int:
     if number < 1:
         raise ValueError("must be at least 1")
     return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError("must be a number of seconds above 0")
+    return number
+
+
+def _bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false (1/0, yes/no, on/off)")
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value
 
 
 def _port(value: str) -> int:
@@ -85,6 +113,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except ValueError as exc:
             raise ConfigError(f"{name}={raw!r} is invalid: {exc}") from None
 
+    provider = get("EMBEDDING_PROVIDER", _one_of(EMBEDDING_PROVIDERS), "local")
+    base_url = get("EMBEDDING_BASE_URL", _http_url, None)
+    if provider == "openai":
+        if not base_url:
+            raise ConfigError(
+                "EMBEDDING_BASE_URL is required when EMBEDDING_PROVIDER=openai"
+                " (e.g. the server's /v1 address)"
+            )
+        if not env.get("EMBEDDING_MODEL", "").strip():
+            raise ConfigError("EMBEDDING_MODEL is required when EMBEDDING_PROVIDER=openai")
     return Settings(
         database_url=get("DATABASE_URL", _database_url, None),
         redis_url=get("REDIS_URL", _redis_url, None),
@@ -92,8 +130,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         host=get("HOST", str, "127.0.0.1"),
         port=get("PORT", _port, 8000),
         web_concurrency=get("WEB_CONCURRENCY", _positive_int, 2),
-        embedding_provider=get("EMBEDDING_PROVIDER", _one_of(EMBEDDING_PROVIDERS), "local"),
+        embedding_provider=provider,
         embedding_model=get("EMBEDDING_MODEL", str, None),
         max_upload_mb=get("MAX_UPLOAD_MB", _positive_int, 20),
         log_level=get("LOG_LEVEL", _one_of(LOG_LEVELS), "INFO"),
+        worker_lock_seconds=get("WORKER_LOCK_SECONDS", _positive_float, 60.0),
+        allow_private_urls=get("ALLOW_PRIVATE_URLS", _bool, False),
+        url_timeout_seconds=get("URL_TIMEOUT_SECONDS", _positive_float, 15.0),
+        embedding_base_url=base_url,
+        embedding_api_key=get("EMBEDDING_API_KEY", str, None),
+        embedding_max_tokens=get("EMBEDDING_MAX_TOKENS", _positive_int, 512),
     )

@@ -18,6 +18,8 @@ from app.db import migrate as migrations
 from app.db.embedded import start_embedded, stop_embedded
 from app.db.pool import create_pool
 from app.errors import ServiceUnavailable
+from app.ingest.events import DocumentEvents
+from app.ingest.reindex import check_model as check_embedding_model
 from app.rag.embedders import Embedder, load_embedder
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ class Resources:
     redis: redis.Redis | None = None  # only what can be rebuilt: caches, counters
     embedded_server: Any = None
     worker_task: asyncio.Task[None] | None = None
+    document_events: DocumentEvents | None = None
 
 
 def database_url(settings: Settings) -> tuple[str, Any]:
@@ -51,9 +54,16 @@ async def run_migrations(dsn: str) -> list[str]:
         await conn.close()
 
 
-async def startup(settings: Settings, *, local: bool = False) -> Resources:
-    """Open everything. `local` (python -m app serve) also migrates and runs a worker."""
+async def startup(
+    settings: Settings, *, local: bool = False, check_model: bool = True
+) -> Resources:
+    """Open everything. `local` (python -m app serve) also migrates and runs a worker.
+
+    Refuses to start when the configured embedding model is not the one the stored vectors
+    came from (`check_model=False` is for `python -m app reindex` only).
+    """
     dsn, server = database_url(settings)
+    pool = None
     try:
         if local:
             await run_migrations(dsn)
@@ -61,7 +71,12 @@ async def startup(settings: Settings, *, local: bool = False) -> Resources:
             await _check_schema(dsn)
         pool = await create_pool(dsn)
         embedder = await load_embedder(settings)
+        if check_model:
+            async with pool.acquire() as conn:
+                await check_embedding_model(conn, embedder)
     except BaseException:
+        if pool is not None:
+            await pool.close()
         if server is not None:
             stop_embedded(server)
         raise
@@ -80,11 +95,14 @@ async def startup(settings: Settings, *, local: bool = False) -> Resources:
         cache=make_cache(redis_client),
         redis=redis_client,
         embedded_server=server,
+        document_events=DocumentEvents(pool),
     )
     if local:
         from app.ingest.worker import Worker
 
-        resources.worker_task = asyncio.create_task(Worker(pool, embedder).run(), name="worker")
+        resources.worker_task = asyncio.create_task(
+            Worker(pool, embedder, lock_seconds=settings.worker_lock_seconds).run(), name="worker"
+        )
     return resources
 
 
@@ -107,6 +125,8 @@ async def shutdown(resources: Resources) -> None:
         resources.worker_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await resources.worker_task
+    if resources.document_events is not None:
+        await resources.document_events.close()
     await resources.embedder.close()
     await resources.http.aclose()
     if resources.redis is not None:

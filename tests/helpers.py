@@ -43,7 +43,7 @@ def wait_ready(client: httpx.Client, document_id: str, timeout: float = 120) -> 
 
 
 def ingest(
-    client: httpx.Client, name: str, content: str, collection: str | None = None
+    client: httpx.Client, name: str, content: str | bytes, collection: str | None = None
 ) -> dict[str, Any]:
     response = upload(client, name, content, collection)
     assert response.status_code == 202, response.text

@@ -21,6 +21,10 @@ def test_defaults_without_environment():
         ("LOG_LEVEL", "LOUD"),
         ("EMBEDDING_PROVIDER", "magic"),
         ("DATABASE_URL", "mysql://localhost/db"),
+        ("WORKER_LOCK_SECONDS", "0"),
+        ("WORKER_LOCK_SECONDS", "soon"),
+        ("ALLOW_PRIVATE_URLS", "maybe"),
+        ("URL_TIMEOUT_SECONDS", "-1"),
     ],
 )
 def test_bad_value_names_the_variable(name, value):
@@ -41,3 +45,12 @@ def test_redis_url_must_be_a_redis_url():
     assert load_settings({"REDIS_URL": "redis://127.0.0.1:6379/0"}).redis_url.startswith("redis")
     with pytest.raises(ConfigError, match="REDIS_URL"):
         load_settings({"REDIS_URL": "127.0.0.1:6379"})
+
+
+def test_ingestion_settings():
+    settings = load_settings(
+        {"ALLOW_PRIVATE_URLS": "yes", "URL_TIMEOUT_SECONDS": "2.5", "WORKER_LOCK_SECONDS": "30"}
+    )
+    assert settings.allow_private_urls is True
+    assert (settings.url_timeout_seconds, settings.worker_lock_seconds) == (2.5, 30.0)
+    assert load_settings({}).allow_private_urls is False

@@ -56,8 +56,8 @@ def test_upload_ask_and_see_a_cited_streamed_answer(page, tmp_path: Path):
 
 
 def test_upload_error_is_shown_to_the_person(page, tmp_path: Path):
-    bad = tmp_path / "slides.pdf"
-    bad.write_bytes(b"%PDF-1.7")
+    bad = tmp_path / "slides.pptx"
+    bad.write_bytes(b"PK\x03\x04")
     page.set_input_files("#file-input", str(bad))
     page.click("#upload-form button")
     page.wait_for_selector("#upload-status.error")

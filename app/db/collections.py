@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 DEFAULT = "default"
+DEFAULT_ID = 1  # migrations/0003 inserts 'default' as the table's first row
 
 
 async def get_or_create(conn: asyncpg.Connection, name: str) -> int:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+
+# NOTIFY channel of document status changes and progress (JSON payloads).
+EVENTS_CHANNEL = "document_events"
 
 COLUMNS = (
     "id, title, source, media_type, sha256, size_bytes, status, error, chunk_count,"
@@ -94,14 +98,56 @@ async def set_status(
     error: str | None = None,
     chunk_count: int | None = None,
 ) -> None:
+    """Change a document's status and NOTIFY document_events (sent when the caller commits)."""
     await conn.execute(
-        """UPDATE documents
-           SET status = $2, error = $3, chunk_count = coalesce($4, chunk_count), updated_at = now()
-           WHERE id = $1""",
+        """WITH changed AS (
+               UPDATE documents
+               SET status = $2, error = $3, chunk_count = coalesce($4, chunk_count),
+                   updated_at = now()
+               WHERE id = $1
+               RETURNING id, title, status, error, chunk_count)
+           SELECT pg_notify($5, json_build_object(
+               'type', 'status', 'id', id, 'title', title, 'status', status,
+               'error', error, 'chunk_count', chunk_count)::text)
+           FROM changed""",
         document_id,
         status,
         error,
         chunk_count,
+        EVENTS_CHANNEL,
+    )
+
+
+async def notify_progress(
+    conn: asyncpg.Connection, document_id: UUID, *, stage: str, done: int, total: int
+) -> None:
+    """Tell listeners how far ingestion of a document has gone."""
+    payload = {
+        "type": "progress",
+        "id": str(document_id),
+        "stage": stage,
+        "done": done,
+        "total": total,
+    }
+    await conn.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, json.dumps(payload))
+
+
+async def notify_event(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+    """Announce a new document (its first status) to listeners."""
+    payload = {
+        "type": "status",
+        "id": str(row["id"]),
+        "title": row["title"],
+        "status": row["status"],
+        "error": row["error"],
+        "chunk_count": row["chunk_count"],
+    }
+    await conn.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, json.dumps(payload))
+
+
+async def set_title(conn: asyncpg.Connection, document_id: UUID, title: str) -> None:
+    await conn.execute(
+        "UPDATE documents SET title = $2, updated_at = now() WHERE id = $1", document_id, title
     )
 
 

@@ -18,12 +18,18 @@ async def enqueue(conn: asyncpg.Connection, kind: str, payload: dict[str, Any]) 
     return job_id
 
 
-async def claim(conn: asyncpg.Connection, *, lock_seconds: float) -> asyncpg.Record | None:
-    """Take the oldest runnable job, or one whose worker's lock expired (it died)."""
+async def claim(
+    conn: asyncpg.Connection, *, lock_seconds: float, worker: str = ""
+) -> asyncpg.Record | None:
+    """Take the oldest runnable job, or one whose worker's lock expired (it died).
+
+    `attempts` doubles as a fencing token: a worker only finishes, retries or extends the
+    job while attempts still equals the value it claimed it with.
+    """
     return await conn.fetchrow(
         """UPDATE jobs
            SET status = 'running', attempts = attempts + 1, updated_at = now(),
-               locked_until = now() + make_interval(secs => $1)
+               locked_until = now() + make_interval(secs => $1), locked_by = $2
            WHERE id = (
                SELECT id FROM jobs
                WHERE (status = 'queued' AND run_after <= now())
@@ -33,32 +39,70 @@ async def claim(conn: asyncpg.Connection, *, lock_seconds: float) -> asyncpg.Rec
                LIMIT 1)
            RETURNING id, kind, payload, attempts, max_attempts""",
         lock_seconds,
+        worker,
     )
 
 
-async def finish(conn: asyncpg.Connection, job_id: int) -> None:
-    await conn.execute(
-        "UPDATE jobs SET status = 'done', locked_until = NULL, updated_at = now() WHERE id = $1",
-        job_id,
+async def extend_lock(
+    conn: asyncpg.Connection, job_id: int, attempt: int, lock_seconds: float
+) -> bool:
+    """Push the lock of a job still held by this attempt forward; False when it was lost."""
+    return bool(
+        await conn.fetchval(
+            """UPDATE jobs SET locked_until = now() + make_interval(secs => $3)
+               WHERE id = $1 AND attempts = $2 AND status = 'running'
+               RETURNING true""",
+            job_id,
+            attempt,
+            lock_seconds,
+        )
     )
 
 
-async def retry_later(conn: asyncpg.Connection, job_id: int, error: str, delay: float) -> None:
-    await conn.execute(
-        """UPDATE jobs
-           SET status = 'queued', last_error = $2, locked_until = NULL, updated_at = now(),
-               run_after = now() + make_interval(secs => $3)
-           WHERE id = $1""",
-        job_id,
-        error,
-        delay,
+async def finish(conn: asyncpg.Connection, job_id: int, attempt: int | None = None) -> bool:
+    """Mark a job done; with `attempt`, only if this attempt still holds it."""
+    return bool(
+        await conn.fetchval(
+            """UPDATE jobs SET status = 'done', locked_until = NULL, updated_at = now()
+               WHERE id = $1 AND ($2::int IS NULL OR (attempts = $2 AND status = 'running'))
+               RETURNING true""",
+            job_id,
+            attempt,
+        )
     )
 
 
-async def fail(conn: asyncpg.Connection, job_id: int, error: str) -> None:
-    await conn.execute(
-        """UPDATE jobs SET status = 'failed', last_error = $2, locked_until = NULL,
-           updated_at = now() WHERE id = $1""",
-        job_id,
-        error,
+async def retry_later(
+    conn: asyncpg.Connection, job_id: int, error: str, delay: float, attempt: int | None = None
+) -> bool:
+    """Queue the job again after `delay` seconds; with `attempt`, only if it still holds it."""
+    return bool(
+        await conn.fetchval(
+            """UPDATE jobs
+               SET status = 'queued', last_error = $2, locked_until = NULL, updated_at = now(),
+                   run_after = now() + make_interval(secs => $3)
+               WHERE id = $1 AND ($4::int IS NULL OR (attempts = $4 AND status = 'running'))
+               RETURNING true""",
+            job_id,
+            error,
+            delay,
+            attempt,
+        )
+    )
+
+
+async def fail(
+    conn: asyncpg.Connection, job_id: int, error: str, attempt: int | None = None
+) -> bool:
+    """Mark the job failed for good; with `attempt`, only if it still holds it."""
+    return bool(
+        await conn.fetchval(
+            """UPDATE jobs SET status = 'failed', last_error = $2, locked_until = NULL,
+                   updated_at = now()
+               WHERE id = $1 AND ($3::int IS NULL OR (attempts = $3 AND status = 'running'))
+               RETURNING true""",
+            job_id,
+            error,
+            attempt,
+        )
     )

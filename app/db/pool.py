@@ -11,7 +11,8 @@ from app.db.search import DEFAULT_TUNING, apply_session_settings
 from app.errors import ServiceUnavailable
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Register the jsonb and pgvector codecs (for connections opened outside the pool)."""
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
     await register_vector(conn)
     await apply_session_settings(conn, DEFAULT_TUNING)
@@ -21,7 +22,7 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
     """Open a pool; the schema must already be migrated (the vector type must exist)."""
     try:
         return await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection
+            dsn, min_size=min_size, max_size=max_size, init=init_connection
         )
     except ValueError as exc:  # pgvector's codec: the vector type does not exist
         raise ServiceUnavailable(

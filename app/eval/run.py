@@ -19,6 +19,7 @@ from app.eval.baselines import bm25_runs, dense_runs
 from app.eval.dataset import Dataset
 from app.eval.metrics import dedupe, summarize
 from app.ingest.chunk import Chunk, chunk_text
+from app.ingest.worker import OVERLAP_TOKENS
 from app.rag.embedders import Embedder
 
 DEPTH = 100
@@ -50,7 +51,10 @@ async def ensure_ingested(pool: asyncpg.Pool, embedder: Embedder, dataset: Datas
         batch = doc_ids[offset : offset + BATCH]
         texts = {d: dataset.document_text(d) for d in batch}
         pieces = {
-            d: chunk_text(texts[d], embedder.count_tokens, embedder.max_tokens) for d in batch
+            d: chunk_text(
+                texts[d], embedder.count_tokens, embedder.max_tokens, overlap_tokens=OVERLAP_TOKENS
+            )
+            for d in batch
         }
         flat = [(d, p) for d in batch for p in pieces[d]]
         vectors = await embedder.embed([p.text for _, p in flat])

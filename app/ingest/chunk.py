@@ -1,9 +1,15 @@
-"""Paragraph-aware chunking bounded by the embedding model's token window."""
+"""Structure-aware chunking bounded by the embedding model's token window.
+
+Chunks are whole paragraphs when they fit, else sentences, else runs of words; they never
+cross a heading or a page, and may start with the last sentences of the chunk before them
+(`overlap_tokens`) so a fact split across a boundary is still found whole.
+"""
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from app.ingest.sentences import sentence_spans
@@ -20,6 +26,7 @@ class Chunk:
     char_end: int
     token_count: int
     heading_path: list[str] = field(default_factory=list)
+    page: int | None = None  # 1-based, for formats with pages
 
 
 @dataclass
@@ -29,6 +36,7 @@ class _Piece:
     tokens: int
     headings: tuple[str, ...]
     is_heading: bool = False
+    page: int | None = None
 
 
 def chunk_text(
@@ -37,29 +45,65 @@ def chunk_text(
     max_tokens: int,
     *,
     markdown: bool = False,
+    page_starts: Sequence[int] = (),
+    overlap_tokens: int = 0,
 ) -> list[Chunk]:
-    """Split text into chunks of whole paragraphs (or sentences, or words when one is too long),
-    each at most max_tokens, never crossing a Markdown heading. Offsets index into text."""
+    """Split text into chunks of at most max_tokens; offsets index into text.
+
+    `page_starts` are the offsets at which pages 1, 2, ... begin; `overlap_tokens` bounds
+    how much of the previous chunk (whole trailing pieces only) the next one repeats.
+    """
     chunks: list[Chunk] = []
     current: list[_Piece] = []
+    fresh = 0  # how many pieces of `current` are new, not overlap
 
     def flush() -> None:
-        if current:
+        if current and fresh:
             start, end = current[0].start, current[-1].end
             body = text[start:end]
-            chunks.append(Chunk(body, start, end, count_tokens(body), list(current[-1].headings)))
-            current.clear()
+            chunks.append(
+                Chunk(
+                    body,
+                    start,
+                    end,
+                    count_tokens(body),
+                    list(current[-1].headings),
+                    current[0].page,
+                )
+            )
+        current.clear()
 
     for piece in _pieces(text, count_tokens, max_tokens, markdown):
+        if page_starts:
+            piece.page = bisect.bisect_right(page_starts, piece.start)
         used = sum(p.tokens for p in current)
-        # A new section starts a new chunk, but headings stay with the text below them.
-        new_section = piece.headings != current[-1].headings if current else False
+        # A new section or page starts a new chunk, but headings stay with the text below.
+        boundary = bool(current) and (
+            piece.headings != current[-1].headings or piece.page != current[-1].page
+        )
         only_headings = all(p.is_heading for p in current)
-        if current and ((new_section and not only_headings) or used + piece.tokens > max_tokens):
+        if current and ((boundary and not only_headings) or used + piece.tokens > max_tokens):
+            previous = list(current)
             flush()
+            if not boundary and overlap_tokens:
+                current.extend(_tail(previous, overlap_tokens, max_tokens - piece.tokens))
+            fresh = 0
         current.append(piece)
+        fresh += 1
     flush()
     return chunks
+
+
+def _tail(pieces: list[_Piece], overlap_tokens: int, room: int) -> list[_Piece]:
+    """The last pieces whose tokens fit both the overlap budget and the room left."""
+    budget = min(overlap_tokens, room)
+    tail: list[_Piece] = []
+    for piece in reversed(pieces[1:]):  # never the whole previous chunk again
+        if piece.tokens > budget or piece.is_heading:
+            break
+        tail.insert(0, piece)
+        budget -= piece.tokens
+    return tail
 
 
 def _pieces(

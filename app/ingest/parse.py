@@ -1,18 +1,25 @@
-"""Turn an uploaded file into text. Plain text and Markdown for now."""
+"""Which files we accept, the checks made at upload time, and titles."""
 
 from __future__ import annotations
 
-import codecs
-import re
 from pathlib import PurePath
 
 from app.errors import BadRequest, Unprocessable, UnsupportedMediaType
+from app.ingest.formats import DOCX
+from app.ingest.formats.base import IngestError
+from app.ingest.formats.text import decode as decode_text
 
-MEDIA_TYPES = {".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown"}
+__all__ = ["IngestError", "check_upload", "decode_text", "media_type_for", "title_for"]
 
-
-class IngestError(Exception):
-    """The document cannot be ingested as it is; retrying will not help."""
+MEDIA_TYPES = {
+    ".txt": "text/plain",
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".pdf": "application/pdf",
+    ".docx": DOCX,
+    ".html": "text/html",
+    ".htm": "text/html",
+}
 
 
 def media_type_for(filename: str) -> str:
@@ -26,27 +33,29 @@ def media_type_for(filename: str) -> str:
     return MEDIA_TYPES[suffix]
 
 
-def decode_text(data: bytes, filename: str) -> str:
-    """Decode UTF-8 (with or without BOM); refuse empty and binary content."""
-    if not data.strip():
-        raise BadRequest(f"{filename!r} is empty", code="empty_file")
-    if b"\x00" in data[:8192]:
-        raise Unprocessable(f"{filename!r} looks like binary data, not text", code="not_text")
-    try:
-        text = data.removeprefix(codecs.BOM_UTF8).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Unprocessable(
-            f"{filename!r} is not UTF-8 text (bad byte at offset {exc.start}); "
-            "save it as UTF-8 and upload it again",
-            code="not_text",
-        ) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+def check_upload(data: bytes, filename: str, media_type: str) -> None:
+    """Cheap checks that answer 4xx at once; deeper problems fail the document in the worker."""
+    if media_type in ("text/plain", "text/markdown"):
+        decode_text(data, filename)
+    elif media_type == "text/html":
+        if not data.strip():
+            raise BadRequest(f"{filename!r} is empty", code="empty_file")
+        if b"\x00" in data[:8192]:
+            raise Unprocessable(f"{filename!r} looks like binary data, not HTML", code="not_html")
+    elif media_type == "application/pdf":
+        if b"%PDF-" not in data[:1024]:
+            raise Unprocessable(
+                f"{filename!r} is not a PDF file (it does not start with %PDF-)", code="not_pdf"
+            )
+    elif media_type == DOCX:
+        from app.ingest.formats.docx import check_archive
+
+        try:
+            check_archive(data, filename)
+        except IngestError as exc:
+            raise Unprocessable(str(exc), code="not_docx") from None
 
 
-def title_for(text: str, filename: str, media_type: str) -> str:
-    """A Markdown document's first H1, else the file name."""
-    if media_type == "text/markdown":
-        match = re.search(r"^#\s+(.+?)\s*#*\s*$", text, re.MULTILINE)
-        if match:
-            return match.group(1)[:200]
-    return PurePath(filename).name[:200]
+def title_for(parsed_title: str | None, filename: str) -> str:
+    """The document's own title (Markdown H1, PDF/DOCX metadata, HTML <title>), else the name."""
+    return (parsed_title or PurePath(filename).name)[:200]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from typing import Any
 from uuid import UUID
 
@@ -15,10 +17,19 @@ from app.db import documents as document_sql
 from app.db import jobs as job_sql
 from app.errors import AppError
 from app.ingest.chunk import Chunk, chunk_text
-from app.ingest.parse import IngestError, decode_text
+from app.ingest.embed import embed_sorted
+from app.ingest.formats import Parsed, parse
+from app.ingest.parse import IngestError
 from app.rag.embedders import Embedder
 
 log = logging.getLogger(__name__)
+
+# Tokens a chunk repeats from the one before it, when a section is split mid-paragraph.
+OVERLAP_TOKENS = 32
+
+
+class LostLock(Exception):
+    """Another worker took the job over (this one was too slow to extend its lock)."""
 
 
 class Worker:
@@ -29,15 +40,18 @@ class Worker:
         pool: asyncpg.Pool,
         embedder: Embedder,
         *,
-        lock_seconds: float = 600,
+        lock_seconds: float = 60,
         poll_seconds: float = 5,
         retry_base_seconds: float = 5,
+        overlap_tokens: int = OVERLAP_TOKENS,
     ) -> None:
         self.pool = pool
         self.embedder = embedder
         self.lock_seconds = lock_seconds
         self.poll_seconds = poll_seconds
         self.retry_base_seconds = retry_base_seconds
+        self.overlap_tokens = overlap_tokens
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -60,13 +74,16 @@ class Worker:
     async def run_once(self) -> bool:
         """Run one job if one is ready; return whether there was one."""
         async with self.pool.acquire() as conn:
-            job = await job_sql.claim(conn, lock_seconds=self.lock_seconds)
+            job = await job_sql.claim(conn, lock_seconds=self.lock_seconds, worker=self.name)
         if job is None:
             return False
+        heartbeat = asyncio.create_task(self._heartbeat(job["id"], job["attempts"]))
         try:
             if job["kind"] != "ingest":
                 raise IngestError(f"unknown job kind {job['kind']!r}")
-            await self._ingest(job["id"], UUID(job["payload"]["document_id"]))
+            await self._ingest(job, UUID(job["payload"]["document_id"]))
+        except LostLock:
+            log.warning("job %s was taken over by another worker; dropping it", job["id"])
         except (IngestError, AppError) as exc:
             await self._give_up(job, str(exc))
         except Exception as exc:
@@ -76,49 +93,76 @@ class Worker:
             else:
                 delay = self.retry_base_seconds * 2 ** (job["attempts"] - 1)
                 async with self.pool.acquire() as conn, conn.transaction():
-                    await job_sql.retry_later(conn, job["id"], str(exc), delay)
-                    await document_sql.set_status(
-                        conn, UUID(job["payload"]["document_id"]), "queued", error=str(exc)
-                    )
+                    if await job_sql.retry_later(conn, job["id"], str(exc), delay, job["attempts"]):
+                        await document_sql.set_status(
+                            conn, UUID(job["payload"]["document_id"]), "queued", error=str(exc)
+                        )
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
         return True
+
+    async def _heartbeat(self, job_id: int, attempt: int) -> None:
+        """Keep extending the job's lock while it runs, so a long document is not reclaimed."""
+        while True:
+            await asyncio.sleep(self.lock_seconds / 3)
+            try:
+                async with self.pool.acquire() as conn:
+                    if not await job_sql.extend_lock(conn, job_id, attempt, self.lock_seconds):
+                        return
+            except (OSError, asyncpg.PostgresError):
+                log.warning("could not extend the lock of job %s; will try again", job_id)
 
     async def _give_up(self, job: asyncpg.Record, error: str) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            await job_sql.fail(conn, job["id"], error)
+            if not await job_sql.fail(conn, job["id"], error, job["attempts"]):
+                return
             document_id = job["payload"].get("document_id")
             if document_id:
                 await document_sql.set_status(conn, UUID(document_id), "failed", error=error)
 
-    def _split(self, data: bytes, document: asyncpg.Record) -> list[Chunk]:
-        """Decode and chunk (CPU work for big files, so it runs off the event loop)."""
-        text = decode_text(data, document["source"])
-        return chunk_text(
-            text,
+    def _split(self, data: bytes, document: asyncpg.Record) -> tuple[Parsed, list[Chunk]]:
+        """Parse and chunk (CPU work for big files, so it runs off the event loop)."""
+        parsed = parse(data, document["media_type"], document["source"])
+        chunks = chunk_text(
+            parsed.text,
             self.embedder.count_tokens,
             self.embedder.max_tokens,
-            markdown=document["media_type"] == "text/markdown",
+            markdown=parsed.markdown,
+            page_starts=parsed.page_starts,
+            overlap_tokens=self.overlap_tokens,
         )
+        return parsed, chunks
 
-    async def _ingest(self, job_id: int, document_id: UUID) -> None:
+    async def _ingest(self, job: asyncpg.Record, document_id: UUID) -> None:
+        job_id, attempt = job["id"], job["attempts"]
         async with self.pool.acquire() as conn:
             document = await document_sql.get_document(conn, document_id)
             if document is None:  # deleted while queued: nothing to do
-                await job_sql.finish(conn, job_id)
+                await job_sql.finish(conn, job_id, attempt)
                 return
             await document_sql.set_status(conn, document_id, "processing")
             data = await document_sql.get_file(conn, document_id)
         if data is None:
             raise IngestError("the uploaded file is missing")
-        pieces = await asyncio.to_thread(self._split, data, document)
+        parsed, pieces = await asyncio.to_thread(self._split, data, document)
         if not pieces:
             raise IngestError("the document has no text to index")
-        vectors = await self.embedder.embed([p.text for p in pieces])
+
+        async def progress(done: int, total: int) -> None:
+            async with self.pool.acquire() as conn:
+                await document_sql.notify_progress(
+                    conn, document_id, stage="embedding", done=done, total=total
+                )
+
+        vectors = await embed_sorted(self.embedder, [p.text for p in pieces], progress)
         rows = [
             chunk_sql.NewChunk(
                 ordinal=i,
                 text=p.text,
                 heading_path=p.heading_path,
-                page=None,
+                page=p.page,
                 char_start=p.char_start,
                 char_end=p.char_end,
                 token_count=p.token_count,
@@ -126,11 +170,15 @@ class Worker:
             )
             for i, p in enumerate(pieces)
         ]
-        # All chunks, the status and the job's end in one transaction: a crash before the
-        # commit leaves nothing searchable, and the retry starts from a clean slate.
+        # All chunks, the status and the job's end in one transaction, fenced by the attempt:
+        # a crash before the commit leaves nothing searchable, and a worker whose lock was
+        # taken over rolls back instead of writing the document a second time.
         async with self.pool.acquire() as conn, conn.transaction():
+            if not await job_sql.finish(conn, job_id, attempt):
+                raise LostLock()
             await chunk_sql.delete_for_document(conn, document_id)
             await chunk_sql.insert_chunks(conn, document_id, rows)
+            if parsed.title and parsed.title != document["title"]:
+                await document_sql.set_title(conn, document_id, parsed.title)
             await document_sql.set_status(conn, document_id, "ready", chunk_count=len(rows))
-            await job_sql.finish(conn, job_id)
         log.info("document %s ready: %d chunks", document_id, len(rows))

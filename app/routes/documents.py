@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator
 
+import asyncpg
+from sse_starlette import EventSourceResponse
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -11,23 +15,38 @@ from starlette.routing import Route
 
 from app.db import collections as collection_sql
 from app.db import documents as document_sql
-from app.db import jobs as job_sql
 from app.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
-from app.ingest.parse import decode_text, media_type_for, title_for
-from app.routes.deps import capped_receive, parse_collection_name, parse_uuid, resources_of
+from app.ingest.fetch import fetch
+from app.ingest.parse import media_type_for
+from app.ingest.spool import spool
+from app.ingest.submit import prepare, submit
+from app.routes.deps import (
+    capped_receive,
+    parse_collection_name,
+    parse_uuid,
+    read_json,
+    resources_of,
+)
+
+log = logging.getLogger(__name__)
 
 # Room for the multipart boundaries and headers around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
 
 
 async def upload(request: Request) -> Response:
-    settings = resources_of(request).settings
+    """A multipart `file` field (streamed to disk in bounded pieces, never whole in memory)."""
+    resources = resources_of(request)
+    settings = resources.settings
     limit = settings.max_upload_bytes
     too_large = f"the file is larger than MAX_UPLOAD_MB ({settings.max_upload_mb} MB)"
     content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        return await upload_url(request)
     if not content_type.startswith("multipart/form-data"):
         raise UnsupportedMediaType(
-            "send the document as multipart/form-data with the file in a field named 'file'"
+            "send the document as multipart/form-data with the file in a field named 'file',"
+            ' or JSON {"url": ...}'
         )
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
@@ -42,29 +61,53 @@ async def upload(request: Request) -> Response:
         filename = upload_file.filename
         collection = parse_collection_name(form.get("collection"))
         media_type = media_type_for(filename)
-        data = await upload_file.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(too_large)
-    text = decode_text(data, filename)
-    sha256 = hashlib.sha256(data).hexdigest()
+        uploads = settings.data_dir / "uploads"
+        async with spool(upload_file.read, uploads, limit, too_large) as spooled:
+            data = await spooled.read()
+    return await _store(request, data, filename, media_type, collection, spooled.sha256)
+
+
+async def upload_url(request: Request) -> Response:
+    """JSON {"url": ...}: fetched now, so a bad URL answers 4xx at once."""
+    resources = resources_of(request)
+    settings = resources.settings
+    body = await read_json(request)
+    url = body.get("url") if isinstance(body, dict) else None
+    if not isinstance(url, str) or not url.strip() or len(url) > 2048:
+        raise BadRequest('send JSON {"url": "https://..."} with the address of a document')
+    collection = parse_collection_name(body.get("collection"))
+    fetched = await fetch(
+        resources.http,
+        url.strip(),
+        max_bytes=settings.max_upload_bytes,
+        timeout=settings.url_timeout_seconds,
+        allow_private=settings.allow_private_urls,
+    )
+    return await _store(request, fetched.data, fetched.url, fetched.media_type, collection)
+
+
+async def _store(
+    request: Request,
+    data: bytes,
+    source: str,
+    media_type: str,
+    collection: str,
+    sha256: str | None = None,
+) -> Response:
+    title = prepare(data, source, media_type)
     async with resources_of(request).pool.acquire() as conn, conn.transaction():
-        collection_id = await collection_sql.get_or_create(conn, collection)
-        row = await document_sql.insert_document(
+        result = await submit(
             conn,
-            title=title_for(text, filename, media_type),
-            source=filename,
+            data=data,
+            source=source,
             media_type=media_type,
+            title=title,
             sha256=sha256,
-            content=data,
-            collection_id=collection_id,
+            collection_id=await collection_sql.get_or_create(conn, collection),
         )
-        if row is None:  # the same bytes were uploaded before: answer with that document
-            existing = await document_sql.get_by_sha256(conn, collection_id, sha256)
-            assert existing is not None
-            return JSONResponse({"document": document_sql.to_json(existing), "duplicate": True})
-        await job_sql.enqueue(conn, "ingest", {"document_id": str(row["id"])})
     return JSONResponse(
-        {"document": document_sql.to_json(row), "duplicate": False}, status_code=202
+        {"document": document_sql.to_json(result.document), "duplicate": result.duplicate},
+        status_code=200 if result.duplicate else 202,
     )
 
 
@@ -93,9 +136,34 @@ async def delete_document(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def document_events(request: Request) -> Response:
+    """SSE: `status` and `progress` events of every document, fed by NOTIFY document_events."""
+    hub = resources_of(request).document_events
+    assert hub is not None
+
+    async def stream() -> AsyncIterator[dict[str, str]]:
+        # The stream owns its subscription and ends with an error event, never an exception.
+        try:
+            async with hub.subscribe() as queue:
+                yield {"event": "listening", "data": "{}"}
+                while (payload := await queue.get()) is not None:
+                    yield {"event": json.loads(payload)["type"], "data": payload}
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("document event stream ended: %s", exc)
+        yield {
+            "event": "error",
+            "data": json.dumps(
+                {"code": "events_unavailable", "message": "lost the database; reconnect"}
+            ),
+        }
+
+    return EventSourceResponse(stream(), ping=15)
+
+
 routes = [
     Route("/api/documents", upload, methods=["POST"]),
     Route("/api/documents", list_documents, methods=["GET"]),
+    Route("/api/documents/events", document_events, methods=["GET"]),
     Route("/api/documents/{id}", get_document, methods=["GET"]),
     Route("/api/documents/{id}", delete_document, methods=["DELETE"]),
 ]

@@ -7,8 +7,10 @@ from app.ingest.parse import decode_text, media_type_for, title_for
 def test_media_types():
     assert media_type_for("notes.TXT") == "text/plain"
     assert media_type_for("README.md") == "text/markdown"
-    with pytest.raises(UnsupportedMediaType, match="report.pdf"):
-        media_type_for("report.pdf")
+    assert media_type_for("report.PDF") == "application/pdf"
+    assert media_type_for("page.htm") == "text/html"
+    with pytest.raises(UnsupportedMediaType, match="sheet.xlsx"):
+        media_type_for("sheet.xlsx")
 
 
 def test_decode_strips_bom_and_normalises_newlines():
@@ -29,6 +31,6 @@ def test_decode_refuses_empty_and_binary(data, error):
         decode_text(data, "a.txt")
 
 
-def test_title_is_first_markdown_heading_else_file_name():
-    assert title_for("intro\n# Real Title\n", "x.md", "text/markdown") == "Real Title"
-    assert title_for("# Not a title in text", "notes.txt", "text/plain") == "notes.txt"
+def test_title_is_the_documents_own_else_file_name():
+    assert title_for("Real Title", "x.md") == "Real Title"
+    assert title_for(None, "dir/notes.txt") == "notes.txt"

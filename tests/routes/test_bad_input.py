@@ -28,7 +28,10 @@ def assert_error(response, status: int, code: str | None = None, words: str = ""
     [
         ("empty.txt", b"", 400, "empty_file", "empty"),
         ("blank.md", b"\n\n   \n", 400, "empty_file", "empty"),
-        ("report.pdf", b"%PDF-1.7 something", 415, "unsupported_media_type", ".md"),
+        ("sheet.xlsx", b"PK\x03\x04 something", 415, "unsupported_media_type", ".md"),
+        ("report.pdf", b"<html>not a pdf</html>", 422, "not_pdf", "%PDF-"),
+        ("letter.docx", b"not a zip at all", 422, "not_docx", "DOCX"),
+        ("page.html", b"<p>\x00\x01\x02</p>", 422, "not_html", "binary"),
         ("image.txt", bytes(range(256)) * 8, 422, "not_text", "binary"),
         ("latin1.txt", "café crème".encode("latin-1"), 422, "not_text", "UTF-8"),
         ("huge.txt", b"a" * (1024 * 1024 + 1), 413, "payload_too_large", "MAX_UPLOAD_MB"),
@@ -38,13 +41,18 @@ def assert_error(response, status: int, code: str | None = None, words: str = ""
 def test_bad_uploads(client, settings, stored, name, content, status, code, words):
     assert_error(upload(client, name, content), status, code, words)
     assert row_counts(settings.database_url) == stored
+    # The upload was spooled to disk in pieces; nothing of it is left behind.
+    assert list((settings.data_dir / "uploads").glob("*")) == []
 
 
 def test_upload_without_file_field(client, settings, stored):
     response = client.post("/api/documents", files={"note": (None, "no file here")})
     assert_error(response, 400, "bad_request", "field named 'file'")
-    response = client.post("/api/documents", json={"text": "not multipart"})
+    plain = {"content-type": "text/plain"}
+    response = client.post("/api/documents", content=b"text", headers=plain)
     assert_error(response, 415, "unsupported_media_type", "multipart")
+    response = client.post("/api/documents", json={"text": "no url"})
+    assert_error(response, 400, "bad_request", '{"url"')
     assert row_counts(settings.database_url) == stored
 
 

@@ -12,6 +12,16 @@ async def load_embedder(settings: Settings) -> Embedder:
         from app.rag.embedders.local import LocalEmbedder
 
         return await LocalEmbedder.load(settings.embedding_model)
+    if settings.embedding_provider == "openai":
+        from app.rag.embedders.openai import OpenAIEmbedder
+
+        assert settings.embedding_base_url and settings.embedding_model  # checked by config
+        return await OpenAIEmbedder.load(
+            settings.embedding_base_url,
+            settings.embedding_model,
+            api_key=settings.embedding_api_key,
+            max_tokens=settings.embedding_max_tokens,
+        )
     raise ValueError(f"unknown embedding provider {settings.embedding_provider!r}")
 
 

@@ -1,0 +1,113 @@
+"""`python -m app ingest PATH...` and `python -m app reindex`, with progress bars."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID
+
+from tqdm import tqdm
+
+from app.config import Settings
+from app.db import collections as collection_sql
+from app.db import documents as document_sql
+from app.errors import AppError
+from app.ingest.parse import MEDIA_TYPES, media_type_for
+from app.ingest.submit import prepare, submit
+
+
+def files_under(paths: list[str]) -> Iterator[Path]:
+    """The given files, and the supported files anywhere under the given folders."""
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in MEDIA_TYPES:
+                    yield child
+        else:
+            yield path
+
+
+async def ingest_command(settings: Settings, paths: list[str], collection: str = "default") -> int:
+    """Queue each file, then run a worker here until all of them are ready or failed."""
+    from app.resources import shutdown, startup
+
+    resources = await startup(settings, local=True)  # migrations and an in-process worker
+    problems: list[str] = []
+    waiting: list[UUID] = []
+    duplicates = 0
+    try:
+        for path in tqdm(list(files_under(paths)), desc="queue", unit="file", file=sys.stderr):
+            try:
+                if not path.is_file():
+                    raise AppError(f"{path} does not exist or is not a file")
+                if path.stat().st_size > settings.max_upload_bytes:
+                    raise AppError(f"{path} is larger than MAX_UPLOAD_MB")
+                media_type = media_type_for(path.name)
+                data = path.read_bytes()
+                title = prepare(data, path.name, media_type)
+                async with resources.pool.acquire() as conn, conn.transaction():
+                    result = await submit(
+                        conn,
+                        data=data,
+                        source=path.name,
+                        media_type=media_type,
+                        title=title,
+                        collection_id=await collection_sql.get_or_create(conn, collection),
+                    )
+            except AppError as exc:
+                problems.append(exc.message)
+                continue
+            if result.duplicate:
+                duplicates += 1
+            else:
+                waiting.append(result.document["id"])
+        failed = await _wait(resources.pool, waiting, problems)
+    finally:
+        await shutdown(resources)
+    for problem in problems:
+        print(f"  ! {problem}", file=sys.stderr)
+    print(f"ingested {len(waiting) - failed}, already stored {duplicates}, failed {len(problems)}")
+    return 1 if problems else 0
+
+
+async def _wait(pool, ids: list[UUID], problems: list[str]) -> int:
+    """Show a bar until every queued document is ready or failed; return how many failed."""
+    failed = 0
+    pending = set(ids)
+    with tqdm(total=len(ids), desc="ingest", unit="doc", file=sys.stderr) as bar:
+        while pending:
+            await asyncio.sleep(0.3)
+            async with pool.acquire() as conn:
+                for document_id in list(pending):
+                    row = await document_sql.get_document(conn, document_id)
+                    if row is None or row["status"] in ("ready", "failed"):
+                        pending.discard(document_id)
+                        bar.update(1)
+                        if row is not None and row["status"] == "failed":
+                            failed += 1
+                            problems.append(f"{row['source']}: {row['error']}")
+    return failed
+
+
+async def reindex_command(settings: Settings) -> int:
+    from app.ingest.reindex import reindex
+    from app.resources import shutdown, startup
+
+    resources = await startup(settings, check_model=False)
+    try:
+        with tqdm(desc="reindex", unit="chunk", file=sys.stderr) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            count = await reindex(resources.pool, resources.embedder, progress)
+    finally:
+        await shutdown(resources)
+    embedder = resources.embedder
+    print(f"re-embedded {count} chunks with {embedder.name} ({embedder.dimension} dimensions)")
+    return 0

@@ -1,0 +1,126 @@
+"""Ingestion throughput against the embedding model alone.
+
+    python bench/ingest.py [--corpus ../shared/datasets/msmarco/corpus.jsonl] [--limit N]
+
+Ingests every passage of a BEIR corpus as a document through the real pipeline (submit,
+queue, worker: parse, chunk, embed, COPY) into a fresh database, then times plain
+`SentenceTransformer.encode` on the same chunk texts. The last line is JSON with chunks
+per second for both and their ratio (goal: at least 0.9).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import asyncpg  # noqa: E402
+
+from app.db.embedded import start_embedded  # noqa: E402
+from app.db.pool import create_pool  # noqa: E402
+from app.ingest.submit import submit  # noqa: E402
+from app.ingest.worker import Worker  # noqa: E402
+from app.rag.embedders.local import LocalEmbedder  # noqa: E402
+from app.resources import run_migrations  # noqa: E402
+
+DEFAULT_CORPUS = ROOT.parent / "shared" / "datasets" / "msmarco" / "corpus.jsonl"
+
+
+def load_corpus(path: Path, limit: int | None) -> list[tuple[str, str]]:
+    documents = []
+    with path.open() as lines:
+        for line in lines:
+            row = json.loads(line)
+            text = f"{row['title']}\n\n{row['text']}" if row.get("title") else row["text"]
+            documents.append((f"{row['_id']}.txt", text))
+            if limit and len(documents) >= limit:
+                break
+    return documents
+
+
+async def run(corpus: Path, limit: int | None) -> dict[str, float]:
+    documents = load_corpus(corpus, limit)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_embedded(Path(tmp))
+        try:
+            admin_url = server.get_uri()
+            name = f"bench_{uuid.uuid4().hex[:8]}"
+            admin = await asyncpg.connect(admin_url)
+            await admin.execute(f"CREATE DATABASE {name}")
+            await admin.close()
+            dsn = admin_url.rsplit("/", 1)[0] + f"/{name}"
+            await run_migrations(dsn)
+            pool = await create_pool(dsn)
+            embedder = await LocalEmbedder.load(None)
+            await embedder.embed([text for _, text in documents[:64]])  # warm up
+            try:
+                return await measure(pool, embedder, documents)
+            finally:
+                await embedder.close()
+                await pool.close()
+        finally:
+            server.cleanup()
+
+
+async def measure(pool, embedder: LocalEmbedder, documents) -> dict[str, float]:
+    started = time.perf_counter()
+    async with pool.acquire() as conn, conn.transaction():
+        for source, text in documents:
+            await submit(
+                conn, data=text.encode(), source=source, media_type="text/plain", title=source
+            )
+    worker = asyncio.create_task(Worker(pool, embedder, poll_seconds=0.5).run())
+    async with pool.acquire() as conn:
+        total = await conn.fetchval("SELECT count(*) FROM jobs")
+        while (
+            await conn.fetchval("SELECT count(*) FROM jobs WHERE status IN ('done', 'failed')")
+            < total
+        ):
+            await asyncio.sleep(0.2)
+    pipeline_seconds = time.perf_counter() - started
+    worker.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await worker
+    async with pool.acquire() as conn:
+        texts = [r["text"] for r in await conn.fetch("SELECT text FROM chunks ORDER BY id")]
+        failed = await conn.fetchval("SELECT count(*) FROM jobs WHERE status = 'failed'")
+
+    model = embedder._model
+    started = time.perf_counter()
+    model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+    encode_seconds = time.perf_counter() - started
+
+    pipeline = len(texts) / pipeline_seconds
+    encode = len(texts) / encode_seconds
+    return {
+        "documents": len(documents),
+        "failed": failed,
+        "chunks": len(texts),
+        "pipeline_seconds": round(pipeline_seconds, 2),
+        "encode_seconds": round(encode_seconds, 2),
+        "pipeline_chunks_per_s": round(pipeline, 1),
+        "encode_chunks_per_s": round(encode, 1),
+        "ratio": round(pipeline / encode, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--limit", type=int, help="only the first N passages")
+    args = parser.parse_args()
+    result = asyncio.run(run(args.corpus, args.limit))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Documents the tests generate: PDFs (reportlab, pypdf), DOCX (python-docx), HTML."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import docx
+from pypdf import PdfWriter
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen import canvas
+
+
+def pdf(pages: list[str], *, title: str | None = None) -> bytes:
+    """A PDF with one page per string (each line drawn as a text line)."""
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, pagesize=A4, invariant=1)
+    if title:
+        page.setTitle(title)
+    for text in pages:
+        y = 800
+        for line in text.split("\n"):
+            page.drawString(72, y, line)
+            y -= 14
+        page.showPage()
+    page.save()
+    return buffer.getvalue()
+
+
+def encrypted_pdf(text: str, password: str = "s3cret") -> bytes:
+    writer = PdfWriter(clone_from=io.BytesIO(pdf([text])))
+    writer.encrypt(user_password=password, owner_password=password, algorithm="RC4-128")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def image_only_pdf() -> bytes:
+    """Pages with drawings and no text, like a scan."""
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, pagesize=A4, invariant=1)
+    for _ in range(2):
+        page.rect(100, 100, 300, 300, fill=1)
+        page.showPage()
+    page.save()
+    return buffer.getvalue()
+
+
+def docx_file(title: str, sections: dict[str, str]) -> bytes:
+    document = docx.Document()
+    document.add_heading(title, 0)
+    for heading, body in sections.items():
+        document.add_heading(heading, 1)
+        document.add_paragraph(body)
+    table = document.add_table(rows=1, cols=2)
+    table.cell(0, 0).text = "Panel type"
+    table.cell(0, 1).text = "Monocrystalline"
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def docx_bomb(expanded_mb: int = 1024) -> bytes:
+    """A valid-looking DOCX whose document.xml inflates to `expanded_mb` megabytes.
+
+    Written in one streamed entry so the test itself never holds the expanded bytes.
+    """
+    buffer = io.BytesIO()
+    piece = b"<w:t>" + b"A" * (1024 * 1024 - 12) + b"</w:t>\n"
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("word/document.xml", "w", force_zip64=True) as entry:
+            for _ in range(expanded_mb):
+                entry.write(piece)
+    return buffer.getvalue()
+
+
+def html_page(body: str, *, title: str = "Solar page", script_bytes: int = 0) -> bytes:
+    script = "var x = 'ignore me';\n" * (script_bytes // 21)
+    return f"""<!doctype html><html><head><title>{title}</title>
+<style>body {{ color: red; }}</style><script>{script}</script></head>
+<body><nav><a href="/">Home</a> <a href="/menu">Navigation menu</a></nav>
+<main>{body}</main><footer>Copyright footer text</footer></body></html>""".encode()

@@ -1,0 +1,58 @@
+"""GET /api/documents/events: status and progress over SSE, fed by NOTIFY."""
+
+import json
+from collections.abc import Callable, Iterator
+
+import httpx
+
+from tests.helpers import SOLAR_GUIDE
+
+
+def read_events(lines: Iterator[str], until: Callable) -> list[tuple[str, dict]]:
+    """Named events from the lines of an open SSE response until `until(event, data)`."""
+    events: list[tuple[str, dict]] = []
+    name = "message"
+    for line in lines:
+        if line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data = json.loads(line[5:])
+            events.append((name, data))
+            if until(name, data):
+                return events
+    raise AssertionError(f"the stream ended early: {events}")
+
+
+def test_upload_streams_queued_processing_progress_and_ready(live_server):
+    with (
+        httpx.Client(base_url=live_server, timeout=120) as client,
+        client.stream("GET", "/api/documents/events") as stream,
+    ):
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.iter_lines()
+        read_events(lines, lambda name, _: name == "listening")
+        response = client.post("/api/documents", files={"file": ("solar.md", SOLAR_GUIDE)})
+        document_id = response.json()["document"]["id"]
+        events = read_events(
+            lines, lambda name, data: name == "status" and data["status"] == "ready"
+        )
+    mine = [(name, data) for name, data in events if data.get("id") == document_id]
+    statuses = [data["status"] for name, data in mine if name == "status"]
+    assert statuses == ["queued", "processing", "ready"]
+    progress = [data for name, data in mine if name == "progress"]
+    assert progress and progress[-1]["done"] == progress[-1]["total"] == 2
+    assert mine[-1][1]["chunk_count"] == 2 and mine[-1][1]["title"] == "Solar Panels Guide"
+
+
+def test_failed_documents_stream_their_error(live_server):
+    with (
+        httpx.Client(base_url=live_server, timeout=120) as client,
+        client.stream("GET", "/api/documents/events") as stream,
+    ):
+        lines = stream.iter_lines()
+        read_events(lines, lambda name, _: name == "listening")
+        client.post("/api/documents", files={"file": ("scan.pdf", b"%PDF-1.4 nothing here")})
+        events = read_events(
+            lines, lambda name, data: name == "status" and data["status"] == "failed"
+        )
+    assert "scan.pdf" in events[-1][1]["error"]
