@@ -12,6 +12,7 @@ T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 EMBEDDING_PROVIDERS = ("local",)
+LLM_PROVIDERS = ("auto", "extractive", "openai")
 
 
 class ConfigError(Exception):
@@ -30,6 +31,13 @@ class Settings:
     embedding_model: str | None
     max_upload_mb: int
     log_level: str
+    llm_provider: str = "extractive"  # resolved: "auto" becomes openai or extractive
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str = "default"
+    llm_connect_timeout: float = 5.0
+    llm_read_timeout: float = 60.0
+    llm_context_tokens: int = 3000
 
     @property
     def max_upload_bytes(self) -> int:
@@ -66,6 +74,19 @@ def _database_url(value: str) -> str:
     return value
 
 
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError("must be a number of seconds above 0")
+    return number
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:11434/v1)")
+    return value.rstrip("/")
+
+
 def _redis_url(value: str) -> str:
     if not value.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("must start with redis://, rediss:// or unix://")
@@ -85,6 +106,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except ValueError as exc:
             raise ConfigError(f"{name}={raw!r} is invalid: {exc}") from None
 
+    llm_base_url = get("LLM_BASE_URL", _http_url, None)
+    llm_provider = get("LLM_PROVIDER", _one_of(LLM_PROVIDERS), "auto")
+    if llm_provider == "openai" and llm_base_url is None:
+        raise ConfigError("LLM_PROVIDER='openai' needs LLM_BASE_URL (the server's /v1 URL)")
+    if llm_provider == "auto":
+        llm_provider = "openai" if llm_base_url else "extractive"
     return Settings(
         database_url=get("DATABASE_URL", _database_url, None),
         redis_url=get("REDIS_URL", _redis_url, None),
@@ -96,4 +123,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         embedding_model=get("EMBEDDING_MODEL", str, None),
         max_upload_mb=get("MAX_UPLOAD_MB", _positive_int, 20),
         log_level=get("LOG_LEVEL", _one_of(LOG_LEVELS), "INFO"),
+        llm_provider=llm_provider,
+        llm_base_url=llm_base_url,
+        llm_api_key=get("LLM_API_KEY", str, None),
+        llm_model=get("LLM_MODEL", str, "default"),
+        llm_connect_timeout=get("LLM_CONNECT_TIMEOUT", _positive_float, 5.0),
+        llm_read_timeout=get("LLM_READ_TIMEOUT", _positive_float, 60.0),
+        llm_context_tokens=get("LLM_CONTEXT_TOKENS", _positive_int, 3000),
     )

@@ -18,6 +18,7 @@ from app.db.embedded import start_embedded, stop_embedded
 from app.db.pool import create_pool
 from app.errors import ServiceUnavailable
 from app.rag.embedders import Embedder, load_embedder
+from app.rag.llm import LLM, load_llm
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ class Resources:
     pool: asyncpg.Pool
     embedder: Embedder
     http: httpx.AsyncClient
+    llm: LLM
     redis: redis.Redis | None = None  # only what can be rebuilt: caches, counters
     embedded_server: Any = None
     worker_task: asyncio.Task[None] | None = None
@@ -68,6 +70,7 @@ async def startup(settings: Settings, *, local: bool = False) -> Resources:
         pool,
         embedder,
         http=httpx.AsyncClient(timeout=httpx.Timeout(30, connect=5), follow_redirects=False),
+        llm=load_llm(settings, embedder),
         # Connects lazily: a Redis that is down slows requests, it never stops startup.
         redis=redis.from_url(settings.redis_url) if settings.redis_url else None,
         embedded_server=server,
@@ -100,6 +103,7 @@ async def shutdown(resources: Resources) -> None:
             await resources.worker_task
     await resources.embedder.close()
     await resources.http.aclose()
+    await resources.llm.aclose()
     if resources.redis is not None:
         await resources.redis.aclose()
     await resources.pool.close()

@@ -32,7 +32,7 @@ def test_stream_events_in_order_and_cite_the_document(client):
     answer = "".join(data["text"] for name, data, _ in events if name == "token")
     assert "22 percent" in answer
     assert "[1]" in answer
-    assert set(done["timings_ms"]) == {"retrieve", "generate"}
+    assert set(done["timings_ms"]) == {"retrieve", "generate", "check"}
     assert done["unsupported_citations"] == []
 
 
