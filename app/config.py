@@ -12,6 +12,7 @@ T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 EMBEDDING_PROVIDERS = ("local", "openai")
+LLM_PROVIDERS = ("auto", "extractive", "openai")
 
 
 class ConfigError(Exception):
@@ -36,6 +37,13 @@ class Settings:
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None
     embedding_max_tokens: int = 512
+    llm_provider: str = "extractive"  # resolved: "auto" becomes openai or extractive
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str = "default"
+    llm_connect_timeout: float = 5.0
+    llm_read_timeout: float = 60.0
+    llm_context_tokens: int = 3000
 
     @property
     def max_upload_bytes(self) -> int:
@@ -65,12 +73,6 @@ def _bool(value: str) -> bool:
     raise ValueError("must be true or false (1/0, yes/no, on/off)")
 
 
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError("must start with http:// or https://")
-    return value
-
-
 def _port(value: str) -> int:
     number = int(value)
     if not 0 <= number <= 65535:
@@ -92,6 +94,12 @@ def _database_url(value: str) -> str:
     if not value.startswith(("postgres://", "postgresql://")):
         raise ValueError("must start with postgresql://")
     return value
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:11434/v1)")
+    return value.rstrip("/")
 
 
 def _redis_url(value: str) -> str:
@@ -123,6 +131,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             )
         if not env.get("EMBEDDING_MODEL", "").strip():
             raise ConfigError("EMBEDDING_MODEL is required when EMBEDDING_PROVIDER=openai")
+    llm_base_url = get("LLM_BASE_URL", _http_url, None)
+    llm_provider = get("LLM_PROVIDER", _one_of(LLM_PROVIDERS), "auto")
+    if llm_provider == "openai" and llm_base_url is None:
+        raise ConfigError("LLM_PROVIDER='openai' needs LLM_BASE_URL (the server's /v1 URL)")
+    if llm_provider == "auto":
+        llm_provider = "openai" if llm_base_url else "extractive"
     return Settings(
         database_url=get("DATABASE_URL", _database_url, None),
         redis_url=get("REDIS_URL", _redis_url, None),
@@ -140,4 +154,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         embedding_base_url=base_url,
         embedding_api_key=get("EMBEDDING_API_KEY", str, None),
         embedding_max_tokens=get("EMBEDDING_MAX_TOKENS", _positive_int, 512),
+        llm_provider=llm_provider,
+        llm_base_url=llm_base_url,
+        llm_api_key=get("LLM_API_KEY", str, None),
+        llm_model=get("LLM_MODEL", str, "default"),
+        llm_connect_timeout=get("LLM_CONNECT_TIMEOUT", _positive_float, 5.0),
+        llm_read_timeout=get("LLM_READ_TIMEOUT", _positive_float, 60.0),
+        llm_context_tokens=get("LLM_CONTEXT_TOKENS", _positive_int, 3000),
     )

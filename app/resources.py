@@ -21,6 +21,7 @@ from app.errors import ServiceUnavailable
 from app.ingest.events import DocumentEvents
 from app.ingest.reindex import check_model as check_embedding_model
 from app.rag.embedders import Embedder, load_embedder
+from app.rag.llm import LLM, load_llm
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class Resources:
     embedder: Embedder
     http: httpx.AsyncClient
     cache: Cache
+    llm: LLM
     redis: redis.Redis | None = None  # only what can be rebuilt: caches, counters
     embedded_server: Any = None
     worker_task: asyncio.Task[None] | None = None
@@ -93,6 +95,7 @@ async def startup(
         embedder,
         http=httpx.AsyncClient(timeout=httpx.Timeout(30, connect=5), follow_redirects=False),
         cache=make_cache(redis_client),
+        llm=load_llm(settings, embedder),
         redis=redis_client,
         embedded_server=server,
         document_events=DocumentEvents(pool),
@@ -129,6 +132,7 @@ async def shutdown(resources: Resources) -> None:
         await resources.document_events.close()
     await resources.embedder.close()
     await resources.http.aclose()
+    await resources.llm.aclose()
     if resources.redis is not None:
         await resources.redis.aclose()
     await resources.pool.close()

@@ -1,28 +1,34 @@
 """/ws/chat: the answer protocol over WebSocket, our own handler beside the Starlette routes.
 
 The client sends {"type": "ask", "question": ..., "conversation_id": optional} and
-{"type": "cancel"}; the server sends the SSE events as objects with the event name in "type".
+{"type": "cancel"}; the server sends the SSE events as objects with the event name in "type",
+and {"type": "ping"} when idle so proxies keep the connection open. The receiver, the sender
+and the answer run in one task group: whichever side ends first (a disconnect, a failed send)
+cancels the rest, which closes an upstream LLM request at once.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from typing import Any
 
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.errors import AppError
-from app.rag.answer import open_ask, parse_ask, stream_answer
+from app.rag.answer import Ask, open_ask, parse_ask, parse_scope, stream_answer
 from app.resources import Resources
 
 log = logging.getLogger(__name__)
 
 PATH = "/ws/chat"
 MAX_MESSAGE_BYTES = 64 * 1024
+PING_SECONDS = 20.0
+OUTBOX_SIZE = 64  # events waiting for a slow client before the answer waits too
 
 
 async def chat_websocket(scope: Scope, receive: Receive, send: Send) -> None:
@@ -32,26 +38,49 @@ async def chat_websocket(scope: Scope, receive: Receive, send: Send) -> None:
         return
     await websocket.accept()
     session = _Session(websocket, scope["state"]["resources"])
-    with contextlib.suppress(WebSocketDisconnect):
-        await session.receive_loop()
-    await session.cancel()
+    await session.run()
 
 
 class _Session:
-    """One connection: questions run one at a time in a task the receiver can cancel."""
+    """One connection: questions are answered one at a time; cancel stops the current one."""
 
     def __init__(self, websocket: WebSocket, resources: Resources) -> None:
         self.websocket = websocket
         self.resources = resources
-        self.current: asyncio.Task[None] | None = None
+        self.ping_seconds = PING_SECONDS
+        self.outbox: MemoryObjectSendStream[dict[str, Any]]
+        self.current: anyio.CancelScope | None = None
+
+    async def run(self) -> None:
+        outbox, inbox = anyio.create_memory_object_stream[dict[str, Any]](OUTBOX_SIZE)
+        self.outbox = outbox
+        async with outbox, inbox, anyio.create_task_group() as group:
+            group.start_soon(self._until_done, self._sender(inbox), group)
+            group.start_soon(self._until_done, self._receiver(group), group)
+
+    async def _until_done(self, work: Any, group: TaskGroup) -> None:
+        try:
+            await work
+        except WebSocketDisconnect:
+            pass
+        finally:
+            group.cancel_scope.cancel()
+
+    async def _sender(self, inbox: MemoryObjectReceiveStream[dict[str, Any]]) -> None:
+        while True:
+            with anyio.move_on_after(self.ping_seconds) as idle:
+                message = await inbox.receive()
+            if idle.cancelled_caught:
+                message = {"type": "ping"}
+            await self.websocket.send_text(json.dumps(message))
 
     async def send(self, name: str, data: dict[str, Any]) -> None:
-        await self.websocket.send_text(json.dumps({"type": name, **data}))
+        await self.outbox.send({"type": name, **data})
 
     async def error(self, code: str, message: str) -> None:
         await self.send("error", {"code": code, "message": message})
 
-    async def receive_loop(self) -> None:
+    async def _receiver(self, group: TaskGroup) -> None:
         while True:
             text = await self.websocket.receive_text()
             if len(text.encode()) > MAX_MESSAGE_BYTES:
@@ -66,39 +95,42 @@ class _Session:
                 continue
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "ask":
-                await self.ask(message)
+                await self.ask(message, group)
             elif kind == "cancel":
                 await self.cancel()
+            elif kind == "pong":
+                continue
             else:
                 await self.error(
                     "unknown_type", 'send {"type": "ask", "question": "..."} or {"type": "cancel"}'
                 )
 
-    async def ask(self, message: dict[str, Any]) -> None:
-        if self.current is not None and not self.current.done():
+    async def ask(self, message: dict[str, Any], group: TaskGroup) -> None:
+        if self.current is not None:
             await self.error(
                 "busy", "a question is still being answered: wait for done, or cancel it"
             )
             return
         try:
             question, conversation_id = parse_ask(message)
-            ask = await open_ask(self.resources, question, conversation_id)
+            scope = parse_scope(message.get("collection"), message.get("document_ids"))
+            ask = await open_ask(self.resources, question, conversation_id, scope)
         except AppError as exc:
             await self.error(exc.code, exc.message)
             return
-        self.current = asyncio.create_task(self._answer(ask))
+        self.current = anyio.CancelScope()
+        group.start_soon(self._answer, ask, self.current)
 
-    async def _answer(self, ask: Any) -> None:
+    async def _answer(self, ask: Ask, scope: anyio.CancelScope) -> None:
         try:
-            async for name, data in stream_answer(self.resources, ask):
-                await self.send(name, data)
-        except WebSocketDisconnect:
-            pass
+            with scope:
+                async for name, data in stream_answer(self.resources, ask):
+                    await self.send(name, data)
+        finally:
+            self.current = None
 
     async def cancel(self) -> None:
-        if self.current is not None and not self.current.done():
+        if self.current is not None:
             self.current.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.current
-            with contextlib.suppress(Exception):
-                await self.error("cancelled", "the answer was cancelled")
+            self.current = None
+            await self.error("cancelled", "the answer was cancelled")

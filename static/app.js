@@ -85,11 +85,23 @@ async function* readEvents(response) {
   }
 }
 
-function renderAnswer(node, text) {
-  // Citations [n] become highlighted marks; everything else stays plain text.
+function renderAnswer(node, text, unsupported = []) {
+  // Citations [n] become highlighted marks; everything else stays plain text. A citation the
+  // server's check found unsupported (its sentence is not what source n says) is flagged.
   node.replaceChildren();
+  let sentence = "";
   for (const part of text.split(/(\[\d+\])/)) {
-    node.append(/^\[\d+\]$/.test(part) ? el("span", { class: "cite" }, part) : part);
+    if (!/^\[\d+\]$/.test(part)) {
+      if (part.trim()) sentence = part;
+      node.append(part);
+      continue;
+    }
+    const n = Number(part.slice(1, -1));
+    const flagged = unsupported.find((c) => c.n === n && sentence.includes(c.sentence));
+    const attrs = flagged
+      ? { class: "cite unsupported", title: `Source ${n} does not seem to say this` }
+      : { class: "cite" };
+    node.append(el("span", attrs, part));
   }
 }
 
@@ -130,7 +142,9 @@ $("ask-form").addEventListener("submit", async (event) => {
     for await (const { event: name, data } of readEvents(response)) {
       if (name === "meta") {
         conversationId = data.conversation_id;
-        label.textContent = data.provider === "extractive" ? "Extractive answer (quoted from your documents)" : data.provider;
+        label.textContent = data.provider === "extractive"
+          ? "Extractive answer (quoted from your documents)"
+          : `Answer by a language model (${data.provider}), citations checked`;
       } else if (name === "sources") {
         renderSources(sources, data.sources);
       } else if (name === "token") {
@@ -140,6 +154,7 @@ $("ask-form").addEventListener("submit", async (event) => {
         answer.classList.add("error");
         answer.textContent = data.message;
       } else if (name === "done") {
+        renderAnswer(answer, text, data.unsupported_citations || []);
         turn.dataset.done = "true";
       }
     }

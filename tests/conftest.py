@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
@@ -20,6 +21,7 @@ from app.asgi import Application
 from app.config import load_settings
 from app.db.embedded import start_embedded
 from app.resources import run_migrations
+from tests.fake_llm import FakeLLM
 
 
 @pytest.fixture(scope="session")
@@ -98,9 +100,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def live_server(settings) -> Iterator[str]:
-    """The app served by a real uvicorn (uvloop + httptools) on a loopback port."""
+@contextlib.contextmanager
+def run_server(settings) -> Iterator[str]:
+    """Serve the app with a real uvicorn (uvloop + httptools) on a loopback port."""
     port = _free_port()
     config = uvicorn.Config(
         Application(settings, local=True),
@@ -119,6 +121,34 @@ def live_server(settings) -> Iterator[str]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def live_server(settings) -> Iterator[str]:
+    """The app served by a real uvicorn (uvloop + httptools) on a loopback port."""
+    with run_server(settings) as url:
+        yield url
+
+
+def settings_with(settings, **env: str):
+    """The test settings with more environment variables (e.g. LLM_BASE_URL)."""
+    return load_settings(
+        {
+            "DATABASE_URL": settings.database_url,
+            "DATA_DIR": str(settings.data_dir),
+            "MAX_UPLOAD_MB": "1",
+            **env,
+        }
+    )
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLM]:
+    """An OpenAI-compatible server on loopback that misbehaves on purpose."""
+    with FakeLLM() as server:
+        yield server

@@ -62,3 +62,34 @@ def test_upload_error_is_shown_to_the_person(page, tmp_path: Path):
     page.click("#upload-form button")
     page.wait_for_selector("#upload-status.error")
     assert "not a supported file type" in page.inner_text("#upload-status")
+
+
+def test_unsupported_citations_are_marked(settings, fake_llm, tmp_path: Path):
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import run_server, settings_with
+    from tests.helpers import ingest
+
+    fake_llm.answer = [
+        "Panels convert about 22 percent of sunlight [1].",
+        " The football world cup of 1998 was won by France [1].",
+    ]
+    configured = settings_with(settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="ok")
+    executable = chromium_path()
+    with run_server(configured) as url, sync_playwright() as playwright:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            ingest(http, "solar.md", SOLAR_GUIDE)
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        page.fill("#question", "How efficient are monocrystalline solar panels?")
+        page.click("#ask-button")
+        page.wait_for_selector(".turn[data-done=true]")
+        assert page.locator(".answer .cite").count() == 2
+        flagged = page.locator(".answer .cite.unsupported")
+        assert flagged.count() == 1
+        assert "does not seem" in flagged.get_attribute("title")
+        assert "citations checked" in page.inner_text(".label").lower()
+        browser.close()

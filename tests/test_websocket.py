@@ -70,3 +70,34 @@ def test_unknown_websocket_path_is_refused(client):
         with client.websocket_connect("/ws/elsewhere") as ws:
             ws.receive_json()
     assert caught.value.code == 4404
+
+
+def test_idle_connection_gets_keepalive_pings(client, monkeypatch):
+    monkeypatch.setattr("app.websocket.PING_SECONDS", 0.05)
+    with client.websocket_connect("/ws/chat") as ws:
+        assert ws.receive_json() == {"type": "ping"}
+        ws.send_json({"type": "pong"})
+        assert ws.receive_json() == {"type": "ping"}
+
+
+def test_a_second_ask_while_answering_is_refused_as_busy(client, settings, fake_llm):
+    from starlette.testclient import TestClient
+
+    from app.asgi import Application
+    from tests.conftest import settings_with
+
+    ingest(client, "solar.md", SOLAR_GUIDE)
+    configured = settings_with(
+        settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="slow", LLM_READ_TIMEOUT="60"
+    )
+    with TestClient(Application(configured)) as app, app.websocket_connect("/ws/chat") as ws:
+        ws.send_json({"type": "ask", "question": QUESTION})
+        while ws.receive_json()["type"] != "token":
+            pass
+        ws.send_json({"type": "ask", "question": QUESTION})
+        event = ws.receive_json()
+        while event["type"] == "token":
+            event = ws.receive_json()
+        assert event["type"] == "error" and event["code"] == "busy"
+    # Leaving the connection mid-answer closed the upstream request too.
+    assert fake_llm.wait_closed(1)

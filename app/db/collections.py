@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import asyncpg
 
 DEFAULT = "default"
 DEFAULT_ID = 1  # migrations/0003 inserts 'default' as the table's first row
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # the CHECK of migrations/0003
+NAME_RULE = "up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
 async def get_or_create(conn: asyncpg.Connection, name: str) -> int:

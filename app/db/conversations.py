@@ -46,3 +46,39 @@ async def messages(conn: asyncpg.Connection, conversation_id: UUID) -> list[asyn
            WHERE conversation_id = $1 ORDER BY created_at, id""",
         conversation_id,
     )
+
+
+async def recent_messages(
+    conn: asyncpg.Connection, conversation_id: UUID, limit: int
+) -> list[asyncpg.Record]:
+    """The last `limit` messages, oldest first."""
+    rows = await conn.fetch(
+        """SELECT role, content FROM messages WHERE conversation_id = $1
+           ORDER BY created_at DESC, id DESC LIMIT $2""",
+        conversation_id,
+        limit,
+    )
+    return rows[::-1]
+
+
+async def list_conversations(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT c.id, c.title, c.created_at, c.updated_at,
+                  (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)::int
+                      AS message_count
+           FROM conversations c ORDER BY c.updated_at DESC, c.id LIMIT $1""",
+        limit,
+    )
+
+
+async def get(conn: asyncpg.Connection, conversation_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT id, title, created_at, updated_at FROM conversations WHERE id = $1",
+        conversation_id,
+    )
+
+
+async def delete(conn: asyncpg.Connection, conversation_id: UUID) -> bool:
+    """Delete a conversation and its messages; False if there was none."""
+    status = await conn.execute("DELETE FROM conversations WHERE id = $1", conversation_id)
+    return status == "DELETE 1"

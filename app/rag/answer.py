@@ -6,24 +6,28 @@ SSE and WebSocket both send what `stream_answer` yields, so the two transports c
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from app.db import collections as collection_sql
 from app.db import conversations as conversation_sql
-from app.errors import BadRequest, NotFound
-from app.rag import extractive
-from app.rag.retrieve import search
+from app.errors import AppError, BadRequest, NotFound
+from app.rag.citations import unsupported_citations
+from app.rag.llm import Turn
+from app.rag.prompt import fit_passages
+from app.rag.retrieve import EVERYTHING, Scope, search
 from app.resources import Resources
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 4000
 TOP_K = 5
+HISTORY_MESSAGES = 6  # the last three exchanges are enough to resolve a follow-up
 NO_DOCUMENTS = "There are no searchable documents yet: upload one and ask again."
 
 Event = tuple[str, dict[str, Any]]
@@ -34,6 +38,8 @@ class Ask:
     question: str
     conversation_id: UUID
     message_id: UUID
+    history: tuple[Turn, ...] = ()
+    scope: Scope = EVERYTHING
 
 
 def parse_ask(data: Any) -> tuple[str, UUID | None]:
@@ -56,17 +62,118 @@ def parse_ask(data: Any) -> tuple[str, UUID | None]:
         ) from None
 
 
-async def open_ask(resources: Resources, question: str, conversation_id: UUID | None) -> Ask:
-    """Store the question (in a new conversation unless one is given); NotFound if unknown."""
+def parse_scope(collection: object = None, document_ids: object = None) -> Scope:
+    """What a question is limited to: a collection name and/or a list of document ids."""
+    if collection is not None and not (
+        isinstance(collection, str) and collection_sql.NAME.match(collection)
+    ):
+        raise BadRequest(
+            f"{collection!r} is not a collection name: use {collection_sql.NAME_RULE}",
+            code="bad_collection",
+        )
+    if document_ids is None:
+        return Scope(collection or None)
+    if not isinstance(document_ids, list) or not all(isinstance(i, str) for i in document_ids):
+        raise BadRequest("document_ids must be a list of document ids", code="bad_documents")
+    try:
+        return Scope(collection or None, tuple(UUID(i) for i in document_ids))
+    except ValueError:
+        raise BadRequest(
+            f"document_ids holds something that is not a document id: {document_ids!r}",
+            code="bad_documents",
+        ) from None
+
+
+async def open_ask(
+    resources: Resources,
+    question: str,
+    conversation_id: UUID | None,
+    scope: Scope = EVERYTHING,
+) -> Ask:
+    """Store the question (in a new conversation unless one is given); NotFound if the
+    conversation or the collection is unknown."""
+    history: list[Turn] = []
     async with resources.pool.acquire() as conn, conn.transaction():
+        if scope.collection and not await collection_sql.versions(conn, scope.collection):
+            raise NotFound(
+                f"there is no collection {scope.collection!r}", code="unknown_collection"
+            )
         if conversation_id is None:
             conversation_id = await conversation_sql.create(conn, question[:120])
         elif not await conversation_sql.exists(conn, conversation_id):
             raise NotFound(
                 f"there is no conversation {conversation_id}", code="unknown_conversation"
             )
+        else:
+            rows = await conversation_sql.recent_messages(conn, conversation_id, HISTORY_MESSAGES)
+            history = [Turn(r["role"], r["content"]) for r in rows]
         await conversation_sql.add_message(conn, conversation_id, "user", question)
-    return Ask(question, conversation_id, uuid.uuid4())
+    return Ask(question, conversation_id, uuid.uuid4(), tuple(history), scope)
+
+
+@dataclass
+class Outcome:
+    """What an answer came to, filled in by `answer_events` as it goes."""
+
+    text: str = ""
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    unsupported: list[dict[str, Any]] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+async def answer_events(
+    resources: Resources,
+    question: str,
+    history: Sequence[Turn],
+    outcome: Outcome,
+    scope: Scope | None = None,
+) -> AsyncIterator[Event]:
+    """`sources` then `token` events; raises on failure (LLMError says what to fix)."""
+    llm = resources.llm
+    started = time.perf_counter()
+    query = await llm.standalone_question(question, history) if history else question
+    passages = await search(
+        resources.pool, resources.embedder, query, TOP_K, scope=scope, cache=resources.cache
+    )
+    if llm.context_tokens is not None:
+        passages = fit_passages(passages, llm.context_tokens)
+    retrieved = time.perf_counter()
+    outcome.sources = [
+        {"n": n, **{k: v for k, v in p.to_json().items() if k != "text"}}
+        for n, p in enumerate(passages, start=1)
+    ]
+    yield "sources", {"sources": outcome.sources}
+    if passages:
+        asked = query if llm.rewrites_questions else question
+        async with aclosing(llm.stream(asked, passages)) as deltas:
+            async for delta in deltas:
+                outcome.text += delta
+                yield "token", {"text": delta}
+    else:
+        outcome.text = NO_DOCUMENTS
+        yield "token", {"text": NO_DOCUMENTS}
+    generated = time.perf_counter()
+    outcome.unsupported = await unsupported_citations(outcome.text, passages, resources.embedder)
+    outcome.timings_ms = {
+        "retrieve": round((retrieved - started) * 1000, 1),
+        "generate": round((generated - retrieved) * 1000, 1),
+        "check": round((time.perf_counter() - generated) * 1000, 1),
+    }
+
+
+def error_event(exc: Exception) -> Event:
+    """The `error` event a failed answer ends with; unexpected errors are logged."""
+    if isinstance(exc, AppError):
+        return "error", {"code": exc.code, "message": exc.message}
+    log.error("answering failed", exc_info=exc)
+    return (
+        "error",
+        {
+            "code": "internal_error",
+            "message": "Answering failed on the server; try again, and check the server log "
+            "if it keeps failing.",
+        },
+    )
 
 
 async def stream_answer(resources: Resources, ask: Ask) -> AsyncIterator[Event]:
@@ -76,52 +183,27 @@ async def stream_answer(resources: Resources, ask: Ask) -> AsyncIterator[Event]:
         {
             "conversation_id": str(ask.conversation_id),
             "message_id": str(ask.message_id),
-            "provider": "extractive",
+            "provider": resources.llm.name,
         },
     )
+    outcome = Outcome()
     try:
-        started = time.perf_counter()
-        passages = await search(resources.pool, resources.embedder, ask.question, TOP_K)
-        retrieved = time.perf_counter()
-        sources = [
-            {"n": n, **{k: v for k, v in p.to_json().items() if k != "text"}}
-            for n, p in enumerate(passages, start=1)
-        ]
-        yield "sources", {"sources": sources}
-        if passages:
-            answer = await extractive.compose(ask.question, passages, resources.embedder)
-        else:
-            answer = NO_DOCUMENTS
-        for token in re.findall(r"\s*\S+", answer):
-            yield "token", {"text": token}
-        generated = time.perf_counter()
+        # aclosing: a cancelled or abandoned stream closes the upstream request at once.
+        async with aclosing(
+            answer_events(resources, ask.question, ask.history, outcome, ask.scope)
+        ) as ev:
+            async for event in ev:
+                yield event
         async with resources.pool.acquire() as conn:
             await conversation_sql.add_message(
                 conn,
                 ask.conversation_id,
                 "assistant",
-                answer,
-                sources=sources,
+                outcome.text,
+                sources=outcome.sources,
                 message_id=ask.message_id,
             )
-        yield (
-            "done",
-            {
-                "timings_ms": {
-                    "retrieve": round((retrieved - started) * 1000, 1),
-                    "generate": round((generated - retrieved) * 1000, 1),
-                },
-                # Extractive sentences are copied verbatim from the source they cite.
-                "unsupported_citations": [],
-            },
-        )
-    except Exception:
-        log.exception("answer to %r failed", ask.question)
-        yield (
-            "error",
-            {
-                "code": "internal_error",
-                "message": "Answering failed on the server; try again, and check the server log "
-                "if it keeps failing.",
-            },
-        )
+    except Exception as exc:
+        yield error_event(exc)
+        return
+    yield "done", {"timings_ms": outcome.timings_ms, "unsupported_citations": outcome.unsupported}

@@ -31,6 +31,9 @@ class Scope:
     document_ids: tuple[UUID, ...] = ()
 
 
+EVERYTHING = Scope()
+
+
 @dataclass(frozen=True)
 class Passage:
     chunk_id: int

@@ -2,12 +2,14 @@
 
 from starlette.routing import BaseRoute
 
-from app.routes import chat, documents, health, pages, search
+from app.routes import chat, conversations, documents, health, openai_api, pages, search
 
 routes: list[BaseRoute] = [
     *health.routes,
     *documents.routes,
     *search.routes,
     *chat.routes,
+    *conversations.routes,
+    *openai_api.routes,
     *pages.routes,
 ]

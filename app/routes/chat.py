@@ -1,34 +1,117 @@
-"""Questions answered as a Server-Sent Events stream."""
+"""Questions answered as a Server-Sent Events stream, resumable from any worker.
+
+POST /api/chat takes JSON; GET /api/chat?question=... is the same for `EventSource`. Event ids
+are "<message id>:<n>": a client that reconnects with Last-Event-ID (EventSource does it by
+itself) gets the events after n, replayed from the stream log and followed until the end.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from uuid import UUID
 
+import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.routing import Route
 
-from app.rag.answer import Ask, open_ask, parse_ask, stream_answer
+from app.errors import BadRequest, NotFound
+from app.rag.answer import Ask, open_ask, parse_ask, parse_scope, stream_answer
+from app.rag.retrieve import Scope
+from app.rag.stream_log import Recorder, replay, stream_log
 from app.resources import Resources
 from app.routes.deps import read_json, resources_of
 
 PING_SECONDS = 15
+HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+INTERRUPTED = {
+    "code": "interrupted",
+    "message": "The connection closed before the answer was finished; ask the question again.",
+}
 
 
 async def chat(request: Request) -> EventSourceResponse:
+    if request.headers.get("last-event-id"):
+        return await _resume(request)
     # Everything that can be refused is checked before the stream starts, so it gets a 4xx.
-    question, conversation_id = parse_ask(await read_json(request))
+    body = await read_json(request)
+    question, conversation_id = parse_ask(body)
+    scope = parse_scope(body.get("collection"), body.get("document_ids"))
+    return await _start(request, question, conversation_id, scope)
+
+
+async def chat_get(request: Request) -> EventSourceResponse:
+    """The EventSource form: /api/chat?question=...&conversation_id=..."""
+    if request.headers.get("last-event-id"):
+        return await _resume(request)
+    params = request.query_params
+    question, conversation_id = parse_ask(dict(params))
+    scope = parse_scope(params.get("collection"), params.getlist("document_id") or None)
+    return await _start(request, question, conversation_id, scope)
+
+
+async def _start(
+    request: Request, question: str, conversation_id: UUID | None, scope: Scope
+) -> EventSourceResponse:
     resources = resources_of(request)
-    ask = await open_ask(resources, question, conversation_id)
-    return EventSourceResponse(_events(resources, ask), ping=PING_SECONDS)
+    ask = await open_ask(resources, question, conversation_id, scope)
+    return EventSourceResponse(_live(resources, ask), ping=PING_SECONDS, headers=HEADERS)
 
 
-async def _events(resources: Resources, ask: Ask) -> AsyncIterator[ServerSentEvent]:
-    number = 0
-    async for name, data in stream_answer(resources, ask):
-        number += 1
-        yield ServerSentEvent(json.dumps(data), event=name, id=str(number))
+def _event(stream_id: UUID, seq: int, name: str, data: object) -> ServerSentEvent:
+    return ServerSentEvent(json.dumps(data), event=name, id=f"{stream_id}:{seq}")
 
 
-routes = [Route("/api/chat", chat, methods=["POST"])]
+async def _live(resources: Resources, ask: Ask) -> AsyncIterator[ServerSentEvent]:
+    recorder = Recorder(stream_log(resources), ask.message_id)
+    seq = 0
+    try:
+        async for name, data in stream_answer(resources, ask):
+            seq += 1
+            await recorder.add(seq, name, data)
+            yield _event(ask.message_id, seq, name, data)
+    finally:
+        # Shielded: the client is gone and this task is being cancelled, but what was sent
+        # must reach the log, ending in an error a resuming client can show.
+        with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+            if not recorder.finished:
+                await recorder.add(seq + 1, "error", INTERRUPTED)
+            await recorder.flush()
+
+
+def _last_event_id(request: Request) -> tuple[UUID, int]:
+    raw = request.headers["last-event-id"]
+    stream, _, seq = raw.strip().rpartition(":")
+    try:
+        return UUID(stream), int(seq)
+    except ValueError:
+        raise BadRequest(
+            f"Last-Event-ID {raw!r} is not an id this server sent: drop the header to ask anew",
+            code="bad_last_event_id",
+        ) from None
+
+
+async def _resume(request: Request) -> EventSourceResponse:
+    stream_id, seq = _last_event_id(request)
+    resources = resources_of(request)
+    store = stream_log(resources)
+    if not await store.after(stream_id, 0):
+        raise NotFound(
+            "that answer stream is no longer available (streams are kept for an hour); "
+            "ask the question again",
+            code="unknown_stream",
+        )
+    idle = resources.settings.llm_read_timeout + 30
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        async for number, name, data in replay(store, stream_id, seq, idle):
+            yield _event(stream_id, number, name, data)
+
+    return EventSourceResponse(events(), ping=PING_SECONDS, headers=HEADERS)
+
+
+routes = [
+    Route("/api/chat", chat, methods=["POST"]),
+    Route("/api/chat", chat_get, methods=["GET"]),
+]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +10,8 @@ from starlette.requests import Request
 from starlette.types import Message, Receive
 
 from app.db.collections import DEFAULT as DEFAULT_COLLECTION
+from app.db.collections import NAME as collection_names
+from app.db.collections import NAME_RULE
 from app.errors import BadRequest, NotFound, PayloadTooLarge
 from app.resources import Resources
 
@@ -26,18 +27,13 @@ def parse_uuid(value: str, what: str) -> UUID:
         raise NotFound(f"there is no {what} {value!r}") from None
 
 
-COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
 def parse_collection_name(value: object, default: str | None = DEFAULT_COLLECTION) -> str | None:
     """A collection name from a form or query; 400 when it could not be one."""
     if value is None or value == "":
         return default
-    if not isinstance(value, str) or not COLLECTION_NAME.match(value):
+    if not isinstance(value, str) or not collection_names.match(value):
         raise BadRequest(
-            f"{value!r} is not a valid collection name: use up to 64 letters, digits, '.', '_' "
-            "or '-', starting with a letter or digit",
-            code="bad_collection",
+            f"{value!r} is not a valid collection name: use {NAME_RULE}", code="bad_collection"
         )
     return value
 

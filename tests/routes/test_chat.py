@@ -25,14 +25,16 @@ def test_stream_events_in_order_and_cite_the_document(client):
     names = [name for name, _, _ in events]
     assert names[0] == "meta" and names[1] == "sources" and names[-1] == "done"
     assert set(names[2:-1]) == {"token"} and len(names) > 5
-    assert [event_id for _, _, event_id in events] == [str(i) for i in range(1, len(events) + 1)]
     meta, sources, done = events[0][1], events[1][1]["sources"], events[-1][1]
+    assert [event_id for _, _, event_id in events] == [
+        f"{meta['message_id']}:{i}" for i in range(1, len(events) + 1)
+    ]
     assert meta["provider"] == "extractive"
     assert sources[0]["n"] == 1 and sources[0]["document_id"] == document["id"]
     answer = "".join(data["text"] for name, data, _ in events if name == "token")
     assert "22 percent" in answer
     assert "[1]" in answer
-    assert set(done["timings_ms"]) == {"retrieve", "generate"}
+    assert set(done["timings_ms"]) == {"retrieve", "generate", "check"}
     assert done["unsupported_citations"] == []
 
 

@@ -1,0 +1,34 @@
+"""Answer-stream events kept for SSE resume (the Postgres backend of app/rag/stream_log.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+
+async def append(
+    conn: asyncpg.Connection, stream_id: UUID, events: Sequence[tuple[int, str, Any]]
+) -> None:
+    await conn.executemany(
+        "INSERT INTO stream_events (stream_id, seq, event, data) VALUES ($1, $2, $3, $4)",
+        [(stream_id, seq, name, data) for seq, name, data in events],
+    )
+
+
+async def after(conn: asyncpg.Connection, stream_id: UUID, seq: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT seq, event, data FROM stream_events
+           WHERE stream_id = $1 AND seq > $2 ORDER BY seq""",
+        stream_id,
+        seq,
+    )
+
+
+async def delete_older_than(conn: asyncpg.Connection, seconds: int) -> None:
+    await conn.execute(
+        "DELETE FROM stream_events WHERE created_at < now() - make_interval(secs => $1)",
+        seconds,
+    )

@@ -1,0 +1,17 @@
+"""Pick the LLM provider named by the settings (like uvicorn's protocols/http/auto.py)."""
+
+from __future__ import annotations
+
+from app.config import Settings
+from app.rag.embedders import Embedder
+from app.rag.llm.base import LLM
+
+
+def load_llm(settings: Settings, embedder: Embedder) -> LLM:
+    if settings.llm_provider == "openai":
+        from app.rag.llm.openai import OpenAILLM
+
+        return OpenAILLM(settings)
+    from app.rag.llm.extractive import ExtractiveLLM
+
+    return ExtractiveLLM(embedder)

@@ -1,0 +1,177 @@
+"""Provider `openai`: any OpenAI-compatible /v1/chat/completions server, streamed with httpx.
+
+Retries happen only before the first token: once text has reached the person, a retry would
+repeat or contradict it. Closing the stream (cancel, disconnect) closes the upstream request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+
+from app.config import Settings
+from app.rag import prompt
+from app.rag.llm.base import LLMError, Turn
+from app.rag.retrieve import Passage
+
+ATTEMPTS = 3
+RETRY_DELAYS = (0.2, 1.0)  # seconds before the 2nd and 3rd attempts
+RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+MAX_REWRITE_CHARS = 1000
+
+
+class OpenAILLM:
+    name = "openai"
+    rewrites_questions = True
+
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
+        assert settings.llm_base_url is not None
+        self.base_url = settings.llm_base_url
+        self.model = settings.llm_model
+        self.context_tokens = settings.llm_context_tokens
+        self.read_timeout = settings.llm_read_timeout
+        headers = {"Accept": "text/event-stream"}
+        if settings.llm_api_key:
+            headers["Authorization"] = f"Bearer {settings.llm_api_key}"
+        # Its own client: answer streams are long-lived, and one worker holds thousands of
+        # them, far past httpx's default limit of 100 connections.
+        self.client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(settings.llm_read_timeout, connect=settings.llm_connect_timeout),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+            transport=transport,
+        )
+
+    async def stream(self, question: str, passages: Sequence[Passage]) -> AsyncIterator[str]:
+        async for delta in self._complete(prompt.answer_messages(question, passages)):
+            yield delta
+
+    async def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
+        parts = [d async for d in self._complete(prompt.rewrite_messages(question, history))]
+        rewritten = "".join(parts).strip()
+        # A model that rambles instead of rewriting is ignored rather than searched for.
+        return rewritten if 0 < len(rewritten) <= MAX_REWRITE_CHARS else question
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def _complete(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+        body = {"model": self.model, "messages": messages, "stream": True}
+        for attempt in range(ATTEMPTS):
+            last = attempt == ATTEMPTS - 1
+            started = False
+            try:
+                async with self.client.stream("POST", "/chat/completions", json=body) as response:
+                    if response.status_code != 200:
+                        await response.aread()
+                        if response.status_code in RETRY_STATUSES and not last:
+                            await asyncio.sleep(RETRY_DELAYS[attempt])
+                            continue
+                        raise self._status_error(response)
+                    async for delta in _deltas(response):
+                        started = True
+                        yield delta
+                    return
+            except httpx.TimeoutException as exc:
+                if started or last:
+                    raise LLMError(
+                        f"The language model at {self.base_url} did not answer within "
+                        f"{self.read_timeout:g} s; try again, or raise LLM_READ_TIMEOUT "
+                        "if the model is slow.",
+                        code="upstream_timeout",
+                    ) from exc
+            except httpx.TransportError as exc:
+                if started:
+                    raise LLMError(
+                        "The language model's stream broke off before the answer was "
+                        "finished; ask again.",
+                        code="upstream_cut",
+                    ) from exc
+                if last:
+                    raise LLMError(
+                        f"Could not reach the language model at {self.base_url} "
+                        f"({type(exc).__name__}); check LLM_BASE_URL and that the model "
+                        "server is running.",
+                        code="upstream_unreachable",
+                    ) from exc
+            await asyncio.sleep(RETRY_DELAYS[attempt])
+
+    def _status_error(self, response: httpx.Response) -> LLMError:
+        status = response.status_code
+        detail = _error_detail(response)
+        if status in (401, 403):
+            hint = "check LLM_API_KEY"
+        elif status == 404:
+            hint = f"check LLM_MODEL ({self.model!r}) and that LLM_BASE_URL ends in /v1"
+        elif status in RETRY_STATUSES:
+            hint = "the model server is overloaded or failing; try again in a moment"
+        else:
+            hint = "check the model server's log"
+        return LLMError(
+            f"The language model answered HTTP {status}{detail}: {hint}.",
+            code="upstream_error",
+        )
+
+
+async def _deltas(response: httpx.Response) -> AsyncIterator[str]:
+    """Text deltas of an OpenAI chat-completion SSE stream; LLMError when it is malformed."""
+    async for line in response.aiter_lines():
+        if not line.startswith("data:"):
+            continue  # blank separators, comments (pings), event names
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            chunk = json.loads(data)
+        except json.JSONDecodeError:
+            raise _malformed("a chunk is not valid JSON") from None
+        if not isinstance(chunk, dict):
+            raise _malformed("a chunk is not a JSON object")
+        if "error" in chunk:
+            raise LLMError(
+                f"The language model reported an error mid-answer: {_message(chunk['error'])}",
+                code="upstream_error",
+            )
+        try:
+            choice = chunk["choices"][0] if chunk["choices"] else {}
+            content = (choice.get("delta") or {}).get("content")
+        except (KeyError, TypeError, AttributeError):
+            raise _malformed("a chunk has no choices[0].delta") from None
+        if content:
+            yield content
+        if choice.get("finish_reason"):
+            return
+    # Neither [DONE] nor a finish_reason: the server or a proxy cut the stream.
+    raise LLMError(
+        "The language model's stream ended before the answer was finished; ask again.",
+        code="upstream_cut",
+    )
+
+
+def _malformed(what: str) -> LLMError:
+    return LLMError(
+        f"The language model server sent a malformed stream ({what}); check that "
+        "LLM_BASE_URL points at an OpenAI-compatible /v1 endpoint.",
+        code="upstream_malformed",
+    )
+
+
+def _error_detail(response: httpx.Response) -> str:
+    try:
+        payload: Any = response.json()
+        text = _message(payload.get("error", payload)) if isinstance(payload, dict) else ""
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        text = response.text
+    text = " ".join(text.split())[:200]
+    return f" ({text})" if text else ""
+
+
+def _message(error: Any) -> str:
+    if isinstance(error, dict):
+        return str(error.get("message") or error)
+    return str(error)

@@ -1,0 +1,78 @@
+"""Stored conversations: list, read (with messages), delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.db import conversations as conversation_sql
+from app.errors import BadRequest, NotFound
+from app.routes.deps import parse_uuid, resources_of
+
+MAX_LIMIT = 200
+
+
+def _conversation(row: asyncpg.Record) -> dict[str, Any]:
+    data = {
+        "id": str(row["id"]),
+        "title": row["title"],
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }
+    if "message_count" in row:
+        data["message_count"] = row["message_count"]
+    return data
+
+
+async def list_conversations(request: Request) -> JSONResponse:
+    raw = request.query_params.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    async with resources_of(request).pool.acquire() as conn:
+        rows = await conversation_sql.list_conversations(conn, int(raw))
+    return JSONResponse({"conversations": [_conversation(r) for r in rows]})
+
+
+async def get_conversation(request: Request) -> JSONResponse:
+    conversation_id = parse_uuid(request.path_params["id"], "conversation")
+    async with resources_of(request).pool.acquire() as conn:
+        row = await conversation_sql.get(conn, conversation_id)
+        if row is None:
+            raise NotFound(f"there is no conversation {conversation_id}")
+        messages = await conversation_sql.messages(conn, conversation_id)
+    return JSONResponse(
+        {
+            "conversation": {
+                **_conversation(row),
+                "messages": [
+                    {
+                        "id": str(m["id"]),
+                        "role": m["role"],
+                        "content": m["content"],
+                        "sources": m["sources"],
+                        "created_at": m["created_at"].isoformat(),
+                    }
+                    for m in messages
+                ],
+            }
+        }
+    )
+
+
+async def delete_conversation(request: Request) -> Response:
+    conversation_id = parse_uuid(request.path_params["id"], "conversation")
+    async with resources_of(request).pool.acquire() as conn:
+        if not await conversation_sql.delete(conn, conversation_id):
+            raise NotFound(f"there is no conversation {conversation_id}")
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/api/conversations", list_conversations, methods=["GET"]),
+    Route("/api/conversations/{id}", get_conversation, methods=["GET"]),
+    Route("/api/conversations/{id}", delete_conversation, methods=["DELETE"]),
+]

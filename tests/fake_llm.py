@@ -1,0 +1,148 @@
+"""A small OpenAI-compatible chat-completions server on loopback that misbehaves on purpose.
+
+The model name in the request picks the behaviour (see `FakeLLM._respond`). Raw asyncio
+streams rather than a framework, so it can cut, stall and garble a response at the byte level
+and see the moment its client closes the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from typing import Any
+
+ANSWER = ["Monocrystalline", " panels", " convert", " about 22 percent", " of sunlight", " [1]."]
+REWRITTEN = "How often should monocrystalline solar panels be cleaned?"
+
+
+class FakeLLM:
+    def __init__(self, *, answer: list[str] | None = None, token_seconds: float = 0.02) -> None:
+        self.answer = answer or ANSWER
+        self.token_seconds = token_seconds
+        self.requests: list[dict[str, Any]] = []  # request bodies, in arrival order
+        self.closed_by_client = 0  # streams the client closed before they ended
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> FakeLLM:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def wait_closed(self, count: int = 1, timeout: float = 20) -> bool:
+        """Wait until the client has closed `count` streams early; False if it never did."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.closed_by_client >= count:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def count(self, model: str) -> int:
+        with self._lock:
+            return sum(1 for r in self.requests if r.get("model") == model)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self._loop.run_forever()
+        server.close()
+        for task in asyncio.all_tasks(self._loop):
+            task.cancel()
+        self._loop.run_until_complete(asyncio.sleep(0.05))
+        self._loop.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.decode().split("\r\n"):
+                if line.lower().startswith("content-length:"):
+                    length = int(line.split(":", 1)[1])
+            body = json.loads(await reader.readexactly(length))
+            with self._lock:
+                self.requests.append(body)
+            await self._respond(body, reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def _respond(
+        self, body: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        model = body.get("model", "ok")
+        if model == "http500" or (model == "flaky" and self.count("flaky") == 1):
+            return await _status(writer, 503 if model == "flaky" else 500, "model overloaded")
+        if model == "http401":
+            return await _status(writer, 401, "invalid api key")
+        if model == "stall-headers":
+            return await self._until_closed(reader)  # never answers
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
+        )
+        answer = self.answer
+        if body["messages"][0]["content"].startswith("Rewrite the last question"):
+            answer = [REWRITTEN]
+        if model in ("stall", "badjson", "cut"):
+            await _chunk(writer, answer[0])
+            if model == "badjson":
+                writer.write(b'data: {"choices": [{"delta": {"content": "x"\n\n')
+            elif model == "stall":
+                await self._until_closed(reader)
+            return  # cut: the body ends without [DONE]
+        if model == "slow":  # tokens until the client goes away
+            closed = asyncio.ensure_future(reader.read(1))
+            try:
+                while not closed.done():
+                    await _chunk(writer, " word")
+                    await asyncio.wait([closed], timeout=self.token_seconds)
+            except ConnectionError:
+                closed.cancel()
+            with self._lock:
+                self.closed_by_client += 1
+            return
+        for piece in answer:  # ok, flaky after its first request
+            await _chunk(writer, piece)
+        writer.write(b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}\n\n')
+        writer.write(b"data: [DONE]\n\n")
+        await writer.drain()
+
+    async def _until_closed(self, reader: asyncio.StreamReader) -> None:
+        try:
+            await reader.read(1)  # b"" once the client closes the connection
+        except ConnectionError:
+            pass
+        with self._lock:
+            self.closed_by_client += 1
+
+
+async def _chunk(writer: asyncio.StreamWriter, text: str) -> None:
+    data = {"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+    writer.write(f"data: {json.dumps(data)}\n\n".encode())
+    await writer.drain()
+
+
+async def _status(writer: asyncio.StreamWriter, status: int, message: str) -> None:
+    body = json.dumps({"error": {"message": message, "type": "fake"}}).encode()
+    writer.write(
+        f"HTTP/1.1 {status} Fake\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
