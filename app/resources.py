@@ -72,7 +72,7 @@ async def startup(settings: Settings, *, local: bool = False) -> Resources:
         http=httpx.AsyncClient(timeout=httpx.Timeout(30, connect=5), follow_redirects=False),
         llm=load_llm(settings, embedder),
         # Connects lazily: a Redis that is down slows requests, it never stops startup.
-        redis=redis.from_url(settings.redis_url) if settings.redis_url else None,
+        redis=_redis_client(settings.redis_url) if settings.redis_url else None,
         embedded_server=server,
     )
     if local:
@@ -80,6 +80,13 @@ async def startup(settings: Settings, *, local: bool = False) -> Resources:
 
         resources.worker_task = asyncio.create_task(Worker(pool, embedder).run(), name="worker")
     return resources
+
+
+def _redis_client(url: str) -> redis.Redis:
+    # A blocking pool: with thousands of answer streams recording at once, the default pool
+    # raises "Too many connections" instead of waiting a moment for a free one.
+    pool = redis.BlockingConnectionPool.from_url(url, max_connections=64, timeout=5)
+    return redis.Redis.from_pool(pool)  # owns the pool: aclose() closes it too
 
 
 async def _check_schema(dsn: str) -> None:
