@@ -84,11 +84,7 @@ async def startup(
         raise
     # Connects lazily, with short timeouts: a Redis that is down never stops startup,
     # and requests go on without the cache.
-    redis_client = (
-        redis.from_url(settings.redis_url, socket_connect_timeout=0.5, socket_timeout=0.5)
-        if settings.redis_url
-        else None
-    )
+    redis_client = _redis_client(settings.redis_url) if settings.redis_url else None
     resources = Resources(
         settings,
         pool,
@@ -107,6 +103,15 @@ async def startup(
             Worker(pool, embedder, lock_seconds=settings.worker_lock_seconds).run(), name="worker"
         )
     return resources
+
+
+def _redis_client(url: str) -> redis.Redis:
+    # A blocking pool: with thousands of answer streams recording at once, the default pool
+    # raises "Too many connections" instead of waiting a moment for a free one.
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=64, timeout=5, socket_connect_timeout=0.5, socket_timeout=2
+    )
+    return redis.Redis.from_pool(pool)  # owns the pool: aclose() closes it too
 
 
 async def _check_schema(dsn: str) -> None:

@@ -127,7 +127,8 @@ class _Session:
                 async for name, data in stream_answer(self.resources, ask):
                     await self.send(name, data)
         finally:
-            self.current = None
+            if self.current is scope:  # a cancelled answer must not clear its successor
+                self.current = None
 
     async def cancel(self) -> None:
         if self.current is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,19 +39,43 @@ async def compose(question: str, passages: Sequence[Passage], embedder: Embedder
     ][:MAX_CANDIDATES]
     if not candidates:
         return NO_ANSWER
-    vectors = await embedder.embed([question] + [c.text for c in candidates])
-    relevance = vectors[1:] @ vectors[0]
-    chosen = _mmr(relevance, vectors[1:])
+    asks = [question, *_parts(question)]
+    vectors = await embedder.embed(asks + [c.text for c in candidates])
+    sentences = vectors[len(asks) :]
+    # Each part of a compound question ("how X, and how Y?") gets its own relevance floor,
+    # so the weaker part is still answered; a sentence counts by the part it answers best.
+    by_part = sentences @ vectors[: len(asks)].T
+    floors = np.maximum(MIN_RELEVANCE, 0.6 * by_part.max(axis=0))
+    relevance = by_part.max(axis=1)
+    eligible = (by_part >= floors).any(axis=1)
+    chosen = _mmr(relevance, sentences, eligible)
     if not chosen:
         return NO_ANSWER
-    ordered = sorted(chosen, key=lambda i: (candidates[i].source, candidates[i].position))
+    ordered = sorted(chosen, key=lambda i: _reading_order(passages, candidates[i]))
     return " ".join(f"{_clean(candidates[i].text)} [{candidates[i].source}]" for i in ordered)
 
 
-def _mmr(relevance: np.ndarray, vectors: np.ndarray) -> list[int]:
+def _reading_order(passages: Sequence[Passage], sentence: _Sentence) -> tuple[int, int, int]:
+    """Documents by their best rank; within one, the order its author wrote it in."""
+    passage = passages[sentence.source - 1]
+    first_rank = next(i for i, p in enumerate(passages) if p.document_id == passage.document_id)
+    # Chunk ids grow with the position in the document (a document's chunks are copied in order).
+    return first_rank, passage.chunk_id, sentence.position
+
+
+def _parts(question: str) -> list[str]:
+    """The clauses of a compound question, when it has several; else nothing."""
+    parts = [
+        p.strip(" ,")
+        for p in re.split(r"[?;]|,?\s+and\s+(?=(?:how|what|why|when|where|who|which)\b)",
+                          question, flags=re.I)
+    ]  # fmt: skip
+    parts = [p for p in parts if len(p.split()) >= 2]
+    return parts if len(parts) > 1 else []
+
+
+def _mmr(relevance: np.ndarray, vectors: np.ndarray, eligible: np.ndarray) -> list[int]:
     """Pick relevant sentences, each as unlike the ones already picked as possible."""
-    best = float(relevance.max())
-    floor = max(MIN_RELEVANCE, 0.6 * best)
     chosen: list[int] = []
     while len(chosen) < MAX_SENTENCES:
         redundancy = (
@@ -58,7 +83,7 @@ def _mmr(relevance: np.ndarray, vectors: np.ndarray) -> list[int]:
         )
         scores = MMR_LAMBDA * relevance - (1 - MMR_LAMBDA) * redundancy
         scores[chosen] = -np.inf
-        scores[relevance < floor] = -np.inf
+        scores[~eligible] = -np.inf
         # A near-copy of a chosen sentence adds nothing.
         scores[redundancy > 0.95] = -np.inf
         pick = int(np.argmax(scores))

@@ -1,5 +1,6 @@
 import asyncio
 import json
+import re
 import uuid
 
 import asyncpg
@@ -80,3 +81,13 @@ def test_conversation_and_messages_are_stored_and_followups_continue_it(client, 
     assert str(rows[1]["id"]) == first[0][1]["message_id"]
     assert "[1]" in rows[1]["content"]
     assert json.loads(rows[1]["sources"])[0]["n"] == 1
+
+
+def test_extractive_answer_reads_in_document_order_whatever_the_ranking(client):
+    ingest(client, "solar.md", SOLAR_GUIDE)
+    question = "How often should panels be cleaned, and how efficient are monocrystalline panels?"
+    events = ask(client, question)
+    answer = "".join(data["text"] for name, data, _ in events if name == "token")
+    assert answer.index("22 percent") < answer.index("twice a year")
+    # Every sentence ends with its citation.
+    assert re.fullmatch(r"[^\[\]]+ \[\d+\](?: [^\[\]]+ \[\d+\])*", answer)

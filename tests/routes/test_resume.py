@@ -3,6 +3,7 @@ the stream log in Redis (REDIS_URL) or Postgres, on any worker."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -129,3 +130,43 @@ def test_resume_from_another_worker_process(client, settings, backend_env, tmp_p
     assert resumed == rest[seen.index(last_id) + 1 :]
     answer = "".join(d["text"] for name, d, _ in rest if name == "token")
     assert "22 percent" in answer and "[1]" in answer
+
+
+def test_answers_still_stream_when_redis_is_down(client, settings):
+    ingest(client, "solar.md", SOLAR_GUIDE)
+    down = settings_with(settings, REDIS_URL="redis://127.0.0.1:1/0")
+    with TestClient(Application(down)) as app:
+        events = parse_sse(app.post("/api/chat", json={"question": QUESTION}).text)
+    assert events[-1][0] == "done" and "[1]" in "".join(
+        d["text"] for name, d, _ in events if name == "token"
+    )
+
+
+def test_sse_pings_while_the_model_is_slow(client, settings, fake_llm, monkeypatch):
+    monkeypatch.setattr("app.routes.chat.PING_SECONDS", 0.05)
+    ingest(client, "solar.md", SOLAR_GUIDE)
+    configured = settings_with(
+        settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="stall", LLM_READ_TIMEOUT="1"
+    )
+    with TestClient(Application(configured)) as app:
+        body = app.post("/api/chat", json={"question": QUESTION}).text
+    assert ": ping" in body
+    assert parse_sse(body)[-1][1]["code"] == "upstream_timeout"
+
+
+async def test_issue_too_many_redis_connections_when_thousands_of_streams_record():
+    # bench/stream.py found resume lost at 1,000 streams: the default pool refused to wait.
+    import uuid as uuid_module
+
+    from app.rag.stream_log import RedisStreamLog
+    from app.resources import _redis_client
+
+    client = _redis_client(REDIS_URL)
+    log = RedisStreamLog(client)
+    ids = [uuid_module.uuid4() for _ in range(1500)]
+    try:
+        await asyncio.gather(*(log.append(i, [(1, "meta", {"n": 1})]) for i in ids))
+        assert await log.after(ids[-1], 0) == [(1, "meta", {"n": 1})]
+        await client.delete(*(RedisStreamLog._key(i) for i in ids))
+    finally:
+        await client.aclose()
