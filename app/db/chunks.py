@@ -55,6 +55,34 @@ async def delete_for_document(conn: asyncpg.Connection, document_id: UUID) -> No
     await conn.execute("DELETE FROM chunks WHERE document_id = $1", document_id)
 
 
+async def delete_for_documents(conn: asyncpg.Connection, document_ids: list[UUID]) -> None:
+    await conn.execute("DELETE FROM chunks WHERE document_id = ANY($1::uuid[])", document_ids)
+
+
+async def insert_for_documents(
+    conn: asyncpg.Connection, chunks: Sequence[tuple[UUID, NewChunk]]
+) -> None:
+    """COPY the chunks of several documents in one statement (inside the caller's transaction)."""
+    await conn.copy_records_to_table(
+        "chunks",
+        columns=INSERT_COLUMNS,
+        records=[
+            (
+                document_id,
+                c.ordinal,
+                c.text,
+                c.heading_path,
+                c.page,
+                c.char_start,
+                c.char_end,
+                c.token_count,
+                c.embedding,
+            )  # fmt: skip
+            for document_id, c in chunks
+        ],
+    )
+
+
 # Reciprocal rank fusion: score = sum over rankings of 1 / (RRF_K + rank).
 # 60 is the constant of Cormack et al. (2009); it damps the weight of the very top ranks.
 RRF_K = 60
