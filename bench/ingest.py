@@ -79,7 +79,7 @@ async def measure(pool, embedder: LocalEmbedder, documents) -> dict[str, float]:
             await submit(
                 conn, data=text.encode(), source=source, media_type="text/plain", title=source
             )
-    submitted = time.perf_counter()
+    submit_seconds = time.perf_counter() - started
     worker = asyncio.create_task(Worker(pool, embedder, poll_seconds=0.5).run())
     async with pool.acquire() as conn:
         total = await conn.fetchval("SELECT count(*) FROM jobs")
@@ -108,7 +108,7 @@ async def measure(pool, embedder: LocalEmbedder, documents) -> dict[str, float]:
         "failed": failed,
         "chunks": len(texts),
         "pipeline_seconds": round(pipeline_seconds, 2),
-        "submit_seconds": round(submitted - started, 2),
+        "submit_seconds": round(submit_seconds, 2),
         "encode_seconds": round(encode_seconds, 2),
         "pipeline_chunks_per_s": round(pipeline, 1),
         "encode_chunks_per_s": round(encode, 1),
