@@ -57,7 +57,8 @@ async def run(corpus: Path, limit: int | None) -> dict[str, float]:
             admin = await asyncpg.connect(admin_url)
             await admin.execute(f"CREATE DATABASE {name}")
             await admin.close()
-            dsn = admin_url.rsplit("/", 1)[0] + f"/{name}"
+            base, _, query = admin_url.partition("?")
+            dsn = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
             await run_migrations(dsn)
             pool = await create_pool(dsn)
             embedder = await LocalEmbedder.load(None)
@@ -78,6 +79,7 @@ async def measure(pool, embedder: LocalEmbedder, documents) -> dict[str, float]:
             await submit(
                 conn, data=text.encode(), source=source, media_type="text/plain", title=source
             )
+    submit_seconds = time.perf_counter() - started
     worker = asyncio.create_task(Worker(pool, embedder, poll_seconds=0.5).run())
     async with pool.acquire() as conn:
         total = await conn.fetchval("SELECT count(*) FROM jobs")
@@ -106,6 +108,7 @@ async def measure(pool, embedder: LocalEmbedder, documents) -> dict[str, float]:
         "failed": failed,
         "chunks": len(texts),
         "pipeline_seconds": round(pipeline_seconds, 2),
+        "submit_seconds": round(submit_seconds, 2),
         "encode_seconds": round(encode_seconds, 2),
         "pipeline_chunks_per_s": round(pipeline, 1),
         "encode_chunks_per_s": round(encode, 1),

@@ -58,3 +58,7 @@ async def copy_chunks(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, NewCh
 
 async def delete_for_document(conn: asyncpg.Connection, document_id: UUID) -> None:
     await conn.execute("DELETE FROM chunks WHERE document_id = $1", document_id)
+
+
+async def delete_for_documents(conn: asyncpg.Connection, document_ids: list[UUID]) -> None:
+    await conn.execute("DELETE FROM chunks WHERE document_id = ANY($1::uuid[])", document_ids)

@@ -176,3 +176,59 @@ async def insert_ready_documents(
         collection_id,
     )
     return {row["sha256"]: row["id"] for row in rows}
+
+
+_NOTIFY_CHANGED = """
+SELECT pg_notify($1, json_build_object(
+    'type', 'status', 'id', id, 'title', title, 'status', status,
+    'error', error, 'chunk_count', chunk_count)::text)
+FROM changed"""
+
+
+async def set_processing(conn: asyncpg.Connection, document_ids: list[UUID]) -> None:
+    """Mark documents processing and NOTIFY document_events, in one statement."""
+    await conn.execute(
+        """WITH changed AS (
+               UPDATE documents SET status = 'processing', error = NULL, updated_at = now()
+               WHERE id = ANY($2::uuid[])
+               RETURNING id, title, status, error, chunk_count)"""
+        + _NOTIFY_CHANGED,
+        EVENTS_CHANNEL,
+        document_ids,
+    )
+
+
+async def set_ready(
+    conn: asyncpg.Connection,
+    document_ids: list[UUID],
+    chunk_counts: list[int],
+    titles: list[str | None],
+) -> None:
+    """Mark documents ready with their chunk counts (and parsed titles), NOTIFYing each."""
+    await conn.execute(
+        """WITH changed AS (
+               UPDATE documents d
+               SET status = 'ready', error = NULL, chunk_count = u.n,
+                   title = coalesce(u.title, d.title), updated_at = now()
+               FROM unnest($2::uuid[], $3::int[], $4::text[]) AS u (id, n, title)
+               WHERE d.id = u.id
+               RETURNING d.id, d.title, d.status, d.error, d.chunk_count)"""
+        + _NOTIFY_CHANGED,
+        EVENTS_CHANNEL,
+        document_ids,
+        chunk_counts,
+        titles,
+    )
+
+
+async def get_with_files(
+    conn: asyncpg.Connection, document_ids: list[UUID]
+) -> list[asyncpg.Record]:
+    """Documents and their stored bytes (content is NULL when the file is missing)."""
+    return await conn.fetch(
+        f"""SELECT {COLUMNS},
+                   (SELECT content FROM document_files f WHERE f.document_id = documents.id)
+                       AS content
+            FROM documents WHERE id = ANY($1::uuid[])""",
+        document_ids,
+    )

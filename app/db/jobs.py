@@ -106,3 +106,58 @@ async def fail(
             attempt,
         )
     )
+
+
+async def claim_many(
+    conn: asyncpg.Connection, *, lock_seconds: float, worker: str = "", limit: int = 1
+) -> list[asyncpg.Record]:
+    """Claim up to `limit` runnable jobs at once (so small documents share model batches)."""
+    return await conn.fetch(
+        """UPDATE jobs
+           SET status = 'running', attempts = attempts + 1, updated_at = now(),
+               locked_until = now() + make_interval(secs => $1), locked_by = $2
+           WHERE id IN (
+               SELECT id FROM jobs
+               WHERE (status = 'queued' AND run_after <= now())
+                  OR (status = 'running' AND locked_until < now())
+               ORDER BY run_after, id
+               FOR UPDATE SKIP LOCKED
+               LIMIT $3)
+           RETURNING id, kind, payload, attempts, max_attempts""",
+        lock_seconds,
+        worker,
+        limit,
+    )
+
+
+async def finish_many(
+    conn: asyncpg.Connection, job_ids: list[int], attempts: list[int]
+) -> set[int]:
+    """Mark done the jobs each attempt still holds; return their ids."""
+    rows = await conn.fetch(
+        """UPDATE jobs SET status = 'done', locked_until = NULL, updated_at = now()
+           FROM unnest($1::bigint[], $2::int[]) AS held (id, attempts)
+           WHERE jobs.id = held.id AND jobs.attempts = held.attempts
+             AND jobs.status = 'running'
+           RETURNING jobs.id""",
+        job_ids,
+        attempts,
+    )
+    return {row["id"] for row in rows}
+
+
+async def extend_locks(
+    conn: asyncpg.Connection, job_ids: list[int], attempts: list[int], lock_seconds: float
+) -> int:
+    """Push forward the locks still held by these attempts; return how many were."""
+    rows = await conn.fetch(
+        """UPDATE jobs SET locked_until = now() + make_interval(secs => $3)
+           FROM unnest($1::bigint[], $2::int[]) AS held (id, attempts)
+           WHERE jobs.id = held.id AND jobs.attempts = held.attempts
+             AND jobs.status = 'running'
+           RETURNING jobs.id""",
+        job_ids,
+        attempts,
+        lock_seconds,
+    )
+    return len(rows)

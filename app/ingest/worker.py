@@ -1,4 +1,8 @@
-"""The ingestion worker: claims jobs from Postgres and turns documents into searchable chunks."""
+"""The ingestion worker: claims jobs from Postgres and turns documents into searchable chunks.
+
+Jobs are claimed a few at a time so that many small documents share one model batch; each
+document is still all-or-nothing, and every job is fenced by the attempt that claimed it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import contextlib
 import logging
 import os
 import socket
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -26,10 +31,16 @@ log = logging.getLogger(__name__)
 
 # Tokens a chunk repeats from the one before it, when a section is split mid-paragraph.
 OVERLAP_TOKENS = 32
+# Jobs claimed at once: enough one-chunk documents to fill the model's batches.
+BATCH_JOBS = 64
 
 
-class LostLock(Exception):
-    """Another worker took the job over (this one was too slow to extend its lock)."""
+@dataclass
+class _Prepared:
+    job: asyncpg.Record
+    document: asyncpg.Record
+    parsed: Parsed
+    chunks: list[Chunk]
 
 
 class Worker:
@@ -44,6 +55,7 @@ class Worker:
         poll_seconds: float = 5,
         retry_base_seconds: float = 5,
         overlap_tokens: int = OVERLAP_TOKENS,
+        batch_jobs: int = BATCH_JOBS,
     ) -> None:
         self.pool = pool
         self.embedder = embedder
@@ -51,6 +63,7 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.retry_base_seconds = retry_base_seconds
         self.overlap_tokens = overlap_tokens
+        self.batch_jobs = batch_jobs
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._wake = asyncio.Event()
 
@@ -72,59 +85,81 @@ class Worker:
         self._wake.set()
 
     async def run_once(self) -> bool:
-        """Run one job if one is ready; return whether there was one."""
+        """Run the jobs that are ready (up to batch_jobs); return whether there were any."""
         async with self.pool.acquire() as conn:
-            job = await job_sql.claim(conn, lock_seconds=self.lock_seconds, worker=self.name)
-        if job is None:
+            jobs = await job_sql.claim_many(
+                conn, lock_seconds=self.lock_seconds, worker=self.name, limit=self.batch_jobs
+            )
+        if not jobs:
             return False
-        heartbeat = asyncio.create_task(self._heartbeat(job["id"], job["attempts"]))
+        heartbeat = asyncio.create_task(self._heartbeat(jobs))
         try:
-            if job["kind"] != "ingest":
-                raise IngestError(f"unknown job kind {job['kind']!r}")
-            await self._ingest(job, UUID(job["payload"]["document_id"]))
-        except LostLock:
-            log.warning("job %s was taken over by another worker; dropping it", job["id"])
-        except (IngestError, AppError) as exc:
-            await self._give_up(job, str(exc))
-        except Exception as exc:
-            log.exception("job %s failed (attempt %s)", job["id"], job["attempts"])
-            if job["attempts"] >= job["max_attempts"]:
-                await self._give_up(job, f"{type(exc).__name__}: {exc}")
-            else:
-                delay = self.retry_base_seconds * 2 ** (job["attempts"] - 1)
-                async with self.pool.acquire() as conn, conn.transaction():
-                    if await job_sql.retry_later(conn, job["id"], str(exc), delay, job["attempts"]):
-                        await document_sql.set_status(
-                            conn, UUID(job["payload"]["document_id"]), "queued", error=str(exc)
-                        )
+            prepared = await self._prepare(jobs)
+            if prepared:
+                try:
+                    await self._embed_and_store(prepared)
+                except Exception as exc:  # the model or the database: worth another try
+                    log.exception("%d job(s) failed", len(prepared))
+                    for item in prepared:
+                        await self._retry_or_fail(item.job, exc)
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
         return True
 
-    async def _heartbeat(self, job_id: int, attempt: int) -> None:
-        """Keep extending the job's lock while it runs, so a long document is not reclaimed."""
+    async def _heartbeat(self, jobs: list[asyncpg.Record]) -> None:
+        """Keep extending the jobs' locks while they run, so long work is not reclaimed."""
+        ids = [job["id"] for job in jobs]
+        attempts = [job["attempts"] for job in jobs]
         while True:
             await asyncio.sleep(self.lock_seconds / 3)
             try:
                 async with self.pool.acquire() as conn:
-                    if not await job_sql.extend_lock(conn, job_id, attempt, self.lock_seconds):
+                    if not await job_sql.extend_locks(conn, ids, attempts, self.lock_seconds):
                         return
             except (OSError, asyncpg.PostgresError):
-                log.warning("could not extend the lock of job %s; will try again", job_id)
+                log.warning("could not extend the locks of jobs %s; will try again", ids)
 
-    async def _give_up(self, job: asyncpg.Record, error: str) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            if not await job_sql.fail(conn, job["id"], error, job["attempts"]):
-                return
-            document_id = job["payload"].get("document_id")
-            if document_id:
-                await document_sql.set_status(conn, UUID(document_id), "failed", error=error)
+    async def _prepare(self, jobs: list[asyncpg.Record]) -> list[_Prepared]:
+        """Load, parse and chunk each job's document; give up on the ones that cannot be read."""
+        ingest = [job for job in jobs if job["kind"] == "ingest"]
+        for job in jobs:
+            if job["kind"] != "ingest":
+                await self._give_up(job, f"unknown job kind {job['kind']!r}")
+        ids = [UUID(job["payload"]["document_id"]) for job in ingest]
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await document_sql.set_processing(conn, ids)
+                rows = {row["id"]: row for row in await document_sql.get_with_files(conn, ids)}
+        except Exception as exc:
+            for job in ingest:
+                await self._retry_or_fail(job, exc)
+            return []
+        prepared: list[_Prepared] = []
+        for job, document_id in zip(ingest, ids, strict=True):
+            document = rows.get(document_id)
+            try:
+                if document is None:  # deleted while queued: nothing to do
+                    async with self.pool.acquire() as conn:
+                        await job_sql.finish(conn, job["id"], job["attempts"])
+                    continue
+                if document["content"] is None:
+                    raise IngestError("the uploaded file is missing")
+                parsed, chunks = await asyncio.to_thread(self._split, document)
+                if not chunks:
+                    raise IngestError("the document has no text to index")
+                prepared.append(_Prepared(job, document, parsed, chunks))
+            except (IngestError, AppError) as exc:
+                await self._give_up(job, str(exc))
+            except Exception as exc:
+                log.exception("job %s failed (attempt %s)", job["id"], job["attempts"])
+                await self._retry_or_fail(job, exc)
+        return prepared
 
-    def _split(self, data: bytes, document: asyncpg.Record) -> tuple[Parsed, list[Chunk]]:
+    def _split(self, document: asyncpg.Record) -> tuple[Parsed, list[Chunk]]:
         """Parse and chunk (CPU work for big files, so it runs off the event loop)."""
-        parsed = parse(data, document["media_type"], document["source"])
+        parsed = parse(document["content"], document["media_type"], document["source"])
         chunks = chunk_text(
             parsed.text,
             self.embedder.count_tokens,
@@ -135,50 +170,72 @@ class Worker:
         )
         return parsed, chunks
 
-    async def _ingest(self, job: asyncpg.Record, document_id: UUID) -> None:
-        job_id, attempt = job["id"], job["attempts"]
-        async with self.pool.acquire() as conn:
-            document = await document_sql.get_document(conn, document_id)
-            if document is None:  # deleted while queued: nothing to do
-                await job_sql.finish(conn, job_id, attempt)
-                return
-            await document_sql.set_status(conn, document_id, "processing")
-            data = await document_sql.get_file(conn, document_id)
-        if data is None:
-            raise IngestError("the uploaded file is missing")
-        parsed, pieces = await asyncio.to_thread(self._split, data, document)
-        if not pieces:
-            raise IngestError("the document has no text to index")
+    async def _embed_and_store(self, prepared: list[_Prepared]) -> None:
+        texts = [chunk.text for item in prepared for chunk in item.chunks]
+        progress = None
+        if len(prepared) == 1:  # a big document alone: worth live progress
+            document_id = prepared[0].document["id"]
 
-        async def progress(done: int, total: int) -> None:
-            async with self.pool.acquire() as conn:
-                await document_sql.notify_progress(
-                    conn, document_id, stage="embedding", done=done, total=total
+            async def progress(done: int, total: int) -> None:
+                async with self.pool.acquire() as conn:
+                    await document_sql.notify_progress(
+                        conn, document_id, stage="embedding", done=done, total=total
+                    )
+
+        vectors = iter(await embed_sorted(self.embedder, texts, progress))
+        # Each document's chunks, its status and its job's end commit together, fenced by
+        # the attempt: a crash before the commit leaves nothing searchable, and a worker
+        # whose lock was taken over writes nothing.
+        async with self.pool.acquire() as conn, conn.transaction():
+            held = await job_sql.finish_many(
+                conn, [p.job["id"] for p in prepared], [p.job["attempts"] for p in prepared]
+            )
+            kept = [p for p in prepared if p.job["id"] in held]
+            rows: list[tuple[UUID, chunk_sql.NewChunk]] = []
+            for item in prepared:
+                for ordinal, chunk in enumerate(item.chunks):
+                    vector = next(vectors)
+                    if item.job["id"] in held:
+                        rows.append((item.document["id"], _new_chunk(ordinal, chunk, vector)))
+            ids = [p.document["id"] for p in kept]
+            await chunk_sql.delete_for_documents(conn, ids)
+            await chunk_sql.copy_chunks(conn, rows)
+            await document_sql.set_ready(
+                conn, ids, [len(p.chunks) for p in kept], [p.parsed.title for p in kept]
+            )
+        for item in prepared:
+            if item.job["id"] not in held:
+                log.warning("job %s was taken over by another worker; dropped", item.job["id"])
+        log.info("%d document(s) ready: %d chunks", len(kept), len(rows))
+
+    async def _retry_or_fail(self, job: asyncpg.Record, exc: Exception) -> None:
+        if job["attempts"] >= job["max_attempts"]:
+            await self._give_up(job, f"{type(exc).__name__}: {exc}")
+            return
+        delay = self.retry_base_seconds * 2 ** (job["attempts"] - 1)
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await job_sql.retry_later(conn, job["id"], str(exc), delay, job["attempts"]):
+                await document_sql.set_status(
+                    conn, UUID(job["payload"]["document_id"]), "queued", error=str(exc)
                 )
 
-        vectors = await embed_sorted(self.embedder, [p.text for p in pieces], progress)
-        rows = [
-            chunk_sql.NewChunk(
-                ordinal=i,
-                text=p.text,
-                heading_path=p.heading_path,
-                page=p.page,
-                char_start=p.char_start,
-                char_end=p.char_end,
-                token_count=p.token_count,
-                embedding=vectors[i],
-            )
-            for i, p in enumerate(pieces)
-        ]
-        # All chunks, the status and the job's end in one transaction, fenced by the attempt:
-        # a crash before the commit leaves nothing searchable, and a worker whose lock was
-        # taken over rolls back instead of writing the document a second time.
+    async def _give_up(self, job: asyncpg.Record, error: str) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            if not await job_sql.finish(conn, job_id, attempt):
-                raise LostLock()
-            await chunk_sql.delete_for_document(conn, document_id)
-            await chunk_sql.insert_chunks(conn, document_id, rows)
-            if parsed.title and parsed.title != document["title"]:
-                await document_sql.set_title(conn, document_id, parsed.title)
-            await document_sql.set_status(conn, document_id, "ready", chunk_count=len(rows))
-        log.info("document %s ready: %d chunks", document_id, len(rows))
+            if not await job_sql.fail(conn, job["id"], error, job["attempts"]):
+                return
+            document_id = job["payload"].get("document_id")
+            if document_id:
+                await document_sql.set_status(conn, UUID(document_id), "failed", error=error)
+
+
+def _new_chunk(ordinal: int, chunk: Chunk, vector: Any) -> chunk_sql.NewChunk:
+    return chunk_sql.NewChunk(
+        ordinal=ordinal,
+        text=chunk.text,
+        heading_path=chunk.heading_path,
+        page=chunk.page,
+        char_start=chunk.char_start,
+        char_end=chunk.char_end,
+        token_count=chunk.token_count,
+        embedding=vector,
+    )

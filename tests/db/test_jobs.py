@@ -22,7 +22,7 @@ async def test_a_running_job_keeps_its_lock_while_the_heartbeat_beats(pool):
         job = await job_sql.claim(conn, lock_seconds=0.6, worker="a")
     assert job["id"] == job_id
     worker = Worker(pool, embedder=None, lock_seconds=0.6)  # type: ignore[arg-type]
-    heartbeat = asyncio.create_task(worker._heartbeat(job_id, job["attempts"]))
+    heartbeat = asyncio.create_task(worker._heartbeat([job]))
     try:
         for _ in range(8):  # well past the 0.6 s lock
             await asyncio.sleep(0.25)
@@ -42,6 +42,7 @@ async def test_a_worker_whose_lock_was_taken_over_cannot_finish_the_job(pool):
         assert not await job_sql.extend_lock(conn, job_id, first["attempts"], 60)
         assert not await job_sql.finish(conn, job_id, first["attempts"])
         assert not await job_sql.fail(conn, job_id, "late", first["attempts"])
-        assert await job_sql.finish(conn, job_id, second["attempts"])
+        assert await job_sql.finish_many(conn, [job_id], [first["attempts"]]) == set()
+        assert await job_sql.finish_many(conn, [job_id], [second["attempts"]]) == {job_id}
         row = await conn.fetchrow("SELECT status, locked_by FROM jobs WHERE id = $1", job_id)
     assert dict(row) == {"status": "done", "locked_by": "fast"}
