@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 
 # A sentence ends at . ! or ? (optionally closed by quotes or brackets) followed by
-# whitespace; a line break that ends a list item or heading also ends a sentence.
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
+# whitespace, and at a blank line. A single line break is only wrapping, unless it ends a
+# heading or table row or starts a list item, heading, quote or table row.
+_BOUNDARY = re.compile(r"(?P<stop>(?<=[.!?])[\"')\]]*\s+)|(?P<newline>\n\s*)")
+_BLOCK_START = re.compile(r"(?:[-*+>|#]|\d+[.)])\s")
+_LIST_NUMBER = re.compile(r"\d+[.)]")
 # Common abbreviations that end with a period but do not end a sentence.
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "Mr.", "Mrs.", "Dr.", "Fig.", "cf.", "No.")
 
@@ -17,14 +20,24 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     spans: list[tuple[int, int]] = []
     begin = start
     for match in _BOUNDARY.finditer(text, start, end):
-        before = text[begin : match.start()]
-        if match.group().strip() == "" and "\n" not in match.group():
-            if before.endswith(_ABBREVIATIONS):
+        gap = match.group()
+        if match.group("stop") is not None:
+            before = text[begin : match.start()]
+            if "\n" not in gap and (
+                before.endswith(_ABBREVIATIONS) or _LIST_NUMBER.fullmatch(before.strip())
+            ):
                 continue
+        elif gap.count("\n") == 1 and not _line_break_ends(text, match.start(), match.end()):
+            continue
         _append(text, spans, begin, match.start())
         begin = match.end()
     _append(text, spans, begin, end)
     return spans
+
+
+def _line_break_ends(text: str, newline: int, next_line: int) -> bool:
+    line = text[text.rfind("\n", 0, newline) + 1 : newline].lstrip()
+    return line.startswith(("#", "|")) or bool(_BLOCK_START.match(text, next_line))
 
 
 def _append(text: str, spans: list[tuple[int, int]], start: int, end: int) -> None:
