@@ -22,16 +22,17 @@ class Tuning:
 
     k1: float = 1.2  # BM25 term-frequency saturation
     b: float = 0.75  # BM25 length normalisation
-    # How many each ranking contributes to the fusion: 60 gives msmarco the nDCG@10 of 100,
-    # and equal to ef_search the HNSW scan needs one pass (p50 at 100k chunks: 14 ms, not 76).
-    candidates: int = 60
+    # How many each ranking contributes to the fusion (msmarco nDCG@10: 100 and 60 give
+    # 0.8008, 50 gives 0.7998, 40 0.7972 < vector alone); equal to ef_search, the HNSW scan
+    # needs one pass (SQL p50 at 100k chunks: 76 ms with 100 candidates and ef_search 40).
+    candidates: int = 50
     # Weighted reciprocal rank fusion: weight / (rrf_k + rank). Chosen on msmarco (nDCG@10
-    # 0.8008 against 0.7977 for vector alone), confirmed on business-reports: see docs/.
+    # 0.7998 against 0.7977 for vector alone), confirmed on business-reports: see docs/.
     rrf_k: float = 10.0
     lexical_weight: float = 1.0
     vector_weight: float = 2.0
     # HNSW candidates per pass; iterative scans continue past it when filters remove rows.
-    ef_search: int = 60
+    ef_search: int = 50
 
 
 async def apply_session_settings(conn: asyncpg.Connection, tuning: Tuning) -> None:
