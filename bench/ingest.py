@@ -17,15 +17,13 @@ import json
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
 
-from app.db.embedded import start_embedded  # noqa: E402
+from app.db.embedded import create_database, start_embedded  # noqa: E402
 from app.db.pool import create_pool  # noqa: E402
 from app.ingest.submit import submit  # noqa: E402
 from app.ingest.worker import Worker  # noqa: E402
@@ -53,12 +51,7 @@ async def run(corpus: Path, limit: int | None) -> dict[str, float]:
         server = start_embedded(Path(tmp))
         try:
             admin_url = server.get_uri()
-            name = f"bench_{uuid.uuid4().hex[:8]}"
-            admin = await asyncpg.connect(admin_url)
-            await admin.execute(f"CREATE DATABASE {name}")
-            await admin.close()
-            base, _, query = admin_url.partition("?")
-            dsn = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+            dsn = await create_database(admin_url, "bench")
             await run_migrations(dsn)
             pool = await create_pool(dsn)
             embedder = await LocalEmbedder.load(None)

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.db import search as search_sql  # noqa: E402
+from app.db.embedded import create_database  # noqa: E402
 from app.db.pool import create_pool  # noqa: E402
 from app.resources import run_migrations  # noqa: E402
 
@@ -229,12 +230,8 @@ async def main() -> None:
         if args.keep:
             server.cleanup_mode = None  # leave it running for exploration
         admin = server.get_uri()
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f"CREATE DATABASE {name}")
-    await conn.close()
-    base, _, query = admin.partition("?")
-    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    url = await create_database(admin, "bench")
+    name = url.partition("?")[0].rsplit("/", 1)[1]
     try:
         await run_migrations(url)
         vocabulary = make_vocabulary()

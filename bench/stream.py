@@ -27,14 +27,13 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg
 import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.db.embedded import start_embedded  # noqa: E402
+from app.db.embedded import create_database, start_embedded  # noqa: E402
 from app.db.pool import create_pool  # noqa: E402
 from app.resources import run_migrations  # noqa: E402
 
@@ -263,14 +262,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-stream-"))
     pg = start_embedded(tmp)
     admin = pg.get_uri()
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    base, _, query = admin.partition("?")
-    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    url = asyncio.run(create_database(admin, "bench"))
 
     async def create() -> None:
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f"CREATE DATABASE {name}")
-        await conn.close()
         await run_migrations(url)
         await load_chunks(url, args.chunks)
 

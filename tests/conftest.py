@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from app.asgi import Application
 from app.config import load_settings
-from app.db.embedded import start_embedded
+from app.db.embedded import start_embedded, with_database
 from app.resources import run_migrations
 from tests.fake_llm import FakeLLM
 
@@ -33,13 +33,6 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = start_embedded(tmp_path_factory.mktemp("pg"))
     yield server.get_uri()
     server.cleanup()
-
-
-def with_database(url: str, name: str) -> str:
-    """The same server URL pointing at another database."""
-    base, _, query = url.partition("?")
-    base = base.rsplit("/", 1)[0]
-    return f"{base}/{name}" + (f"?{query}" if query else "")
 
 
 async def _admin(url: str, sql: str) -> None:

@@ -26,3 +26,24 @@ def start_embedded(data_dir: Path) -> Any:
 def stop_embedded(server: Any) -> None:
     """Stop the embedded server unless another process of ours still uses it."""
     server.cleanup()
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server's URL pointing at another database."""
+    base, _, query = url.partition("?")
+    return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+
+
+async def create_database(admin_url: str, prefix: str) -> str:
+    """Create a fresh, uniquely named database on the server; return its URL."""
+    import uuid
+
+    import asyncpg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f"CREATE DATABASE {name}")
+    finally:
+        await conn.close()
+    return with_database(admin_url, name)
