@@ -27,13 +27,6 @@ class NewChunk:
     embedding: np.ndarray
 
 
-async def insert_chunks(
-    conn: asyncpg.Connection, document_id: UUID, chunks: Sequence[NewChunk]
-) -> None:
-    """COPY a document's chunks in one statement (run it inside the caller's transaction)."""
-    await copy_chunks(conn, [(document_id, c) for c in chunks])
-
-
 async def copy_chunks(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, NewChunk]]) -> None:
     """COPY chunks of any number of documents in one statement."""
     await conn.copy_records_to_table(
@@ -54,10 +47,6 @@ async def copy_chunks(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, NewCh
             for document_id, c in rows
         ],
     )
-
-
-async def delete_for_document(conn: asyncpg.Connection, document_id: UUID) -> None:
-    await conn.execute("DELETE FROM chunks WHERE document_id = $1", document_id)
 
 
 async def delete_for_documents(conn: asyncpg.Connection, document_ids: list[UUID]) -> None:

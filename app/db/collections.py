@@ -24,14 +24,6 @@ async def get_or_create(conn: asyncpg.Connection, name: str) -> int:
     )
 
 
-async def list_collections(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """SELECT c.id, c.name, c.chunk_count, c.created_at,
-                  (SELECT count(*) FROM documents d WHERE d.collection_id = c.id) AS document_count
-           FROM collections c ORDER BY c.name"""
-    )
-
-
 async def versions(conn: asyncpg.Connection, name: str | None) -> list[asyncpg.Record]:
     """(id, version) of the named collection, or of all of them when name is None."""
     return await conn.fetch(

@@ -84,12 +84,6 @@ async def list_documents(
     )
 
 
-async def get_file(conn: asyncpg.Connection, document_id: UUID) -> bytes | None:
-    return await conn.fetchval(
-        "SELECT content FROM document_files WHERE document_id = $1", document_id
-    )
-
-
 async def set_status(
     conn: asyncpg.Connection,
     document_id: UUID,
@@ -143,12 +137,6 @@ async def notify_event(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
         "chunk_count": row["chunk_count"],
     }
     await conn.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, json.dumps(payload))
-
-
-async def set_title(conn: asyncpg.Connection, document_id: UUID, title: str) -> None:
-    await conn.execute(
-        "UPDATE documents SET title = $2, updated_at = now() WHERE id = $1", document_id, title
-    )
 
 
 async def delete_document(conn: asyncpg.Connection, document_id: UUID) -> bool:
