@@ -85,13 +85,14 @@ async def startup(
     # Connects lazily, with short timeouts: a Redis that is down never stops startup,
     # and requests go on without the cache.
     redis_client = _redis_client(settings.redis_url) if settings.redis_url else None
+    cache = make_cache(redis_client)
     resources = Resources(
         settings,
         pool,
         embedder,
         http=httpx.AsyncClient(timeout=httpx.Timeout(30, connect=5), follow_redirects=False),
-        cache=make_cache(redis_client),
-        llm=load_llm(settings, embedder),
+        cache=cache,
+        llm=load_llm(settings, embedder, pool, cache),
         redis=redis_client,
         embedded_server=server,
         document_events=DocumentEvents(pool),

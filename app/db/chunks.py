@@ -11,7 +11,7 @@ import numpy as np
 
 INSERT_COLUMNS = (
     "document_id", "ordinal", "text", "heading_path", "page",
-    "char_start", "char_end", "token_count", "embedding",
+    "char_start", "char_end", "token_count", "embedding", "sentence_vectors",
 )  # fmt: skip
 
 
@@ -25,6 +25,7 @@ class NewChunk:
     char_end: int
     token_count: int
     embedding: np.ndarray
+    sentence_vectors: bytes | None = None
 
 
 async def copy_chunks(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, NewChunk]]) -> None:
@@ -43,6 +44,7 @@ async def copy_chunks(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, NewCh
                 c.char_end,
                 c.token_count,
                 c.embedding,
+                c.sentence_vectors,
             )  # fmt: skip
             for document_id, c in rows
         ],
@@ -51,3 +53,13 @@ async def copy_chunks(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, NewCh
 
 async def delete_for_documents(conn: asyncpg.Connection, document_ids: list[UUID]) -> None:
     await conn.execute("DELETE FROM chunks WHERE document_id = ANY($1::uuid[])", document_ids)
+
+
+async def sentence_vectors(conn: asyncpg.Connection, chunk_ids: list[int]) -> dict[int, bytes]:
+    """Stored sentence vectors of the chunks that have them."""
+    rows = await conn.fetch(
+        """SELECT id, sentence_vectors FROM chunks
+           WHERE id = ANY($1::bigint[]) AND sentence_vectors IS NOT NULL""",
+        chunk_ids,
+    )
+    return {row["id"]: row["sentence_vectors"] for row in rows}

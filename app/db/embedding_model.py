@@ -46,15 +46,23 @@ async def chunk_texts_after(
 async def create_staging(conn: asyncpg.Connection) -> None:
     """A session-local table for new vectors, filled before the one swapping transaction."""
     await conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS reindexed (id bigint PRIMARY KEY, embedding real[])"
+        """CREATE TEMP TABLE IF NOT EXISTS reindexed
+           (id bigint PRIMARY KEY, embedding real[], sentence_vectors bytea)"""
     )
 
 
-async def stage(conn: asyncpg.Connection, ids: Sequence[int], vectors: np.ndarray) -> None:
+async def stage(
+    conn: asyncpg.Connection,
+    ids: Sequence[int],
+    vectors: np.ndarray,
+    sentence_vectors: Sequence[bytes | None],
+) -> None:
     await conn.copy_records_to_table(
         "reindexed",
-        columns=("id", "embedding"),
-        records=[(i, v.tolist()) for i, v in zip(ids, vectors, strict=True)],
+        columns=("id", "embedding", "sentence_vectors"),
+        records=[
+            (i, v.tolist(), s) for i, v, s in zip(ids, vectors, sentence_vectors, strict=True)
+        ],
     )
 
 
@@ -80,11 +88,12 @@ async def swap_in(conn: asyncpg.Connection, dimension: int) -> None:
         # The dimension is an int from the model, never user text; DDL takes no parameters.
         await conn.execute(f"ALTER TABLE chunks ADD COLUMN embedding vector({int(dimension)})")
     await conn.execute(
-        """UPDATE chunks SET embedding = r.embedding::vector
+        """UPDATE chunks SET embedding = r.embedding::vector, sentence_vectors = r.sentence_vectors
            FROM reindexed r WHERE r.id = chunks.id"""
     )
     if current != dimension:
         await conn.execute("ALTER TABLE chunks ALTER COLUMN embedding SET NOT NULL")
         await conn.execute(
-            "CREATE INDEX chunks_embedding_idx ON chunks USING hnsw (embedding vector_cosine_ops)"
+            """CREATE INDEX chunks_embedding_idx ON chunks
+               USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 128)"""
         )

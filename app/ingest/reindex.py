@@ -42,8 +42,8 @@ async def reindex(
         await model_sql.create_staging(conn)
         done, last_id = 0, 0
         while rows := await model_sql.chunk_texts_after(conn, last_id, BATCH):
-            vectors = await embed_sorted(embedder, [r["text"] for r in rows])
-            await model_sql.stage(conn, [r["id"] for r in rows], vectors)
+            vectors, sentences = await embed_sorted(embedder, [r["text"] for r in rows])
+            await model_sql.stage(conn, [r["id"] for r in rows], vectors, sentences)
             last_id = rows[-1]["id"]
             done += len(rows)
             on_progress(done, max(total, done))
@@ -51,8 +51,8 @@ async def reindex(
             # Writers wait (readers do not) while the last chunks are caught up and swapped.
             await conn.execute("LOCK TABLE chunks IN EXCLUSIVE MODE")
             if late := await model_sql.unstaged(conn):
-                vectors = await embed_sorted(embedder, [r["text"] for r in late])
-                await model_sql.stage(conn, [r["id"] for r in late], vectors)
+                vectors, sentences = await embed_sorted(embedder, [r["text"] for r in late])
+                await model_sql.stage(conn, [r["id"] for r in late], vectors, sentences)
                 done += len(late)
             await model_sql.swap_in(conn, embedder.dimension)
             await model_sql.record(conn, embedder.name, embedder.dimension)

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import numpy as np
 
 from app.db import chunks as chunk_sql
 from app.db import documents as document_sql
@@ -31,8 +32,9 @@ log = logging.getLogger(__name__)
 
 # Tokens a chunk repeats from the one before it, when a section is split mid-paragraph.
 OVERLAP_TOKENS = 32
-# Jobs claimed at once: enough one-chunk documents to fill the model's batches.
-BATCH_JOBS = 64
+# Jobs claimed at once: enough one-chunk documents that sorting them by length leaves
+# little padding in the model's batches.
+BATCH_JOBS = 256
 
 
 @dataclass
@@ -41,6 +43,15 @@ class _Prepared:
     document: asyncpg.Record
     parsed: Parsed
     chunks: list[Chunk]
+
+
+@dataclass
+class _Batch:
+    prepared: list[_Prepared]  # the claimed jobs that parsed; the others have already ended
+    heartbeat: asyncio.Task[None]
+
+
+_Embedded = tuple[np.ndarray, list[bytes | None]]  # chunk vectors, sentence vectors
 
 
 class Worker:
@@ -68,45 +79,96 @@ class Worker:
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
-        """Claim and run jobs; sleep until NOTIFY jobs (or the poll interval) when idle."""
+        """Claim and run jobs; sleep until NOTIFY jobs (or the poll interval) when idle.
+
+        Three stages overlap so the model never waits: while one batch is embedded, the
+        next is claimed and parsed and the one before is written to the database.
+        """
+        claiming: asyncio.Task[_Batch | None] | None = None
+        storing: asyncio.Task[None] | None = None
         async with self.pool.acquire() as listener:
             await listener.add_listener(job_sql.CHANNEL, self._on_notify)
             try:
+                claiming = asyncio.create_task(self._claim())
                 while True:
-                    if await self.run_once():
+                    batch = await claiming
+                    if batch is None:
+                        if storing is not None:
+                            await storing
+                            storing = None
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                        self._wake.clear()
+                        claiming = asyncio.create_task(self._claim())
                         continue
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-                    self._wake.clear()
+                    claiming = asyncio.create_task(self._claim())
+                    embedded = await self._embed(batch)
+                    if storing is not None:
+                        await storing
+                    storing = asyncio.create_task(self._store(batch, embedded))
             finally:
+                for task in (claiming, storing):
+                    if task is not None:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
                 await listener.remove_listener(job_sql.CHANNEL, self._on_notify)
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
 
-    async def run_once(self) -> bool:
-        """Run the jobs that are ready (up to batch_jobs); return whether there were any."""
+    async def _claim(self) -> _Batch | None:
+        """Claim the jobs that are ready (up to batch_jobs) and parse their documents."""
         async with self.pool.acquire() as conn:
             jobs = await job_sql.claim_many(
                 conn, lock_seconds=self.lock_seconds, worker=self.name, limit=self.batch_jobs
             )
         if not jobs:
-            return False
+            return None
         heartbeat = asyncio.create_task(self._heartbeat(jobs))
         try:
-            prepared = await self._prepare(jobs)
-            if prepared:
+            return _Batch(await self._prepare(jobs), heartbeat)
+        except BaseException:
+            await _stop(heartbeat)
+            raise
+
+    async def _embed(self, batch: _Batch) -> _Embedded | None:
+        """The batch's chunk and sentence vectors; None (jobs retried) if the model failed."""
+        texts = [chunk.text for item in batch.prepared for chunk in item.chunks]
+        if not texts:
+            return None
+        progress = None
+        if len(batch.prepared) == 1:  # a big document alone: worth live progress
+            document_id = batch.prepared[0].document["id"]
+
+            async def progress(done: int, total: int) -> None:
+                async with self.pool.acquire() as conn:
+                    await document_sql.notify_progress(
+                        conn, document_id, stage="embedding", done=done, total=total
+                    )
+
+        try:
+            return await embed_sorted(self.embedder, texts, progress)
+        except Exception as exc:  # the model or its service: worth another try
+            log.exception("embedding %d job(s) failed", len(batch.prepared))
+            await self._retry_all(batch, exc)
+            return None
+
+    async def _store(self, batch: _Batch, embedded: _Embedded | None) -> None:
+        """Write the batch's chunks (one transaction), then stop its heartbeat."""
+        try:
+            if embedded is not None:
                 try:
-                    await self._embed_and_store(prepared)
-                except Exception as exc:  # the model or the database: worth another try
-                    log.exception("%d job(s) failed", len(prepared))
-                    for item in prepared:
-                        await self._retry_or_fail(item.job, exc)
+                    await self._write(batch.prepared, *embedded)
+                except Exception as exc:  # the database: worth another try
+                    log.exception("storing %d job(s) failed", len(batch.prepared))
+                    await self._retry_all(batch, exc)
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
-        return True
+            await _stop(batch.heartbeat)
+
+    async def _retry_all(self, batch: _Batch, exc: Exception) -> None:
+        for item in batch.prepared:
+            await self._retry_or_fail(item.job, exc)
 
     async def _heartbeat(self, jobs: list[asyncpg.Record]) -> None:
         """Keep extending the jobs' locks while they run, so long work is not reclaimed."""
@@ -170,19 +232,9 @@ class Worker:
         )
         return parsed, chunks
 
-    async def _embed_and_store(self, prepared: list[_Prepared]) -> None:
-        texts = [chunk.text for item in prepared for chunk in item.chunks]
-        progress = None
-        if len(prepared) == 1:  # a big document alone: worth live progress
-            document_id = prepared[0].document["id"]
-
-            async def progress(done: int, total: int) -> None:
-                async with self.pool.acquire() as conn:
-                    await document_sql.notify_progress(
-                        conn, document_id, stage="embedding", done=done, total=total
-                    )
-
-        vectors = iter(await embed_sorted(self.embedder, texts, progress))
+    async def _write(
+        self, prepared: list[_Prepared], vectors: np.ndarray, sentences: list[bytes | None]
+    ) -> None:
         # Each document's chunks, its status and its job's end commit together, fenced by
         # the attempt: a crash before the commit leaves nothing searchable, and a worker
         # whose lock was taken over writes nothing.
@@ -192,11 +244,13 @@ class Worker:
             )
             kept = [p for p in prepared if p.job["id"] in held]
             rows: list[tuple[UUID, chunk_sql.NewChunk]] = []
+            flat = iter(zip(vectors, sentences, strict=True))
             for item in prepared:
                 for ordinal, chunk in enumerate(item.chunks):
-                    vector = next(vectors)
+                    vector, sentence_vectors = next(flat)
                     if item.job["id"] in held:
-                        rows.append((item.document["id"], _new_chunk(ordinal, chunk, vector)))
+                        new = _new_chunk(ordinal, chunk, vector, sentence_vectors)
+                        rows.append((item.document["id"], new))
             ids = [p.document["id"] for p in kept]
             await chunk_sql.delete_for_documents(conn, ids)
             await chunk_sql.copy_chunks(conn, rows)
@@ -228,7 +282,15 @@ class Worker:
                 await document_sql.set_status(conn, UUID(document_id), "failed", error=error)
 
 
-def _new_chunk(ordinal: int, chunk: Chunk, vector: Any) -> chunk_sql.NewChunk:
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def _new_chunk(
+    ordinal: int, chunk: Chunk, vector: np.ndarray, sentence_vectors: bytes | None
+) -> chunk_sql.NewChunk:
     return chunk_sql.NewChunk(
         ordinal=ordinal,
         text=chunk.text,
@@ -238,4 +300,5 @@ def _new_chunk(ordinal: int, chunk: Chunk, vector: Any) -> chunk_sql.NewChunk:
         char_end=chunk.char_end,
         token_count=chunk.token_count,
         embedding=vector,
+        sentence_vectors=sentence_vectors,
     )

@@ -29,22 +29,48 @@ class _Sentence:
     text: str
 
 
-async def compose(question: str, passages: Sequence[Passage], embedder: Embedder) -> str:
-    """An answer made of whole source sentences, each followed by its [n] citation."""
-    candidates = [
-        _Sentence(n, position, passage.text[start:end])
-        for n, passage in enumerate(passages, start=1)
-        for position, (start, end) in enumerate(sentence_spans(passage.text))
-        if _is_prose(passage.text[start:end])
-    ][:MAX_CANDIDATES]
+async def compose(
+    question: str,
+    passages: Sequence[Passage],
+    embedder: Embedder,
+    stored: Sequence[np.ndarray | None] = (),
+    question_vector: np.ndarray | None = None,
+) -> str:
+    """An answer made of whole source sentences, each followed by its [n] citation.
+
+    `stored` holds each passage's sentence vectors from ingestion (None where missing);
+    only the sentences without one, and the question, are embedded here.
+    """
+    candidates: list[_Sentence] = []
+    vectors: list[np.ndarray | None] = []
+    seen: set[str] = set()
+    for n, passage in enumerate(passages, start=1):
+        spans = sentence_spans(passage.text)
+        pooled = stored[n - 1] if n <= len(stored) else None
+        if pooled is not None and len(pooled) != len(spans):
+            pooled = None  # stored by a different sentence splitter: embed afresh
+        for position, (start, end) in enumerate(spans):
+            text = passage.text[start:end]
+            # Overlapping chunks repeat sentences: quote each once.
+            if _is_prose(text) and _clean(text) not in seen:
+                seen.add(_clean(text))
+                candidates.append(_Sentence(n, position, text))
+                vectors.append(None if pooled is None else pooled[position])
+    candidates, vectors = candidates[:MAX_CANDIDATES], vectors[:MAX_CANDIDATES]
     if not candidates:
         return NO_ANSWER
-    asks = [question, *_parts(question)]
-    vectors = await embedder.embed(asks + [c.text for c in candidates])
-    sentences = vectors[len(asks) :]
+    asks = _parts(question) if question_vector is not None else [question, *_parts(question)]
+    missing = [i for i, v in enumerate(vectors) if v is None]
+    fresh = await embedder.embed(asks + [candidates[i].text for i in missing])
+    ask_vectors = fresh[: len(asks)]
+    if question_vector is not None:
+        ask_vectors = np.vstack([question_vector, ask_vectors])
+    for i, vector in zip(missing, fresh[len(asks) :], strict=True):
+        vectors[i] = vector
+    sentences = np.vstack(vectors)
     # Each part of a compound question ("how X, and how Y?") gets its own relevance floor,
     # so the weaker part is still answered; a sentence counts by the part it answers best.
-    by_part = sentences @ vectors[: len(asks)].T
+    by_part = sentences @ ask_vectors.T
     floors = np.maximum(MIN_RELEVANCE, 0.6 * by_part.max(axis=0))
     relevance = by_part.max(axis=1)
     eligible = (by_part >= floors).any(axis=1)

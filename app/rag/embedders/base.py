@@ -21,4 +21,11 @@ class Embedder(Protocol):
         """Unit-length float32 vectors, one row per text."""
         ...
 
+    async def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """`embed(texts)`, and unit vectors of each text's character spans pooled from the
+        same pass (late chunking); None for a text whose spans the provider cannot pool."""
+        ...
+
     async def close(self) -> None: ...

@@ -61,11 +61,56 @@ class LocalEmbedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def _encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        # One pass gives the texts' vectors (identical to _encode's) and the token vectors
+        # that span vectors are mean-pooled from, each token seen in its whole text.
+        outputs = self._model.encode(
+            list(texts), batch_size=32, output_value=None, show_progress_bar=False
+        )
+        offsets = self._model.tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=self._model.max_seq_length,
+            return_offsets_mapping=True,
+        )["offset_mapping"]
+        vectors = np.stack([o["sentence_embedding"].numpy() for o in outputs])
+        pooled = [
+            _pool(o["token_embeddings"].numpy(), np.asarray(offs), text_spans)
+            for o, offs, text_spans in zip(outputs, offsets, spans, strict=True)
+        ]
+        return vectors.astype(np.float32), pooled
+
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._encode, texts)
 
+    async def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._encode_spans, texts, spans)
+
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _pool(
+    tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[tuple[int, int]]
+) -> np.ndarray | None:
+    """Unit mean vectors of the tokens inside each span; None if a span lost its tokens to
+    truncation (the caller then embeds those spans on their own)."""
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    real = ends > starts  # [CLS], [SEP] and padding have empty offsets
+    pooled = np.empty((len(spans), tokens.shape[1]), dtype=np.float32)
+    for i, (start, end) in enumerate(spans):
+        inside = real & (ends > start) & (starts < end)
+        if not inside.any():
+            return None
+        pooled[i] = tokens[: len(offsets)][inside].mean(axis=0)
+    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)

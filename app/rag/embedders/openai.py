@@ -61,6 +61,12 @@ class OpenAIEmbedder:
         parts = [await self._request(texts[i : i + BATCH]) for i in range(0, len(texts), BATCH)]
         return np.concatenate(parts)
 
+    async def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        # The API returns one vector per input, not its tokens: spans are embedded on demand.
+        return await self.embed(texts), [None] * len(texts)
+
     async def _request(self, texts: Sequence[str]) -> np.ndarray:
         try:
             response = await self._client.post(

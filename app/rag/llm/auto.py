@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncpg
+
+from app.cache import Cache
 from app.config import Settings
 from app.rag.embedders import Embedder
 from app.rag.llm.base import LLM
 
 
-def load_llm(settings: Settings, embedder: Embedder) -> LLM:
+def load_llm(
+    settings: Settings, embedder: Embedder, pool: asyncpg.Pool, cache: Cache | None
+) -> LLM:
     if settings.llm_provider == "openai":
         from app.rag.llm.openai import OpenAILLM
 
         return OpenAILLM(settings)
     from app.rag.llm.extractive import ExtractiveLLM
 
-    return ExtractiveLLM(embedder)
+    return ExtractiveLLM(embedder, pool, cache)

@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Sequence
 
+import asyncpg
+
+from app.cache import Cache
+from app.db import chunks as chunk_sql
+from app.ingest.embed import sentence_vectors
 from app.rag import extractive
 from app.rag.embedders import Embedder
 from app.rag.llm.base import Turn
-from app.rag.retrieve import Passage
+from app.rag.retrieve import Passage, embed_query
 
 # How many earlier questions of the conversation join a follow-up's search query.
 HISTORY_QUESTIONS = 1
@@ -19,11 +24,24 @@ class ExtractiveLLM:
     context_tokens = None
     rewrites_questions = False
 
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: Embedder, pool: asyncpg.Pool, cache: Cache | None) -> None:
         self.embedder = embedder
+        self.pool = pool
+        self.cache = cache
 
     async def stream(self, question: str, passages: Sequence[Passage]) -> AsyncIterator[str]:
-        answer = await extractive.compose(question, passages, self.embedder)
+        # The sentences' vectors were stored at ingestion and the question's was just used
+        # (and cached) by the search: the answer costs no model run over the passages.
+        async with self.pool.acquire() as conn:
+            stored = await chunk_sql.sentence_vectors(conn, [p.chunk_id for p in passages])
+        dimension = self.embedder.dimension
+        answer = await extractive.compose(
+            question,
+            passages,
+            self.embedder,
+            [sentence_vectors(stored.get(p.chunk_id), dimension) for p in passages],
+            await embed_query(self.embedder, question, self.cache),
+        )
         for token in re.findall(r"\s*\S+", answer):
             yield token
 
