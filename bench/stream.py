@@ -1,15 +1,16 @@
 """Benchmark answer streaming. Last line of output: JSON with every figure.
 
 1. Time to first token of the extractive answer with 10,000 chunks loaded (COPY) into a fresh
-   database: sequential questions, measured at the client (p50, p99).
+   database, with chunk and sentence vectors from the model as ingestion stores them:
+   sequential questions, measured at the client (p50, p99).
 2. Concurrent answer streams one uvicorn worker sustains when the upstream LLM is slow (a token
    every 50 ms from a fake OpenAI-compatible server on loopback, in its own process): for each
    level, the server's RSS per stream and the p99 gap between tokens at the client.
 
     python bench/stream.py [--chunks 10000] [--questions 100] [--levels 500,1000,2000]
 
-The chunks' embeddings are random unit vectors (search cost does not depend on their meaning;
-embedding 10,000 chunks would only slow the set-up). Only loopback is used.
+With --questions 0 (part 2 only) the chunks get random unit vectors instead: search cost does
+not depend on their meaning, and embedding 10,000 chunks takes minutes. Only loopback is used.
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.db.chunks import INSERT_COLUMNS  # noqa: E402
 from app.db.embedded import create_database, start_embedded  # noqa: E402
 from app.db.pool import create_pool  # noqa: E402
+from app.ingest.embed import embed_sorted  # noqa: E402
+from app.rag.embedders.local import LocalEmbedder  # noqa: E402
 from app.resources import run_migrations  # noqa: E402
 
 TOPICS = [
@@ -60,9 +64,35 @@ def free_port() -> int:
 # --- set-up -----------------------------------------------------------------------------------
 
 
-async def load_chunks(url: str, count: int) -> None:
+def chunk_texts(count: int) -> list[str]:
+    random.seed(7)
+    texts = []
+    for i in range(count):
+        topic = TOPICS[i % len(TOPICS)].capitalize()
+        filler = " ".join(random.choices(WORDS, k=40))
+        texts.append(f"Note {i}: {topic}. The {filler}. See also note {i + 1}.")
+    return texts
+
+
+async def embed_chunks(texts: list[str]) -> tuple[np.ndarray, list[bytes | None]]:
+    """Chunk and sentence vectors from the model, as ingestion stores them."""
+    embedder = await LocalEmbedder.load(None)
+    try:
+        return await embed_sorted(embedder, texts)
+    finally:
+        await embedder.close()
+
+
+async def load_chunks(url: str, count: int, real_vectors: bool) -> None:
+    texts = chunk_texts(count)
+    if real_vectors:  # the extractive answer ranks the stored sentence vectors
+        vectors, sentences = await embed_chunks(texts)
+    else:  # search cost does not depend on the vectors' meaning
+        rng = np.random.default_rng(7)
+        vectors = rng.standard_normal((count, 384)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        sentences = [None] * count
     pool = await create_pool(url)
-    rng = np.random.default_rng(7)
     try:
         async with pool.acquire() as conn, conn.transaction():
             document = await conn.fetchval(
@@ -71,31 +101,11 @@ async def load_chunks(url: str, count: int) -> None:
                    RETURNING id""",
                 uuid.uuid4().hex,
             )
-            vectors = rng.standard_normal((count, 384)).astype(np.float32)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            records = []
-            for i in range(count):
-                topic = TOPICS[i % len(TOPICS)]
-                filler = " ".join(random.choices(WORDS, k=40))
-                text = f"Note {i}: {topic.capitalize()}. The {filler}. See also note {i + 1}."
-                records.append(
-                    (document, i, text, [], None, 0, len(text), 60, vectors[i])
-                )  # fmt: skip
-            await conn.copy_records_to_table(
-                "chunks",
-                columns=(
-                    "document_id",
-                    "ordinal",
-                    "text",
-                    "heading_path",
-                    "page",
-                    "char_start",
-                    "char_end",
-                    "token_count",
-                    "embedding",
-                ),  # fmt: skip
-                records=records,
-            )
+            records = [
+                (document, i, text, [], None, 0, len(text), 60, vectors[i], sentences[i])
+                for i, text in enumerate(texts)
+            ]
+            await conn.copy_records_to_table("chunks", columns=INSERT_COLUMNS, records=records)
             await conn.execute("UPDATE documents SET chunk_count = $1", count)
     finally:
         await pool.close()
@@ -266,11 +276,11 @@ def main() -> None:
 
     async def create() -> None:
         await run_migrations(url)
-        await load_chunks(url, args.chunks)
+        await load_chunks(url, args.chunks, real_vectors=args.questions > 0)
 
     t0 = time.perf_counter()
     asyncio.run(create())
-    print(f"loaded {args.chunks} chunks with COPY in {time.perf_counter() - t0:.1f} s")
+    print(f"embedded and loaded {args.chunks} chunks in {time.perf_counter() - t0:.1f} s")
     env = {"DATABASE_URL": url, "DATA_DIR": str(tmp), "LOG_LEVEL": "WARNING"}
     if args.redis:
         env["REDIS_URL"] = args.redis
