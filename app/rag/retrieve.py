@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import asdict, dataclass
@@ -21,6 +22,10 @@ EMBEDDING_TTL = 24 * 3600
 # Results are keyed by the collections' versions, so a change is seen at once; the TTL
 # only bounds memory.
 RESULT_TTL = 600
+
+# Searches under way, by result key: a burst of the same question (a class asking at once)
+# is embedded and searched once, not once per request that missed the cache meanwhile.
+_running: dict[str, asyncio.Future[list[Passage]]] = {}
 
 
 @dataclass(frozen=True)
@@ -86,31 +91,41 @@ async def search(
     )
     if cache is not None and (hit := await cache.get(key)) is not None:
         return [Passage(**p) for p in json.loads(hit)]
-    vector = None if mode == "lexical" else await embed_query(embedder, question, cache)
-    async with pool.acquire() as conn:
-        rows = await search_sql.search(
-            conn,
-            mode=mode,
-            text=question,
-            embedding=vector,
-            collection_ids=[c["id"] for c in collections],
-            document_ids=list(scope.document_ids) or None,
-            limit=k,
-            tuning=tuning,
-        )
-    passages = [
-        Passage(
-            chunk_id=row["chunk_id"],
-            document_id=str(row["document_id"]),
-            title=row["title"],
-            text=row["text"],
-            snippet=row["snippet"],
-            page=row["page"],
-            heading_path=list(row["heading_path"]),
-            score=row["score"],
-        )
-        for row in rows
-    ]
-    if cache is not None:
-        await cache.set(key, json.dumps([asdict(p) for p in passages]).encode(), RESULT_TTL)
-    return passages
+
+    async def _uncached() -> list[Passage]:
+        vector = None if mode == "lexical" else await embed_query(embedder, question, cache)
+        async with pool.acquire() as conn:
+            rows = await search_sql.search(
+                conn,
+                mode=mode,
+                text=question,
+                embedding=vector,
+                collection_ids=[c["id"] for c in collections],
+                document_ids=list(scope.document_ids) or None,
+                limit=k,
+                tuning=tuning,
+            )
+        passages = [
+            Passage(
+                chunk_id=row["chunk_id"],
+                document_id=str(row["document_id"]),
+                title=row["title"],
+                text=row["text"],
+                snippet=row["snippet"],
+                page=row["page"],
+                heading_path=list(row["heading_path"]),
+                score=row["score"],
+            )
+            for row in rows
+        ]
+        if cache is not None:
+            await cache.set(key, json.dumps([asdict(p) for p in passages]).encode(), RESULT_TTL)
+        return passages
+
+    running = _running.get(key)
+    if running is None or running.get_loop() is not asyncio.get_running_loop():
+        running = asyncio.ensure_future(_uncached())
+        _running[key] = running
+        running.add_done_callback(lambda _: _running.pop(key, None))
+    # Shielded: one waiter that goes away must not cancel the search the others wait for.
+    return list(await asyncio.shield(running))

@@ -1,0 +1,38 @@
+"""Retrieval: what happens when many people ask the same question at once."""
+
+import asyncio
+
+import numpy as np
+
+from app.cache import MemoryCache
+from app.db.pool import create_pool
+from app.rag.retrieve import search
+
+
+class CountingEmbedder:
+    """A stand-in model that counts its calls and takes a moment, as a real one does."""
+
+    name = "counting"
+    dimension = 384
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def embed(self, texts):
+        self.calls += 1
+        await asyncio.sleep(0.05)
+        return np.full((len(texts), self.dimension), self.dimension**-0.5, dtype=np.float32)
+
+
+async def test_a_burst_of_the_same_question_is_embedded_once(settings):
+    pool = await create_pool(settings.database_url, max_size=4)
+    embedder = CountingEmbedder()
+    cache = MemoryCache()
+    try:
+        results = await asyncio.gather(
+            *(search(pool, embedder, "green tea", 5, cache=cache) for _ in range(20))  # type: ignore[arg-type]
+        )
+    finally:
+        await pool.close()
+    assert embedder.calls == 1
+    assert all(r == results[0] for r in results)
