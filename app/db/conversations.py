@@ -8,8 +8,16 @@ from uuid import UUID
 import asyncpg
 
 
-async def create(conn: asyncpg.Connection, title: str) -> UUID:
-    return await conn.fetchval("INSERT INTO conversations (title) VALUES ($1) RETURNING id", title)
+async def start(conn: asyncpg.Connection, title: str, question: str) -> UUID:
+    """A new conversation with its first question, in one statement (one round trip)."""
+    return await conn.fetchval(
+        """WITH conversation AS (INSERT INTO conversations (title) VALUES ($1) RETURNING id),
+                question AS (INSERT INTO messages (conversation_id, role, content)
+                             SELECT id, 'user', $2 FROM conversation)
+           SELECT id FROM conversation""",
+        title,
+        question,
+    )
 
 
 async def exists(conn: asyncpg.Connection, conversation_id: UUID) -> bool:

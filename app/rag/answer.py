@@ -93,21 +93,23 @@ async def open_ask(
     """Store the question (in a new conversation unless one is given); NotFound if the
     conversation or the collection is unknown."""
     history: list[Turn] = []
-    async with resources.pool.acquire() as conn, conn.transaction():
+    async with resources.pool.acquire() as conn:
         if scope.collection and not await collection_sql.versions(conn, scope.collection):
             raise NotFound(
                 f"there is no collection {scope.collection!r}", code="unknown_collection"
             )
         if conversation_id is None:
-            conversation_id = await conversation_sql.create(conn, question[:120])
-        elif not await conversation_sql.exists(conn, conversation_id):
-            raise NotFound(
-                f"there is no conversation {conversation_id}", code="unknown_conversation"
-            )
-        else:
+            # Every ask holds a pooled connection meanwhile: one round trip, not five.
+            conversation_id = await conversation_sql.start(conn, question[:120], question)
+            return Ask(question, conversation_id, uuid.uuid4(), (), scope)
+        async with conn.transaction():
+            if not await conversation_sql.exists(conn, conversation_id):
+                raise NotFound(
+                    f"there is no conversation {conversation_id}", code="unknown_conversation"
+                )
             rows = await conversation_sql.recent_messages(conn, conversation_id, HISTORY_MESSAGES)
             history = [Turn(r["role"], r["content"]) for r in rows]
-        await conversation_sql.add_message(conn, conversation_id, "user", question)
+            await conversation_sql.add_message(conn, conversation_id, "user", question)
     return Ask(question, conversation_id, uuid.uuid4(), tuple(history), scope)
 
 
