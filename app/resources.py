@@ -71,7 +71,9 @@ async def startup(
             await run_migrations(dsn)
         else:
             await _check_schema(dsn)
-        pool = await create_pool(dsn)
+        # Streams hold no connection while they stream, but each ask needs two short queries
+        # to open: at 500 asks a second the default 10 queued them for a minute.
+        pool = await create_pool(dsn, max_size=30)
         embedder = await load_embedder(settings)
         if check_model:
             async with pool.acquire() as conn:
