@@ -18,11 +18,17 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     await apply_session_settings(conn, DEFAULT_TUNING)
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """What a released connection needs beyond asyncpg's own cleanup (an open transaction is
+    rolled back, listeners dropped): nothing. The default RESET ALL undid init_connection's
+    settings after a connection's first use, and cost a round trip per release."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """Open a pool; the schema must already be migrated (the vector type must exist)."""
     try:
         return await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=init_connection
+            dsn, min_size=min_size, max_size=max_size, init=init_connection, reset=keep_session
         )
     except ValueError as exc:  # pgvector's codec: the vector type does not exist
         raise ServiceUnavailable(

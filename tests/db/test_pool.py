@@ -1,0 +1,18 @@
+"""The pool's connections: settings made when a connection opens outlive its first use."""
+
+from app.db.pool import create_pool
+from app.db.search import DEFAULT_TUNING
+
+
+async def test_issue_reset_all_dropped_the_search_settings_after_first_use(settings):
+    # asyncpg's default release runs RESET ALL: every search after a connection's first ran
+    # with pgvector's default ef_search, and each release cost a round trip.
+    pool = await create_pool(settings.database_url, min_size=1, max_size=1)
+    try:
+        for _ in range(2):
+            async with pool.acquire() as conn:
+                ef_search = await conn.fetchval("SHOW hnsw.ef_search")
+                scan = await conn.fetchval("SHOW hnsw.iterative_scan")
+            assert (int(ef_search), scan) == (DEFAULT_TUNING.ef_search, "strict_order")
+    finally:
+        await pool.close()
