@@ -5,9 +5,22 @@
    sequential questions, measured at the client (p50, p99).
 2. Concurrent answer streams one uvicorn worker sustains when the upstream LLM is slow (a token
    every 50 ms from a fake OpenAI-compatible server on loopback, in its own process): for each
-   level, the server's RSS per stream and the p99 gap between tokens at the client.
+   level, how many streams were open at once, the worker's RSS per open stream, the p50/p99
+   gap between token reads at the client, the time from request to first token (how fast the
+   level opened), and the streams that ended in an error event (by code) or not at all.
 
     python bench/stream.py [--chunks 10000] [--questions 100] [--levels 500,1000,2000]
+
+What part 2 measures: the real app in its own uvicorn process (uvloop + httptools, as gunicorn
+runs it), real HTTP over loopback on both sides, and the RSS of that process. The client and
+the fake upstream share the machine's cores with the worker, so both are made cheap without
+changing what is measured: the client is one asyncio protocol per stream under uvloop (a
+gap is still measured per stream, between two reads that hold a token), and the upstream
+writes every open stream's next token from one ticker, each stream every `--token-ms` (streams
+are spread over ten phases so their tokens do not all arrive at once). Each level opens its
+streams over `--ramp` seconds; answers last 1200 tokens (60 s) so the level's streams overlap.
+A gap is between reads, and a worker that falls behind sends the tokens that piled up as one
+event, so the gap is what a reader sees: how long the text stands still.
 
 With --questions 0 (part 2 only) the chunks get random unit vectors instead: search cost does
 not depend on their meaning, and embedding 10,000 chunks takes minutes. Only loopback is used.
@@ -17,19 +30,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import psutil
+import uvloop
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -185,64 +202,182 @@ async def time_to_first_token(port: int, questions: int) -> list[float]:
     return firsts
 
 
-async def level(port: int, pid: int, streams: int, ramp: float) -> dict[str, float]:
+class Stream(asyncio.Protocol):
+    """One answer read by a protocol, not a coroutine: no task wake-up per read."""
+
+    def __init__(self, request: bytes, first_only: bool = False) -> None:
+        self.request = request
+        self.first_only = first_only  # warm-up: hang up after the first token
+        self.done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.started = time.perf_counter()
+        self.first: float | None = None  # seconds from the request to the first token
+        self.last: float | None = None
+        self.gaps: list[float] = []
+        self.tail = b""
+        self.ok = False
+        self.error = b""  # the error event's data, if the answer ended with one
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        transport.write(self.request)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        window = self.tail + data  # an event name can be split across two reads
+        self.tail = window[-11:]  # too short to hold "event: token" whole: no double count
+        if b"event: token" in window:
+            if self.last is None:
+                self.first = now - self.started
+                OPEN[0] += 1
+                OPEN[1] = max(OPEN[1], OPEN[0])
+            else:
+                self.gaps.append(now - self.last)
+            self.last = now
+            if self.first_only:
+                self.transport.close()
+        if b"event: done" in window:
+            self.ok = True
+            self.transport.close()
+        elif b"event: error" in window:
+            self.error = window[window.index(b"event: error") :]
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.last is not None:
+            OPEN[0] -= 1
+        if not self.done.done():
+            self.done.set_result(self.ok)
+
+
+async def stream(port: int, question: str, first_only: bool = False) -> Stream:
+    body = json.dumps({"question": question}).encode()
+    request = (
+        b"POST /api/chat HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.create_connection(
+        lambda: Stream(request, first_only), "127.0.0.1", port
+    )
+    try:
+        await protocol.done
+    except asyncio.CancelledError:  # the level ran out of time: an incomplete answer
+        protocol.transport.close()
+    return protocol
+
+
+def _error_code(event: bytes) -> str:
+    found = re.search(rb'"code": "(\w+)"', event)
+    return found.group(1).decode() if found else "?"
+
+
+async def level(port: int, pid: int, streams: int, ramp: float, limit: float) -> dict[str, float]:
     process = psutil.Process(pid)
     idle = process.memory_info().rss
     peak = idle
     OPEN[:] = [0, 0]
     tasks = []
+    started = time.perf_counter()
     for i in range(streams):
-        tasks.append(asyncio.create_task(ask(port, f"How do {TOPICS[i % 5].split()[0]} work?")))
-        await asyncio.sleep(ramp / streams)
-    while not all(t.done() for t in tasks):
+        question = f"How do {TOPICS[i % 5].split()[0]} work?"
+        tasks.append(asyncio.create_task(stream(port, question)))
+        # Paced against the clock: sleeps of 2 ms would drift.
+        await asyncio.sleep(max(0.0, started + ramp * (i + 1) / streams - time.perf_counter()))
+    while not all(t.done() for t in tasks) and time.perf_counter() < started + limit:
         # RSS is only sampled while the level is at its fullest (memory is per open stream).
         if OPEN[0] >= OPEN[1]:
             peak = max(peak, process.memory_info().rss)
         await asyncio.sleep(0.2)
-    results = [t.result() for t in tasks]
-    gaps = [g * 1000 for _, stream_gaps, _ in results for g in stream_gaps]
+    for task in tasks:
+        task.cancel()  # those still open after `limit` count as not completed
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    answers = [r for r in results if isinstance(r, Stream)]
+    gaps = [g * 1000 for r in answers for g in r.gaps]
+    firsts = [r.first for r in answers if r.first is not None]
     return {
         "streams": streams,
-        "completed": sum(1 for _, _, ok in results if ok),
+        "completed": sum(1 for r in answers if r.ok),
+        "errors": dict(Counter(_error_code(r.error) for r in answers if r.error)),
         # Streams can only open as fast as questions are embedded and searched: how many
         # really streamed at the same time.
         "peak_concurrent": OPEN[1],
         "rss_per_stream_kb": round((peak - idle) / max(OPEN[1], 1) / 1024, 1),
         "token_gap_p50_ms": round(percentile(gaps, 50), 1),
         "token_gap_p99_ms": round(percentile(gaps, 99), 1),
+        # From the request to the first token: how long the level took to open.
+        "first_token_p50_s": round(percentile(firsts, 50), 2),
+        "first_token_max_s": round(max(firsts, default=float("nan")), 2),
     }
 
 
 # --- a slow OpenAI-compatible upstream --------------------------------------------------------
 
 
-def run_upstream(port: int, token_ms: float, tokens: int) -> None:
-    import uvloop
+SLOTS = 10  # phases the streams are spread over, so their tokens do not all arrive at once
+TOKEN = b'data: {"choices":[{"delta":{"content":" word"}}]}\n\n'
+END = b'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+TOKEN_CHUNK = b"%x\r\n%s\r\n" % (len(TOKEN), TOKEN)  # framed once, written 40,000 times a second
+END_CHUNKS = b"%x\r\n%s\r\n0\r\n\r\n" % (len(END), END)
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:  # keep-alive: several requests per connection
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                await reader.readexactly(length)
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                    b"transfer-encoding: chunked\r\n\r\n"
-                )
-                for _ in range(tokens):
-                    chunk = b'data: {"choices":[{"delta":{"content":" word"}}]}\n\n'
-                    writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                    await writer.drain()
-                    await asyncio.sleep(token_ms / 1000)
-                end = b'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
-                writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(end), end))
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, IndexError):
-            writer.close()
+
+def run_upstream(port: int, token_ms: float, tokens: int) -> None:
+    """A model server that streams `tokens` tokens, one every `token_ms`, on every request."""
+    slots: list[set[Upstream]] = [set() for _ in range(SLOTS)]
+    arrivals = [0]
+
+    class Upstream(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+            self.buffer = b""
+            self.left = 0
+
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            head, sep, body = self.buffer.partition(b"\r\n\r\n")
+            if not sep:
+                return
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            if len(body) < length:
+                return
+            self.buffer = body[length:]  # keep-alive: the next request may follow
+            self.transport.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                b"transfer-encoding: chunked\r\n\r\n"
+            )
+            self.left = tokens
+            arrivals[0] += 1
+            slots[arrivals[0] % SLOTS].add(self)
+
+        def tick(self) -> bool:
+            """Write the next token (or the end); False once the answer is complete."""
+            if self.transport.is_closing():
+                return False
+            self.left -= 1
+            self.transport.write(TOKEN_CHUNK if self.left >= 0 else END_CHUNKS)
+            return self.left >= 0
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            for slot in slots:
+                slot.discard(self)
+
+    async def ticker() -> None:
+        # Each slot is served every token_ms, one slot every token_ms / SLOTS.
+        loop = asyncio.get_running_loop()
+        step = token_ms / 1000 / SLOTS
+        due = loop.time()
+        for n in itertools.count():
+            slot = slots[n % SLOTS]
+            for upstream in list(slot):
+                if not upstream.tick():
+                    slot.discard(upstream)
+            due += step
+            await asyncio.sleep(max(0.0, due - loop.time()))
 
     async def main() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096)
-        await server.serve_forever()
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Upstream, "127.0.0.1", port, backlog=4096)
+        async with server:
+            await ticker()
 
     uvloop.run(main())
 
@@ -318,10 +453,12 @@ def main() -> None:
         llm_env = {**env, "LLM_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1"}
         app, port = serve(llm_env)
         processes.append(app)
-        asyncio.run(ask(port, "warm up?"))
+        uvloop.run(stream(port, "warm up?", first_only=True))
         levels = []
         for streams in [int(n) for n in args.levels.split(",")]:
-            figures = asyncio.run(level(port, app.pid, streams, args.ramp))
+            # Streams still open at 1.5 times the answer's length count as failed.
+            limit = args.ramp + 1.5 * args.tokens * args.token_ms / 1000 + 10
+            figures = uvloop.run(level(port, app.pid, streams, args.ramp, limit))
             print(f"slow upstream ({args.token_ms:g} ms/token): {figures}")
             levels.append(figures)
         sustained = [
