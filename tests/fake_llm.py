@@ -117,10 +117,13 @@ class FakeLLM:
             with self._lock:
                 self.closed_by_client += 1
             return
+        end = b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n'
+        if model == "burst":  # tokens that piled up while the reader was busy: one write
+            writer.write(b"".join(_event(piece) for piece in answer) + end)
+            return await writer.drain()
         for piece in answer:  # ok, flaky after its first request
             await _chunk(writer, piece)
-        writer.write(b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}\n\n')
-        writer.write(b"data: [DONE]\n\n")
+        writer.write(end)
         await writer.drain()
 
     async def _until_closed(self, reader: asyncio.StreamReader) -> None:
@@ -132,9 +135,13 @@ class FakeLLM:
             self.closed_by_client += 1
 
 
-async def _chunk(writer: asyncio.StreamWriter, text: str) -> None:
+def _event(text: str) -> bytes:
     data = {"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
-    writer.write(f"data: {json.dumps(data)}\n\n".encode())
+    return f"data: {json.dumps(data)}\n\n".encode()
+
+
+async def _chunk(writer: asyncio.StreamWriter, text: str) -> None:
+    writer.write(_event(text))
     await writer.drain()
 
 

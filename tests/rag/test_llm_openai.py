@@ -112,6 +112,16 @@ def test_a_citation_of_a_source_that_does_not_exist_is_unsupported(client, fake_
     ]
 
 
+def test_tokens_that_arrive_together_are_sent_as_one_event(client, llm_app, fake_llm):
+    # A worker that falls behind finds several tokens in one read: one event, not one each.
+    ingest(client, "solar.md", SOLAR_GUIDE)
+    events = ask(llm_app("burst"))
+    tokens = [data["text"] for name, data, _ in events if name == "token"]
+    assert "".join(tokens) == "".join(fake_llm.answer)
+    assert len(tokens) < len(fake_llm.answer)
+    assert events[-1][0] == "done"
+
+
 def test_retry_before_the_first_token(client, llm_app, fake_llm):
     ingest(client, "solar.md", SOLAR_GUIDE)
     events = ask(llm_app("flaky"))
