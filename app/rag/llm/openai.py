@@ -119,38 +119,63 @@ class OpenAILLM:
 
 
 async def _deltas(response: httpx.Response) -> AsyncIterator[str]:
-    """Text deltas of an OpenAI chat-completion SSE stream; LLMError when it is malformed."""
-    async for line in response.aiter_lines():
-        if not line.startswith("data:"):
-            continue  # blank separators, comments (pings), event names
-        data = line[5:].strip()
-        if data == "[DONE]":
-            return
-        try:
-            chunk = json.loads(data)
-        except json.JSONDecodeError:
-            raise _malformed("a chunk is not valid JSON") from None
-        if not isinstance(chunk, dict):
-            raise _malformed("a chunk is not a JSON object")
-        if "error" in chunk:
-            raise LLMError(
-                f"The language model reported an error mid-answer: {_message(chunk['error'])}",
-                code="upstream_error",
-            )
-        try:
-            choice = chunk["choices"][0] if chunk["choices"] else {}
-            content = (choice.get("delta") or {}).get("content")
-        except (KeyError, TypeError, AttributeError):
-            raise _malformed("a chunk has no choices[0].delta") from None
-        if content:
-            yield content
-        if choice.get("finish_reason"):
+    """Text deltas of an OpenAI chat-completion SSE stream; LLMError when it is malformed.
+
+    The events of one network read come out as one delta: a worker that falls behind finds
+    several tokens waiting and sends them as one event, instead of falling further behind.
+    """
+    pending = ""
+    async for text in response.aiter_text():
+        lines = (pending + text).splitlines(keepends=True)
+        pending = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
+        pieces: list[str] = []
+        finished, error = False, None
+        for line in lines:
+            if not line.startswith("data:"):
+                continue  # blank separators, comments (pings), event names
+            try:
+                content, finished = _delta(line[5:].strip())
+            except LLMError as exc:  # after the text that came before it
+                error = exc
+                break
+            if content:
+                pieces.append(content)
+            if finished:
+                break
+        if pieces:
+            yield "".join(pieces)
+        if error is not None:
+            raise error
+        if finished:
             return
     # Neither [DONE] nor a finish_reason: the server or a proxy cut the stream.
     raise LLMError(
         "The language model's stream ended before the answer was finished; ask again.",
         code="upstream_cut",
     )
+
+
+def _delta(data: str) -> tuple[str | None, bool]:
+    """(text, whether the answer is finished) of one `data:` line."""
+    if data == "[DONE]":
+        return None, True
+    try:
+        chunk = json.loads(data)
+    except json.JSONDecodeError:
+        raise _malformed("a chunk is not valid JSON") from None
+    if not isinstance(chunk, dict):
+        raise _malformed("a chunk is not a JSON object")
+    if "error" in chunk:
+        raise LLMError(
+            f"The language model reported an error mid-answer: {_message(chunk['error'])}",
+            code="upstream_error",
+        )
+    try:
+        choice = chunk["choices"][0] if chunk["choices"] else {}
+        content = (choice.get("delta") or {}).get("content")
+    except (KeyError, TypeError, AttributeError):
+        raise _malformed("a chunk has no choices[0].delta") from None
+    return content, bool(choice.get("finish_reason"))
 
 
 def _malformed(what: str) -> LLMError:
