@@ -22,6 +22,7 @@ from app.ingest.events import DocumentEvents
 from app.ingest.reindex import check_model as check_embedding_model
 from app.rag.embedders import Embedder, load_embedder
 from app.rag.llm import LLM, load_llm
+from app.rag.stream_log import StreamWriter, stream_log
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class Resources:
     http: httpx.AsyncClient
     cache: Cache
     llm: LLM
+    stream_writer: StreamWriter  # answer streams' events, kept for resume
     redis: redis.Redis | None = None  # only what can be rebuilt: caches, counters
     embedded_server: Any = None
     worker_task: asyncio.Task[None] | None = None
@@ -95,6 +97,7 @@ async def startup(
         http=httpx.AsyncClient(timeout=httpx.Timeout(30, connect=5), follow_redirects=False),
         cache=cache,
         llm=load_llm(settings, embedder, pool, cache),
+        stream_writer=StreamWriter(stream_log(redis_client, pool)),
         redis=redis_client,
         embedded_server=server,
         document_events=DocumentEvents(pool),

@@ -9,12 +9,10 @@ from uuid import UUID
 import asyncpg
 
 
-async def append(
-    conn: asyncpg.Connection, stream_id: UUID, events: Sequence[tuple[int, str, Any]]
-) -> None:
+async def append(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, int, str, Any]]) -> None:
+    """Insert (stream id, seq, event name, data) rows, of one stream or several."""
     await conn.executemany(
-        "INSERT INTO stream_events (stream_id, seq, event, data) VALUES ($1, $2, $3, $4)",
-        [(stream_id, seq, name, data) for seq, name, data in events],
+        "INSERT INTO stream_events (stream_id, seq, event, data) VALUES ($1, $2, $3, $4)", rows
     )
 
 

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from app.errors import BadRequest, NotFound
 from app.rag.answer import Ask, open_ask, parse_ask, parse_scope, stream_answer
 from app.rag.retrieve import Scope
-from app.rag.stream_log import Recorder, replay, stream_log
+from app.rag.stream_log import Recorder, replay
 from app.resources import Resources
 from app.routes.deps import read_json, resources_of
 
@@ -64,7 +64,7 @@ def _event(stream_id: UUID, seq: int, name: str, data: object) -> ServerSentEven
 
 
 async def _live(resources: Resources, ask: Ask) -> AsyncIterator[ServerSentEvent]:
-    recorder = Recorder(stream_log(resources), ask.message_id)
+    recorder = Recorder(resources.stream_writer, ask.message_id)
     seq = 0
     try:
         async for name, data in stream_answer(resources, ask):
@@ -77,7 +77,7 @@ async def _live(resources: Resources, ask: Ask) -> AsyncIterator[ServerSentEvent
         with anyio.CancelScope(shield=True), anyio.move_on_after(10):
             if not recorder.finished:
                 await recorder.add(seq + 1, "error", INTERRUPTED)
-            await recorder.flush()
+            await recorder.close()
 
 
 def _last_event_id(request: Request) -> tuple[UUID, int]:
@@ -95,7 +95,7 @@ def _last_event_id(request: Request) -> tuple[UUID, int]:
 async def _resume(request: Request) -> EventSourceResponse:
     stream_id, seq = _last_event_id(request)
     resources = resources_of(request)
-    store = stream_log(resources)
+    store = resources.stream_writer.store
     if not await store.after(stream_id, 0):
         raise NotFound(
             "that answer stream is no longer available (streams are kept for an hour); "
