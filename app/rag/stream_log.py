@@ -23,7 +23,9 @@ from app.db import stream_events as stream_sql
 log = logging.getLogger(__name__)
 
 KEEP_SECONDS = 3600  # how long a finished stream can still be resumed
-FLUSH_SECONDS = 0.25  # tokens are written in batches at most this old
+# Tokens are written in batches at most this old. A resume is rarely this quick (EventSource
+# waits about 3 s before it reconnects), and each batch costs Redis a command per stream.
+FLUSH_SECONDS = 1.0
 POLL_SECONDS = 0.2  # how often a resumed stream looks for new events
 TERMINAL = ("done", "error")
 
@@ -50,7 +52,10 @@ class RedisStreamLog:
             for stream_id, events in batch.items():
                 key = self._key(stream_id)
                 pipe.rpush(key, *(json.dumps([seq, name, data]) for seq, name, data in events))
-                pipe.expire(key, KEEP_SECONDS)
+                # Set when a stream starts (so a worker that dies leaves no key behind) and
+                # when it ends, not with every batch of tokens in between.
+                if events[0][0] == 1 or events[-1][1] in TERMINAL:
+                    pipe.expire(key, KEEP_SECONDS)
             await pipe.execute()
 
     async def after(self, stream_id: UUID, seq: int) -> list[Record]:
