@@ -28,6 +28,7 @@ KEEP_SECONDS = 3600  # how long a finished stream can still be resumed
 FLUSH_SECONDS = 1.0
 POLL_SECONDS = 0.2  # how often a resumed stream looks for new events
 TERMINAL = ("done", "error")
+SLICE = 200  # streams per Redis pipeline
 
 Record = tuple[int, str, Any]  # (seq, event name, data)
 Batch = Mapping[UUID, Sequence[Record]]  # the new events of several streams
@@ -48,15 +49,19 @@ class RedisStreamLog:
         return f"rag:answer:{stream_id}"
 
     async def write(self, batch: Batch) -> None:
-        async with self.client.pipeline(transaction=False) as pipe:
-            for stream_id, events in batch.items():
-                key = self._key(stream_id)
-                pipe.rpush(key, *(json.dumps([seq, name, data]) for seq, name, data in events))
-                # Set when a stream starts (so a worker that dies leaves no key behind) and
-                # when it ends, not with every batch of tokens in between.
-                if events[0][0] == 1 or events[-1][1] in TERMINAL:
-                    pipe.expire(key, KEEP_SECONDS)
-            await pipe.execute()
+        # In slices: a pipeline is encoded in one go, and 2,000 streams' worth at once would
+        # stall every other stream of the worker for that long.
+        items = list(batch.items())
+        for start in range(0, len(items), SLICE):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for stream_id, events in items[start : start + SLICE]:
+                    key = self._key(stream_id)
+                    pipe.rpush(key, *(json.dumps([n, name, data]) for n, name, data in events))
+                    # Set when a stream starts (so a worker that dies leaves no key behind)
+                    # and when it ends, not with every batch of tokens in between.
+                    if events[0][0] == 1 or events[-1][1] in TERMINAL:
+                        pipe.expire(key, KEEP_SECONDS)
+                await pipe.execute()
 
     async def after(self, stream_id: UUID, seq: int) -> list[Record]:
         # Events are pushed in order from seq 1, so event n sits at index n - 1.

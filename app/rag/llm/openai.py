@@ -47,9 +47,9 @@ class OpenAILLM:
             transport=transport,
         )
 
-    async def stream(self, question: str, passages: Sequence[Passage]) -> AsyncIterator[str]:
-        async for delta in self._complete(prompt.answer_messages(question, passages)):
-            yield delta
+    def stream(self, question: str, passages: Sequence[Passage]) -> AsyncIterator[str]:
+        # The generator itself, not one more that re-yields it: a hop per token adds up.
+        return self._complete(prompt.answer_messages(question, passages))
 
     async def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
         parts = [d async for d in self._complete(prompt.rewrite_messages(question, history))]
