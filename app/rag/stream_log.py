@@ -160,24 +160,32 @@ class StreamWriter:
 
 
 class Recorder:
-    """One stream's events into the log: tokens within FLUSH_SECONDS, the rest before they
-    are sent (so a client can resume from any event it has seen)."""
+    """One stream's events into the log, within FLUSH_SECONDS: a live answer never waits for
+    the log (a resume waits for it instead, see `started`)."""
 
     def __init__(self, writer: StreamWriter, stream_id: UUID) -> None:
         self.writer = writer
         self.stream_id = stream_id
         self.finished = False
 
-    async def add(self, seq: int, name: str, data: Any) -> None:
+    def add(self, seq: int, name: str, data: Any) -> None:
         self.writer.add(self.stream_id, (seq, name, data))
         self.finished = name in TERMINAL
-        if name != "token":
-            await self.writer.flush(self.stream_id)
 
     async def close(self) -> None:
         """Write what is left; the stream is over."""
         await self.writer.flush(self.stream_id)
         self.writer.forget(self.stream_id)
+
+
+async def started(store: StreamLog, stream_id: UUID) -> bool:
+    """Whether the stream is in the log, waiting as long as its first events may take."""
+    deadline = time.monotonic() + FLUSH_SECONDS + 1
+    while not await store.after(stream_id, 0):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(POLL_SECONDS)
+    return True
 
 
 async def replay(

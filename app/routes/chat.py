@@ -19,7 +19,7 @@ from starlette.routing import Route
 from app.errors import BadRequest, NotFound
 from app.rag.answer import Ask, open_ask, parse_ask, parse_scope, stream_answer
 from app.rag.retrieve import Scope
-from app.rag.stream_log import Recorder, replay
+from app.rag.stream_log import Recorder, replay, started
 from app.resources import Resources
 from app.routes.deps import read_json, resources_of
 
@@ -69,14 +69,14 @@ async def _live(resources: Resources, ask: Ask) -> AsyncIterator[ServerSentEvent
     try:
         async for name, data in stream_answer(resources, ask):
             seq += 1
-            await recorder.add(seq, name, data)
+            recorder.add(seq, name, data)
             yield _event(ask.message_id, seq, name, data)
     finally:
         # Shielded: the client is gone and this task is being cancelled, but what was sent
         # must reach the log, ending in an error a resuming client can show.
         with anyio.CancelScope(shield=True), anyio.move_on_after(10):
             if not recorder.finished:
-                await recorder.add(seq + 1, "error", INTERRUPTED)
+                recorder.add(seq + 1, "error", INTERRUPTED)
             await recorder.close()
 
 
@@ -96,7 +96,7 @@ async def _resume(request: Request) -> EventSourceResponse:
     stream_id, seq = _last_event_id(request)
     resources = resources_of(request)
     store = resources.stream_writer.store
-    if not await store.after(stream_id, 0):
+    if not await started(store, stream_id):
         raise NotFound(
             "that answer stream is no longer available (streams are kept for an hour); "
             "ask the question again",

@@ -166,7 +166,9 @@ async def test_issue_too_many_redis_connections_when_thousands_of_streams_record
     writer = StreamWriter(log)
     ids = [uuid_module.uuid4() for _ in range(1500)]
     try:
-        await asyncio.gather(*(Recorder(writer, i).add(1, "meta", {"n": 1}) for i in ids))
+        for i in ids:
+            Recorder(writer, i).add(1, "meta", {"n": 1})
+        await asyncio.gather(*(Recorder(writer, i).close() for i in ids))
         assert await log.after(ids[-1], 0) == [(1, "meta", {"n": 1})]
         assert not writer.lost
         await client.delete(*(RedisStreamLog._key(i) for i in ids))
