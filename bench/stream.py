@@ -19,8 +19,8 @@ gap is still measured per stream, between two reads that hold a token), and the 
 writes every open stream's next token from one ticker, each stream every `--token-ms` (streams
 are spread over ten phases so their tokens do not all arrive at once). Each level opens its
 streams over `--ramp` seconds; answers last 1200 tokens (60 s) so the level's streams overlap.
-A gap is between reads, and a worker that falls behind sends the tokens that piled up as one
-event, so the gap is what a reader sees: how long the text stands still.
+A gap is between two reads that hold a token event: how long the text stands still for a
+reader (events that arrive together count once).
 
 With --questions 0 (part 2 only) the chunks get random unit vectors instead: search cost does
 not depend on their meaning, and embedding 10,000 chunks takes minutes. Only loopback is used.

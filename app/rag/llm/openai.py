@@ -121,8 +121,9 @@ class OpenAILLM:
 async def _deltas(response: httpx.Response) -> AsyncIterator[str]:
     """Text deltas of an OpenAI chat-completion SSE stream; LLMError when it is malformed.
 
-    The events of one network read come out as one delta: a worker that falls behind finds
-    several tokens waiting and sends them as one event, instead of falling further behind.
+    The events of one piece of the body (what httpx hands over at once: one HTTP chunk, or
+    one read of an unchunked body) come out as one delta, so an upstream or proxy that sends
+    tokens in batches costs one event per batch, not one per token.
     """
     pending = ""
     async for text in response.aiter_text():
