@@ -77,6 +77,8 @@ class Worker:
         self.batch_jobs = batch_jobs
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._wake = asyncio.Event()
+        # Heartbeats of the batches claimed and not yet stored (stopped when run() ends too).
+        self._heartbeats: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         """Claim and run jobs; sleep until NOTIFY jobs (or the poll interval) when idle.
@@ -109,9 +111,10 @@ class Worker:
             finally:
                 for task in (claiming, storing):
                     if task is not None:
-                        task.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await task
+                        await _cancel(task)
+                # A batch claimed or embedded but not stored: its jobs' locks now expire.
+                for heartbeat in list(self._heartbeats):
+                    await self._stop(heartbeat)
                 await listener.remove_listener(job_sql.CHANNEL, self._on_notify)
 
     def _on_notify(self, *_: Any) -> None:
@@ -126,10 +129,11 @@ class Worker:
         if not jobs:
             return None
         heartbeat = asyncio.create_task(self._heartbeat(jobs))
+        self._heartbeats.add(heartbeat)
         try:
             return _Batch(await self._prepare(jobs), heartbeat)
         except BaseException:
-            await _stop(heartbeat)
+            await self._stop(heartbeat)
             raise
 
     async def _embed(self, batch: _Batch) -> _Embedded | None:
@@ -164,7 +168,11 @@ class Worker:
                     log.exception("storing %d job(s) failed", len(batch.prepared))
                     await self._retry_all(batch, exc)
         finally:
-            await _stop(batch.heartbeat)
+            await self._stop(batch.heartbeat)
+
+    async def _stop(self, heartbeat: asyncio.Task[None]) -> None:
+        self._heartbeats.discard(heartbeat)
+        await _cancel(heartbeat)
 
     async def _retry_all(self, batch: _Batch, exc: Exception) -> None:
         for item in batch.prepared:
@@ -282,7 +290,7 @@ class Worker:
                 await document_sql.set_status(conn, UUID(document_id), "failed", error=error)
 
 
-async def _stop(task: asyncio.Task[None]) -> None:
+async def _cancel(task: asyncio.Task[Any]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

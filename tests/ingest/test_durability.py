@@ -185,3 +185,33 @@ def test_two_workers_ingest_fifty_documents_each_exactly_once(settings, workers)
     assert_ingested_exactly_once(url)
     attempts = query(url, "SELECT attempts FROM jobs")
     assert [a["attempts"] for a in attempts] == [1] * 50
+
+
+async def test_a_stopped_worker_stops_beating_for_the_batch_it_was_embedding(settings):
+    # Its heartbeat must end with it, or the half-done job would stay locked forever.
+    from app.db import jobs as job_sql
+    from app.db.pool import create_pool
+    from app.ingest.worker import Worker
+    from app.rag.embedders.local import LocalEmbedder
+
+    pool = await create_pool(settings.database_url, max_size=6)
+    embedder = await LocalEmbedder.load(None)
+    try:
+        await _submit_all(settings.database_url, {"long.txt": long_document()})
+        worker = Worker(pool, embedder, lock_seconds=0.6)
+        running = asyncio.create_task(worker.run())
+        async with pool.acquire() as conn:
+            while not await conn.fetchval("SELECT count(*) FROM jobs WHERE status = 'running'"):
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # embedding now
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        assert not worker._heartbeats
+        await asyncio.sleep(1)  # past the 0.6 s lock
+        async with pool.acquire() as conn:
+            job = await job_sql.claim(conn, lock_seconds=5, worker="next")
+        assert job is not None and job["attempts"] == 2
+    finally:
+        await embedder.close()
+        await pool.close()
