@@ -52,8 +52,8 @@ async def compose(
         for position, (start, end) in enumerate(spans):
             text = passage.text[start:end]
             # Overlapping chunks repeat sentences: quote each once.
-            if _is_prose(text) and _clean(text) not in seen:
-                seen.add(_clean(text))
+            if _is_prose(text) and (clean := _clean(text)) not in seen:
+                seen.add(clean)
                 candidates.append(_Sentence(n, position, text))
                 vectors.append(None if pooled is None else pooled[position])
     candidates, vectors = candidates[:MAX_CANDIDATES], vectors[:MAX_CANDIDATES]
