@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 
@@ -64,6 +65,10 @@ class Application:
                     raise
                 # The server copies this state into every request's scope.
                 scope["state"]["resources"] = resources
+                # What startup loaded (the model, the libraries) lives as long as the process:
+                # out of the collector's sight, a collection scans only what requests made.
+                # Without this, collections took an eighth of a worker at 800 streams.
+                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
                 if self.on_ready is not None:
                     self.on_ready()

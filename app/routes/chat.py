@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from uuid import UUID
 
 import anyio
-from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.routing import Route
 
@@ -22,6 +21,7 @@ from app.rag.retrieve import Scope
 from app.rag.stream_log import Recorder, replay, started
 from app.resources import Resources
 from app.routes.deps import read_json, resources_of
+from app.routes.sse import EventStream, encode
 
 PING_SECONDS = 15
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
@@ -31,7 +31,7 @@ INTERRUPTED = {
 }
 
 
-async def chat(request: Request) -> EventSourceResponse:
+async def chat(request: Request) -> EventStream:
     if request.headers.get("last-event-id"):
         return await _resume(request)
     # Everything that can be refused is checked before the stream starts, so it gets a 4xx.
@@ -41,7 +41,7 @@ async def chat(request: Request) -> EventSourceResponse:
     return await _start(request, question, conversation_id, scope)
 
 
-async def chat_get(request: Request) -> EventSourceResponse:
+async def chat_get(request: Request) -> EventStream:
     """The EventSource form: /api/chat?question=...&conversation_id=..."""
     if request.headers.get("last-event-id"):
         return await _resume(request)
@@ -53,24 +53,25 @@ async def chat_get(request: Request) -> EventSourceResponse:
 
 async def _start(
     request: Request, question: str, conversation_id: UUID | None, scope: Scope
-) -> EventSourceResponse:
+) -> EventStream:
     resources = resources_of(request)
     ask = await open_ask(resources, question, conversation_id, scope)
-    return EventSourceResponse(_live(resources, ask), ping=PING_SECONDS, headers=HEADERS)
+    return EventStream(_live(resources, ask), ping=PING_SECONDS, headers=HEADERS)
 
 
-def _event(stream_id: UUID, seq: int, name: str, data: object) -> ServerSentEvent:
-    return ServerSentEvent(json.dumps(data), event=name, id=f"{stream_id}:{seq}")
+def _event(stream_id: str, seq: int, name: str, data: object) -> bytes:
+    return encode(name, json.dumps(data), f"{stream_id}:{seq}")
 
 
-async def _live(resources: Resources, ask: Ask) -> AsyncIterator[ServerSentEvent]:
+async def _live(resources: Resources, ask: Ask) -> AsyncIterator[bytes]:
     recorder = Recorder(resources.stream_writer, ask.message_id)
+    stream_id = str(ask.message_id)
     seq = 0
     try:
         async for name, data in stream_answer(resources, ask):
             seq += 1
             recorder.add(seq, name, data)
-            yield _event(ask.message_id, seq, name, data)
+            yield _event(stream_id, seq, name, data)
     finally:
         # Shielded: the client is gone and this task is being cancelled, but what was sent
         # must reach the log, ending in an error a resuming client can show.
@@ -92,7 +93,7 @@ def _last_event_id(request: Request) -> tuple[UUID, int]:
         ) from None
 
 
-async def _resume(request: Request) -> EventSourceResponse:
+async def _resume(request: Request) -> EventStream:
     stream_id, seq = _last_event_id(request)
     resources = resources_of(request)
     store = resources.stream_writer.store
@@ -104,11 +105,11 @@ async def _resume(request: Request) -> EventSourceResponse:
         )
     idle = resources.settings.llm_read_timeout + 30
 
-    async def events() -> AsyncIterator[ServerSentEvent]:
+    async def events() -> AsyncIterator[bytes]:
         async for number, name, data in replay(store, stream_id, seq, idle):
-            yield _event(stream_id, number, name, data)
+            yield _event(str(stream_id), number, name, data)
 
-    return EventSourceResponse(events(), ping=PING_SECONDS, headers=HEADERS)
+    return EventStream(events(), ping=PING_SECONDS, headers=HEADERS)
 
 
 routes = [

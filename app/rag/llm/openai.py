@@ -7,6 +7,7 @@ repeat or contradict it. Closing the stream (cancel, disconnect) closes the upst
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -15,6 +16,7 @@ import httpx
 
 from app.config import Settings
 from app.rag import prompt
+from app.rag.llm import network
 from app.rag.llm.base import LLMError, Turn
 from app.rag.retrieve import Passage
 
@@ -34,7 +36,9 @@ class OpenAILLM:
         self.model = settings.llm_model
         self.context_tokens = settings.llm_context_tokens
         self.read_timeout = settings.llm_read_timeout
-        headers = {"Accept": "text/event-stream"}
+        # identity: the stream is read raw (a decoder per piece is one more layer per token),
+        # and an event stream gains little from compression.
+        headers = {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
         if settings.llm_api_key:
             headers["Authorization"] = f"Bearer {settings.llm_api_key}"
         # Its own client: answer streams are long-lived, and one worker holds thousands of
@@ -46,6 +50,8 @@ class OpenAILLM:
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
             transport=transport,
         )
+        if transport is None:
+            network.install(self.client)
 
     def stream(self, question: str, passages: Sequence[Passage]) -> AsyncIterator[str]:
         # The generator itself, not one more that re-yields it: a hop per token adds up.
@@ -125,10 +131,16 @@ async def _deltas(response: httpx.Response) -> AsyncIterator[str]:
     one read of an unchunked body) come out as one delta, so an upstream or proxy that sends
     tokens in batches costs one event per batch, not one per token.
     """
+    identity = response.headers.get("content-encoding", "identity") == "identity"
+    body = response.aiter_raw() if identity else response.aiter_bytes()
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
     pending = ""
-    async for text in response.aiter_text():
-        lines = (pending + text).splitlines(keepends=True)
-        pending = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
+    async for raw in body:
+        text = pending + decoder.decode(raw)
+        if "\r" in text:  # SSE lines may end in CRLF or CR; only LF is split on below
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        # Not splitlines(): it also splits at U+2028 and friends, which JSON may hold raw.
+        *lines, pending = text.split("\n")
         pieces: list[str] = []
         finished, error = False, None
         for line in lines:
