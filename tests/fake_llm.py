@@ -93,6 +93,8 @@ class FakeLLM:
             return await _status(writer, 401, "invalid api key")
         if model == "stall-headers":
             return await self._until_closed(reader)  # never answers
+        if model == "slow":  # as model servers stream: an HTTP chunk per token
+            return await self._slow(reader, writer)
         writer.write(
             b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
         )
@@ -106,17 +108,6 @@ class FakeLLM:
             elif model == "stall":
                 await self._until_closed(reader)
             return  # cut: the body ends without [DONE]
-        if model == "slow":  # tokens until the client goes away
-            closed = asyncio.ensure_future(reader.read(1))
-            try:
-                while not closed.done():
-                    await _chunk(writer, " word")
-                    await asyncio.wait([closed], timeout=self.token_seconds)
-            except ConnectionError:
-                closed.cancel()
-            with self._lock:
-                self.closed_by_client += 1
-            return
         end = b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n'
         if model == "burst":  # tokens that piled up while the reader was busy: one write
             writer.write(b"".join(_event(piece) for piece in answer) + end)
@@ -125,6 +116,24 @@ class FakeLLM:
             await _chunk(writer, piece)
         writer.write(end)
         await writer.drain()
+
+    async def _slow(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Tokens every `token_seconds`, each in its own HTTP chunk, until the client goes."""
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
+        event = _event(" word")
+        closed = asyncio.ensure_future(reader.read(1))
+        try:
+            while not closed.done():
+                writer.write(b"%x\r\n%s\r\n" % (len(event), event))
+                await writer.drain()
+                await asyncio.wait([closed], timeout=self.token_seconds)
+        except ConnectionError:
+            closed.cancel()
+        with self._lock:
+            self.closed_by_client += 1
 
     async def _until_closed(self, reader: asyncio.StreamReader) -> None:
         try:

@@ -3,6 +3,7 @@ of this app, and a fake that misbehaves on purpose (tests/fake_llm.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 
@@ -11,6 +12,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from app.asgi import Application
+from app.rag.llm.base import LLMError
+from app.rag.llm.openai import OpenAILLM
+from app.rag.retrieve import Passage
 from tests.conftest import run_server, settings_with
 from tests.fake_llm import REWRITTEN
 from tests.helpers import SOLAR_GUIDE, ingest, parse_sse, row_counts
@@ -239,3 +243,47 @@ def test_sources_trimmed_to_the_context_budget(client, llm_app, fake_llm):
     # The sources event lists exactly the passages the model saw, numbered the same way.
     assert numbered == [str(s["n"]) for s in sources] and 1 <= len(sources) < 5
     assert len(system) // 4 <= 700
+
+
+PASSAGE = Passage(1, "d", "Solar guide", SOLAR_GUIDE, SOLAR_GUIDE[:80], None, [], 1.0)
+
+
+async def test_tokens_that_pile_up_while_the_answer_is_busy_leave_as_one_delta(settings, fake_llm):
+    # A busy worker sends what arrived meanwhile as one event, not one event per token.
+    llm = OpenAILLM(settings_with(settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="slow"))
+    try:
+        stream = llm.stream(QUESTION, [PASSAGE])
+        first = await anext(stream)
+        await asyncio.sleep(0.3)  # the upstream sends a token every 20 ms meanwhile
+        second = await anext(stream)
+        await stream.aclose()  # type: ignore[attr-defined]
+    finally:
+        await llm.aclose()
+    assert first == " word" and second == " word" * second.count(" word")
+    assert second.count(" word") >= 3
+
+
+async def test_a_busy_answer_gets_the_text_before_an_upstream_error_and_then_the_error(
+    settings, fake_llm
+):
+    llm = OpenAILLM(settings_with(settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="cut"))
+    deltas = []
+    try:
+        with pytest.raises(LLMError) as raised:
+            async for delta in llm.stream(QUESTION, [PASSAGE]):
+                await asyncio.sleep(0.3)  # the cut arrives while this one is busy
+                deltas.append(delta)
+    finally:
+        await llm.aclose()
+    assert deltas == [fake_llm.answer[0]] and raised.value.code == "upstream_cut"
+
+
+async def test_closing_an_answer_early_closes_its_upstream_request(settings, fake_llm):
+    llm = OpenAILLM(settings_with(settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="slow"))
+    try:
+        stream = llm.stream(QUESTION, [PASSAGE])
+        assert await anext(stream)
+        await stream.aclose()  # type: ignore[attr-defined]
+        assert await asyncio.to_thread(fake_llm.wait_closed, 1, 5)
+    finally:
+        await llm.aclose()

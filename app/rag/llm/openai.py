@@ -18,6 +18,7 @@ from app.config import Settings
 from app.rag import prompt
 from app.rag.llm import network
 from app.rag.llm.base import LLMError, Turn
+from app.rag.llm.coalesce import coalesced
 from app.rag.retrieve import Passage
 
 ATTEMPTS = 3
@@ -54,8 +55,7 @@ class OpenAILLM:
             network.install(self.client)
 
     def stream(self, question: str, passages: Sequence[Passage]) -> AsyncIterator[str]:
-        # The generator itself, not one more that re-yields it: a hop per token adds up.
-        return self._complete(prompt.answer_messages(question, passages))
+        return coalesced(self._complete(prompt.answer_messages(question, passages)))
 
     async def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
         parts = [d async for d in self._complete(prompt.rewrite_messages(question, history))]
