@@ -1,6 +1,7 @@
 """The hand-written ASGI dispatch and its lifespan."""
 
 import asyncio
+import gc
 
 import asyncpg
 import pytest
@@ -38,3 +39,15 @@ def test_startup_on_an_unmigrated_database_says_to_migrate(empty_database, tmp_p
     with pytest.raises(ServiceUnavailable, match="python -m app migrate"):
         with TestClient(Application(settings)):
             pass
+
+
+def test_startup_keeps_the_garbage_collector_off_the_streams_path(settings):
+    thresholds = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        gc.unfreeze()
+        with TestClient(Application(settings)):
+            assert gc.get_freeze_count() > 0  # what startup loaded is never scanned again
+            assert gc.get_threshold()[0] == 20_000
+    finally:
+        gc.set_threshold(*thresholds)
