@@ -18,37 +18,39 @@ async def coalesced(deltas: AsyncIterator[str]) -> AsyncIterator[str]:
     """The text of `deltas`, joined as it piled up; their error after the text before it."""
     loop = asyncio.get_running_loop()
     parts: list[str] = []
-    ended: list[BaseException | None] = []  # [error or None] once `deltas` has ended
-    waiter: list[asyncio.Future[None]] = []
+    ended = False
+    error: Exception | None = None
+    waiter: asyncio.Future[None] | None = None
 
     def wake() -> None:
-        if waiter and not waiter[0].done():
-            waiter[0].set_result(None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def read() -> None:
+        nonlocal ended, error
         try:
             async for delta in deltas:
                 parts.append(delta)
                 wake()
-            ended.append(None)
         except Exception as exc:
-            ended.append(exc)
+            error = exc
         finally:
+            ended = True
             wake()
 
     reader = asyncio.ensure_future(read())
     try:
         while True:
             if not parts and not ended:
-                waiter[:] = [loop.create_future()]
-                await waiter[0]
+                waiter = loop.create_future()
+                await waiter
             if parts:
                 text = "".join(parts)
                 parts.clear()
                 yield text
-            elif ended:
-                if ended[0] is not None:
-                    raise ended[0]
+            elif error is not None:
+                raise error
+            else:
                 return
     finally:
         # Cancelling the reader closes the upstream request (its `async with` exits).
