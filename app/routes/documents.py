@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
-from sse_starlette import EventSourceResponse
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,6 +26,7 @@ from app.routes.deps import (
     read_json,
     resources_of,
 )
+from app.routes.sse import EventStream
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ async def document_events(request: Request) -> Response:
             ),
         }
 
-    return EventSourceResponse(stream(), ping=15)
+    return EventStream(stream(), ping=15)
 
 
 routes = [

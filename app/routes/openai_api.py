@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -24,6 +24,7 @@ from app.rag.answer import MAX_QUESTION_CHARS, Outcome, answer_events, error_eve
 from app.rag.llm import Turn
 from app.resources import Resources
 from app.routes.deps import read_json, resources_of
+from app.routes.sse import EventStream
 
 PING_SECONDS = 15
 # Model name -> collection searched (None: every document). The hook for collections: when
@@ -86,12 +87,12 @@ def parse_request(body: Any) -> tuple[str, str, list[Turn], bool]:
     return model, turns[-1].content, turns[:-1], bool(body.get("stream", False))
 
 
-async def chat_completions(request: Request) -> JSONResponse | EventSourceResponse:
+async def chat_completions(request: Request) -> JSONResponse | EventStream:
     model, question, history, stream = parse_request(await read_json(request, limit=MAX_BODY_BYTES))
     resources = resources_of(request)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if stream:
-        return EventSourceResponse(
+        return EventStream(
             _chunks(resources, completion_id, model, question, history),
             ping=PING_SECONDS,
             headers={"Cache-Control": "no-store"},
