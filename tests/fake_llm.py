@@ -8,6 +8,7 @@ and see the moment its client closes the connection.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import threading
 import time
@@ -95,6 +96,8 @@ class FakeLLM:
             return await self._until_closed(reader)  # never answers
         if model == "slow":  # as model servers stream: an HTTP chunk per token
             return await self._slow(reader, writer)
+        if model in ("gzip", "raw-unicode"):
+            return await _whole(writer, self.answer, compress=model == "gzip")
         writer.write(
             b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
         )
@@ -147,6 +150,20 @@ class FakeLLM:
 def _event(text: str) -> bytes:
     data = {"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
     return f"data: {json.dumps(data)}\n\n".encode()
+
+
+async def _whole(writer: asyncio.StreamWriter, answer: list[str], compress: bool) -> None:
+    """The answer in one body: gzip-compressed, or with JSON left unescaped (ensure_ascii off,
+    as some servers send it, so U+2028 arrives raw)."""
+    events = [{"choices": [{"delta": {"content": piece}}]} for piece in answer]
+    events.append({"choices": [{"delta": {}, "finish_reason": "stop"}]})
+    body = "".join(f"data: {json.dumps(e, ensure_ascii=False)}\n\n" for e in events).encode()
+    head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n"
+    if compress:
+        body = gzip.compress(body)
+        head += "content-encoding: gzip\r\n"
+    writer.write(f"{head}\r\n".encode() + body)
+    await writer.drain()
 
 
 async def _chunk(writer: asyncio.StreamWriter, text: str) -> None:

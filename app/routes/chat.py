@@ -106,8 +106,9 @@ async def _resume(request: Request) -> EventStream:
     idle = resources.settings.llm_read_timeout + 30
 
     async def events() -> AsyncIterator[bytes]:
+        key = str(stream_id)
         async for number, name, data in replay(store, stream_id, seq, idle):
-            yield _event(str(stream_id), number, name, data)
+            yield _event(key, number, name, data)
 
     return EventStream(events(), ping=PING_SECONDS, headers=HEADERS)
 

@@ -16,7 +16,7 @@ from app.rag.llm.base import LLMError
 from app.rag.llm.openai import OpenAILLM
 from app.rag.retrieve import Passage
 from tests.conftest import run_server, settings_with
-from tests.fake_llm import REWRITTEN
+from tests.fake_llm import REWRITTEN, FakeLLM
 from tests.helpers import SOLAR_GUIDE, ingest, parse_sse, row_counts
 
 QUESTION = "How efficient are monocrystalline solar panels?"
@@ -287,3 +287,16 @@ async def test_closing_an_answer_early_closes_its_upstream_request(settings, fak
         assert await asyncio.to_thread(fake_llm.wait_closed, 1, 5)
     finally:
         await llm.aclose()
+
+
+@pytest.mark.parametrize("model", ["gzip", "raw-unicode"])
+async def test_a_compressed_body_or_raw_line_separators_in_json_arrive_intact(settings, model):
+    # U+2028 is a line break to str.splitlines(), but only LF ends an SSE line.
+    answer = ["Panels\u2028convert", " 22\u2029percent", " of sunlight [1]."]
+    with FakeLLM(answer=answer) as fake:
+        llm = OpenAILLM(settings_with(settings, LLM_BASE_URL=fake.url, LLM_MODEL=model))
+        try:
+            deltas = [delta async for delta in llm.stream(QUESTION, [PASSAGE])]
+        finally:
+            await llm.aclose()
+    assert "".join(deltas) == "".join(answer)
