@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
+import urllib.request
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -16,9 +17,8 @@ import httpx
 
 from app.config import Settings
 from app.rag import prompt
-from app.rag.llm import network
 from app.rag.llm.base import LLMError, Turn
-from app.rag.llm.coalesce import coalesced
+from app.rag.llm.http1 import Http1Transport
 from app.rag.retrieve import Passage
 
 ATTEMPTS = 3
@@ -42,6 +42,8 @@ class OpenAILLM:
         headers = {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
         if settings.llm_api_key:
             headers["Authorization"] = f"Bearer {settings.llm_api_key}"
+        if transport is None and not _proxied(self.base_url):
+            transport = Http1Transport()
         # Its own client: answer streams are long-lived, and one worker holds thousands of
         # them, far past httpx's default limit of 100 connections.
         self.client = httpx.AsyncClient(
@@ -51,11 +53,9 @@ class OpenAILLM:
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
             transport=transport,
         )
-        if transport is None:
-            network.install(self.client)
 
     def stream(self, question: str, passages: Sequence[Passage]) -> AsyncIterator[str]:
-        return coalesced(self._complete(prompt.answer_messages(question, passages)))
+        return self._complete(prompt.answer_messages(question, passages))
 
     async def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
         parts = [d async for d in self._complete(prompt.rewrite_messages(question, history))]
@@ -122,6 +122,16 @@ class OpenAILLM:
             f"The language model answered HTTP {status}{detail}: {hint}.",
             code="upstream_error",
         )
+
+
+def _proxied(url: str) -> bool:
+    """Whether the environment names a proxy for `url`, as httpx would read it (then httpx's
+    own transport, which speaks to proxies, carries the requests)."""
+    parts = httpx.URL(url)
+    proxies = urllib.request.getproxies_environment()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass_environment(parts.host)
 
 
 async def _deltas(response: httpx.Response) -> AsyncIterator[str]:
