@@ -97,7 +97,7 @@ def serve_command(settings: Settings, host: str | None, port: int | None) -> int
         app,
         host=settings.host,
         port=settings.port,
-        loop="uvloop",
+        loop="app.event_loop:new_event_loop",
         http="httptools",
         log_level=settings.log_level.lower(),
         lifespan="on",

@@ -133,7 +133,7 @@ def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--loop", "uvloop", "--http", "httptools",
+         "--port", str(port), "--loop", "app.event_loop:new_event_loop", "--http", "httptools",
          "--log-level", "warning", "--backlog", "4096"],
         cwd=ROOT, env={**os.environ, **env},
     )  # fmt: skip

@@ -101,7 +101,7 @@ def run_server(settings) -> Iterator[str]:
         Application(settings, local=True),
         host="127.0.0.1",
         port=port,
-        loop="uvloop",
+        loop="app.event_loop:new_event_loop",
         http="httptools",
         log_level="warning",
         lifespan="on",

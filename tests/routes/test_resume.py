@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +19,8 @@ from starlette.testclient import TestClient
 from app.asgi import Application
 from tests.conftest import _free_port, run_server, settings_with
 from tests.helpers import SOLAR_GUIDE, ingest, parse_sse, row_counts
+
+ROOT = Path(__file__).resolve().parents[2]
 
 QUESTION = "How efficient are monocrystalline solar panels?"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -80,13 +83,14 @@ def test_a_stream_cut_by_the_client_resumes_to_an_interrupted_error(
 
 
 @contextmanager
-def uvicorn_process(env: dict[str, str]) -> Iterator[str]:
-    """The app as its own uvicorn process on loopback (what a gunicorn worker runs)."""
+def web_process(env: dict[str, str]) -> Iterator[str]:
+    """The Procfile's web process (gunicorn with gunicorn.conf.py), one worker, on loopback."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--log-level", "warning"],
+        [sys.executable, "-m", "gunicorn", "app.asgi:application", "-c", "gunicorn.conf.py",
+         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--log-level", "warning"],
         env={**os.environ, **env},
+        cwd=ROOT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -98,7 +102,7 @@ def uvicorn_process(env: dict[str, str]) -> Iterator[str]:
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the uvicorn process did not start")
+                raise RuntimeError("the web process did not start")
             time.sleep(0.2)
         yield url
     finally:
@@ -109,7 +113,7 @@ def uvicorn_process(env: dict[str, str]) -> Iterator[str]:
 def test_resume_from_another_worker_process(client, settings, backend_env, tmp_path):
     ingest(client, "solar.md", SOLAR_GUIDE)
     env = {"DATABASE_URL": settings.database_url, "DATA_DIR": str(tmp_path), **backend_env}
-    with uvicorn_process(env) as first, uvicorn_process(env) as second:
+    with web_process(env) as first, web_process(env) as second:
         with httpx.Client(timeout=60) as http:
             with http.stream("POST", first + "/api/chat", json={"question": QUESTION}) as r:
                 lines = r.iter_lines()

@@ -1,0 +1,113 @@
+"""uvloop, except that a server accepts every waiting connection when its socket is ready.
+
+libuv (since 1.45) accepts one connection per turn of the event loop. A worker streaming
+answers is busy: at 1,300 open streams a turn took about 40 ms, so it accepted 25 connections
+a second while a thousand waited in the listen queue, and a new question waited there for
+seconds before the app saw it (bench/stream.py, with `ss -ltn` showing the queue). asyncio's
+own loop accepts up to a hundred per turn; so does this one, and hands each to uvloop.
+
+uvicorn takes it as `--loop app.event_loop:new_event_loop`; gunicorn through `Worker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import socket
+from typing import Any
+
+import uvloop
+from uvicorn_worker import UvicornWorker
+
+log = logging.getLogger(__name__)
+
+BATCH = 100  # connections accepted per turn at most, as asyncio does
+RETRY_SECONDS = 1.0  # after running out of file descriptors or memory
+OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+
+
+class Loop(uvloop.Loop):  # type: ignore[misc]
+    async def create_server(  # type: ignore[override]
+        self, protocol_factory: Any, host: Any = None, port: Any = None, **options: Any
+    ) -> Any:
+        if not options.pop("start_serving", True):
+            return await super().create_server(
+                protocol_factory, host, port, start_serving=False, **options
+            )
+        # uvloop binds (and owns) the sockets but never listens; the copies here do.
+        server = await super().create_server(
+            protocol_factory, host, port, start_serving=False, **options
+        )
+        return _Server(self, server, protocol_factory, options.get("ssl"), options)
+
+
+class _Server:
+    """uvloop's server, with accepting done here; everything else is passed through."""
+
+    def __init__(self, loop: Loop, server: Any, factory: Any, tls: Any, options: Any) -> None:
+        self._loop = loop
+        self._server = server
+        self._factory = factory
+        self._tls = tls
+        self._listeners = []
+        for pseudo in server.sockets:
+            listener = socket.socket(fileno=os.dup(pseudo.fileno()))
+            listener.setblocking(False)
+            listener.listen(options.get("backlog", 100))
+            loop.add_reader(listener.fileno(), self._accept, listener)
+            self._listeners.append(listener)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)
+
+    def is_serving(self) -> bool:
+        return bool(self._listeners)
+
+    def close(self) -> None:
+        for listener in self._listeners:
+            self._loop.remove_reader(listener.fileno())
+            listener.close()
+        self._listeners.clear()
+        self._server.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        for _ in range(BATCH):
+            try:
+                conn, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return  # none left
+            except ConnectionAbortedError:
+                continue  # the client gave up while it waited
+            except OSError as exc:
+                if exc.errno not in OUT_OF_RESOURCES:
+                    raise
+                # Stop listening for a moment rather than spin on a queue it cannot take.
+                log.error("cannot accept connections (%s); retrying in %g s", exc, RETRY_SECONDS)
+                self._loop.remove_reader(listener.fileno())
+                self._loop.call_later(RETRY_SECONDS, self._resume, listener)
+                return
+            conn.setblocking(False)
+            self._loop.create_task(self._open(conn))
+
+    def _resume(self, listener: socket.socket) -> None:
+        if listener in self._listeners:
+            self._loop.add_reader(listener.fileno(), self._accept, listener)
+
+    async def _open(self, conn: socket.socket) -> None:
+        try:
+            await self._loop.connect_accepted_socket(self._factory, conn, ssl=self._tls)
+        except (OSError, asyncio.CancelledError) as exc:  # the client left, or TLS failed
+            log.debug("an accepted connection failed: %s", exc)
+            conn.close()
+
+
+def new_event_loop() -> Loop:
+    return Loop()
+
+
+class Worker(UvicornWorker):
+    """gunicorn's worker class for the web process: uvicorn on this loop, with httptools."""
+
+    CONFIG_KWARGS = {"loop": "app.event_loop:new_event_loop", "http": "httptools"}

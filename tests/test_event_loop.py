@@ -1,0 +1,153 @@
+"""The web process's event loop (app/event_loop.py): a server accepts every waiting connection
+per turn, not one; real sockets on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import uvloop
+
+from app.event_loop import Loop, new_event_loop
+
+BURST = 300
+
+
+def run(main: Callable[[asyncio.AbstractEventLoop], Awaitable[object]], loop=None) -> object:
+    loop = loop or new_event_loop()
+    try:
+        return loop.run_until_complete(main(loop))
+    finally:
+        loop.close()
+
+
+async def accept_burst(loop: asyncio.AbstractEventLoop) -> tuple[int, int]:
+    """(connections accepted, turns it took) for BURST waiting connections on a busy loop."""
+    accepted = []
+
+    class Counting(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            accepted.append(transport)
+
+    server = await loop.create_server(Counting, "127.0.0.1", 0, backlog=1024)
+    port = server.sockets[0].getsockname()[1]
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(BURST)]
+    turns = [0]
+
+    def busy() -> None:  # a worker with streams to serve: every turn does some work
+        time.sleep(0.002)
+        turns[0] += 1
+        loop.call_soon(busy)
+
+    loop.call_soon(busy)
+    while len(accepted) < BURST and turns[0] < 2 * BURST:
+        await asyncio.sleep(0.01)
+    server.close()
+    for sock in clients:
+        sock.close()
+    return len(accepted), turns[0]
+
+
+def test_a_burst_of_connections_is_accepted_in_a_few_turns_of_a_busy_loop():
+    accepted, turns = run(accept_burst)
+    assert accepted == BURST
+    assert turns < BURST / 10
+    # What it fixes: plain uvloop takes one connection per turn.
+    accepted, turns = run(accept_burst, uvloop.new_event_loop())
+    assert turns >= BURST - 5
+
+
+def test_a_closed_server_refuses_connections_and_others_pass_through():
+    async def main(loop: asyncio.AbstractEventLoop) -> None:
+        assert isinstance(loop, Loop)
+        server = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        assert server.is_serving()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        assert not server.is_serving()
+        try:
+            await asyncio.open_connection("127.0.0.1", port)
+        except ConnectionRefusedError:
+            pass
+        else:
+            raise AssertionError("a closed server still accepted a connection")
+        # Not serving yet: uvloop's own server, untouched.
+        idle = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0, start_serving=False)
+        try:
+            assert not idle.is_serving()
+        finally:
+            idle.close()  # an unclosed uvloop server would hang the loop's close
+
+    run(main)
+
+
+OUT_OF_FILES = """
+import asyncio, os, resource, sys
+from app.event_loop import new_event_loop
+
+async def main(loop):
+    accepted = []
+    class Counting(asyncio.Protocol):
+        def connection_made(self, transport):
+            accepted.append(transport)
+    server = await loop.create_server(Counting, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    print(port, flush=True)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    sys.stdin.readline()  # the parent has connected
+    # No descriptor left for an accepted connection: the limit is what is open now (the
+    # listing counts its own descriptor, closed by the time it returns).
+    open_now = len(os.listdir("/proc/self/fd")) - 1
+    resource.setrlimit(resource.RLIMIT_NOFILE, (open_now, hard))
+    await asyncio.sleep(0.5)
+    print("while out of files:", len(accepted), flush=True)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    for _ in range(40):
+        if len(accepted) == 3:
+            break
+        await asyncio.sleep(0.1)
+    print("after:", len(accepted), flush=True)
+
+loop = new_event_loop()
+loop.run_until_complete(main(loop))
+"""
+
+
+def test_out_of_file_descriptors_pauses_accepting_and_then_resumes():
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(OUT_OF_FILES)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    port = int(child.stdout.readline())
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    child.stdin.write("go\n")
+    child.stdin.flush()
+    out, err = child.communicate(timeout=30)
+    for sock in clients:
+        sock.close()
+    assert child.returncode == 0, err
+    assert "while out of files: 0" in out
+    assert "after: 3" in out
+    assert "cannot accept connections" in err and "retrying in 1 s" in err
+
+
+def test_the_web_process_runs_uvicorn_on_this_loop():
+    import runpy
+
+    from uvicorn.config import Config
+
+    from app.event_loop import Worker
+
+    conf = runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))
+    assert conf["worker_class"] == "app.event_loop.Worker"
+    config = Config(app=None, **Worker.CONFIG_KWARGS)
+    assert config.get_loop_factory() is new_event_loop
