@@ -137,36 +137,20 @@ def _proxied(url: str) -> bool:
 async def _deltas(response: httpx.Response) -> AsyncIterator[str]:
     """Text deltas of an OpenAI chat-completion SSE stream; LLMError when it is malformed.
 
-    The events of one piece of the body (what httpx hands over at once: one HTTP chunk, or
-    one read of an unchunked body) come out as one delta, so an upstream or proxy that sends
-    tokens in batches costs one event per batch, not one per token.
+    The events of one piece of the body (what the transport hands over at once: all that
+    arrived since the last read) come out as one delta, so an upstream that is ahead of a busy
+    worker costs one event per read, not one per token.
     """
     identity = response.headers.get("content-encoding", "identity") == "identity"
     body = response.aiter_raw() if identity else response.aiter_bytes()
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     pending = ""
     async for raw in body:
-        text = pending + decoder.decode(raw)
-        if "\r" in text:  # SSE lines may end in CRLF or CR; only LF is split on below
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        # Not splitlines(): it also splits at U+2028 and friends, which JSON may hold raw.
-        *lines, pending = text.split("\n")
-        pieces: list[str] = []
-        finished, error = False, None
-        for line in lines:
-            if not line.startswith("data:"):
-                continue  # blank separators, comments (pings), event names
-            try:
-                content, finished = _delta(line[5:].strip())
-            except LLMError as exc:  # after the text that came before it
-                error = exc
-                break
-            if content:
-                pieces.append(content)
-            if finished:
-                break
-        if pieces:
-            yield "".join(pieces)
+        # Parsed in a function so that no piece of it stays in this frame while it waits:
+        # a worker holds thousands of these.
+        pending, text, finished, error = _parse(pending + decoder.decode(raw))
+        if text:
+            yield text
         if error is not None:
             raise error
         if finished:
@@ -176,6 +160,28 @@ async def _deltas(response: httpx.Response) -> AsyncIterator[str]:
         "The language model's stream ended before the answer was finished; ask again.",
         code="upstream_cut",
     )
+
+
+def _parse(text: str) -> tuple[str, str, bool, LLMError | None]:
+    """(the unfinished last line, the text of the complete lines' events, whether the answer
+    is finished, the error that came after that text)."""
+    if "\r" in text:  # SSE lines may end in CRLF or CR; only LF is split on below
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # Not splitlines(): it also splits at U+2028 and friends, which JSON may hold raw.
+    *lines, pending = text.split("\n")
+    pieces: list[str] = []
+    for line in lines:
+        if not line.startswith("data:"):
+            continue  # blank separators, comments (pings), event names
+        try:
+            content, finished = _delta(line[5:].strip())
+        except LLMError as exc:  # after the text that came before it
+            return pending, "".join(pieces), False, exc
+        if content:
+            pieces.append(content)
+        if finished:
+            return pending, "".join(pieces), True, None
+    return pending, "".join(pieces), False, None
 
 
 def _delta(data: str) -> tuple[str | None, bool]:
