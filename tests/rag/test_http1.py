@@ -203,6 +203,10 @@ async def test_a_body_without_a_length_ends_with_the_connection_and_a_204_has_no
             response = await http.get(f"http://{address}/")
             assert (response.status_code, response.content) == (204, b"")
             assert response.reason_phrase == "No Content"
+    head = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n"  # the length a GET would have
+    async with tcp_server(answer_once(head)) as address, client() as http:
+        response = await http.head(f"http://{address}/")
+        assert (response.status_code, response.content) == (200, b"")
 
 
 async def test_stalls_cuts_silence_and_garbage_are_httpx_errors():

@@ -121,8 +121,8 @@ class _Connection(asyncio.Protocol):
         return not self.gone and self.complete and self.keep_alive
 
     def silent(self) -> bool:
-        """Whether the connection ended with not a byte of the response."""
-        return self.gone and self.error is None and not self.began
+        """Whether the connection ended (closed or reset) with not a byte of the response."""
+        return self.gone and not self.began
 
     async def send(self, data: bytes, timeout: float | None) -> None:
         self._begin()
@@ -266,10 +266,9 @@ class Http1Transport(httpx.AsyncBaseTransport):
             except BaseException:
                 conn.close()
                 raise
-        if request.method == "HEAD":  # the parser cannot know this response has no body
+        if request.method == "HEAD":  # the parser would wait for a body this response lacks
             conn.complete = True
-            conn.gone = True  # and would misread the next one: do not reuse
-            conn.close()
+            conn.close()  # and misread the next response: not reused
         return httpx.Response(
             conn.status,
             headers=conn.headers,
