@@ -94,16 +94,17 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def run_server(settings) -> Iterator[str]:
-    """Serve the app with a real uvicorn (uvloop + httptools) on a loopback port."""
+def run_asgi(app, log_level: str = "warning") -> Iterator[str]:
+    """Serve an ASGI app with a real uvicorn (the web process's loop, httptools) in a thread,
+    on a loopback port; yields its base URL."""
     port = _free_port()
     config = uvicorn.Config(
-        Application(settings, local=True),
+        app,
         host="127.0.0.1",
         port=port,
         loop="app.event_loop:new_event_loop",
         http="httptools",
-        log_level="warning",
+        log_level=log_level,
         lifespan="on",
     )
     server = uvicorn.Server(config)
@@ -119,6 +120,11 @@ def run_server(settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def run_server(settings) -> contextlib.AbstractContextManager[str]:
+    """The app (local mode) served by a real uvicorn on a loopback port."""
+    return run_asgi(Application(settings, local=True))
 
 
 @pytest.fixture

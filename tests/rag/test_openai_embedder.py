@@ -6,14 +6,10 @@ The server computes real embeddings with the local model, so the two providers m
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -23,6 +19,7 @@ from app.config import ConfigError, load_settings
 from app.rag.embedders import load_embedder
 from app.rag.embedders.local import LocalEmbedder
 from app.rag.embedders.openai import EmbeddingUnavailable
+from tests.conftest import run_asgi
 
 API_KEY = "test-key"
 
@@ -49,17 +46,8 @@ def server(local: LocalEmbedder) -> Iterator[str]:
         return JSONResponse({"object": "list", "data": data, "model": body["model"]})
 
     app = Starlette(routes=[Route("/v1/embeddings", embeddings, methods=["POST"])])
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    while not uv.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1"
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with run_asgi(app) as url:
+        yield url + "/v1"
 
 
 def settings_for(base_url: str, model: str = "all-minilm", key: str = API_KEY):

@@ -7,35 +7,22 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from tests import sse_app
-from tests.conftest import _free_port
+from tests.conftest import _free_port, run_asgi
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
-    config = uvicorn.Config(
-        sse_app.app, host="127.0.0.1", port=port, loop="app.event_loop:new_event_loop",
-        log_level="critical",
-    )  # fmt: skip
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    while not instance.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(10)
+    with run_asgi(sse_app.app, log_level="critical") as url:
+        yield url
 
 
 def test_pings_only_when_the_stream_is_quiet(server):
