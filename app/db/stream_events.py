@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 
-async def append(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, int, str, Any]]) -> None:
-    """Insert (stream id, seq, event name, data) rows, of one stream or several."""
+async def append(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, int, str, str]]) -> None:
+    """Insert (stream id, seq, event name, data as JSON text) rows, of one stream or several."""
     await conn.executemany(
-        "INSERT INTO stream_events (stream_id, seq, event, data) VALUES ($1, $2, $3, $4)", rows
+        """INSERT INTO stream_events (stream_id, seq, event, data)
+           VALUES ($1, $2, $3, $4::text::jsonb)""",
+        rows,
     )
 
 

@@ -30,8 +30,10 @@ POLL_SECONDS = 0.2  # how often a resumed stream looks for new events
 TERMINAL = ("done", "error")
 SLICE = 200  # streams per Redis pipeline
 
-Record = tuple[int, str, Any]  # (seq, event name, data)
-Batch = Mapping[UUID, Sequence[Record]]  # the new events of several streams
+Record = tuple[int, str, Any]  # (seq, event name, data) as read back
+# As written: the data as JSON text, encoded once for both the client and the log.
+Written = tuple[int, str, str]
+Batch = Mapping[UUID, Sequence[Written]]  # the new events of several streams
 
 
 class StreamLog(Protocol):
@@ -56,7 +58,9 @@ class RedisStreamLog:
             async with self.client.pipeline(transaction=False) as pipe:
                 for stream_id, events in items[start : start + SLICE]:
                     key = self._key(stream_id)
-                    pipe.rpush(key, *(json.dumps([n, name, data]) for n, name, data in events))
+                    # [seq, name, data]: what json.dumps of the three gives, without encoding
+                    # the data again.
+                    pipe.rpush(key, *(f'[{n}, "{name}", {data}]' for n, name, data in events))
                     # Set when a stream starts (so a worker that dies leaves no key behind)
                     # and when it ends, not with every batch of tokens in between.
                     if events[0][0] == 1 or events[-1][1] in TERMINAL:
@@ -102,14 +106,14 @@ class StreamWriter:
 
     def __init__(self, store: StreamLog) -> None:
         self.store = store
-        self.pending: dict[UUID, list[Record]] = {}
+        self.pending: dict[UUID, list[Written]] = {}
         self.lost: set[UUID] = set()  # streams whose log a failed write left with a gap
         self.written: asyncio.Future[None] | None = None  # set once `pending` is written
         self.task: asyncio.Task[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.warned_at = -60.0
 
-    def add(self, stream_id: UUID, record: Record) -> None:
+    def add(self, stream_id: UUID, record: Written) -> None:
         """Write the event within FLUSH_SECONDS."""
         if stream_id in self.lost:
             return  # a log with a gap must not go on: event n must stay the n-th
@@ -168,8 +172,9 @@ class Recorder:
         self.stream_id = stream_id
         self.finished = False
 
-    def add(self, seq: int, name: str, data: Any) -> None:
-        self.writer.add(self.stream_id, (seq, name, data))
+    def add(self, seq: int, name: str, data_json: str) -> None:
+        """Event `seq`, its data already encoded as JSON (as it was sent)."""
+        self.writer.add(self.stream_id, (seq, name, data_json))
         self.finished = name in TERMINAL
 
     async def close(self) -> None:

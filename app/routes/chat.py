@@ -59,10 +59,6 @@ async def _start(
     return EventStream(_live(resources, ask), ping=PING_SECONDS, headers=HEADERS)
 
 
-def _event(stream_id: str, seq: int, name: str, data: object) -> bytes:
-    return encode(name, json.dumps(data), f"{stream_id}:{seq}")
-
-
 async def _live(resources: Resources, ask: Ask) -> AsyncIterator[bytes]:
     recorder = Recorder(resources.stream_writer, ask.message_id)
     stream_id = str(ask.message_id)
@@ -70,14 +66,15 @@ async def _live(resources: Resources, ask: Ask) -> AsyncIterator[bytes]:
     try:
         async for name, data in stream_answer(resources, ask):
             seq += 1
-            recorder.add(seq, name, data)
-            yield _event(stream_id, seq, name, data)
+            text = json.dumps(data)  # once, for the client and the log
+            recorder.add(seq, name, text)
+            yield encode(name, text, f"{stream_id}:{seq}")
     finally:
         # Shielded: the client is gone and this task is being cancelled, but what was sent
         # must reach the log, ending in an error a resuming client can show.
         with anyio.CancelScope(shield=True), anyio.move_on_after(10):
             if not recorder.finished:
-                recorder.add(seq + 1, "error", INTERRUPTED)
+                recorder.add(seq + 1, "error", json.dumps(INTERRUPTED))
             await recorder.close()
 
 
@@ -108,7 +105,7 @@ async def _resume(request: Request) -> EventStream:
     async def events() -> AsyncIterator[bytes]:
         key = str(stream_id)
         async for number, name, data in replay(store, stream_id, seq, idle):
-            yield _event(key, number, name, data)
+            yield encode(name, json.dumps(data), f"{key}:{number}")
 
     return EventStream(events(), ping=PING_SECONDS, headers=HEADERS)
 

@@ -32,7 +32,7 @@ async def test_the_events_of_many_streams_share_writes():
     recorders = [Recorder(writer, uuid4()) for _ in range(100)]
     for n in range(1, 4):
         for recorder in recorders:
-            recorder.add(n, "token", {"text": str(n)})
+            recorder.add(n, "token", f'{{"text": "{n}"}}')
     await asyncio.gather(*(r.close() for r in recorders))
     assert log.writes < 10
     for recorder in recorders:
@@ -43,13 +43,13 @@ async def test_a_stream_whose_write_failed_is_not_continued_with_a_gap():
     log = MemoryLog()
     writer = StreamWriter(log)
     recorder = Recorder(writer, uuid4())
-    recorder.add(1, "meta", {})
+    recorder.add(1, "meta", "{}")
     assert await writer.flush(recorder.stream_id)
     log.down = True
-    recorder.add(2, "token", {"text": "lost"})
+    recorder.add(2, "token", '{"text": "lost"}')
     assert not await writer.flush(recorder.stream_id)
     log.down = False
-    recorder.add(3, "token", {"text": "after"})
+    recorder.add(3, "token", '{"text": "after"}')
     await recorder.close()
     # Event n must be the n-th in the log: after a lost event, nothing more is written.
-    assert await log.after(recorder.stream_id, 0) == [(1, "meta", {})]
+    assert await log.after(recorder.stream_id, 0) == [(1, "meta", "{}")]

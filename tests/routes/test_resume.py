@@ -171,7 +171,7 @@ async def test_issue_too_many_redis_connections_when_thousands_of_streams_record
     ids = [uuid_module.uuid4() for _ in range(1500)]
     try:
         for i in ids:
-            Recorder(writer, i).add(1, "meta", {"n": 1})
+            Recorder(writer, i).add(1, "meta", '{"n": 1}')
         await asyncio.gather(*(Recorder(writer, i).close() for i in ids))
         assert await log.after(ids[-1], 0) == [(1, "meta", {"n": 1})]
         assert not writer.lost
