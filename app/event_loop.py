@@ -32,21 +32,22 @@ class Loop(uvloop.Loop):  # type: ignore[misc]
     async def create_server(  # type: ignore[override]
         self, protocol_factory: Any, host: Any = None, port: Any = None, **options: Any
     ) -> Any:
-        if not options.pop("start_serving", True):
-            return await super().create_server(
-                protocol_factory, host, port, start_serving=False, **options
-            )
+        serving = options.pop("start_serving", True)
         # uvloop binds (and owns) the sockets but never listens; the copies here do.
         server = await super().create_server(
             protocol_factory, host, port, start_serving=False, **options
         )
-        return _Server(self, server, protocol_factory, options.get("ssl"), options)
+        if not serving:
+            return server
+        return _Server(self, server, protocol_factory, options.get("ssl"), options.get("backlog"))
 
 
 class _Server:
     """uvloop's server, with accepting done here; everything else is passed through."""
 
-    def __init__(self, loop: Loop, server: Any, factory: Any, tls: Any, options: Any) -> None:
+    def __init__(
+        self, loop: Loop, server: Any, factory: Any, tls: Any, backlog: int | None
+    ) -> None:
         self._loop = loop
         self._server = server
         self._factory = factory
@@ -55,7 +56,7 @@ class _Server:
         for pseudo in server.sockets:
             listener = socket.socket(fileno=os.dup(pseudo.fileno()))
             listener.setblocking(False)
-            listener.listen(options.get("backlog", 100))
+            listener.listen(backlog or 100)
             loop.add_reader(listener.fileno(), self._accept, listener)
             self._listeners.append(listener)
 
