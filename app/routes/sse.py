@@ -73,7 +73,7 @@ class EventStream(EventSourceResponse):
         now = self._loop.time()
         due = self._sent_at + self.ping_interval
         if now >= due:  # quiet for a whole interval: a proxy may be about to give up on it
-            self._loop.create_task(self._send_ping(send))
+            self._pinging = self._loop.create_task(self._send_ping(send))  # held: not collected
             due = now + self.ping_interval
         self._timer = self._loop.call_at(due, self._ping_due, send)
 
@@ -83,16 +83,11 @@ class EventStream(EventSourceResponse):
             if self.ping_message_factory
             else ServerSentEvent(comment=f"ping - {datetime.now(UTC)}", sep=self.sep)
         )
+        body = ensure_bytes(event, self.sep)
         async with self._send_lock:
             if self.active:
-                self._sent_at = self._loop.time()
-                await send(
-                    {
-                        "type": "http.response.body",
-                        "body": ensure_bytes(event, self.sep),
-                        "more_body": True,
-                    }
-                )
+                message = {"type": "http.response.body", "body": body, "more_body": True}
+                await self._send_with_timeout(send, message)
 
 
 def _shutdown(loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:

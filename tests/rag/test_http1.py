@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.rag.llm.base import LLMError
 from app.rag.llm.http1 import Http1Transport
 from app.rag.llm.openai import OpenAILLM
 from tests.conftest import settings_with
@@ -292,7 +293,7 @@ async def test_json_error_bodies_read_whole(settings):
     async with tcp_server(answer_once(response)) as address:
         llm = OpenAILLM(settings_with(settings, LLM_BASE_URL=f"http://{address}/v1"))
         try:
-            with pytest.raises(Exception, match="model 'x' not found"):
+            with pytest.raises(LLMError, match="model 'x' not found"):
                 async for _ in llm.stream("q", []):
                     pass
         finally:
