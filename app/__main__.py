@@ -97,7 +97,7 @@ def serve_command(settings: Settings, host: str | None, port: int | None) -> int
         app,
         host=settings.host,
         port=settings.port,
-        loop="app.event_loop:new_event_loop",
+        loop="app.infra.event_loop:new_event_loop",
         http="httptools",
         log_level=settings.log_level.lower(),
         lifespan="on",
@@ -126,9 +126,9 @@ async def migrate_command(settings: Settings) -> int:
 async def eval_command(settings: Settings, dataset_dir: Path, tuning: Tuning, as_json: bool) -> int:
     from app.db.embedded import stop_embedded
     from app.db.pool import create_pool
+    from app.embedders import load_embedder
     from app.eval.dataset import load_dataset
     from app.eval.run import evaluate, format_table
-    from app.rag.embedders import load_embedder
     from app.resources import database_url, run_migrations
 
     try:

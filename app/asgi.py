@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Callable
 
@@ -13,6 +12,7 @@ from app.config import ConfigError, Settings, load_settings
 from app.db.migrate import DatabaseSetupError
 from app.errors import AppError
 from app.http_errors import exception_handlers
+from app.infra.gc import tune_collector
 from app.resources import Resources, shutdown, startup
 from app.routes import routes
 from app.websocket import chat_websocket
@@ -65,7 +65,7 @@ class Application:
                     raise
                 # The server copies this state into every request's scope.
                 scope["state"]["resources"] = resources
-                _tune_collector()
+                tune_collector()
                 await send({"type": "lifespan.startup.complete"})
                 if self.on_ready is not None:
                     self.on_ready()
@@ -74,20 +74,6 @@ class Application:
                     await shutdown(resources)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-
-def _tune_collector() -> None:
-    """Keep the cyclic garbage collector off the answer streams' path.
-
-    What startup loaded (the model, the libraries) lives as long as the process: frozen, a
-    collection scans only what requests made. And a young collection every 700 allocations
-    (the default) ran dozens of times a second under thousands of token streams, each also
-    moving the streams' short-lived objects into older generations that take a full scan of
-    every stream to clear. The threshold took one worker from about 1,120 to about 1,450
-    streams (`python bench/stream.py --levels 2000 --tokens 600`, separate runs).
-    """
-    gc.freeze()
-    gc.set_threshold(20_000, 10, 10)
 
 
 application = Application()

@@ -17,11 +17,11 @@ from app.config import Settings
 from app.db import migrate as migrations
 from app.db.embedded import start_embedded, stop_embedded
 from app.db.pool import create_pool
+from app.embedders import Embedder, load_embedder
 from app.errors import ServiceUnavailable
 from app.ingest.events import DocumentEvents
 from app.ingest.reindex import check_model as check_embedding_model
-from app.rag.embedders import Embedder, load_embedder
-from app.rag.llm import LLM, load_llm
+from app.llm import LLM, load_llm
 from app.rag.stream_log import StreamWriter, stream_log
 
 log = logging.getLogger(__name__)

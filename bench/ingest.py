@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from app.db.embedded import create_database, start_embedded  # noqa: E402
 from app.db.pool import create_pool  # noqa: E402
+from app.embedders.local import LocalEmbedder  # noqa: E402
 from app.ingest.submit import submit  # noqa: E402
 from app.ingest.worker import Worker  # noqa: E402
-from app.rag.embedders.local import LocalEmbedder  # noqa: E402
 from app.resources import run_migrations  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "datasets" / "msmarco" / "corpus.jsonl"

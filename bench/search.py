@@ -201,7 +201,7 @@ def http_latency(url: str, texts: list[str]) -> dict[str, float]:
 
 
 async def embedding_latency(texts: list[str]) -> float:
-    from app.rag.embedders.local import LocalEmbedder
+    from app.embedders.local import LocalEmbedder
 
     embedder = await LocalEmbedder.load(None)
     timings = []

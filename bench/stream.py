@@ -54,8 +54,8 @@ sys.path.insert(0, str(ROOT))
 from app.db.chunks import INSERT_COLUMNS  # noqa: E402
 from app.db.embedded import create_database, start_embedded  # noqa: E402
 from app.db.pool import create_pool  # noqa: E402
+from app.embedders.local import LocalEmbedder  # noqa: E402
 from app.ingest.embed import embed_sorted  # noqa: E402
-from app.rag.embedders.local import LocalEmbedder  # noqa: E402
 from app.resources import run_migrations  # noqa: E402
 
 TOPICS = [
@@ -133,7 +133,7 @@ def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--loop", "app.event_loop:new_event_loop", "--http", "httptools",
+         "--port", str(port), "--loop", "app.infra.event_loop:new_event_loop", "--http", "httptools",
          "--log-level", "warning", "--backlog", "4096"],
         cwd=ROOT, env={**os.environ, **env},
     )  # fmt: skip

@@ -102,7 +102,7 @@ def run_asgi(app, log_level: str = "warning") -> Iterator[str]:
         app,
         host="127.0.0.1",
         port=port,
-        loop="app.event_loop:new_event_loop",
+        loop="app.infra.event_loop:new_event_loop",
         http="httptools",
         log_level=log_level,
         lifespan="on",

@@ -1,4 +1,4 @@
-"""A bare Starlette app around app.routes.sse.EventStream, for tests/routes/test_sse.py (also
+"""A bare Starlette app around app.infra.sse.EventStream, for tests/infra/test_sse.py (also
 run as its own uvicorn process: `python -m tests.sse_app PORT`)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 
-from app.routes.sse import EventStream, encode
+from app.infra.sse import EventStream, encode
 
 closed = threading.Event()  # set when a stream's generator has run its cleanup
 
@@ -60,5 +60,5 @@ app = Starlette(
 )
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), loop="app.event_loop:new_event_loop",
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), loop="app.infra.event_loop:new_event_loop",
                 log_level="warning")  # fmt: skip

@@ -15,12 +15,12 @@ from app.db import collections as collection_sql
 from app.db import documents as document_sql
 from app.db import search as search_sql
 from app.db.chunks import NewChunk, copy_chunks
+from app.embedders import Embedder
 from app.eval.baselines import bm25_runs, dense_runs
 from app.eval.dataset import Dataset
 from app.eval.metrics import dedupe, summarize
 from app.ingest.chunk import Chunk, chunk_text
 from app.ingest.worker import OVERLAP_TOKENS
-from app.rag.embedders import Embedder
 
 DEPTH = 100
 BATCH = 256

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from app.ingest.sentences import sentence_spans
+from app.text.sentences import sentence_spans
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")

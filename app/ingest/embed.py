@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import numpy as np
 
-from app.ingest.sentences import sentence_spans
-from app.rag.embedders import Embedder
+from app.embedders import Embedder
+from app.text.sentences import sentence_spans
 
 # Wide enough that sorting by length leaves little padding in each model batch, and the
 # model, not the hand-off, dominates; small enough for live progress.

@@ -8,8 +8,8 @@ import asyncpg
 
 from app.db import embedding_model as model_sql
 from app.db.migrate import DatabaseSetupError
+from app.embedders import Embedder
 from app.ingest.embed import embed_sorted
-from app.rag.embedders import Embedder
 
 BATCH = 1024
 

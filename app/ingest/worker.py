@@ -21,12 +21,12 @@ import numpy as np
 from app.db import chunks as chunk_sql
 from app.db import documents as document_sql
 from app.db import jobs as job_sql
+from app.embedders import Embedder
 from app.errors import AppError
 from app.ingest.chunk import Chunk, chunk_text
 from app.ingest.embed import embed_sorted
 from app.ingest.formats import Parsed, parse
 from app.ingest.parse import IngestError
-from app.rag.embedders import Embedder
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from uuid import UUID
 from app.db import collections as collection_sql
 from app.db import conversations as conversation_sql
 from app.errors import AppError, BadRequest, NotFound
+from app.llm import Turn
 from app.rag.citations import unsupported_citations
-from app.rag.llm import Turn
 from app.rag.prompt import fit_passages
 from app.rag.retrieve import EVERYTHING, Scope, search
 from app.resources import Resources

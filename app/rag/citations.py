@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from app.ingest.sentences import sentence_spans
-from app.rag.embedders import Embedder
+from app.embedders import Embedder
 from app.rag.retrieve import Passage
+from app.text.sentences import sentence_spans
 
 CITATION = re.compile(r"\[(\d+)\]")
 # Cosine similarity (all-MiniLM-L6-v2) between a sentence and the closest sentence of the

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.ingest.sentences import sentence_spans
-from app.rag.embedders import Embedder
+from app.embedders import Embedder
 from app.rag.retrieve import Passage
+from app.text.sentences import sentence_spans
 
 NO_ANSWER = "The uploaded documents do not seem to answer this question."
 MAX_SENTENCES = 4

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from app.rag.llm.base import Turn
+from app.llm.base import Turn
 from app.rag.retrieve import Passage
 
 SYSTEM = """You answer questions using only the numbered sources below.

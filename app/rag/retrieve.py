@@ -15,8 +15,8 @@ import numpy as np
 from app.cache import Cache
 from app.db import collections as collection_sql
 from app.db import search as search_sql
+from app.embedders import Embedder
 from app.errors import NotFound
-from app.rag.embedders import Embedder
 
 EMBEDDING_TTL = 24 * 3600
 # Results are keyed by the collections' versions, so a change is seen at once; the TTL

@@ -16,12 +16,12 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from app.errors import BadRequest, NotFound
+from app.infra.sse import EventStream, encode
 from app.rag.answer import Ask, open_ask, parse_ask, parse_scope, stream_answer
 from app.rag.retrieve import Scope
 from app.rag.stream_log import Recorder, replay, started
 from app.resources import Resources
 from app.routes.deps import read_json, resources_of
-from app.routes.sse import EventStream, encode
 
 PING_SECONDS = 15
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

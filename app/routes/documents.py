@@ -15,6 +15,7 @@ from starlette.routing import Route
 from app.db import collections as collection_sql
 from app.db import documents as document_sql
 from app.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from app.infra.sse import EventStream
 from app.ingest.fetch import fetch
 from app.ingest.parse import media_type_for
 from app.ingest.spool import spool
@@ -26,7 +27,6 @@ from app.routes.deps import (
     read_json,
     resources_of,
 )
-from app.routes.sse import EventStream
 
 log = logging.getLogger(__name__)
 

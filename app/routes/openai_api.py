@@ -20,11 +20,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.errors import BadRequest, NotFound
+from app.infra.sse import EventStream
+from app.llm import Turn
 from app.rag.answer import MAX_QUESTION_CHARS, Outcome, answer_events, error_event
-from app.rag.llm import Turn
 from app.resources import Resources
 from app.routes.deps import read_json, resources_of
-from app.routes.sse import EventStream
 
 PING_SECONDS = 15
 # Model name -> collection searched (None: every document). The hook for collections: when

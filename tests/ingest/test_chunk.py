@@ -1,7 +1,7 @@
 import pytest
 
+from app.embedders.local import LocalEmbedder
 from app.ingest.chunk import chunk_text
-from app.rag.embedders.local import LocalEmbedder
 from tests.helpers import SOLAR_GUIDE
 
 

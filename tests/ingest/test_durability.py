@@ -191,8 +191,8 @@ async def test_a_stopped_worker_stops_beating_for_the_batch_it_was_embedding(set
     # Its heartbeat must end with it, or the half-done job would stay locked forever.
     from app.db import jobs as job_sql
     from app.db.pool import create_pool
+    from app.embedders.local import LocalEmbedder
     from app.ingest.worker import Worker
-    from app.rag.embedders.local import LocalEmbedder
 
     pool = await create_pool(settings.database_url, max_size=6)
     embedder = await LocalEmbedder.load(None)

@@ -7,11 +7,11 @@ import asyncpg
 import numpy as np
 import pytest
 
+from app.embedders.local import LocalEmbedder
 from app.ingest.embed import embed_sorted, sentence_vectors
-from app.ingest.sentences import sentence_spans
 from app.rag import extractive
-from app.rag.embedders.local import LocalEmbedder
 from app.rag.retrieve import Passage
+from app.text.sentences import sentence_spans
 from tests.helpers import SOLAR_GUIDE, ingest
 
 TEXT = (

@@ -1,4 +1,4 @@
-"""app/routes/sse.py's EventStream over real uvicorn on loopback: pings when quiet, the
+"""app/infra/sse.py's EventStream over real uvicorn on loopback: pings when quiet, the
 client leaving, a failing stream, and server shutdown."""
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 
 from app.config import Settings
+from app.infra.http1 import Http1Transport
+from app.llm.base import LLMError, Turn
 from app.rag import prompt
-from app.rag.llm.base import LLMError, Turn
-from app.rag.llm.http1 import Http1Transport
 from app.rag.retrieve import Passage
 
 ATTEMPTS = 3

@@ -16,9 +16,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.config import ConfigError, load_settings
-from app.rag.embedders import load_embedder
-from app.rag.embedders.local import LocalEmbedder
-from app.rag.embedders.openai import EmbeddingUnavailable
+from app.embedders import load_embedder
+from app.embedders.local import LocalEmbedder
+from app.embedders.openai import EmbeddingUnavailable
 from tests.conftest import run_asgi
 
 API_KEY = "test-key"

@@ -1,4 +1,4 @@
-"""httpx over the httptools transport (app/rag/llm/http1.py), against real servers on loopback,
+"""httpx over the httptools transport (app/infra/http1.py), against real servers on loopback,
 plain TCP and TLS, some of which misbehave on purpose."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.rag.llm.base import LLMError
-from app.rag.llm.http1 import Http1Transport
-from app.rag.llm.openai import OpenAILLM
+from app.infra.http1 import Http1Transport
+from app.llm.base import LLMError
+from app.llm.openai import OpenAILLM
 from tests.conftest import settings_with
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

@@ -6,7 +6,7 @@ a second while a thousand waited in the listen queue, and a new question waited 
 seconds before the app saw it (bench/stream.py, with `ss -ltn` showing the queue). asyncio's
 own loop accepts up to a hundred per turn; so does this one, and hands each to uvloop.
 
-uvicorn takes it as `--loop app.event_loop:new_event_loop`; gunicorn through `Worker`.
+uvicorn takes it as `--loop app.infra.event_loop:new_event_loop`; gunicorn through `Worker`.
 """
 
 from __future__ import annotations
@@ -111,4 +111,4 @@ def new_event_loop() -> Loop:
 class Worker(UvicornWorker):
     """gunicorn's worker class for the web process: uvicorn on this loop, with httptools."""
 
-    CONFIG_KWARGS = {"loop": "app.event_loop:new_event_loop", "http": "httptools"}
+    CONFIG_KWARGS = {"loop": "app.infra.event_loop:new_event_loop", "http": "httptools"}

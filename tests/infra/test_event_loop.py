@@ -1,4 +1,4 @@
-"""The web process's event loop (app/event_loop.py): a server accepts every waiting connection
+"""The web process's event loop (app/infra/event_loop.py): a server accepts every waiting connection
 per turn, not one; real sockets on loopback."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import uvloop
 
-from app.event_loop import Loop, new_event_loop
+from app.infra.event_loop import Loop, new_event_loop
 
 BURST = 300
 
@@ -92,7 +92,7 @@ def test_a_closed_server_refuses_connections_and_others_pass_through():
 
 OUT_OF_FILES = """
 import asyncio, os, resource, sys
-from app.event_loop import new_event_loop
+from app.infra.event_loop import new_event_loop
 
 async def main(loop):
     accepted = []
@@ -145,9 +145,9 @@ def test_the_web_process_runs_uvicorn_on_this_loop():
 
     from uvicorn.config import Config
 
-    from app.event_loop import Worker
+    from app.infra.event_loop import Worker
 
-    conf = runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))
-    assert conf["worker_class"] == "app.event_loop.Worker"
+    conf = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
+    assert conf["worker_class"] == "app.infra.event_loop.Worker"
     config = Config(app=None, **Worker.CONFIG_KWARGS)
     assert config.get_loop_factory() is new_event_loop

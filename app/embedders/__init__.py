@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from app.config import Settings
-from app.rag.embedders.base import Embedder
+from app.embedders.base import Embedder
 
 
 async def load_embedder(settings: Settings) -> Embedder:
     """Load the configured embedding provider."""
     if settings.embedding_provider == "local":
-        from app.rag.embedders.local import LocalEmbedder
+        from app.embedders.local import LocalEmbedder
 
         return await LocalEmbedder.load(settings.embedding_model)
     if settings.embedding_provider == "openai":
-        from app.rag.embedders.openai import OpenAIEmbedder
+        from app.embedders.openai import OpenAIEmbedder
 
         assert settings.embedding_base_url and settings.embedding_model  # checked by config
         return await OpenAIEmbedder.load(

@@ -1,6 +1,6 @@
 """Answer generators: one protocol (base.py), one module per provider, auto.py picks."""
 
-from app.rag.llm.auto import load_llm
-from app.rag.llm.base import LLM, LLMError, Turn
+from app.llm.auto import load_llm
+from app.llm.base import LLM, LLMError, Turn
 
 __all__ = ["LLM", "LLMError", "Turn", "load_llm"]

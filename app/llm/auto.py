@@ -6,17 +6,17 @@ import asyncpg
 
 from app.cache import Cache
 from app.config import Settings
-from app.rag.embedders import Embedder
-from app.rag.llm.base import LLM
+from app.embedders import Embedder
+from app.llm.base import LLM
 
 
 def load_llm(
     settings: Settings, embedder: Embedder, pool: asyncpg.Pool, cache: Cache | None
 ) -> LLM:
     if settings.llm_provider == "openai":
-        from app.rag.llm.openai import OpenAILLM
+        from app.llm.openai import OpenAILLM
 
         return OpenAILLM(settings)
-    from app.rag.llm.extractive import ExtractiveLLM
+    from app.llm.extractive import ExtractiveLLM
 
     return ExtractiveLLM(embedder, pool, cache)

@@ -9,10 +9,10 @@ import asyncpg
 
 from app.cache import Cache
 from app.db import chunks as chunk_sql
+from app.embedders import Embedder
 from app.ingest.embed import sentence_vectors
+from app.llm.base import Turn
 from app.rag import extractive
-from app.rag.embedders import Embedder
-from app.rag.llm.base import Turn
 from app.rag.retrieve import Passage, embed_query
 
 # How many earlier questions of the conversation join a follow-up's search query.

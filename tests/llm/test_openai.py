@@ -12,8 +12,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from app.asgi import Application
-from app.rag.llm.base import LLMError
-from app.rag.llm.openai import OpenAILLM
+from app.llm.base import LLMError
+from app.llm.openai import OpenAILLM
 from app.rag.retrieve import Passage
 from tests.conftest import run_server, settings_with
 from tests.fake_llm import REWRITTEN, FakeLLM

@@ -1,4 +1,4 @@
-from app.ingest.sentences import sentence_spans
+from app.text.sentences import sentence_spans
 
 
 def sentences(text: str) -> list[str]:

@@ -1,0 +1,1 @@
+"""Text tools shared by ingestion and answering (sentence splitting)."""
