@@ -133,8 +133,8 @@ def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--loop", "app.infra.event_loop:new_event_loop", "--http", "httptools",
-         "--log-level", "warning", "--backlog", "4096"],
+         "--port", str(port), "--loop", "app.infra.event_loop:new_event_loop",
+         "--http", "httptools", "--log-level", "warning", "--backlog", "4096"],
         cwd=ROOT, env={**os.environ, **env},
     )  # fmt: skip
     deadline = time.monotonic() + 180

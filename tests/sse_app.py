@@ -60,5 +60,5 @@ app = Starlette(
 )
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), loop="app.infra.event_loop:new_event_loop",
-                log_level="warning")  # fmt: skip
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]),
+                loop="app.infra.event_loop:new_event_loop", log_level="warning")  # fmt: skip
