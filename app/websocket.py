@@ -22,7 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from app.errors import AppError
 from app.rag import protocol
 from app.rag.answer import Ask
-from app.rag.protocol import ERROR, parse_ask, parse_scope
+from app.rag.protocol import ERROR, parse_chat
 from app.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -113,8 +113,7 @@ class _Session:
             )
             return
         try:
-            question, conversation_id = parse_ask(message)
-            scope = parse_scope(message.get("collection"), message.get("document_ids"))
+            question, conversation_id, scope = parse_chat(message)
             ask = await self.resources.answerer.open(question, conversation_id, scope)
         except AppError as exc:
             await self.error(exc.code, exc.message)

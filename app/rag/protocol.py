@@ -59,6 +59,13 @@ def parse_ask(data: Any) -> tuple[str, UUID | None]:
         ) from None
 
 
+def parse_chat(data: Any) -> tuple[str, UUID | None, Scope]:
+    """(question, conversation id, scope) of an ask as SSE's POST and WebSocket send it:
+    {"question", "conversation_id"?, "collection"?, "document_ids"?}."""
+    question, conversation_id = parse_ask(data)
+    return question, conversation_id, parse_scope(data.get("collection"), data.get("document_ids"))
+
+
 def parse_scope(collection: object = None, document_ids: object = None) -> Scope:
     """What a question is limited to: a collection name and/or a list of document ids."""
     if collection is not None and not (

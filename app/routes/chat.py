@@ -19,7 +19,7 @@ from app.errors import BadRequest, NotFound
 from app.infra.sse import EventStream, encode
 from app.rag import protocol
 from app.rag.answer import Ask
-from app.rag.protocol import parse_ask, parse_scope
+from app.rag.protocol import parse_ask, parse_chat, parse_scope
 from app.rag.retrieve import Scope
 from app.rag.stream_log import Recorder, replay, started
 from app.resources import Resources
@@ -36,9 +36,7 @@ async def chat(request: Request) -> EventStream:
     if request.headers.get("last-event-id"):
         return await _resume(request)
     # Everything that can be refused is checked before the stream starts, so it gets a 4xx.
-    body = await read_json(request)
-    question, conversation_id = parse_ask(body)
-    scope = parse_scope(body.get("collection"), body.get("document_ids"))
+    question, conversation_id, scope = parse_chat(await read_json(request))
     return await _start(request, question, conversation_id, scope)
 
 
