@@ -22,6 +22,7 @@ from app.errors import ServiceUnavailable
 from app.ingest.events import DocumentEvents
 from app.ingest.reindex import check_model as check_embedding_model
 from app.llm import LLM, load_llm
+from app.rag.answer import Answerer
 from app.rag.stream_log import StreamWriter, stream_log
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class Resources:
     cache: Cache
     llm: LLM
     stream_writer: StreamWriter  # answer streams' events, kept for resume
+    answerer: Answerer  # the answer service every transport (SSE, WebSocket, /v1) uses
     redis: redis.Redis | None = None  # only what can be rebuilt: caches, counters
     embedded_server: Any = None
     worker_task: asyncio.Task[None] | None = None
@@ -90,14 +92,16 @@ async def startup(
     # and requests go on without the cache.
     redis_client = _redis_client(settings.redis_url) if settings.redis_url else None
     cache = make_cache(redis_client)
+    llm = load_llm(settings)
     resources = Resources(
         settings,
         pool,
         embedder,
         http=httpx.AsyncClient(timeout=httpx.Timeout(30, connect=5), follow_redirects=False),
         cache=cache,
-        llm=load_llm(settings, embedder, pool, cache),
+        llm=llm,
         stream_writer=StreamWriter(stream_log(redis_client, pool)),
+        answerer=Answerer(pool, embedder, llm, cache),
         redis=redis_client,
         embedded_server=server,
         document_events=DocumentEvents(pool),

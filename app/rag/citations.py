@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from app.embedders import Embedder
-from app.rag.retrieve import Passage
+from app.llm.base import Passage
 from app.text.sentences import sentence_spans
 
 CITATION = re.compile(r"\[(\d+)\]")

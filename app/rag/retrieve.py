@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 from uuid import UUID
@@ -13,10 +14,13 @@ import asyncpg
 import numpy as np
 
 from app.cache import Cache
+from app.db import chunks as chunk_sql
 from app.db import collections as collection_sql
 from app.db import search as search_sql
 from app.embedders import Embedder
+from app.embedders.stored import sentence_vectors
 from app.errors import NotFound
+from app.llm.base import Passage
 
 EMBEDDING_TTL = 24 * 3600
 # Results are keyed by the collections' versions, so a change is seen at once; the TTL
@@ -37,21 +41,6 @@ class Scope:
 
 
 EVERYTHING = Scope()
-
-
-@dataclass(frozen=True)
-class Passage:
-    chunk_id: int
-    document_id: str
-    title: str
-    text: str
-    snippet: str
-    page: int | None
-    heading_path: list[str]
-    score: float
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "score": round(self.score, 6)}
 
 
 def _digest(*parts: Any) -> str:
@@ -129,3 +118,12 @@ async def search(
         running.add_done_callback(lambda _: _running.pop(key, None))
     # Shielded: one waiter that goes away must not cancel the search the others wait for.
     return list(await asyncio.shield(running))
+
+
+async def stored_sentence_vectors(
+    pool: asyncpg.Pool, dimension: int, passages: Sequence[Passage]
+) -> list[np.ndarray | None]:
+    """Each passage's sentence vectors as stored at ingestion (None where there are none)."""
+    async with pool.acquire() as conn:
+        stored = await chunk_sql.sentence_vectors(conn, [p.chunk_id for p in passages])
+    return [sentence_vectors(stored.get(p.chunk_id), dimension) for p in passages]

@@ -20,6 +20,7 @@ from app.ingest.fetch import fetch
 from app.ingest.parse import media_type_for
 from app.ingest.spool import spool
 from app.ingest.submit import prepare, submit
+from app.rag.protocol import PING_SECONDS
 from app.routes.deps import (
     capped_receive,
     parse_collection_name,
@@ -157,7 +158,7 @@ async def document_events(request: Request) -> Response:
             ),
         }
 
-    return EventStream(stream(), ping=15)
+    return EventStream(stream(), ping=PING_SECONDS)
 
 
 routes = [

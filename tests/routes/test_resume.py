@@ -147,7 +147,7 @@ def test_answers_still_stream_when_redis_is_down(client, settings):
 
 
 def test_sse_pings_while_the_model_is_slow(client, settings, fake_llm, monkeypatch):
-    monkeypatch.setattr("app.routes.chat.PING_SECONDS", 0.05)
+    monkeypatch.setattr("app.rag.protocol.PING_SECONDS", 0.05)
     ingest(client, "solar.md", SOLAR_GUIDE)
     configured = settings_with(
         settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="stall", LLM_READ_TIMEOUT="1"
