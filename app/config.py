@@ -8,15 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from app.errors import ConfigError
+
 T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 EMBEDDING_PROVIDERS = ("local", "openai")
 LLM_PROVIDERS = ("auto", "extractive", "openai")
-
-
-class ConfigError(Exception):
-    """A setting has a value the app cannot run with; the message names the variable."""
 
 
 @dataclass(frozen=True)

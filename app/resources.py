@@ -16,9 +16,9 @@ from app.cache import Cache, make_cache
 from app.config import Settings
 from app.db import migrate as migrations
 from app.db.embedded import start_embedded, stop_embedded
-from app.db.pool import create_pool
+from app.db.pool import connect, create_pool
 from app.embedders import Embedder, load_embedder
-from app.errors import ServiceUnavailable
+from app.errors import SchemaBehind
 from app.ingest.events import DocumentEvents
 from app.ingest.reindex import check_model as check_embedding_model
 from app.llm import LLM, load_llm
@@ -51,7 +51,7 @@ def database_url(settings: Settings) -> tuple[str, Any]:
 
 
 async def run_migrations(dsn: str) -> list[str]:
-    conn = await asyncpg.connect(dsn)
+    conn = await connect(dsn)
     try:
         return await migrations.migrate(conn)
     finally:
@@ -121,14 +121,14 @@ def _redis_client(url: str) -> redis.Redis:
 
 
 async def _check_schema(dsn: str) -> None:
-    conn = await asyncpg.connect(dsn)
+    conn = await connect(dsn)
     try:
         await migrations.check_pgvector(conn)
         missing = await migrations.pending(conn)
     finally:
         await conn.close()
     if missing:
-        raise ServiceUnavailable(
+        raise SchemaBehind(
             f"the database schema is behind ({', '.join(missing)} not applied): "
             "run `python -m app migrate`"
         )

@@ -6,15 +6,10 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from app.errors import AppError
+from app.errors import LLMError
 from app.rag.retrieve import Passage
 
-
-class LLMError(AppError):
-    """The model server failed; the message says what to check. Streams turn it into `error`."""
-
-    status = 502
-    code = "upstream_error"
+__all__ = ["LLM", "LLMError", "Turn"]
 
 
 @dataclass(frozen=True)
