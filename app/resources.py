@@ -10,9 +10,8 @@ from typing import Any
 
 import asyncpg
 import httpx
-import redis.asyncio as redis
 
-from app.cache import Cache, make_cache
+from app.backends import Cache, cache_url, open_cache, open_stream_log, stream_log_url
 from app.config import Settings
 from app.db import migrate as migrations
 from app.db.embedded import start_embedded, stop_embedded
@@ -22,7 +21,7 @@ from app.errors import SchemaBehind
 from app.ingest.events import DocumentEvents
 from app.ingest.reindex import check_model as check_embedding_model
 from app.llm import LLM, load_llm
-from app.rag.stream_log import StreamWriter, stream_log
+from app.rag.stream_log import StreamWriter
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,6 @@ class Resources:
     cache: Cache
     llm: LLM
     stream_writer: StreamWriter  # answer streams' events, kept for resume
-    redis: redis.Redis | None = None  # only what can be rebuilt: caches, counters
     embedded_server: Any = None
     worker_task: asyncio.Task[None] | None = None
     document_events: DocumentEvents | None = None
@@ -86,10 +84,7 @@ async def startup(
         if server is not None:
             stop_embedded(server)
         raise
-    # Connects lazily, with short timeouts: a Redis that is down never stops startup,
-    # and requests go on without the cache.
-    redis_client = _redis_client(settings.redis_url) if settings.redis_url else None
-    cache = make_cache(redis_client)
+    cache = open_cache(cache_url(settings))
     resources = Resources(
         settings,
         pool,
@@ -97,8 +92,7 @@ async def startup(
         http=httpx.AsyncClient(timeout=httpx.Timeout(30, connect=5), follow_redirects=False),
         cache=cache,
         llm=load_llm(settings, embedder, pool, cache),
-        stream_writer=StreamWriter(stream_log(redis_client, pool)),
-        redis=redis_client,
+        stream_writer=StreamWriter(open_stream_log(stream_log_url(settings), pool)),
         embedded_server=server,
         document_events=DocumentEvents(pool),
     )
@@ -109,15 +103,6 @@ async def startup(
             Worker(pool, embedder, lock_seconds=settings.worker_lock_seconds).run(), name="worker"
         )
     return resources
-
-
-def _redis_client(url: str) -> redis.Redis:
-    # A blocking pool: with thousands of answer streams recording at once, the default pool
-    # raises "Too many connections" instead of waiting a moment for a free one.
-    pool = redis.BlockingConnectionPool.from_url(
-        url, max_connections=64, timeout=5, socket_connect_timeout=0.5, socket_timeout=2
-    )
-    return redis.Redis.from_pool(pool)  # owns the pool: aclose() closes it too
 
 
 async def _check_schema(dsn: str) -> None:
@@ -144,8 +129,8 @@ async def shutdown(resources: Resources) -> None:
     await resources.embedder.close()
     await resources.http.aclose()
     await resources.llm.aclose()
-    if resources.redis is not None:
-        await resources.redis.aclose()
+    await resources.cache.aclose()
+    await resources.stream_writer.store.aclose()
     await resources.pool.close()
     if resources.embedded_server is not None:
         stop_embedded(resources.embedded_server)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from app.cache import Cache
+from app.backends.cache import Cache
 from app.config import Settings
 from app.embedders import Embedder
 from app.llm.base import LLM

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 
-from app.cache import Cache
+from app.backends.cache import Cache
 from app.db import chunks as chunk_sql
 from app.embedders import Embedder
 from app.ingest.embed import sentence_vectors
