@@ -9,6 +9,7 @@ import pytest
 from app.backends import cache_url, open_cache
 from app.backends.cache import MemoryCache
 from app.config import load_settings
+from tests.helpers import eventually
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -57,12 +58,17 @@ async def test_memory_cache_evicts_the_least_recently_used():
 
 async def test_a_redis_that_fails_is_a_miss_and_is_left_alone_for_a_while():
     # A server that hangs up on every connection: each try to use it is counted.
-    tries = 0
+    tries = closed = 0
 
     async def hang_up(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal tries
+        nonlocal tries, closed
         tries += 1
         writer.close()
+        await writer.wait_closed()
+        closed += 1
+
+    async def all_closed() -> bool:
+        return closed == tries
 
     server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -78,6 +84,7 @@ async def test_a_redis_that_fails_is_a_miss_and_is_left_alone_for_a_while():
         await cache.aclose()
         server.close()
         await server.wait_closed()
+        await eventually(all_closed, timeout=10)  # no socket left for a later test's GC
 
 
 @pytest.mark.parametrize(
