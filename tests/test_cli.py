@@ -72,3 +72,12 @@ def test_a_database_that_is_not_there_is_one_line_not_a_traceback():
     assert "could not connect to the database" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_serve_on_a_database_without_pgvector_stops_without_a_traceback():
+    env = {"DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/postgres", "PORT": "0"}
+    result = run("serve", env=env)
+    if "could not connect" in result.stderr.lower():
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    assert result.returncode != 0
+    assert "pgvector" in result.stderr and "Traceback" not in result.stderr
