@@ -12,9 +12,9 @@ import sys
 from dataclasses import fields, replace
 from pathlib import Path
 
-from app.config import ConfigError, Settings, load_settings
-from app.db.migrate import DatabaseSetupError
+from app.config import Settings, load_settings
 from app.db.search import Tuning
+from app.errors import AppError, ConfigError, DatabaseSetupError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,9 +80,17 @@ def main(argv: list[str] | None = None) -> int:
             tuning = Tuning(**{f.name: getattr(args, f.name) for f in fields(Tuning)})
             return asyncio.run(eval_command(settings, args.dataset, tuning, args.json))
         return asyncio.run(worker_command(settings))
-    except DatabaseSetupError as exc:
-        print(f"database error: {exc}", file=sys.stderr)
+    except AppError as exc:  # expected: one line that says what to do, no traceback
+        print(f"{_label(exc)}: {exc.message}", file=sys.stderr)
         return 1
+
+
+def _label(exc: AppError) -> str:
+    if isinstance(exc, ConfigError):
+        return "configuration error"
+    if isinstance(exc, DatabaseSetupError):
+        return "database error"
+    return "error"
 
 
 def serve_command(settings: Settings, host: str | None, port: int | None) -> int:

@@ -8,15 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from app.errors import ConfigError
+
 T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 EMBEDDING_PROVIDERS = ("local", "openai")
 LLM_PROVIDERS = ("auto", "extractive", "openai")
-
-
-class ConfigError(Exception):
-    """A setting has a value the app cannot run with; the message names the variable."""
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 @dataclass(frozen=True)
@@ -44,6 +43,9 @@ class Settings:
     llm_connect_timeout: float = 5.0
     llm_read_timeout: float = 60.0
     llm_context_tokens: int = 3000
+    # Backends by URL (app/backends); None: REDIS_URL when set, else memory:// and postgres.
+    cache_url: str | None = None
+    stream_log_url: str | None = None
 
     @property
     def max_upload_bytes(self) -> int:
@@ -108,6 +110,18 @@ def _redis_url(value: str) -> str:
     return value
 
 
+def _backend_url(*options: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value == "postgres" and "postgres" in options:
+            return value
+        if value.split("://", 1)[0] in options and "://" in value:
+            return value
+        shown = ", ".join(o if o == "postgres" else f"{o}://" for o in options)
+        raise ValueError(f"must be one of {shown}")
+
+    return parse
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from the environment; raise ConfigError naming a bad variable."""
     env = os.environ if environ is None else environ
@@ -161,4 +175,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         llm_connect_timeout=get("LLM_CONNECT_TIMEOUT", _positive_float, 5.0),
         llm_read_timeout=get("LLM_READ_TIMEOUT", _positive_float, 60.0),
         llm_context_tokens=get("LLM_CONTEXT_TOKENS", _positive_int, 3000),
+        cache_url=get("CACHE_URL", _backend_url("memory", *REDIS_SCHEMES), None),
+        stream_log_url=get(
+            "STREAM_LOG_URL", _backend_url("postgres", "memory", *REDIS_SCHEMES), None
+        ),
     )

@@ -10,20 +10,19 @@ from typing import Any
 
 import asyncpg
 import httpx
-import redis.asyncio as redis
 
-from app.cache import Cache, make_cache
+from app.backends import Cache, cache_url, open_cache, open_stream_log, stream_log_url
 from app.config import Settings
 from app.db import migrate as migrations
 from app.db.embedded import start_embedded, stop_embedded
-from app.db.pool import create_pool
+from app.db.pool import connect, create_pool
 from app.embedders import Embedder, load_embedder
-from app.errors import ServiceUnavailable
+from app.errors import SchemaBehind
 from app.ingest.events import DocumentEvents
 from app.ingest.reindex import check_model as check_embedding_model
 from app.llm import LLM, load_llm
 from app.rag.answer import Answerer
-from app.rag.stream_log import StreamWriter, stream_log
+from app.rag.stream_log import StreamWriter
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,6 @@ class Resources:
     llm: LLM
     stream_writer: StreamWriter  # answer streams' events, kept for resume
     answerer: Answerer  # the answer service every transport (SSE, WebSocket, /v1) uses
-    redis: redis.Redis | None = None  # only what can be rebuilt: caches, counters
     embedded_server: Any = None
     worker_task: asyncio.Task[None] | None = None
     document_events: DocumentEvents | None = None
@@ -53,7 +51,7 @@ def database_url(settings: Settings) -> tuple[str, Any]:
 
 
 async def run_migrations(dsn: str) -> list[str]:
-    conn = await asyncpg.connect(dsn)
+    conn = await connect(dsn)
     try:
         return await migrations.migrate(conn)
     finally:
@@ -88,10 +86,7 @@ async def startup(
         if server is not None:
             stop_embedded(server)
         raise
-    # Connects lazily, with short timeouts: a Redis that is down never stops startup,
-    # and requests go on without the cache.
-    redis_client = _redis_client(settings.redis_url) if settings.redis_url else None
-    cache = make_cache(redis_client)
+    cache = open_cache(cache_url(settings))
     llm = load_llm(settings)
     resources = Resources(
         settings,
@@ -100,9 +95,8 @@ async def startup(
         http=httpx.AsyncClient(timeout=httpx.Timeout(30, connect=5), follow_redirects=False),
         cache=cache,
         llm=llm,
-        stream_writer=StreamWriter(stream_log(redis_client, pool)),
+        stream_writer=StreamWriter(open_stream_log(stream_log_url(settings), pool)),
         answerer=Answerer(pool, embedder, llm, cache),
-        redis=redis_client,
         embedded_server=server,
         document_events=DocumentEvents(pool),
     )
@@ -115,24 +109,15 @@ async def startup(
     return resources
 
 
-def _redis_client(url: str) -> redis.Redis:
-    # A blocking pool: with thousands of answer streams recording at once, the default pool
-    # raises "Too many connections" instead of waiting a moment for a free one.
-    pool = redis.BlockingConnectionPool.from_url(
-        url, max_connections=64, timeout=5, socket_connect_timeout=0.5, socket_timeout=2
-    )
-    return redis.Redis.from_pool(pool)  # owns the pool: aclose() closes it too
-
-
 async def _check_schema(dsn: str) -> None:
-    conn = await asyncpg.connect(dsn)
+    conn = await connect(dsn)
     try:
         await migrations.check_pgvector(conn)
         missing = await migrations.pending(conn)
     finally:
         await conn.close()
     if missing:
-        raise ServiceUnavailable(
+        raise SchemaBehind(
             f"the database schema is behind ({', '.join(missing)} not applied): "
             "run `python -m app migrate`"
         )
@@ -148,8 +133,8 @@ async def shutdown(resources: Resources) -> None:
     await resources.embedder.close()
     await resources.http.aclose()
     await resources.llm.aclose()
-    if resources.redis is not None:
-        await resources.redis.aclose()
+    await resources.cache.aclose()
+    await resources.stream_writer.store.aclose()
     await resources.pool.close()
     if resources.embedded_server is not None:
         stop_embedded(resources.embedded_server)

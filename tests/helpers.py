@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
+
+T = TypeVar("T")
 
 SOLAR_GUIDE = """# Solar Panels Guide
 
@@ -81,3 +84,15 @@ async def _counts(url: str) -> dict[str, int]:
 def row_counts(url: str) -> dict[str, int]:
     """How many rows each table holds: bad input must leave these unchanged."""
     return asyncio.run(_counts(url))
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T]], timeout: float = 30, every: float = 0.02
+) -> T:
+    """Poll `check` until it returns something truthy, and return that; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not (result := await check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the condition did not hold within {timeout} s")
+        await asyncio.sleep(every)
+    return result

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from app.config import Settings
 from app.db import collections as collection_sql
 from app.db import documents as document_sql
-from app.errors import AppError
+from app.errors import AppError, DocumentTooLarge, IngestError
 from app.ingest.parse import MEDIA_TYPES, media_type_for
 from app.ingest.submit import prepare, submit
 
@@ -42,9 +42,9 @@ async def ingest_command(settings: Settings, paths: list[str], collection: str =
         for path in tqdm(list(files_under(paths)), desc="queue", unit="file", file=sys.stderr):
             try:
                 if not path.is_file():
-                    raise AppError(f"{path} does not exist or is not a file")
+                    raise IngestError(f"{path} does not exist or is not a file")
                 if path.stat().st_size > settings.max_upload_bytes:
-                    raise AppError(f"{path} is larger than MAX_UPLOAD_MB")
+                    raise DocumentTooLarge(f"{path} is larger than MAX_UPLOAD_MB")
                 media_type = media_type_for(path.name)
                 data = path.read_bytes()
                 title = prepare(data, path.name, media_type)

@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from app.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from app.errors import BadURL, DocumentTooLarge, IngestError, RefusedURL, UnsupportedDocument
 from app.ingest.formats import DOCX
 
 MAX_REDIRECTS = 5
@@ -34,10 +34,6 @@ class Fetched:
     url: str  # after redirects
     media_type: str
     data: bytes
-
-
-class RefusedURL(BadRequest):
-    code = "url_refused"
 
 
 async def fetch(
@@ -61,38 +57,38 @@ async def fetch(
                         continue
                     return await _read(response, url, max_bytes)
     except TimeoutError:
-        raise Unprocessable(
+        raise IngestError(
             f"{url} did not answer within {timeout:g} s (URL_TIMEOUT_SECONDS)", code="url_timeout"
         ) from None
     except httpx.TimeoutException:
-        raise Unprocessable(
+        raise IngestError(
             f"{url} did not answer within {timeout:g} s (URL_TIMEOUT_SECONDS)", code="url_timeout"
         ) from None
     except httpx.HTTPError as exc:
-        raise Unprocessable(f"could not fetch {url}: {exc}", code="url_unreachable") from None
-    raise Unprocessable(f"{url} redirects more than {MAX_REDIRECTS} times", code="url_redirects")
+        raise IngestError(f"could not fetch {url}: {exc}", code="url_unreachable") from None
+    raise IngestError(f"{url} redirects more than {MAX_REDIRECTS} times", code="url_redirects")
 
 
 async def _read(response: httpx.Response, url: str, max_bytes: int) -> Fetched:
     if response.status_code >= 400:
-        raise Unprocessable(
+        raise IngestError(
             f"{url} answered HTTP {response.status_code}; check the address", code="url_status"
         )
     media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in CONTENT_TYPES:
         accepted = ", ".join(sorted(CONTENT_TYPES))
-        raise UnsupportedMediaType(
+        raise UnsupportedDocument(
             f"{url} is {media_type or 'of no stated type'}; documents must be one of: {accepted}"
         )
     too_large = f"{url} is larger than MAX_UPLOAD_MB ({max_bytes // (1024 * 1024)} MB)"
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise PayloadTooLarge(too_large)
+        raise DocumentTooLarge(too_large)
     body = bytearray()
     async for piece in response.aiter_bytes():
         body += piece
         if len(body) > max_bytes:  # a server may lie about, or omit, its length
-            raise PayloadTooLarge(too_large)
+            raise DocumentTooLarge(too_large)
     if media_type == "application/xhtml+xml":
         media_type = "text/html"
     return Fetched(url, media_type, bytes(body))
@@ -102,17 +98,17 @@ async def check_url(url: str, *, allow_private: bool) -> None:
     """Refuse non-HTTP URLs and hosts that resolve to addresses we must not reach."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadRequest(f"{url!r} is not an http:// or https:// URL", code="bad_url")
+        raise BadURL(f"{url!r} is not an http:// or https:// URL")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise BadRequest(f"{url!r} has an invalid port", code="bad_url") from None
+        raise BadURL(f"{url!r} has an invalid port") from None
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
             parts.hostname, port, type=socket.SOCK_STREAM
         )
     except OSError:
-        raise Unprocessable(
+        raise IngestError(
             f"the host {parts.hostname!r} of {url} does not resolve", code="url_unreachable"
         ) from None
     for info in infos:

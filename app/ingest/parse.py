@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-from app.errors import BadRequest, Unprocessable, UnsupportedMediaType
+from app.errors import EmptyDocument, IngestError, UnsupportedDocument
 from app.ingest.formats import DOCX
-from app.ingest.formats.base import IngestError
 from app.ingest.formats.text import decode as decode_text
 
 __all__ = ["IngestError", "check_upload", "decode_text", "media_type_for", "title_for"]
@@ -27,7 +26,7 @@ def media_type_for(filename: str) -> str:
     suffix = PurePath(filename).suffix.lower()
     if suffix not in MEDIA_TYPES:
         accepted = ", ".join(sorted(MEDIA_TYPES))
-        raise UnsupportedMediaType(
+        raise UnsupportedDocument(
             f"{filename!r} is not a supported file type; upload one of: {accepted}"
         )
     return MEDIA_TYPES[suffix]
@@ -39,12 +38,12 @@ def check_upload(data: bytes, filename: str, media_type: str) -> None:
         decode_text(data, filename)
     elif media_type == "text/html":
         if not data.strip():
-            raise BadRequest(f"{filename!r} is empty", code="empty_file")
+            raise EmptyDocument(f"{filename!r} is empty")
         if b"\x00" in data[:8192]:
-            raise Unprocessable(f"{filename!r} looks like binary data, not HTML", code="not_html")
+            raise IngestError(f"{filename!r} looks like binary data, not HTML", code="not_html")
     elif media_type == "application/pdf":
         if b"%PDF-" not in data[:1024]:
-            raise Unprocessable(
+            raise IngestError(
                 f"{filename!r} is not a PDF file (it does not start with %PDF-)", code="not_pdf"
             )
     elif media_type == DOCX:
@@ -53,7 +52,7 @@ def check_upload(data: bytes, filename: str, media_type: str) -> None:
         try:
             check_archive(data, filename)
         except IngestError as exc:
-            raise Unprocessable(str(exc), code="not_docx") from None
+            raise IngestError(str(exc), code="not_docx") from None
 
 
 def title_for(parsed_title: str | None, filename: str) -> str:

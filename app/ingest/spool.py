@@ -13,7 +13,7 @@ from pathlib import Path
 import aiofiles
 import aiofiles.os
 
-from app.errors import PayloadTooLarge
+from app.errors import DocumentTooLarge
 
 PIECE = 256 * 1024
 
@@ -48,7 +48,7 @@ async def spool(
             while piece := await read(PIECE):
                 size += len(piece)
                 if size > limit:
-                    raise PayloadTooLarge(too_large)
+                    raise DocumentTooLarge(too_large)
                 digest.update(piece)
                 await file.write(piece)
         yield Spooled(path, size, digest.hexdigest())

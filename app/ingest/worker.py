@@ -22,11 +22,10 @@ from app.db import chunks as chunk_sql
 from app.db import documents as document_sql
 from app.db import jobs as job_sql
 from app.embedders import Embedder
-from app.errors import AppError
+from app.errors import IngestError
 from app.ingest.chunk import Chunk, chunk_text
 from app.ingest.embed import embed_sorted
 from app.ingest.formats import Parsed, parse
-from app.ingest.parse import IngestError
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +219,7 @@ class Worker:
                 if not chunks:
                     raise IngestError("the document has no text to index")
                 prepared.append(_Prepared(job, document, parsed, chunks))
-            except (IngestError, AppError) as exc:
+            except IngestError as exc:
                 await self._give_up(job, str(exc))
             except Exception as exc:
                 log.exception("job %s failed (attempt %s)", job["id"], job["attempts"])

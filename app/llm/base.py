@@ -8,14 +8,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from app.errors import AppError
+from app.errors import LLMError
 
-
-class LLMError(AppError):
-    """The model server failed; the message says what to check. Streams turn it into `error`."""
-
-    status = 502
-    code = "upstream_error"
+__all__ = ["LLM", "LLMError", "Turn"]
 
 
 @dataclass(frozen=True)

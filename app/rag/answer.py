@@ -17,7 +17,7 @@ from uuid import UUID
 
 import asyncpg
 
-from app.cache import Cache
+from app.backends.cache import Cache
 from app.db import collections as collection_sql
 from app.db import conversations as conversation_sql
 from app.embedders import Embedder

@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 import numpy as np
 
-from app.cache import Cache
+from app.backends.cache import Cache
 from app.db import chunks as chunk_sql
 from app.db import collections as collection_sql
 from app.db import search as search_sql
@@ -75,8 +75,16 @@ async def search(
         collections = await collection_sql.versions(conn, scope.collection)
     if scope.collection is not None and not collections:
         raise NotFound(f"there is no collection {scope.collection!r}", code="unknown_collection")
+    # The embedder's name too: after a model change (reindex), a shared cache must not answer
+    # with the ranking the old vectors gave.
     key = "search:" + _digest(
-        mode, k, question, [tuple(c) for c in collections], scope.document_ids, asdict(tuning)
+        embedder.name,
+        mode,
+        k,
+        question,
+        [tuple(c) for c in collections],
+        scope.document_ids,
+        asdict(tuning),
     )
     if cache is not None and (hit := await cache.get(key)) is not None:
         return [Passage(**p) for p in json.loads(hit)]

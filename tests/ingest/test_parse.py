@@ -1,6 +1,6 @@
 import pytest
 
-from app.errors import BadRequest, Unprocessable, UnsupportedMediaType
+from app.errors import EmptyDocument, IngestError, UnsupportedDocument
 from app.ingest.parse import decode_text, media_type_for, title_for
 
 
@@ -9,7 +9,7 @@ def test_media_types():
     assert media_type_for("README.md") == "text/markdown"
     assert media_type_for("report.PDF") == "application/pdf"
     assert media_type_for("page.htm") == "text/html"
-    with pytest.raises(UnsupportedMediaType, match="sheet.xlsx"):
+    with pytest.raises(UnsupportedDocument, match="sheet.xlsx"):
         media_type_for("sheet.xlsx")
 
 
@@ -20,10 +20,10 @@ def test_decode_strips_bom_and_normalises_newlines():
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        (b"", BadRequest),
-        (b" \n\t", BadRequest),
-        (b"PK\x03\x04\x00\x00binary", Unprocessable),
-        (b"caf\xe9 latin-1", Unprocessable),
+        (b"", EmptyDocument),
+        (b" \n\t", EmptyDocument),
+        (b"PK\x03\x04\x00\x00binary", IngestError),
+        (b"caf\xe9 latin-1", IngestError),
     ],
 )
 def test_decode_refuses_empty_and_binary(data, error):

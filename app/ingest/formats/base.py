@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from app.errors import IngestError
 
-class IngestError(Exception):
-    """The document cannot be ingested as it is; retrying will not help."""
+__all__ = ["IngestError", "Parsed", "join_pages"]
 
 
 @dataclass

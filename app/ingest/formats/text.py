@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import re
 
-from app.errors import BadRequest, Unprocessable
+from app.errors import EmptyDocument, IngestError
 from app.ingest.formats.base import Parsed
 
 _H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
@@ -14,13 +14,13 @@ _H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 def decode(data: bytes, filename: str) -> str:
     """Decode UTF-8 (with or without BOM); refuse empty and binary content."""
     if not data.strip():
-        raise BadRequest(f"{filename!r} is empty", code="empty_file")
+        raise EmptyDocument(f"{filename!r} is empty")
     if b"\x00" in data[:8192]:
-        raise Unprocessable(f"{filename!r} looks like binary data, not text", code="not_text")
+        raise IngestError(f"{filename!r} looks like binary data, not text", code="not_text")
     try:
         text = data.removeprefix(codecs.BOM_UTF8).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Unprocessable(
+        raise IngestError(
             f"{filename!r} is not UTF-8 text (bad byte at offset {exc.start}); "
             "save it as UTF-8 and upload it again",
             code="not_text",
