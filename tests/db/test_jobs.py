@@ -19,7 +19,7 @@ async def pool(settings):
 async def test_a_running_job_keeps_its_lock_while_the_heartbeat_beats(pool):
     async with pool.acquire() as conn:
         job_id = await job_sql.enqueue(conn, "ingest", {"document_id": "x"})
-        job = await job_sql.claim(conn, lock_seconds=0.6, worker="a")
+        [job] = await job_sql.claim_many(conn, lock_seconds=0.6, worker="a", limit=1)
     assert job["id"] == job_id
     worker = Worker(pool, embedder=None, lock_seconds=0.6)  # type: ignore[arg-type]
     heartbeat = asyncio.create_task(worker._heartbeat([job]))
@@ -27,7 +27,7 @@ async def test_a_running_job_keeps_its_lock_while_the_heartbeat_beats(pool):
         for _ in range(8):  # well past the 0.6 s lock
             await asyncio.sleep(0.25)
             async with pool.acquire() as conn:
-                assert await job_sql.claim(conn, lock_seconds=5, worker="b") is None
+                assert await job_sql.claim_many(conn, lock_seconds=5, worker="b", limit=1) == []
     finally:
         heartbeat.cancel()
 
@@ -35,11 +35,11 @@ async def test_a_running_job_keeps_its_lock_while_the_heartbeat_beats(pool):
 async def test_a_worker_whose_lock_was_taken_over_cannot_finish_the_job(pool):
     async with pool.acquire() as conn:
         job_id = await job_sql.enqueue(conn, "ingest", {"document_id": "x"})
-        first = await job_sql.claim(conn, lock_seconds=0.05, worker="slow")
+        [first] = await job_sql.claim_many(conn, lock_seconds=0.05, worker="slow", limit=1)
         await asyncio.sleep(0.2)  # the slow worker's lock expires
-        second = await job_sql.claim(conn, lock_seconds=60, worker="fast")
+        [second] = await job_sql.claim_many(conn, lock_seconds=60, worker="fast", limit=1)
         assert second["id"] == job_id and second["attempts"] == first["attempts"] + 1
-        assert not await job_sql.extend_lock(conn, job_id, first["attempts"], 60)
+        assert not await job_sql.extend_locks(conn, [job_id], [first["attempts"]], 60)
         assert not await job_sql.finish(conn, job_id, first["attempts"])
         assert not await job_sql.fail(conn, job_id, "late", first["attempts"])
         assert await job_sql.finish_many(conn, [job_id], [first["attempts"]]) == set()
