@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from app.errors import UnsupportedMediaType
-from app.ingest.formats import docx, html, pdf, text
+from app.ingest.formats import docx, html, pdf, pptx, text
 from app.ingest.formats.base import Format, IngestError, Parsed
 
 __all__ = ["DOCX", "FORMATS", "Format", "IngestError", "Parsed", "parse"]
@@ -24,6 +24,7 @@ FORMATS: tuple[Format, ...] = (
     pdf.FORMAT,
     docx.FORMAT,
     html.FORMAT,
+    pptx.FORMAT,
 )
 
 DOCX = docx.MEDIA_TYPE
