@@ -6,6 +6,7 @@ import codecs
 import re
 from functools import partial
 from pathlib import Path
+from typing import NoReturn
 
 from app.errors import BadRequest, Unprocessable
 from app.ingest.formats.base import Format, Parsed, pieces
@@ -69,7 +70,7 @@ def check(path: Path, filename: str, *, markdown: bool) -> str | None:
     return match.group(1)[:200] if match else None
 
 
-def _not_utf8(filename: str, offset: int) -> None:
+def _not_utf8(filename: str, offset: int) -> NoReturn:
     raise Unprocessable(
         f"{filename!r} is not UTF-8 text (bad byte at offset {offset}); "
         "save it as UTF-8 and upload it again",
