@@ -1,4 +1,4 @@
-"""Command line: python -m app {serve,migrate,worker,ingest,reindex,eval}."""
+"""Command line: python -m app {serve,migrate,worker,ingest,reindex,formats,eval}."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from app.config import Settings, load_settings
 from app.db.search import Tuning
 from app.errors import AppError, ConfigError, DatabaseSetupError
+from app.ingest import formats
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,11 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply pending database migrations (Procfile release)")
     commands.add_parser("worker", help="run the ingestion worker (Procfile worker)")
     ingest = commands.add_parser(
-        "ingest", help="ingest files and folders (.txt .md .pdf .docx .html) with a progress bar"
+        "ingest",
+        help=f"ingest files and folders ({' '.join(formats.suffixes())}) with a progress bar",
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH")
     ingest.add_argument("--collection", default="default", help="collection to add them to")
     commands.add_parser("reindex", help="re-embed every chunk with the configured embedding model")
+    commands.add_parser("formats", help="print the table of accepted file formats (README)")
     evaluate = commands.add_parser(
         "eval",
         help="score lexical, vector and hybrid search on a BEIR dataset against baselines",
@@ -51,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
             help=f"search tuning (default {field.default})",
         )
     args = parser.parse_args(argv)
+    if args.command == "formats":
+        print(formats.markdown_table())
+        return 0
 
     try:
         settings = load_settings()
@@ -69,11 +75,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             return asyncio.run(migrate_command(settings))
         if args.command == "ingest":
-            from app.ingest.cli import ingest_command
+            from app.commands import ingest_command
 
             return asyncio.run(ingest_command(settings, args.paths, args.collection))
         if args.command == "reindex":
-            from app.ingest.cli import reindex_command
+            from app.commands import reindex_command
 
             return asyncio.run(reindex_command(settings))
         if args.command == "eval":

@@ -96,3 +96,11 @@ async def eventually(
             raise AssertionError(f"the condition did not hold within {timeout} s")
         await asyncio.sleep(every)
     return result
+
+
+async def claim_one(conn: Any, *, lock_seconds: float, worker: str) -> Any:
+    """One job claimed the way workers claim them, or None."""
+    from app.db import jobs as job_sql
+
+    rows = await job_sql.claim_many(conn, lock_seconds=lock_seconds, worker=worker, limit=1)
+    return rows[0] if rows else None

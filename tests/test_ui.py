@@ -56,7 +56,7 @@ def test_upload_ask_and_see_a_cited_streamed_answer(page, tmp_path: Path):
 
 
 def test_upload_error_is_shown_to_the_person(page, tmp_path: Path):
-    bad = tmp_path / "slides.pptx"
+    bad = tmp_path / "sheet.xlsx"
     bad.write_bytes(b"PK\x03\x04")
     page.set_input_files("#file-input", str(bad))
     page.click("#upload-form button")

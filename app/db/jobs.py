@@ -18,53 +18,16 @@ async def enqueue(conn: asyncpg.Connection, kind: str, payload: dict[str, Any]) 
     return job_id
 
 
-async def claim(
-    conn: asyncpg.Connection, *, lock_seconds: float, worker: str = ""
-) -> asyncpg.Record | None:
-    """Take the oldest runnable job, or one whose worker's lock expired (it died).
+async def finish(conn: asyncpg.Connection, job_id: int, attempt: int) -> bool:
+    """Mark a job done, if this attempt still holds it.
 
-    `attempts` doubles as a fencing token: a worker only finishes, retries or extends the
-    job while attempts still equals the value it claimed it with.
+    `attempts` doubles as a fencing token: a worker only finishes, retries, fails or extends
+    a job while attempts still equals the value it claimed it with.
     """
-    return await conn.fetchrow(
-        """UPDATE jobs
-           SET status = 'running', attempts = attempts + 1, updated_at = now(),
-               locked_until = now() + make_interval(secs => $1), locked_by = $2
-           WHERE id = (
-               SELECT id FROM jobs
-               WHERE (status = 'queued' AND run_after <= now())
-                  OR (status = 'running' AND locked_until < now())
-               ORDER BY run_after, id
-               FOR UPDATE SKIP LOCKED
-               LIMIT 1)
-           RETURNING id, kind, payload, attempts, max_attempts""",
-        lock_seconds,
-        worker,
-    )
-
-
-async def extend_lock(
-    conn: asyncpg.Connection, job_id: int, attempt: int, lock_seconds: float
-) -> bool:
-    """Push the lock of a job still held by this attempt forward; False when it was lost."""
-    return bool(
-        await conn.fetchval(
-            """UPDATE jobs SET locked_until = now() + make_interval(secs => $3)
-               WHERE id = $1 AND attempts = $2 AND status = 'running'
-               RETURNING true""",
-            job_id,
-            attempt,
-            lock_seconds,
-        )
-    )
-
-
-async def finish(conn: asyncpg.Connection, job_id: int, attempt: int | None = None) -> bool:
-    """Mark a job done; with `attempt`, only if this attempt still holds it."""
     return bool(
         await conn.fetchval(
             """UPDATE jobs SET status = 'done', locked_until = NULL, updated_at = now()
-               WHERE id = $1 AND ($2::int IS NULL OR (attempts = $2 AND status = 'running'))
+               WHERE id = $1 AND attempts = $2 AND status = 'running'
                RETURNING true""",
             job_id,
             attempt,
@@ -73,15 +36,15 @@ async def finish(conn: asyncpg.Connection, job_id: int, attempt: int | None = No
 
 
 async def retry_later(
-    conn: asyncpg.Connection, job_id: int, error: str, delay: float, attempt: int | None = None
+    conn: asyncpg.Connection, job_id: int, error: str, delay: float, attempt: int
 ) -> bool:
-    """Queue the job again after `delay` seconds; with `attempt`, only if it still holds it."""
+    """Queue the job again after `delay` seconds, if this attempt still holds it."""
     return bool(
         await conn.fetchval(
             """UPDATE jobs
                SET status = 'queued', last_error = $2, locked_until = NULL, updated_at = now(),
                    run_after = now() + make_interval(secs => $3)
-               WHERE id = $1 AND ($4::int IS NULL OR (attempts = $4 AND status = 'running'))
+               WHERE id = $1 AND attempts = $4 AND status = 'running'
                RETURNING true""",
             job_id,
             error,
@@ -91,15 +54,13 @@ async def retry_later(
     )
 
 
-async def fail(
-    conn: asyncpg.Connection, job_id: int, error: str, attempt: int | None = None
-) -> bool:
-    """Mark the job failed for good; with `attempt`, only if it still holds it."""
+async def fail(conn: asyncpg.Connection, job_id: int, error: str, attempt: int) -> bool:
+    """Mark the job failed for good, if this attempt still holds it."""
     return bool(
         await conn.fetchval(
             """UPDATE jobs SET status = 'failed', last_error = $2, locked_until = NULL,
                    updated_at = now()
-               WHERE id = $1 AND ($3::int IS NULL OR (attempts = $3 AND status = 'running'))
+               WHERE id = $1 AND attempts = $3 AND status = 'running'
                RETURNING true""",
             job_id,
             error,
@@ -109,9 +70,12 @@ async def fail(
 
 
 async def claim_many(
-    conn: asyncpg.Connection, *, lock_seconds: float, worker: str = "", limit: int = 1
+    conn: asyncpg.Connection, *, lock_seconds: float, worker: str, limit: int
 ) -> list[asyncpg.Record]:
-    """Claim up to `limit` runnable jobs at once (so small documents share model batches)."""
+    """Claim up to `limit` runnable jobs at once (so small documents share model batches).
+
+    A runnable job is queued and due, or running with an expired lock (its worker died).
+    """
     return await conn.fetch(
         """UPDATE jobs
            SET status = 'running', attempts = attempts + 1, updated_at = now(),

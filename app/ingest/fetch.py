@@ -8,34 +8,32 @@ networks through for local use; link-local, where cloud metadata lives, never is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from app.errors import BadURL, DocumentTooLarge, IngestError, RefusedURL, UnsupportedDocument
-from app.ingest.formats import DOCX
+from app.ingest import formats
+from app.ingest.formats import Format
+from app.ingest.spool import Spooled, spool
 
 MAX_REDIRECTS = 5
-CONTENT_TYPES = {
-    "text/html": ".html",
-    "application/xhtml+xml": ".html",
-    "text/plain": ".txt",
-    "text/markdown": ".md",
-    "application/pdf": ".pdf",
-    DOCX: ".docx",
-}
 
 
 @dataclass
 class Fetched:
     url: str  # after redirects
-    media_type: str
-    data: bytes
+    format: Format  # by the answer's Content-Type
+    file: Spooled
 
 
+@contextlib.asynccontextmanager
 async def fetch(
     client: httpx.AsyncClient,
     url: str,
@@ -43,8 +41,24 @@ async def fetch(
     max_bytes: int,
     timeout: float,
     allow_private: bool,
+    directory: Path,
+) -> AsyncIterator[Fetched]:
+    """GET a document into a spool file under `directory`, removed when the block ends."""
+    async with contextlib.AsyncExitStack() as stack:
+        # The timeout covers the download only, not what the caller does with the file.
+        yield await _download(stack, client, url, max_bytes, timeout, allow_private, directory)
+
+
+async def _download(
+    stack: contextlib.AsyncExitStack,
+    client: httpx.AsyncClient,
+    url: str,
+    max_bytes: int,
+    timeout: float,
+    allow_private: bool,
+    directory: Path,
 ) -> Fetched:
-    """GET a document, following up to MAX_REDIRECTS redirects by hand."""
+    """Follow up to MAX_REDIRECTS redirects by hand, then spool the body."""
     try:
         async with asyncio.timeout(timeout):
             for _ in range(MAX_REDIRECTS + 1):
@@ -55,7 +69,7 @@ async def fetch(
                     if response.is_redirect and "location" in response.headers:
                         url = urljoin(url, response.headers["location"])
                         continue
-                    return await _read(response, url, max_bytes)
+                    return await _read(stack, response, url, max_bytes, directory)
     except TimeoutError:
         raise IngestError(
             f"{url} did not answer within {timeout:g} s (URL_TIMEOUT_SECONDS)", code="url_timeout"
@@ -69,14 +83,22 @@ async def fetch(
     raise IngestError(f"{url} redirects more than {MAX_REDIRECTS} times", code="url_redirects")
 
 
-async def _read(response: httpx.Response, url: str, max_bytes: int) -> Fetched:
+async def _read(
+    stack: contextlib.AsyncExitStack,
+    response: httpx.Response,
+    url: str,
+    max_bytes: int,
+    directory: Path,
+) -> Fetched:
     if response.status_code >= 400:
         raise IngestError(
             f"{url} answered HTTP {response.status_code}; check the address", code="url_status"
         )
-    media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in CONTENT_TYPES:
-        accepted = ", ".join(sorted(CONTENT_TYPES))
+    content_type = response.headers.get("content-type", "")
+    fmt = formats.for_content_type(content_type)
+    if fmt is None:
+        media_type = content_type.split(";")[0].strip().lower()
+        accepted = ", ".join(formats.content_types())
         raise UnsupportedDocument(
             f"{url} is {media_type or 'of no stated type'}; documents must be one of: {accepted}"
         )
@@ -84,14 +106,10 @@ async def _read(response: httpx.Response, url: str, max_bytes: int) -> Fetched:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise DocumentTooLarge(too_large)
-    body = bytearray()
-    async for piece in response.aiter_bytes():
-        body += piece
-        if len(body) > max_bytes:  # a server may lie about, or omit, its length
-            raise DocumentTooLarge(too_large)
-    if media_type == "application/xhtml+xml":
-        media_type = "text/html"
-    return Fetched(url, media_type, bytes(body))
+    # Spooling counts the bytes: a server may lie about, or omit, its length.
+    pieces = response.aiter_bytes()
+    file = await stack.enter_async_context(spool(pieces, directory, max_bytes, too_large))
+    return Fetched(url, fmt, file)
 
 
 async def check_url(url: str, *, allow_private: bool) -> None:

@@ -200,7 +200,7 @@ class Worker:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 await document_sql.set_processing(conn, ids)
-                rows = {row["id"]: row for row in await document_sql.get_with_files(conn, ids)}
+                rows = {row["id"]: row for row in await document_sql.get_documents(conn, ids)}
         except Exception as exc:
             for job in ingest:
                 await self._retry_or_fail(job, exc)
@@ -213,9 +213,12 @@ class Worker:
                     async with self.pool.acquire() as conn:
                         await job_sql.finish(conn, job["id"], job["attempts"])
                     continue
-                if document["content"] is None:
+                # One stored file in memory at a time, read back from Postgres in its parts.
+                async with self.pool.acquire() as conn:
+                    content = await document_sql.read_file(conn, document_id)
+                if content is None:
                     raise IngestError("the uploaded file is missing")
-                parsed, chunks = await asyncio.to_thread(self._split, document)
+                parsed, chunks = await asyncio.to_thread(self._split, document, content)
                 if not chunks:
                     raise IngestError("the document has no text to index")
                 prepared.append(_Prepared(job, document, parsed, chunks))
@@ -226,9 +229,9 @@ class Worker:
                 await self._retry_or_fail(job, exc)
         return prepared
 
-    def _split(self, document: asyncpg.Record) -> tuple[Parsed, list[Chunk]]:
+    def _split(self, document: asyncpg.Record, content: bytes) -> tuple[Parsed, list[Chunk]]:
         """Parse and chunk (CPU work for big files, so it runs off the event loop)."""
-        parsed = parse(document["content"], document["media_type"], document["source"])
+        parsed = parse(content, document["media_type"], document["source"])
         chunks = chunk_text(
             parsed.text,
             self.embedder.count_tokens,

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +18,9 @@ import asyncpg
 import pytest
 
 from app.db.pool import init_connection
-from app.ingest.submit import submit
+from app.ingest import formats
+from app.ingest.accept import accept_document
+from app.ingest.spool import hashed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,14 +102,21 @@ async def _submit_all(url: str, texts: dict[str, str]) -> list[str]:
     conn = await asyncpg.connect(url)
     await init_connection(conn)
     try:
-        async with conn.transaction():
-            ids = []
-            for name, text in texts.items():
-                result = await submit(
-                    conn, data=text.encode(), source=name, media_type="text/plain", title=name
-                )
-                ids.append(str(result.document["id"]))
-            return ids
+        with tempfile.TemporaryDirectory() as folder:
+            async with conn.transaction():
+                ids = []
+                for name, text in texts.items():
+                    path = Path(folder) / name
+                    path.write_text(text)
+                    result = await accept_document(
+                        conn,
+                        await hashed(path),
+                        source=name,
+                        fmt=formats.for_filename(name),
+                        collection="default",
+                    )
+                    ids.append(str(result.document["id"]))
+                return ids
     finally:
         await conn.close()
 
@@ -204,11 +214,10 @@ class SignallingEmbedder:
 
 async def test_a_stopped_worker_stops_beating_for_the_batch_it_was_embedding(settings):
     # Its heartbeat must end with it, or the half-done job would stay locked forever.
-    from app.db import jobs as job_sql
     from app.db.pool import create_pool
     from app.embedders.local import LocalEmbedder
     from app.ingest.worker import Worker
-    from tests.helpers import eventually
+    from tests.helpers import claim_one, eventually
 
     pool = await create_pool(settings.database_url, max_size=6)
     embedder = SignallingEmbedder(await LocalEmbedder.load(None))
@@ -224,7 +233,7 @@ async def test_a_stopped_worker_stops_beating_for_the_batch_it_was_embedding(set
 
         async def claim_again() -> asyncpg.Record | None:
             async with pool.acquire() as conn:
-                return await job_sql.claim(conn, lock_seconds=5, worker="next")
+                return await claim_one(conn, lock_seconds=5, worker="next")
 
         # Claimable once the 0.6 s lock expires; a heartbeat still beating would keep it
         # locked past the deadline.

@@ -7,10 +7,12 @@ is read; headings become Markdown so chunks keep their heading path.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from selectolax.lexbor import LexborHTMLParser
 
-from app.ingest.formats.base import IngestError, Parsed
+from app.errors import IngestError
+from app.ingest.formats.base import Format, Parsed, head, refuse_blank
 
 _DROP = (
     "script, style, noscript, template, svg, canvas, iframe, nav, header, footer, aside, "
@@ -62,3 +64,19 @@ def _inside_block(node, root) -> bool:
 
 
 _BLOCK_TAGS = {tag.strip() for tag in _BLOCKS.split(",")}
+
+
+def check(path: Path, filename: str) -> None:
+    refuse_blank(path, filename)
+    if b"\x00" in head(path, 8192):
+        raise IngestError(f"{filename!r} looks like binary data, not HTML", code="not_html")
+
+
+FORMAT = Format(
+    label="HTML",
+    media_type="text/html",
+    suffixes=(".html", ".htm"),
+    check=check,
+    parse=parse,
+    also_fetched_as=("application/xhtml+xml",),
+)
