@@ -7,7 +7,7 @@ import pytest
 
 from app.db import documents as document_sql
 from app.db.pool import create_pool
-from app.errors import Unprocessable
+from app.errors import IngestError
 from app.ingest import formats
 from app.ingest.accept import PART_BYTES, accept_document
 from app.ingest.spool import hashed
@@ -79,7 +79,7 @@ async def test_a_file_its_format_refuses_leaves_no_rows(pool, tmp_path, settings
     path = tmp_path / "report.pdf"
     path.write_bytes(b"<html>not a pdf</html>")
     before = await _counts(settings.database_url)
-    with pytest.raises(Unprocessable, match="%PDF-"):
+    with pytest.raises(IngestError, match="%PDF-"):
         async with pool.acquire() as conn, conn.transaction():
             await accept_document(
                 conn, await hashed(path), source="report.pdf",

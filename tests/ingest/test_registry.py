@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import BadRequest, Unprocessable, UnsupportedMediaType
+from app.errors import EmptyDocument, IngestError, UnsupportedDocument
 from app.ingest import formats
 from app.ingest.accept import title_for
 from app.ingest.formats.text import decode as decode_text
@@ -22,7 +22,7 @@ def test_media_types():
     assert media_type_for("README.md") == "text/markdown"
     assert media_type_for("report.PDF") == "application/pdf"
     assert media_type_for("page.htm") == "text/html"
-    with pytest.raises(UnsupportedMediaType, match="sheet.xlsx"):
+    with pytest.raises(UnsupportedDocument, match="sheet.xlsx"):
         media_type_for("sheet.xlsx")
 
 
@@ -33,10 +33,10 @@ def test_decode_strips_bom_and_normalises_newlines():
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        (b"", BadRequest),
-        (b" \n\t", BadRequest),
-        (b"PK\x03\x04\x00\x00binary", Unprocessable),
-        (b"caf\xe9 latin-1", Unprocessable),
+        (b"", EmptyDocument),
+        (b" \n\t", EmptyDocument),
+        (b"PK\x03\x04\x00\x00binary", IngestError),
+        (b"caf\xe9 latin-1", IngestError),
     ],
 )
 def test_decode_refuses_empty_and_binary(data, error):
@@ -47,10 +47,10 @@ def test_decode_refuses_empty_and_binary(data, error):
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        (b"", BadRequest),
-        (b" \n\t", BadRequest),
-        (b"PK\x03\x04\x00\x00binary", Unprocessable),
-        (b"caf\xe9 latin-1", Unprocessable),
+        (b"", EmptyDocument),
+        (b" \n\t", EmptyDocument),
+        (b"PK\x03\x04\x00\x00binary", IngestError),
+        (b"caf\xe9 latin-1", IngestError),
     ],
 )
 def test_the_upload_check_refuses_what_decode_refuses(tmp_path, data, error):
@@ -67,7 +67,7 @@ def test_the_upload_check_finds_bad_utf8_past_its_first_piece_and_at_a_piece_edg
     path.write_bytes(good.encode())
     assert formats.for_filename("a.md").check(path, "a.md") is None
     path.write_bytes(good.encode() + b"x\xff")
-    with pytest.raises(Unprocessable, match=f"offset {len(good.encode()) + 1}"):
+    with pytest.raises(IngestError, match=f"offset {len(good.encode()) + 1}"):
         formats.for_filename("a.txt").check(path, "a.txt")
 
 
