@@ -22,7 +22,7 @@ MEDIA_TYPES = {
 
 
 def media_type_for(filename: str) -> str:
-    """The media type we store for a file name, or UnsupportedMediaType."""
+    """The media type we store for a file name, or UnsupportedDocument."""
     suffix = PurePath(filename).suffix.lower()
     if suffix not in MEDIA_TYPES:
         accepted = ", ".join(sorted(MEDIA_TYPES))
