@@ -2,7 +2,6 @@
 
 import pytest
 
-from app.errors import Unprocessable
 from app.ingest import formats
 from app.ingest.chunk import chunk_text
 from app.ingest.formats import IngestError, parse
@@ -55,7 +54,7 @@ def test_the_upload_check_refuses_a_zip_that_is_no_presentation(tmp_path):
     path.write_bytes(files.docx_file("Handbook", {"Solar": "Panels."}))
     fmt = formats.for_filename("deck.PPTX")
     assert fmt.media_type == MEDIA_TYPE
-    with pytest.raises(Unprocessable, match="deck.pptx") as caught:
+    with pytest.raises(IngestError, match="deck.pptx") as caught:
         fmt.check(path, "deck.pptx")
     assert caught.value.code == "not_pptx"
     path.write_bytes(files.pptx_file([("Solar", "Panels.")]))
