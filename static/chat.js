@@ -39,9 +39,9 @@ function conversationItem(c) {
     openConversation(c.id);
     closeSidebarOnNarrow();
   });
-  const rename = el("button", { type: "button", class: "icon-button rename", "aria-label": `Rename “${c.title}”`, title: "Rename" }, "✎");
+  const rename = el("button", { type: "button", class: "icon-button rename", "aria-label": `Rename “${c.title}”`, title: "Rename" }, icon("edit"));
   rename.addEventListener("click", () => startRename(item, c));
-  const remove = el("button", { type: "button", class: "icon-button delete", "aria-label": `Delete “${c.title}”`, title: "Delete" }, "🗑");
+  const remove = el("button", { type: "button", class: "icon-button delete", "aria-label": `Delete “${c.title}”`, title: "Delete" }, icon("trash"));
   remove.addEventListener("click", () => deleteConversation(c));
   item.append(open, el("span", { class: "item-actions" }, rename, remove));
   return item;
@@ -228,14 +228,14 @@ function renderTurnSources(turn) {
 
 function finishTurn(turn, { rating = null } = {}) {
   turn.node.dataset.done = "true";
-  const copy = el("button", { type: "button", class: "action" }, "Copy");
-  copy.addEventListener("click", () => copyText(turn.text, copy));
-  const again = el("button", { type: "button", class: "action" }, "Regenerate");
+  const copy = el("button", { type: "button", class: "action" }, icon("copy"), el("span", {}, "Copy"));
+  copy.addEventListener("click", () => copyText(turn.text, copy.lastChild));
+  const again = el("button", { type: "button", class: "action" }, icon("again"), "Regenerate");
   again.addEventListener("click", () => ask(turn.question));
   const actions = [copy, again];
   if (turn.messageId) {
-    const up = el("button", { type: "button", class: "action thumb", "aria-pressed": String(rating === 1), "aria-label": "Helpful" }, "👍");
-    const down = el("button", { type: "button", class: "action thumb", "aria-pressed": String(rating === -1), "aria-label": "Not helpful" }, "👎");
+    const up = el("button", { type: "button", class: "action thumb", "aria-pressed": String(rating === 1), "aria-label": "Helpful", title: "Helpful" }, icon("up"));
+    const down = el("button", { type: "button", class: "action thumb", "aria-pressed": String(rating === -1), "aria-label": "Not helpful", title: "Not helpful" }, icon("down"));
     up.addEventListener("click", () => rate(turn, 1, up, down));
     down.addEventListener("click", () => openFeedbackForm(turn, up, down));
     actions.push(up, down);
@@ -409,9 +409,10 @@ async function completeTurn(turn, data) {
   }
   const unsupported = data.unsupported_citations || [];
   for (const flag of unsupported) {
+    const flagged = squash(flag.sentence || "");
     for (const button of turn.answer.querySelectorAll(`button.cite[data-n="${flag.n}"]`)) {
-      const block = button.parentElement ? button.parentElement.textContent : "";
-      if (!flag.sentence || block.includes(flag.sentence.slice(0, 40))) {
+      const mine = squash(citedSentence(button));
+      if (!flagged || !mine || flagged.includes(mine.slice(-40)) || mine.includes(flagged.slice(-40))) {
         button.classList.add("unsupported");
         button.title = `Source ${flag.n} does not seem to say this`;
       }
@@ -435,6 +436,10 @@ function showSourcesList(sources, turn = null) {
     else name.disabled = true;
     return el("li", { value: s.n }, name, el("p", { class: "snippet" }, cleanSnippet(s.snippet)), s.page ? el("span", { class: "muted" }, `page ${s.page}`) : null);
   }));
+}
+
+function squash(text) {
+  return text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, " ").trim();
 }
 
 // The sentence of the answer that a citation button ends.

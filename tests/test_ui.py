@@ -191,6 +191,8 @@ def test_phone_in_dark_theme(live_server):
         page.wait_for_selector("#passage mark")
         assert page.is_visible("#sources-panel")
         screenshot(page, "citation-mobile-dark")
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#sources-panel", state="hidden")
         page.click("#toggle-sidebar")
         page.wait_for_selector("#sidebar .conversation-link", state="visible")
 
