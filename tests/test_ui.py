@@ -190,6 +190,10 @@ def test_phone_in_dark_theme(live_server):
         page.click(".answer button.cite")
         page.wait_for_selector("#passage mark")
         assert page.is_visible("#sources-panel")
+        page.wait_for_function(  # slid in completely
+            "document.getElementById('sources-panel').getBoundingClientRect().left <= 1"
+        )
+        assert not page.inner_text("#passage .passage-text").startswith("#")
         screenshot(page, "citation-mobile-dark")
         page.keyboard.press("Escape")
         page.wait_for_selector("#sources-panel", state="hidden")

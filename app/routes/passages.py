@@ -16,6 +16,8 @@ from app.text.markdown import render
 from app.text.sentences import sentence_spans
 
 _WORD = re.compile(r"\w+")
+# Markdown heading lines a chunk starts with: the panel shows them as the heading path instead.
+_LEADING_HEADINGS = re.compile(r"\A(?:[ \t]*(?:#{1,6}[ \t][^\n]*)?\n)+")
 MAX_RENDER_CHARS = 100_000
 
 
@@ -42,8 +44,12 @@ async def get_passage(request: Request) -> JSONResponse:
         row = await passage_sql.get(conn, int(raw))
     if row is None:
         raise NotFound(f"there is no passage {raw} (its document may have been deleted)")
+    text = row["text"]
+    lead = _LEADING_HEADINGS.match(text)
+    if lead and lead.end() < len(text):
+        text = text[lead.end() :]
     cite = request.query_params.get("cite", "")[:2000]
-    highlight = best_sentence(row["text"], cite) if cite else None
+    highlight = best_sentence(text, cite) if cite else None
     return JSONResponse(
         {
             "passage": {
@@ -54,7 +60,7 @@ async def get_passage(request: Request) -> JSONResponse:
                 "media_type": row["media_type"],
                 "heading_path": list(row["heading_path"]),
                 "page": row["page"],
-                "text": row["text"],
+                "text": text,
                 "highlight": list(highlight) if highlight else None,
             }
         }
