@@ -331,6 +331,8 @@ async function ask(question) {
         }
         for await (const event of readEvents(response)) {
           if (event.id) lastEventId = event.id;
+          // A stopping server worker says `reconnect`: go on from the last event elsewhere.
+          if (event.event === "reconnect") break;
           if (handleEvent(turn, event)) finished = true;
         }
         if (!finished) throw new Error("the stream ended early");

@@ -54,3 +54,20 @@ def test_migrate_refuses_a_database_without_pgvector():
         pytest.skip("no PostgreSQL on 127.0.0.1:5432")
     assert result.returncode == 1
     assert "pgvector" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_on_a_busy_port_fails_at_once_without_loading_anything():
+    import socket
+    import time
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        started = time.monotonic()
+        result = run("serve", "--port", str(port))
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr and "already in use" in result.stderr
+    assert "Open http" not in result.stdout
+    assert elapsed < 10  # the embedded database and the models take far longer
