@@ -9,7 +9,7 @@ const state = {
   documents: [],
   activeTurn: null,
 };
-const RESUME_ATTEMPTS = 5;
+const RESUME_ATTEMPTS = 8; // about 25 s of backoff: long enough for a server restart
 
 // Conversations sidebar --------------------------------------------------------------------
 

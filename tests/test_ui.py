@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
+from app.asgi import Application
 from tests.conftest import run_server, settings_with
 from tests.files import docx_file, pdf
 from tests.helpers import SOLAR_GUIDE, ingest
@@ -252,3 +259,55 @@ def test_unsupported_citations_are_marked(settings, fake_llm):
         assert flagged.count() == 1
         assert "does not seem" in flagged.get_attribute("title")
         assert "does not seem to say" in page.inner_text(".turn .notices")
+
+
+@contextlib.contextmanager
+def serve_on(settings, port: int) -> Iterator[str]:
+    """The app on a given port (so it can be restarted there); running streams are cut when
+    it stops, as when a server is restarted under a reader."""
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Application(settings, local=True),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=1,
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_server_restart_mid_answer_resumes_and_offers_retry(settings, fake_llm):
+    fake_llm.token_seconds = 0.05
+    configured = settings_with(settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="slow")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with browser() as launched:
+        with serve_on(configured, port) as url:
+            with httpx.Client(base_url=url, timeout=60) as http:
+                ingest(http, "solar.md", SOLAR_GUIDE)
+            page = new_page(launched, url)
+            page.fill("#question", "How efficient are the panels?")
+            page.press("#question", "Enter")
+            page.wait_for_selector(".answer.streaming:has-text('word word word')")
+        # the server is down: the page keeps what it had and tries again until it is back
+        with serve_on(configured, port):
+            page.wait_for_selector(".turn[data-interrupted=true]", timeout=90_000)
+            turn = page.inner_text(".turn")
+            assert "word word word" in turn  # what arrived before the restart is kept
+            assert "interrupted" in turn.lower() or "closed before" in turn.lower()
+            assert page.locator(".turn[data-resumed=true]").count() == 1
+            page.click(".turn button.retry")
+            page.wait_for_selector(".turn >> nth=1")
+            assert page.locator(".turn").nth(1).inner_text().startswith("How efficient")
