@@ -436,12 +436,21 @@ function showSourcesList(sources, turn = null) {
     const name = el("button", { type: "button", class: "source-open" }, el("span", { class: "n" }, String(s.n)), el("span", { class: "title" }, s.title));
     if (turn) name.addEventListener("click", () => openCitation(turn, s.n, name));
     else name.disabled = true;
-    return el("li", { value: s.n }, name, el("p", { class: "snippet" }, cleanSnippet(s.snippet)), s.page ? el("span", { class: "muted" }, `page ${s.page}`) : null);
+    return el("li", { value: s.n }, name, el("p", { class: "snippet" }, cleanSnippet(withoutHeadings(s.snippet, s.heading_path))), s.page ? el("span", { class: "muted" }, `page ${s.page}`) : null);
   }));
 }
 
 function squash(text) {
   return text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, " ").trim();
+}
+
+// A snippet starts with the headings above its passage; the title already says them.
+function withoutHeadings(snippet, headings = []) {
+  let text = (snippet || "").replace(/^[\s#]+/, "");
+  for (const heading of headings || []) {
+    if (text.startsWith(heading)) text = text.slice(heading.length).replace(/^[\s#]+/, "");
+  }
+  return text;
 }
 
 // The sentence of the answer that a citation button ends.

@@ -224,6 +224,8 @@ def test_every_page_passes_axe_without_serious_violations(live_server, viewport)
             page.click(".answer button.cite")
             page.wait_for_selector("#passage mark")
             assert serious_violations(page, source) == [], f"chat, {scheme}"
+            shape = "desktop" if viewport == DESKTOP else "phone"
+            screenshot(page, f"cited-{shape}-{scheme}")
             page.goto(f"{live_server}/documents")
             page.wait_for_selector("#document-list li[data-status]")
             assert serious_violations(page, source) == [], f"documents, {scheme}"
