@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+# Titles that tools write by default and that name nothing: the file name says more.
+_GENERIC_TITLE = re.compile(
+    r"(untitled( document)?|document\d*|title|none|unknown|new document|presentation\d*"
+    r"|microsoft (word|powerpoint) - .*|slide \d+|page \d+)",
+    re.IGNORECASE,
+)
 
 
 class IngestError(Exception):
@@ -16,6 +24,12 @@ class Parsed:
     # Offset in `text` at which page 1, 2, ... begins; empty for formats without pages.
     page_starts: list[int] = field(default_factory=list)
     markdown: bool = True  # headings are written as Markdown `#` lines
+
+    def __post_init__(self) -> None:
+        if self.title is not None and (
+            not self.title.strip() or _GENERIC_TITLE.fullmatch(self.title.strip())
+        ):
+            self.title = None  # the document is then named after its file
 
 
 def join_pages(pages: list[str]) -> tuple[str, list[int]]:
