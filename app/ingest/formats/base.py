@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 # Titles that tools write by default and that name nothing: the file name says more.
 _GENERIC_TITLE = re.compile(
-    r"(untitled( document)?|document\d*|title|none|unknown|new document|presentation\d*"
+    r"(untitled( document)?|document\d*|none|unknown|new document|presentation\d*"
     r"|microsoft (word|powerpoint) - .*|slide \d+|page \d+)",
     re.IGNORECASE,
 )
