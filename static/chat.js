@@ -99,13 +99,13 @@ function setConversation(id) {
 function newChat() {
   stopAnswer();
   setConversation(null);
-  $("messages").replaceChildren($("empty-state") || emptyState());
-  $("empty-state").hidden = false;
+  $("messages").replaceChildren(emptyState(), uploadsNode);
   showSourcesList([]);
   $("question").focus();
 }
 
 let emptyStateNode = null;
+let uploadsNode = null;
 function emptyState() { return emptyStateNode; }
 
 async function openConversation(id) {
@@ -575,6 +575,55 @@ function renderChooser() {
   if (!shown.length) $("chooser-list").append(el("li", { class: "muted" }, "No ready documents."));
 }
 
+// Uploads from the chat: the first documents, dropped anywhere on the conversation -----------
+
+const chatUploads = new Map(); // document id -> upload row
+let uploadEvents = null;
+
+function uploadFromChat(files) {
+  // Listen before uploading, so no event of these documents is missed.
+  if (!uploadEvents) uploadEvents = documentEvents(onUploadEvent);
+  for (const file of files) {
+    const item = uploadRow(file.name);
+    $("chat-uploads").append(item.row);
+    uploadFile(file, state.scope.collection, (f) => item.set("uploading", `Uploading… ${Math.round(f * 100)}%`, f))
+      .then(({ document: doc, duplicate }) => {
+        if (duplicate) item.set("ready", "Already uploaded", 1);
+        else {
+          chatUploads.set(doc.id, item);
+          item.set("queued", "Uploaded; waiting to be processed…", 0);
+        }
+      })
+      .catch((error) => item.set("failed", error.message, 0));
+  }
+}
+
+function onUploadEvent(type, data) {
+  const item = chatUploads.get(data.id);
+  if (!item) return;
+  if (type === "progress") {
+    item.set("processing", `${STAGE_NAMES[data.stage] || data.stage}…`, data.total ? data.done / data.total : null);
+  } else if (data.status === "ready") {
+    item.set("ready", `Ready: ask about ${data.title}`, 1);
+    chatUploads.delete(data.id);
+    loadScopeOptions();
+    $("question").focus();
+  } else if (data.status === "failed") {
+    item.set("failed", `Failed: ${data.error}`, 0);
+    chatUploads.delete(data.id);
+  }
+}
+
+$("chat-file-input").addEventListener("change", (event) => {
+  if (event.target.files.length) uploadFromChat(event.target.files);
+  event.target.value = "";
+});
+$("messages").addEventListener("dragover", (event) => event.preventDefault());
+$("messages").addEventListener("drop", (event) => {
+  event.preventDefault();
+  if (event.dataTransfer.files.length) uploadFromChat(event.dataTransfer.files);
+});
+
 // Page wiring ------------------------------------------------------------------------------
 
 function autosize() {
@@ -629,6 +678,7 @@ $("choose-documents").addEventListener("click", () => {
 $("chooser-filter").addEventListener("input", renderChooser);
 
 emptyStateNode = $("empty-state");
+uploadsNode = $("chat-uploads");
 renderScope();
 loadScopeOptions();
 loadConversations();

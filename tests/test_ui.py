@@ -28,13 +28,13 @@ A typical home battery stores 13.5 kilowatt hours of energy.
 Lithium iron phosphate cells last for about 6000 charge cycles.
 """
 
-DROP_FILES = """async ({files}) => {
+DROP_FILES = """async ({files, target}) => {
   const transfer = new DataTransfer();
   for (const f of files) {
     const bytes = Uint8Array.from(atob(f.data), (c) => c.charCodeAt(0));
     transfer.items.add(new File([bytes], f.name, {type: f.type}));
   }
-  const zone = document.getElementById("drop-zone");
+  const zone = document.getElementById(target || "drop-zone");
   for (const type of ["dragenter", "dragover", "drop"]) {
     const init = {dataTransfer: transfer, bubbles: true, cancelable: true};
     zone.dispatchEvent(new DragEvent(type, init));
@@ -70,6 +70,22 @@ def test_drop_three_formats_and_watch_them_become_ready(live_server):
         assert "battery.pdf" in listing and "untitled" not in listing.lower()
         page.wait_for_selector("#status-filter button:has-text('ready (3)')")
         screenshot(page, "documents-desktop-light", full_page=True)
+        assert page.js_errors == []
+
+
+def test_first_visit_drop_a_file_on_the_chat_and_ask(live_server):
+    with browser() as launched:
+        page = new_page(launched, live_server)
+        page.wait_for_selector("#no-documents", state="visible")
+        files = [_file("solar.md", SOLAR_GUIDE.encode(), "text/markdown")]
+        page.evaluate(DROP_FILES, {"files": files, "target": "messages"})
+        page.wait_for_selector(".upload[data-state=ready]")
+        assert "Solar Panels Guide" in page.inner_text("#chat-uploads")
+        page.wait_for_selector("#no-documents", state="hidden")
+        page.fill("#question", "How efficient are monocrystalline panels?")
+        page.press("#question", "Enter")
+        page.wait_for_selector(".turn[data-done=true]")
+        assert "22 percent" in page.inner_text(".answer")
         assert page.js_errors == []
 
 
