@@ -50,19 +50,24 @@ function conversationItem(c) {
 function startRename(item, c) {
   const input = el("input", { type: "text", value: c.title, "aria-label": "New title", class: "rename-input", maxlength: "120" });
   const form = el("form", { class: "rename-form" }, input);
+  let sent = false;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (sent) return;
+    sent = true;
     try {
-      await api(`/api/conversations/${c.id}`, { method: "PATCH", json: { title: input.value } });
+      if (input.value.trim() && input.value.trim() !== c.title) {
+        await api(`/api/conversations/${c.id}`, { method: "PATCH", json: { title: input.value } });
+      }
     } catch (error) {
       toast(error.message, "error");
     }
     loadConversations();
   });
   input.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") { event.stopPropagation(); loadConversations(); }
+    if (event.key === "Escape") { event.stopPropagation(); sent = true; loadConversations(); }
   });
-  input.addEventListener("blur", () => form.requestSubmit());
+  input.addEventListener("blur", () => { if (form.isConnected) form.requestSubmit(); });
   item.replaceChildren(form);
   input.focus();
   input.select();
@@ -140,7 +145,7 @@ async function openConversation(id) {
     }
   }
   const last = messages.lastElementChild;
-  if (last && last.turn) showSourcesList(last.turn.sources || []);
+  if (last && last.turn) showSourcesList(last.turn.sources || [], last.turn);
   scrollToEnd(true);
 }
 
@@ -425,18 +430,24 @@ async function completeTurn(turn, data) {
   }
   finishTurn(turn);
   scrollToEnd();
+  if ($("passage").hidden) showSourcesList(turn.sources, turn); // an open passage stays
 }
 
 // Sources panel ----------------------------------------------------------------------------
 
+// The sources of an answer; once it is done, those it cites first and the rest set apart.
 function showSourcesList(sources, turn = null) {
   $("passage").hidden = true;
   $("sources-empty").hidden = sources.length > 0;
-  $("source-list").replaceChildren(...sources.map((s) => {
+  const done = turn && turn.node.dataset.done === "true";
+  const cited = done ? citedNumbers(turn.text) : null;
+  const ordered = done ? [...sources.filter((s) => cited.has(s.n)), ...sources.filter((s) => !cited.has(s.n))] : sources;
+  $("source-list").replaceChildren(...ordered.map((s) => {
     const name = el("button", { type: "button", class: "source-open" }, el("span", { class: "n" }, String(s.n)), el("span", { class: "title" }, s.title));
     if (turn) name.addEventListener("click", () => openCitation(turn, s.n, name));
     else name.disabled = true;
-    return el("li", { value: s.n }, name, el("p", { class: "snippet" }, cleanSnippet(withoutHeadings(s.snippet, s.heading_path))), s.page ? el("span", { class: "muted" }, `page ${s.page}`) : null);
+    const apart = done && !cited.has(s.n);
+    return el("li", { value: s.n, class: apart ? "uncited" : null }, name, apart ? el("span", { class: "muted tag" }, "searched, not cited") : null, el("p", { class: "snippet" }, cleanSnippet(withoutHeadings(s.snippet, s.heading_path))), s.page ? el("span", { class: "muted" }, `page ${s.page}`) : null);
   }));
 }
 
