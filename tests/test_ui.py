@@ -222,6 +222,10 @@ def test_phone_in_dark_theme(live_server):
         page.wait_for_selector("#sources-panel", state="hidden")
         page.click("#toggle-sidebar")
         page.wait_for_selector("#sidebar .conversation-link", state="visible")
+        page.goto(f"{live_server}/documents")
+        page.wait_for_selector("#document-list li[data-status=ready]")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        screenshot(page, "documents-mobile-dark", full_page=True)
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
