@@ -100,11 +100,19 @@ def _label(exc: AppError) -> str:
 
 
 def serve_command(settings: Settings, host: str | None, port: int | None) -> int:
+    from app.infra.port import PortInUse, ensure_free
+
+    settings = replace(settings, host=host or settings.host, port=port or settings.port)
+    try:  # before the imports, the database, the models and the migrations: those take seconds
+        ensure_free(settings.host, settings.port)
+    except PortInUse as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 1
+
     import uvicorn
 
     from app.asgi import Application
 
-    settings = replace(settings, host=host or settings.host, port=port or settings.port)
     url = f"http://{settings.host}:{settings.port}"
     app = Application(settings, local=True, on_ready=lambda: print(f"\n  Open {url}\n", flush=True))
     uvicorn.run(

@@ -81,3 +81,17 @@ def test_serve_on_a_database_without_pgvector_stops_without_a_traceback():
         pytest.skip("no PostgreSQL on 127.0.0.1:5432")
     assert result.returncode != 0
     assert "pgvector" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_on_a_busy_port_fails_at_once_without_loading_anything(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("serve", "--port", str(port), env={"DATA_DIR": str(tmp_path / "data")})
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr and "already in use" in result.stderr
+    assert "Open http" not in result.stdout
+    assert not (tmp_path / "data").exists()  # no embedded database was started

@@ -69,14 +69,28 @@ async def recent_messages(
     return rows[::-1]
 
 
-async def list_conversations(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+async def list_conversations(
+    conn: asyncpg.Connection, limit: int, query: str | None = None
+) -> list[asyncpg.Record]:
+    """Newest first; only those whose title contains `query` (any case) when given."""
     return await conn.fetch(
         """SELECT c.id, c.title, c.created_at, c.updated_at,
                   (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)::int
                       AS message_count
-           FROM conversations c ORDER BY c.updated_at DESC, c.id LIMIT $1""",
+           FROM conversations c
+           WHERE $2::text IS NULL OR strpos(lower(c.title), lower($2)) > 0
+           ORDER BY c.updated_at DESC, c.id LIMIT $1""",
         limit,
+        query,
     )
+
+
+async def rename(conn: asyncpg.Connection, conversation_id: UUID, title: str) -> bool:
+    """Give a conversation a new title; False if there is none."""
+    status = await conn.execute(
+        "UPDATE conversations SET title = $2 WHERE id = $1", conversation_id, title
+    )
+    return status == "UPDATE 1"
 
 
 async def get(conn: asyncpg.Connection, conversation_id: UUID) -> asyncpg.Record | None:

@@ -2,14 +2,30 @@
 
 from starlette.routing import BaseRoute
 
-from app.routes import chat, conversations, documents, health, openai_api, pages, search
+from app.routes import (
+    chat,
+    collections,
+    conversations,
+    documents,
+    documents_file,
+    feedback,
+    health,
+    openai_api,
+    pages,
+    passages,
+    search,
+)
 
 routes: list[BaseRoute] = [
     *health.routes,
+    *collections.routes,
+    *documents_file.routes,
     *documents.routes,
     *search.routes,
     *chat.routes,
     *conversations.routes,
+    *feedback.routes,
+    *passages.routes,
     *openai_api.routes,
     *pages.routes,
 ]

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.db import document_list
 from app.db import documents as document_sql
 from app.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from app.infra.sse import EventStream
@@ -102,11 +103,27 @@ def _accepted(result: Accepted) -> Response:
     )
 
 
+STATUSES = ("queued", "processing", "ready", "failed")
+
+
 async def list_documents(request: Request) -> JSONResponse:
-    collection = request.query_params.get("collection") or None
+    """Newest first, `limit` (default 500) at a time from `offset`, by `collection`/`status`."""
+    params = request.query_params
+    collection = params.get("collection") or None
+    status = params.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
+    limit, offset = params.get("limit", "500"), params.get("offset", "0")
+    if not (limit.isdigit() and 1 <= int(limit) <= 500 and offset.isdigit()):
+        raise BadRequest("limit must be 1 to 500 and offset a whole number")
     async with resources_of(request).pool.acquire() as conn:
-        rows = await document_sql.list_documents(conn, collection=collection)
-    return JSONResponse({"documents": [document_sql.to_json(row) for row in rows]})
+        rows = await document_list.page(
+            conn, collection=collection, status=status, limit=int(limit), offset=int(offset)
+        )
+        counts = await document_list.status_counts(conn, collection)
+    return JSONResponse(
+        {"documents": [document_sql.to_json(row) for row in rows], "counts": counts}
+    )
 
 
 async def get_document(request: Request) -> JSONResponse:

@@ -92,3 +92,27 @@ async def _counts(url: str) -> dict[str, int]:
     import asyncio
 
     return await asyncio.to_thread(row_counts, url)
+
+
+async def test_a_byte_range_across_stored_parts_reads_the_right_bytes(pool, tmp_path, monkeypatch):
+    # Downloads read pieces of the stored file; a piece may span several parts.
+    from app.db import document_files
+    from app.ingest import accept
+
+    monkeypatch.setattr(accept, "PART_BYTES", 7)
+    data = b"".join(f"line {i:03d}\n".encode() for i in range(40))
+    path = tmp_path / "lines.txt"
+    path.write_bytes(data)
+    async with pool.acquire() as conn, conn.transaction():
+        accepted = await accept_document(
+            conn, await hashed(path), source="lines.txt", fmt=formats.for_filename("lines.txt"),
+            collection="default",
+        )  # fmt: skip
+    document_id = accepted.document["id"]
+    async with pool.acquire() as conn:
+        info = await document_files.file_info(conn, document_id)
+        assert info["length"] == len(data)
+        for start, size in [(0, 3), (5, 9), (6, 1), (7, 7), (13, 50), (len(data) - 4, 100)]:
+            piece = await document_files.read_piece(conn, document_id, start, size)
+            assert piece == data[start : start + size], (start, size)
+        assert await document_files.read_piece(conn, document_id, len(data), 10) == b""

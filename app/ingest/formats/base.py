@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.errors import EmptyDocument, IngestError
+
+# Titles that tools write by default and that name nothing: the file name says more.
+_GENERIC_TITLE = re.compile(
+    r"(untitled( document)?|document\d*|none|unknown|new document|presentation\d*"
+    r"|microsoft (word|powerpoint) - .*|slide \d+|page \d+)",
+    re.IGNORECASE,
+)
 
 # Pieces in which upload checks read a file, so none holds a whole upload in memory.
 PIECE = 256 * 1024
@@ -21,6 +29,12 @@ class Parsed:
     # Offset in `text` at which page 1, 2, ... begins; empty for formats without pages.
     page_starts: list[int] = field(default_factory=list)
     markdown: bool = True  # headings are written as Markdown `#` lines
+
+    def __post_init__(self) -> None:
+        if self.title is not None and (
+            not self.title.strip() or _GENERIC_TITLE.fullmatch(self.title.strip())
+        ):
+            self.title = None  # the document is then named after its file
 
 
 @dataclass(frozen=True)
