@@ -108,10 +108,7 @@ def unknown_model(model: object) -> NotFound:
 
 
 def model_names(collections: list[str]) -> list[str]:
-    """The /v1 models: `rag`, and one per collection when there is more than one (with a
-    single collection its model would answer exactly as `rag` does)."""
-    if len(collections) < 2:
-        return [MODEL]
+    """The /v1 models: `rag` (everything), and `rag:<name>` for each collection."""
     return [MODEL, *(MODEL_PREFIX + name for name in collections)]
 
 

@@ -18,7 +18,7 @@ def api(live_server):
 
 
 def test_models_lists_the_knowledge_base(api):
-    assert [m.id for m in api.models.list()] == ["rag"]
+    assert [m.id for m in api.models.list()] == ["rag", "rag:default"]
 
 
 def test_completion_answers_from_the_documents_with_sources(api):
