@@ -94,7 +94,7 @@ def test_ask_see_tokens_arrive_and_open_the_cited_sentence(settings, fake_llm):
         "Batteries store about 13.5 kilowatt hours [2].",
         " Monocrystalline panels convert about 22 percent of sunlight [1].",
     ]
-    fake_llm.token_seconds = 0.3
+    fake_llm.hold_last = threading.Event()
     configured = settings_with(settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="ok")
     with run_server(configured) as url, browser() as launched:
         with httpx.Client(base_url=url, timeout=60) as http:
@@ -105,6 +105,7 @@ def test_ask_see_tokens_arrive_and_open_the_cited_sentence(settings, fake_llm):
         page.press("#question", "Enter")
         page.wait_for_selector(".answer.streaming:has-text('kilowatt')")  # tokens arrive
         assert page.locator(".turn[data-done=true]").count() == 0
+        fake_llm.hold_last.set()
         page.wait_for_selector(".turn[data-done=true]")
         assert page.locator(".answer button.cite").count() == 2
         source_two = page.evaluate(
