@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 import asyncpg
 
@@ -17,6 +17,16 @@ from app.rag.retrieve import Passage, embed_query
 
 # How many earlier questions of the conversation join a follow-up's search query.
 HISTORY_QUESTIONS = 1
+_WORD = re.compile(r"\S+")
+
+
+def tokens(answer: str) -> Iterator[str]:
+    """Each word with the spaces before it (trailing spaces are dropped)."""
+    # Not `re.findall(r"\s*\S+")`: it retried every suffix of a trailing run of spaces.
+    start = 0
+    for word in _WORD.finditer(answer):
+        yield answer[start : word.end()]
+        start = word.end()
 
 
 class ExtractiveLLM:
@@ -42,7 +52,7 @@ class ExtractiveLLM:
             [sentence_vectors(stored.get(p.chunk_id), dimension) for p in passages],
             await embed_query(self.embedder, question, self.cache),
         )
-        for token in re.findall(r"\s*\S+", answer):
+        for token in tokens(answer):
             yield token
 
     async def standalone_question(self, question: str, history: Sequence[Turn]) -> str:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import codecs
-import re
 
 from app.errors import BadRequest, Unprocessable
 from app.ingest.formats.base import Parsed
-
-_H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+from app.text.markdown import first_h1
 
 
 def decode(data: bytes, filename: str) -> str:
@@ -31,6 +29,6 @@ def decode(data: bytes, filename: str) -> str:
 def parse(data: bytes, source: str, *, markdown: bool) -> Parsed:
     text = decode(data, source)
     title = None
-    if markdown and (match := _H1.search(text)):
-        title = match.group(1)[:200]
+    if markdown and (h1 := first_h1(text)):
+        title = h1[:200]
     return Parsed(text, title=title, markdown=markdown)
