@@ -111,7 +111,11 @@ async def fail(
 async def claim_many(
     conn: asyncpg.Connection, *, lock_seconds: float, worker: str = "", limit: int = 1
 ) -> list[asyncpg.Record]:
-    """Claim up to `limit` runnable jobs at once (so small documents share model batches)."""
+    """Claim up to `limit` runnable jobs at once (so small documents share model batches).
+
+    The attempt is counted here, at claim time: a job whose lock expired (its worker died
+    or hung) is taken back only while attempts remain; see fail_abandoned for the others.
+    """
     return await conn.fetch(
         """UPDATE jobs
            SET status = 'running', attempts = attempts + 1, updated_at = now(),
@@ -119,7 +123,8 @@ async def claim_many(
            WHERE id IN (
                SELECT id FROM jobs
                WHERE (status = 'queued' AND run_after <= now())
-                  OR (status = 'running' AND locked_until < now())
+                  OR (status = 'running' AND locked_until < now()
+                      AND attempts < max_attempts)
                ORDER BY run_after, id
                FOR UPDATE SKIP LOCKED
                LIMIT $3)
@@ -127,6 +132,28 @@ async def claim_many(
         lock_seconds,
         worker,
         limit,
+    )
+
+
+async def fail_abandoned(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Fail the jobs whose every attempt ended with its worker gone; return (id, payload, error).
+
+    A job that kills or hangs its worker (a poison document) would otherwise travel
+    through every worker for ever, each claim taking another one down.
+    """
+    return await conn.fetch(
+        """UPDATE jobs
+           SET status = 'failed', locked_until = NULL, updated_at = now(),
+               last_error = format(
+                   'processing stopped %s times without finishing (the worker crashed, was '
+                   'killed or hung on it, last on %s); it will not be tried again%s',
+                   attempts, coalesce(nullif(locked_by, ''), 'an unnamed worker'),
+                   coalesce('; earlier error: ' || last_error, ''))
+           WHERE id IN (
+               SELECT id FROM jobs
+               WHERE status = 'running' AND locked_until < now() AND attempts >= max_attempts
+               FOR UPDATE SKIP LOCKED)
+           RETURNING id, payload, last_error""",
     )
 
 

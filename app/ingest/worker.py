@@ -123,6 +123,7 @@ class Worker:
     async def _claim(self) -> _Batch | None:
         """Claim the jobs that are ready (up to batch_jobs) and parse their documents."""
         async with self.pool.acquire() as conn:
+            await self._fail_abandoned(conn)
             jobs = await job_sql.claim_many(
                 conn, lock_seconds=self.lock_seconds, worker=self.name, limit=self.batch_jobs
             )
@@ -135,6 +136,17 @@ class Worker:
         except BaseException:
             await self._stop(heartbeat)
             raise
+
+    async def _fail_abandoned(self, conn: asyncpg.Connection) -> None:
+        """Fail, with their documents, the jobs that took their worker down every time."""
+        async with conn.transaction():
+            for job in await job_sql.fail_abandoned(conn):
+                log.error("job %s failed: %s", job["id"], job["last_error"])
+                document_id = job["payload"].get("document_id")
+                if document_id:
+                    await document_sql.set_status(
+                        conn, UUID(document_id), "failed", error=job["last_error"]
+                    )
 
     async def _embed(self, batch: _Batch) -> _Embedded | None:
         """The batch's chunk and sentence vectors; None (jobs retried) if the model failed."""
