@@ -44,6 +44,8 @@ class Settings:
     llm_connect_timeout: float = 5.0
     llm_read_timeout: float = 60.0
     llm_context_tokens: int = 3000
+    parse_timeout_seconds: float = 60.0
+    parse_memory_mb: int = 1024
 
     @property
     def max_upload_bytes(self) -> int:
@@ -71,6 +73,13 @@ def _bool(value: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ValueError("must be true or false (1/0, yes/no, on/off)")
+
+
+def _memory_mb(value: str) -> int:
+    number = int(value)
+    if number < 256:
+        raise ValueError("must be at least 256 (MB): the parsers alone need about 150")
+    return number
 
 
 def _port(value: str) -> int:
@@ -161,4 +170,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         llm_connect_timeout=get("LLM_CONNECT_TIMEOUT", _positive_float, 5.0),
         llm_read_timeout=get("LLM_READ_TIMEOUT", _positive_float, 60.0),
         llm_context_tokens=get("LLM_CONTEXT_TOKENS", _positive_int, 3000),
+        parse_timeout_seconds=get("PARSE_TIMEOUT_SECONDS", _positive_float, 60.0),
+        parse_memory_mb=get("PARSE_MEMORY_MB", _memory_mb, 1024),
     )

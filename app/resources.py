@@ -19,6 +19,7 @@ from app.db.embedded import start_embedded, stop_embedded
 from app.db.pool import create_pool
 from app.embedders import Embedder, load_embedder
 from app.errors import ServiceUnavailable
+from app.ingest import sandbox
 from app.ingest.events import DocumentEvents
 from app.ingest.reindex import check_model as check_embedding_model
 from app.llm import LLM, load_llm
@@ -66,6 +67,7 @@ async def startup(
     Refuses to start when the configured embedding model is not the one the stored vectors
     came from (`check_model=False` is for `python -m app reindex` only).
     """
+    sandbox.configure(sandbox.Limits(settings.parse_timeout_seconds, settings.parse_memory_mb))
     dsn, server = database_url(settings)
     pool = None
     try:

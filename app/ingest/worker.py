@@ -25,8 +25,8 @@ from app.embedders import Embedder
 from app.errors import AppError
 from app.ingest.chunk import Chunk, chunk_text
 from app.ingest.embed import embed_sorted
-from app.ingest.formats import Parsed, parse
 from app.ingest.parse import IngestError
+from app.ingest.sandbox import Parsed, parse
 
 log = logging.getLogger(__name__)
 
