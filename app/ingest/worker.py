@@ -35,6 +35,9 @@ OVERLAP_TOKENS = 32
 # Jobs claimed at once: enough one-chunk documents that sorting them by length leaves
 # little padding in the model's batches.
 BATCH_JOBS = 256
+# ...and at most this many bytes of files (one bigger file still goes alone): the batch's
+# files are all in memory at once, and 256 files of 20 MB would be 5 GB.
+BATCH_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -67,6 +70,7 @@ class Worker:
         retry_base_seconds: float = 5,
         overlap_tokens: int = OVERLAP_TOKENS,
         batch_jobs: int = BATCH_JOBS,
+        batch_bytes: int = BATCH_BYTES,
     ) -> None:
         self.pool = pool
         self.embedder = embedder
@@ -75,6 +79,7 @@ class Worker:
         self.retry_base_seconds = retry_base_seconds
         self.overlap_tokens = overlap_tokens
         self.batch_jobs = batch_jobs
+        self.batch_bytes = batch_bytes
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._wake = asyncio.Event()
         # Heartbeats of the batches claimed and not yet stored (stopped when run() ends too).
@@ -125,7 +130,11 @@ class Worker:
         async with self.pool.acquire() as conn:
             await self._fail_abandoned(conn)
             jobs = await job_sql.claim_many(
-                conn, lock_seconds=self.lock_seconds, worker=self.name, limit=self.batch_jobs
+                conn,
+                lock_seconds=self.lock_seconds,
+                worker=self.name,
+                limit=self.batch_jobs,
+                max_bytes=self.batch_bytes,
             )
         if not jobs:
             return None
@@ -174,13 +183,43 @@ class Worker:
         """Write the batch's chunks (one transaction), then stop its heartbeat."""
         try:
             if embedded is not None:
-                try:
-                    await self._write(batch.prepared, *embedded)
-                except Exception as exc:  # the database: worth another try
-                    log.exception("storing %d job(s) failed", len(batch.prepared))
-                    await self._retry_all(batch, exc)
+                await self._write_isolated(batch.prepared, *embedded)
         finally:
             await self._stop(batch.heartbeat)
+
+    async def _write_isolated(
+        self, prepared: list[_Prepared], vectors: np.ndarray, sentences: list[bytes | None]
+    ) -> None:
+        """Write the batch in one transaction; if that fails, each document on its own.
+
+        One document must not fail its whole batch: the others are written without it and
+        only the one that fails again is retried (or failed) with its own error.
+        """
+        try:
+            await self._write(prepared, vectors, sentences)
+            return
+        except Exception as exc:  # the database: worth another try
+            if len(prepared) == 1:
+                log.exception("storing job %s failed", prepared[0].job["id"])
+                await self._retry_or_fail(prepared[0].job, exc)
+                return
+            log.warning(
+                "storing %d documents together failed (%s: %s); storing each on its own",
+                len(prepared),
+                type(exc).__name__,
+                exc,
+            )
+        start = 0
+        for item in prepared:
+            end = start + len(item.chunks)
+            try:
+                await self._write([item], vectors[start:end], sentences[start:end])
+            except asyncpg.DataError as exc:  # e.g. a NUL character: the same every time
+                await self._give_up(item.job, f"its text could not be stored: {exc}")
+            except Exception as exc:
+                log.exception("storing job %s failed", item.job["id"])
+                await self._retry_or_fail(item.job, exc)
+            start = end
 
     async def _stop(self, heartbeat: asyncio.Task[None]) -> None:
         self._heartbeats.discard(heartbeat)
@@ -262,6 +301,11 @@ class Worker:
             held = await job_sql.finish_many(
                 conn, [p.job["id"] for p in prepared], [p.job["attempts"] for p in prepared]
             )
+            # Documents deleted since they were claimed get no chunks (their chunks' COPY
+            # failed the whole batch); FOR SHARE holds off a delete until this commits.
+            present = await document_sql.lock_present(conn, [p.document["id"] for p in prepared])
+            held = {p.job["id"] for p in prepared if p.job["id"] in held}
+            held &= {p.job["id"] for p in prepared if p.document["id"] in present}
             kept = [p for p in prepared if p.job["id"] in held]
             rows: list[tuple[UUID, chunk_sql.NewChunk]] = []
             flat = iter(zip(vectors, sentences, strict=True))
@@ -278,7 +322,9 @@ class Worker:
                 conn, ids, [len(p.chunks) for p in kept], [p.parsed.title for p in kept]
             )
         for item in prepared:
-            if item.job["id"] not in held:
+            if item.document["id"] not in present:
+                log.info("document %s was deleted while it was ingested", item.document["id"])
+            elif item.job["id"] not in held:
                 log.warning("job %s was taken over by another worker; dropped", item.job["id"])
         log.info("%d document(s) ready: %d chunks", len(kept), len(rows))
 
