@@ -46,6 +46,7 @@ class Settings:
     llm_context_tokens: int = 3000
     parse_timeout_seconds: float = 60.0
     parse_memory_mb: int = 1024
+    url_ports: tuple[int, ...] | None = (80, 443)  # None: any port
 
     @property
     def max_upload_bytes(self) -> int:
@@ -80,6 +81,18 @@ def _memory_mb(value: str) -> int:
     if number < 256:
         raise ValueError("must be at least 256 (MB): the parsers alone need about 150")
     return number
+
+
+def _ports(value: str) -> tuple[int, ...] | None:
+    if value.lower() == "any":
+        return None
+    try:
+        ports = tuple(_port(part.strip()) for part in value.split(",") if part.strip())
+    except ValueError:
+        ports = ()
+    if not ports:
+        raise ValueError("must be port numbers separated by commas (80,443) or 'any'")
+    return ports
 
 
 def _port(value: str) -> int:
@@ -172,4 +185,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         llm_context_tokens=get("LLM_CONTEXT_TOKENS", _positive_int, 3000),
         parse_timeout_seconds=get("PARSE_TIMEOUT_SECONDS", _positive_float, 60.0),
         parse_memory_mb=get("PARSE_MEMORY_MB", _memory_mb, 1024),
+        url_ports=get("URL_PORTS", _ports, (80, 443)),
     )

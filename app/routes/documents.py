@@ -82,6 +82,7 @@ async def upload_url(request: Request) -> Response:
         max_bytes=settings.max_upload_bytes,
         timeout=settings.url_timeout_seconds,
         allow_private=settings.allow_private_urls,
+        allowed_ports=settings.url_ports,
     )
     return await _store(request, fetched.data, fetched.url, fetched.media_type, collection)
 
