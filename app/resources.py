@@ -110,7 +110,27 @@ async def startup(
         resources.worker_task = asyncio.create_task(
             Worker(pool, embedder, lock_seconds=settings.worker_lock_seconds).run(), name="worker"
         )
+        resources.worker_task.add_done_callback(_worker_ended)
     return resources
+
+
+def worker_stopped(resources: Resources) -> str | None:
+    """Why the in-process worker is no longer running, or None (running, or none kept)."""
+    task = resources.worker_task
+    if task is None or not task.done():
+        return None
+    if task.cancelled():
+        return "the ingestion worker was cancelled"
+    return f"the ingestion worker stopped: {task.exception()!r}"
+
+
+def _worker_ended(task: asyncio.Task[None]) -> None:
+    # Uploads still answer 202 without a worker: say so loudly (/readyz reports it too).
+    if not task.cancelled():
+        log.error(
+            "the ingestion worker stopped; uploaded documents stay queued until a restart",
+            exc_info=task.exception(),
+        )
 
 
 def _redis_client(url: str) -> redis.Redis:

@@ -38,6 +38,16 @@ BATCH_JOBS = 256
 # ...and at most this many bytes of files (one bigger file still goes alone): the batch's
 # files are all in memory at once, and 256 files of 20 MB would be 5 GB.
 BATCH_BYTES = 32 * 1024 * 1024
+# Waits between attempts to start over after a failure (a database outage, mostly).
+RETRY_MIN_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
+_OUTAGE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.OperatorInterventionError,  # the server is shutting down or starting
+)
 
 
 @dataclass
@@ -84,8 +94,36 @@ class Worker:
         self._wake = asyncio.Event()
         # Heartbeats of the batches claimed and not yet stored (stopped when run() ends too).
         self._heartbeats: set[asyncio.Task[None]] = set()
+        self.problem: str | None = None  # why the last cycle failed, until one succeeds
+        self.failures = 0
 
     async def run(self) -> None:
+        """Run jobs until cancelled, riding out database outages (and any other failure).
+
+        A failure ends the current cycle: its batches' locks expire and their jobs are
+        claimed again, attempt counted. The worker waits (0.5 s doubling to 30 s) and
+        starts over; `problem` says what is wrong meanwhile.
+        """
+        delay = RETRY_MIN_SECONDS
+        while True:
+            started = asyncio.get_running_loop().time()
+            try:
+                await self._run_once()
+            except Exception as exc:
+                self.failures += 1
+                self.problem = f"{type(exc).__name__}: {exc}"
+                if asyncio.get_running_loop().time() - started > RETRY_MAX_SECONDS:
+                    delay = RETRY_MIN_SECONDS  # it ran fine for a while: a new outage
+                log.warning(
+                    "worker cycle failed (%s); starting over in %.1f s",
+                    self.problem,
+                    delay,
+                    exc_info=not isinstance(exc, _OUTAGE),
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    async def _run_once(self) -> None:
         """Claim and run jobs; sleep until NOTIFY jobs (or the poll interval) when idle.
 
         Three stages overlap so the model never waits: while one batch is embedded, the
@@ -99,6 +137,9 @@ class Worker:
                 claiming = asyncio.create_task(self._claim())
                 while True:
                     batch = await claiming
+                    if self.problem is not None:
+                        log.info("worker running again after: %s", self.problem)
+                        self.problem = None
                     if batch is None:
                         if storing is not None:
                             await storing
@@ -120,7 +161,8 @@ class Worker:
                 # A batch claimed or embedded but not stored: its jobs' locks now expire.
                 for heartbeat in list(self._heartbeats):
                     await self._stop(heartbeat)
-                await listener.remove_listener(job_sql.CHANNEL, self._on_notify)
+                with contextlib.suppress(Exception):  # the connection may be gone
+                    await listener.remove_listener(job_sql.CHANNEL, self._on_notify)
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
@@ -239,7 +281,7 @@ class Worker:
                 async with self.pool.acquire() as conn:
                     if not await job_sql.extend_locks(conn, ids, attempts, self.lock_seconds):
                         return
-            except (OSError, asyncpg.PostgresError):
+            except Exception:  # an outage: the next beat tries again
                 log.warning("could not extend the locks of jobs %s; will try again", ids)
 
     async def _prepare(self, jobs: list[asyncpg.Record]) -> list[_Prepared]:
