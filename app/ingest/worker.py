@@ -38,6 +38,9 @@ BATCH_JOBS = 256
 # ...and at most this many bytes of files (one bigger file still goes alone): the batch's
 # files are all in memory at once, and 256 files of 20 MB would be 5 GB.
 BATCH_BYTES = 32 * 1024 * 1024
+# Characters of text a document may hold (some 10,000 pages): a 50 MB one-line text file
+# made the chunker count tokens word by word for minutes.
+MAX_TEXT_CHARS = 25_000_000
 # Waits between attempts to start over after a failure (a database outage, mostly).
 RETRY_MIN_SECONDS = 0.5
 RETRY_MAX_SECONDS = 30.0
@@ -323,6 +326,11 @@ class Worker:
     def _split(self, document: asyncpg.Record) -> tuple[Parsed, list[Chunk]]:
         """Parse and chunk (CPU work for big files, so it runs off the event loop)."""
         parsed = parse(document["content"], document["media_type"], document["source"])
+        if len(parsed.text) > MAX_TEXT_CHARS:
+            raise IngestError(
+                f"{document['source']!r} holds {len(parsed.text):,} characters of text, more "
+                f"than the {MAX_TEXT_CHARS:,} a document may have; split it into parts"
+            )
         chunks = chunk_text(
             parsed.text,
             self.embedder.count_tokens,
