@@ -201,14 +201,21 @@ def _serve(connection: Connection) -> None:
         except EOFError:
             return
         if not limited:
-            memory = limits.memory_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+            _lower(resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024)
             limited = True
         used = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = int(used.ru_utime + used.ru_stime + limits.timeout_seconds) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, resource.RLIM_INFINITY))
+        _lower(resource.RLIMIT_CPU, int(used.ru_utime + used.ru_stime + limits.timeout_seconds) + 1)
         connection.send(_parse_one(data, media_type, source, limits))
         del data
+
+
+def _lower(limit: int, soft: int) -> None:
+    """Set a soft limit, never above the hard one (which stays, so the next file can raise
+    the soft CPU limit again)."""
+    hard = resource.getrlimit(limit)[1]
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(limit, (soft, hard))
 
 
 def _parse_one(data: bytes, media_type: str, source: str, limits: Limits) -> tuple[str, Any]:
