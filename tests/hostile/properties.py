@@ -37,10 +37,15 @@ _TRICKY = list("#.!?\"')]-*+>|1234567890eg[] \t\n\r\x0b\x0c\u00a0\u2028\u3000aZÃ
 text_strategy = st.one_of(
     st.text(max_size=3000),
     st.text(alphabet=st.sampled_from(_TRICKY), max_size=3000),
-    st.lists(st.sampled_from(["# ", "## T", "e.g. ", "1. ", "\n", "\n\n", " " * 50, "x", "."])).map(
-        "".join
-    ),
-)
+    st.lists(st.sampled_from(["# ", "## T", "e.g. ", "1. ", "\n", "\n\n", " " * 50, "x", "."]))
+    .map("".join),
+    # Long runs of one piece: where backtracking and quadratic copies show.
+    st.lists(
+        st.tuples(st.sampled_from(["# a", " ", "e.g. ", "#", "\n", "x", "[1]", ".)"]),
+                  st.integers(1, 4000)).map(lambda t: t[0] * t[1]),
+        max_size=4,
+    ).map("".join),
+)  # fmt: skip
 
 
 def _words(text: str) -> int:
