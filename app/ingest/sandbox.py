@@ -125,7 +125,10 @@ class _Child:
         ours, theirs = socket.socketpair()
         self.connection = Connection(ours.detach())
         root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, *sys.path]))}
+        # Huge variables (pytest puts a parametrized test's whole id in one) would make the
+        # exec fail with E2BIG; a parser needs none of them.
+        env = {k: v for k, v in os.environ.items() if len(k) + len(v) < 32768}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, *sys.path]))
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "app.ingest.sandbox", str(theirs.fileno())],
