@@ -46,6 +46,9 @@ class Settings:
     # Backends by URL (app/backends); None: REDIS_URL when set, else memory:// and postgres.
     cache_url: str | None = None
     stream_log_url: str | None = None
+    parse_timeout_seconds: float = 60.0
+    parse_memory_mb: int = 1024
+    url_ports: tuple[int, ...] | None = (80, 443)  # None: any port
 
     @property
     def max_upload_bytes(self) -> int:
@@ -73,6 +76,25 @@ def _bool(value: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ValueError("must be true or false (1/0, yes/no, on/off)")
+
+
+def _memory_mb(value: str) -> int:
+    number = int(value)
+    if number < 256:
+        raise ValueError("must be at least 256 (MB): the parsers alone need about 150")
+    return number
+
+
+def _ports(value: str) -> tuple[int, ...] | None:
+    if value.lower() == "any":
+        return None
+    try:
+        ports = tuple(_port(part.strip()) for part in value.split(",") if part.strip())
+    except ValueError:
+        ports = ()
+    if not ports:
+        raise ValueError("must be port numbers separated by commas (80,443) or 'any'")
+    return ports
 
 
 def _port(value: str) -> int:
@@ -179,4 +201,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         stream_log_url=get(
             "STREAM_LOG_URL", _backend_url("postgres", "memory", *REDIS_SCHEMES), None
         ),
+        parse_timeout_seconds=get("PARSE_TIMEOUT_SECONDS", _positive_float, 60.0),
+        parse_memory_mb=get("PARSE_MEMORY_MB", _memory_mb, 1024),
+        url_ports=get("URL_PORTS", _ports, (80, 443)),
     )

@@ -18,6 +18,7 @@ from app.db.embedded import start_embedded, stop_embedded
 from app.db.pool import connect, create_pool
 from app.embedders import Embedder, load_embedder
 from app.errors import SchemaBehind
+from app.ingest import sandbox
 from app.ingest.events import DocumentEvents
 from app.ingest.reindex import check_model as check_embedding_model
 from app.llm import LLM, load_llm
@@ -66,6 +67,7 @@ async def startup(
     Refuses to start when the configured embedding model is not the one the stored vectors
     came from (`check_model=False` is for `python -m app reindex` only).
     """
+    sandbox.configure(sandbox.Limits(settings.parse_timeout_seconds, settings.parse_memory_mb))
     dsn, server = database_url(settings)
     pool = None
     try:
@@ -106,7 +108,27 @@ async def startup(
         resources.worker_task = asyncio.create_task(
             Worker(pool, embedder, lock_seconds=settings.worker_lock_seconds).run(), name="worker"
         )
+        resources.worker_task.add_done_callback(_worker_ended)
     return resources
+
+
+def worker_stopped(resources: Resources) -> str | None:
+    """Why the in-process worker is no longer running, or None (running, or none kept)."""
+    task = resources.worker_task
+    if task is None or not task.done():
+        return None
+    if task.cancelled():
+        return "the ingestion worker was cancelled"
+    return f"the ingestion worker stopped: {task.exception()!r}"
+
+
+def _worker_ended(task: asyncio.Task[None]) -> None:
+    # Uploads still answer 202 without a worker: say so loudly (/readyz reports it too).
+    if not task.cancelled():
+        log.error(
+            "the ingestion worker stopped; uploaded documents stay queued until a restart",
+            exc_info=task.exception(),
+        )
 
 
 async def _check_schema(dsn: str) -> None:

@@ -236,3 +236,11 @@ async def get_documents(conn: asyncpg.Connection, document_ids: list[UUID]) -> l
     return await conn.fetch(
         f"SELECT {COLUMNS} FROM documents WHERE id = ANY($1::uuid[])", document_ids
     )
+
+
+async def lock_present(conn: asyncpg.Connection, document_ids: list[UUID]) -> set[UUID]:
+    """Which of these documents still exist, share-locked until the transaction ends."""
+    rows = await conn.fetch(
+        "SELECT id FROM documents WHERE id = ANY($1::uuid[]) ORDER BY id FOR SHARE", document_ids
+    )
+    return {row["id"] for row in rows}

@@ -70,27 +70,69 @@ async def fail(conn: asyncpg.Connection, job_id: int, error: str, attempt: int) 
 
 
 async def claim_many(
-    conn: asyncpg.Connection, *, lock_seconds: float, worker: str, limit: int
+    conn: asyncpg.Connection,
+    *,
+    lock_seconds: float,
+    worker: str,
+    limit: int,
+    max_bytes: int | None = None,
 ) -> list[asyncpg.Record]:
     """Claim up to `limit` runnable jobs at once (so small documents share model batches).
 
-    A runnable job is queued and due, or running with an expired lock (its worker died).
+    With `max_bytes`, the jobs' documents add up to at most that many bytes (the first job
+    is claimed whatever its size). The attempt is counted here, at claim time: a job whose
+    lock expired (its worker died or hung) is taken back only while attempts remain; see
+    fail_abandoned for the others.
     """
     return await conn.fetch(
-        """UPDATE jobs
+        """WITH candidates AS (
+               SELECT j.id, j.run_after, coalesce(d.size_bytes, 0) AS size
+               FROM jobs j
+               LEFT JOIN documents d ON d.id = CASE
+                   WHEN j.payload->>'document_id' ~ '^[0-9a-fA-F-]{36}$'
+                   THEN (j.payload->>'document_id')::uuid END
+               WHERE (j.status = 'queued' AND j.run_after <= now())
+                  OR (j.status = 'running' AND j.locked_until < now()
+                      AND j.attempts < j.max_attempts)
+               ORDER BY j.run_after, j.id
+               FOR UPDATE OF j SKIP LOCKED
+               LIMIT $3),
+           bounded AS (
+               SELECT id FROM (
+                   SELECT id, sum(size) OVER w AS total, row_number() OVER w AS n
+                   FROM candidates WINDOW w AS (ORDER BY run_after, id)) c
+               WHERE $4::bigint IS NULL OR n = 1 OR total <= $4)
+           UPDATE jobs
            SET status = 'running', attempts = attempts + 1, updated_at = now(),
                locked_until = now() + make_interval(secs => $1), locked_by = $2
-           WHERE id IN (
-               SELECT id FROM jobs
-               WHERE (status = 'queued' AND run_after <= now())
-                  OR (status = 'running' AND locked_until < now())
-               ORDER BY run_after, id
-               FOR UPDATE SKIP LOCKED
-               LIMIT $3)
+           WHERE id IN (SELECT id FROM bounded)
            RETURNING id, kind, payload, attempts, max_attempts""",
         lock_seconds,
         worker,
         limit,
+        max_bytes,
+    )
+
+
+async def fail_abandoned(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Fail the jobs whose every attempt ended with its worker gone; return (id, payload, error).
+
+    A job that kills or hangs its worker (a poison document) would otherwise travel
+    through every worker for ever, each claim taking another one down.
+    """
+    return await conn.fetch(
+        """UPDATE jobs
+           SET status = 'failed', locked_until = NULL, updated_at = now(),
+               last_error = format(
+                   'processing stopped %s times without finishing (the worker crashed, was '
+                   'killed or hung on it, last on %s); it will not be tried again%s',
+                   attempts, coalesce(nullif(locked_by, ''), 'an unnamed worker'),
+                   coalesce('; earlier error: ' || last_error, ''))
+           WHERE id IN (
+               SELECT id FROM jobs
+               WHERE status = 'running' AND locked_until < now() AND attempts >= max_attempts
+               FOR UPDATE SKIP LOCKED)
+           RETURNING id, payload, last_error""",
     )
 
 

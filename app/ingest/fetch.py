@@ -3,6 +3,10 @@
 Each hop's host is resolved and refused when any address is loopback, private,
 link-local, multicast or reserved (ALLOW_PRIVATE_URLS lets loopback and private
 networks through for local use; link-local, where cloud metadata lives, never is).
+The request then goes to the address that was checked, with the name in the Host header
+and in TLS SNI: letting httpx resolve the name again let a DNS server answer a public
+address to the check and 127.0.0.1 to the connection (DNS rebinding). Public addresses
+are reached on URL_PORTS only (80 and 443 by default).
 """
 
 from __future__ import annotations
@@ -11,10 +15,10 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -24,6 +28,10 @@ from app.ingest.formats import Format
 from app.ingest.spool import Spooled, spool
 
 MAX_REDIRECTS = 5
+DEFAULT_PORTS = (80, 443)
+# NAT64 prefixes: a gateway connects to the IPv4 address in the last 32 bits.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 
 
 @dataclass
@@ -42,11 +50,14 @@ async def fetch(
     timeout: float,
     allow_private: bool,
     directory: Path,
+    allowed_ports: Collection[int] | None = DEFAULT_PORTS,
 ) -> AsyncIterator[Fetched]:
     """GET a document into a spool file under `directory`, removed when the block ends."""
     async with contextlib.AsyncExitStack() as stack:
         # The timeout covers the download only, not what the caller does with the file.
-        yield await _download(stack, client, url, max_bytes, timeout, allow_private, directory)
+        yield await _download(
+            stack, client, url, max_bytes, timeout, allow_private, directory, allowed_ports
+        )
 
 
 async def _download(
@@ -57,14 +68,23 @@ async def _download(
     timeout: float,
     allow_private: bool,
     directory: Path,
+    allowed_ports: Collection[int] | None,
 ) -> Fetched:
     """Follow up to MAX_REDIRECTS redirects by hand, then spool the body."""
     try:
         async with asyncio.timeout(timeout):
             for _ in range(MAX_REDIRECTS + 1):
-                await check_url(url, allow_private=allow_private)
+                address = await check_url(
+                    url, allow_private=allow_private, allowed_ports=allowed_ports
+                )
+                target, headers, extensions = _pinned(url, address)
                 async with client.stream(
-                    "GET", url, follow_redirects=False, timeout=timeout
+                    "GET",
+                    target,
+                    headers=headers,
+                    extensions=extensions,
+                    follow_redirects=False,
+                    timeout=timeout,
                 ) as response:
                     if response.is_redirect and "location" in response.headers:
                         url = urljoin(url, response.headers["location"])
@@ -112,8 +132,25 @@ async def _read(
     return Fetched(url, fmt, file)
 
 
-async def check_url(url: str, *, allow_private: bool) -> None:
-    """Refuse non-HTTP URLs and hosts that resolve to addresses we must not reach."""
+def _pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The URL with its host replaced by the checked address; the Host header and SNI."""
+    parts = urlsplit(url)
+    host = f"[{address}]" if ":" in address else address
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    name = parts.hostname or ""
+    shown = f"[{name}]" if ":" in name else name
+    headers = {"Host": shown if parts.port is None else f"{shown}:{parts.port}"}
+    extensions = {"sni_hostname": name} if parts.scheme == "https" else {}
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), headers, extensions
+
+
+async def check_url(
+    url: str, *, allow_private: bool, allowed_ports: Collection[int] | None = DEFAULT_PORTS
+) -> str:
+    """Refuse non-HTTP URLs and hosts that resolve to addresses we must not reach.
+
+    Returns the address to connect to (the first one the name resolved to; all passed).
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadURL(f"{url!r} is not an http:// or https:// URL")
@@ -130,20 +167,39 @@ async def check_url(url: str, *, allow_private: bool) -> None:
             f"the host {parts.hostname!r} of {url} does not resolve", code="url_unreachable"
         ) from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0])
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])  # no IPv6 zone
         reason = refused_because(address, allow_private=allow_private)
         if reason:
             raise RefusedURL(
                 f"{url} points to {address}, {reason}; only public addresses may be fetched"
             )
+        # ALLOW_PRIVATE_URLS (local use) reaches local servers on any port.
+        private = allow_private and refused_because(address, allow_private=False)
+        if allowed_ports is not None and port not in allowed_ports and not private:
+            ports = ", ".join(str(p) for p in sorted(allowed_ports))
+            raise RefusedURL(
+                f"{url} uses port {port}; only ports {ports} may be fetched (URL_PORTS)"
+            )
+    if not infos:
+        raise IngestError(
+            f"the host {parts.hostname!r} of {url} does not resolve", code="url_unreachable"
+        )
+    return str(ipaddress.ip_address(infos[0][4][0].split("%", 1)[0]))
 
 
 def refused_because(
     address: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_private: bool
 ) -> str | None:
     """Why an address must not be fetched, or None."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _NAT64_LOCAL:
+            return "a NAT64 address (its IPv4 address cannot be checked)"
+        if address in _NAT64:  # 64:ff9b::7f00:1 reaches 127.0.0.1 through a gateway
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        elif address.ipv4_mapped:
+            address = address.ipv4_mapped
+        elif address.sixtofour:
+            address = address.sixtofour
     if address.is_link_local:
         return "a link-local address (where cloud metadata services live)"
     if address.is_multicast or address.is_unspecified:

@@ -4,7 +4,7 @@ verbatim, each followed by its [n] citation."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +43,18 @@ def leans_on_history(question: str) -> bool:
     return len(own) < 2  # "How often?", "And the cost?": no subject of its own
 
 
+_NONSPACE = re.compile(r"\S+")
+
+
+def tokens(answer: str) -> Iterator[str]:
+    """Each word with the spaces before it (trailing spaces are dropped)."""
+    # Not `re.findall(r"\s*\S+")`: it retried every suffix of a trailing run of spaces.
+    start = 0
+    for word in _NONSPACE.finditer(answer):
+        yield answer[start : word.end()]
+        start = word.end()
+
+
 class ExtractiveLLM:
     name = "extractive"
     context_tokens = None
@@ -59,7 +71,7 @@ class ExtractiveLLM:
         answer = await compose(
             question, passages, vectors.embedder, vectors.sentences, vectors.question
         )
-        for token in re.findall(r"\s*\S+", answer):
+        for token in tokens(answer):
             yield token
 
     async def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
@@ -142,13 +154,16 @@ def _reading_order(passages: Sequence[Passage], sentence: _Sentence) -> tuple[in
     return first_rank, passage.chunk_id, sentence.position
 
 
+# Possessive runs of spaces, anchored after a non-space: linear, where `,?\s+and\s+` retried
+# every start inside a long run of whitespace (quadratic).
+_CLAUSE_BREAK = re.compile(
+    r"[?;]|,?(?<!\s)\s++and\s++(?=(?:how|what|why|when|where|who|which)\b)", re.IGNORECASE
+)
+
+
 def _parts(question: str) -> list[str]:
     """The clauses of a compound question, when it has several; else nothing."""
-    parts = [
-        p.strip(" ,")
-        for p in re.split(r"[?;]|,?\s+and\s+(?=(?:how|what|why|when|where|who|which)\b)",
-                          question, flags=re.I)
-    ]  # fmt: skip
+    parts = [p.strip(" ,") for p in _CLAUSE_BREAK.split(question)]
     parts = [p for p in parts if len(p.split()) >= 2]
     return parts if len(parts) > 1 else []
 

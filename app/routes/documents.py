@@ -88,6 +88,7 @@ async def upload_url(request: Request) -> Response:
         timeout=settings.url_timeout_seconds,
         allow_private=settings.allow_private_urls,
         directory=settings.data_dir / "uploads",
+        allowed_ports=settings.url_ports,
     ) as fetched:
         async with resources.pool.acquire() as conn, conn.transaction():
             result = await accept_document(

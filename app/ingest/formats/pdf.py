@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 # pypdf logs every recoverable oddity of real-world files at WARNING; they are not ours.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
+# A page costs ~10 ms to read: a file of a hundred thousand pages (a few hundred kB when
+# they share one content stream) would hold a parser for a quarter of an hour.
+MAX_PAGES = 5000
 _HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
 _BLANKS = re.compile(r"[ \t\x00]+")
 
@@ -37,6 +40,11 @@ def parse(data: bytes, source: str) -> Parsed:
         if reader.is_encrypted and not _opens_without_password(reader):
             raise IngestError(
                 f"{source!r} is encrypted with a password; remove the password and upload it again"
+            )
+        if len(reader.pages) > MAX_PAGES:
+            raise IngestError(
+                f"{source!r} has {len(reader.pages)} pages; at most {MAX_PAGES} are read"
+                " (split it into smaller files)"
             )
         pages = [_clean(page.extract_text() or "") for page in reader.pages]
         title = (reader.metadata.title if reader.metadata else None) or None

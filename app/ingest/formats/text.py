@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import codecs
-import re
 from functools import partial
 from pathlib import Path
 from typing import NoReturn
 
 from app.errors import EmptyDocument, IngestError
 from app.ingest.formats.base import Format, Parsed, pieces
-
-_H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+from app.text.headings import first_h1
 
 
 def decode(data: bytes, filename: str) -> str:
@@ -34,8 +32,8 @@ def decode(data: bytes, filename: str) -> str:
 def parse(data: bytes, source: str, *, markdown: bool) -> Parsed:
     text = decode(data, source)
     title = None
-    if markdown and (match := _H1.search(text)):
-        title = match.group(1)[:200]
+    if markdown and (h1 := first_h1(text)):
+        title = h1[:200]
     return Parsed(text, title=title, markdown=markdown)
 
 
@@ -64,8 +62,8 @@ def check(path: Path, filename: str, *, markdown: bool) -> str | None:
     if blank:
         raise EmptyDocument(f"{filename!r} is empty")
     # The worker takes the title from the whole text; the first piece names it at once.
-    match = _H1.search(first) if markdown else None
-    return match.group(1)[:200] if match else None
+    h1 = first_h1(first) if markdown else None
+    return h1[:200] if h1 else None
 
 
 def _not_utf8(filename: str, offset: int) -> NoReturn:
