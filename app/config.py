@@ -12,6 +12,7 @@ T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 EMBEDDING_PROVIDERS = ("local", "openai")
+EMBEDDING_BACKENDS = ("onnx-int8", "onnx", "torch")
 LLM_PROVIDERS = ("auto", "extractive", "openai")
 
 
@@ -44,6 +45,7 @@ class Settings:
     llm_connect_timeout: float = 5.0
     llm_read_timeout: float = 60.0
     llm_context_tokens: int = 3000
+    embedding_backend: str = "onnx-int8"  # local provider: onnx-int8, onnx or torch
 
     @property
     def max_upload_bytes(self) -> int:
@@ -131,6 +133,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             )
         if not env.get("EMBEDDING_MODEL", "").strip():
             raise ConfigError("EMBEDDING_MODEL is required when EMBEDDING_PROVIDER=openai")
+    backend = get("EMBEDDING_BACKEND", _one_of(EMBEDDING_BACKENDS), "onnx-int8")
+    if provider == "local" and backend == "onnx" and not env.get("EMBEDDING_MODEL", "").strip():
+        raise ConfigError(
+            "EMBEDDING_BACKEND=onnx needs EMBEDDING_MODEL: a directory with model.onnx and"
+            " tokenizer.json"
+        )
     llm_base_url = get("LLM_BASE_URL", _http_url, None)
     llm_provider = get("LLM_PROVIDER", _one_of(LLM_PROVIDERS), "auto")
     if llm_provider == "openai" and llm_base_url is None:
@@ -161,4 +169,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         llm_connect_timeout=get("LLM_CONNECT_TIMEOUT", _positive_float, 5.0),
         llm_read_timeout=get("LLM_READ_TIMEOUT", _positive_float, 60.0),
         llm_context_tokens=get("LLM_CONTEXT_TOKENS", _positive_int, 3000),
+        embedding_backend=backend,
     )

@@ -11,7 +11,7 @@ import numpy as np
 
 INSERT_COLUMNS = (
     "document_id", "ordinal", "text", "heading_path", "page",
-    "char_start", "char_end", "token_count", "embedding", "sentence_vectors",
+    "char_start", "char_end", "token_count", "embedding", "sentence_vectors", "language",
 )  # fmt: skip
 
 
@@ -26,6 +26,7 @@ class NewChunk:
     token_count: int
     embedding: np.ndarray
     sentence_vectors: bytes | None = None
+    language: str = "english"  # the text search configuration its lexemes come from
 
 
 async def copy_chunks(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, NewChunk]]) -> None:
@@ -45,6 +46,7 @@ async def copy_chunks(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, NewCh
                 c.token_count,
                 c.embedding,
                 c.sentence_vectors,
+                c.language,
             )  # fmt: skip
             for document_id, c in rows
         ],

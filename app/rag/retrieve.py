@@ -17,6 +17,8 @@ from app.db import collections as collection_sql
 from app.db import search as search_sql
 from app.embedders import Embedder
 from app.errors import NotFound
+from app.rag.fusion import fuse
+from app.text.language import readable_by
 
 EMBEDDING_TTL = 24 * 3600
 # Results are keyed by the collections' versions, so a change is seen at once; the TTL
@@ -95,16 +97,21 @@ async def search(
     async def _uncached() -> list[Passage]:
         vector = None if mode == "lexical" else await embed_query(embedder, question, cache)
         async with pool.acquire() as conn:
-            rows = await search_sql.search(
-                conn,
-                mode=mode,
-                text=question,
-                embedding=vector,
-                collection_ids=[c["id"] for c in collections],
-                document_ids=list(scope.document_ids) or None,
-                limit=k,
-                tuning=tuning,
-            )
+            if mode == "hybrid":
+                rows = await hybrid_rows(
+                    conn, embedder, question, vector, collections, scope, k, tuning
+                )
+            else:
+                rows = await search_sql.search(
+                    conn,
+                    mode=mode,
+                    text=question,
+                    embedding=vector,
+                    collection_ids=[c["id"] for c in collections],
+                    document_ids=list(scope.document_ids) or None,
+                    limit=k,
+                    tuning=tuning,
+                )
         passages = [
             Passage(
                 chunk_id=row["chunk_id"],
@@ -129,3 +136,34 @@ async def search(
         running.add_done_callback(lambda _: _running.pop(key, None))
     # Shielded: one waiter that goes away must not cancel the search the others wait for.
     return list(await asyncio.shield(running))
+
+
+async def hybrid_rows(
+    conn: asyncpg.Connection,
+    embedder: Embedder,
+    question: str,
+    vector: np.ndarray | None,
+    collections: list[asyncpg.Record],
+    scope: Scope,
+    k: int,
+    tuning: search_sql.Tuning,
+) -> list[dict[str, Any]]:
+    """The k best chunks by per-query fusion (app.rag.fusion) of both rankings."""
+    candidates = await search_sql.candidates(
+        conn,
+        text=question,
+        embedding=vector,
+        collection_ids=[c["id"] for c in collections],
+        document_ids=list(scope.document_ids) or None,
+        limit=k,
+        tuning=tuning,
+    )
+    fused = fuse(
+        candidates, vector_covers=readable_by(getattr(embedder, "scripts", None), question)
+    )
+    best = fused.ranked[:k]
+    found = {
+        r["chunk_id"]: r
+        for r in await search_sql.details(conn, ids=[c for c, _ in best], text=question)
+    }
+    return [{**found[c], "score": score} for c, score in best if c in found]
