@@ -11,7 +11,7 @@ import numpy as np
 
 INSERT_COLUMNS = (
     "document_id", "ordinal", "text", "heading_path", "page",
-    "char_start", "char_end", "token_count", "embedding", "sentence_vectors", "language",
+    "char_start", "char_end", "token_count", "embedding", "sentence_vectors",
 )  # fmt: skip
 
 
@@ -33,7 +33,7 @@ async def copy_chunks(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, NewCh
     """COPY chunks of any number of documents in one statement."""
     await conn.copy_records_to_table(
         "chunks",
-        columns=INSERT_COLUMNS,
+        columns=(*INSERT_COLUMNS, "language"),
         records=[
             (
                 document_id,
