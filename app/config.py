@@ -13,6 +13,7 @@ T = TypeVar("T")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 EMBEDDING_PROVIDERS = ("local", "openai")
 EMBEDDING_BACKENDS = ("onnx-int8", "onnx", "torch")
+RERANK_PROVIDERS = ("none", "local", "http")
 LLM_PROVIDERS = ("auto", "extractive", "openai")
 
 
@@ -46,6 +47,11 @@ class Settings:
     llm_read_timeout: float = 60.0
     llm_context_tokens: int = 3000
     embedding_backend: str = "onnx-int8"  # local provider: onnx-int8, onnx or torch
+    rerank_provider: str = "none"  # none, local (a CrossEncoder path) or http (/rerank)
+    rerank_model: str | None = None
+    rerank_base_url: str | None = None
+    rerank_api_key: str | None = None
+    rerank_candidates: int = 20  # how many fused results the reranker reorders
 
     @property
     def max_upload_bytes(self) -> int:
@@ -139,6 +145,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "EMBEDDING_BACKEND=onnx needs EMBEDDING_MODEL: a directory with model.onnx and"
             " tokenizer.json"
         )
+    rerank_provider = get("RERANK_PROVIDER", _one_of(RERANK_PROVIDERS), "none")
+    rerank_base_url = get("RERANK_BASE_URL", _http_url, None)
+    if rerank_provider == "http" and not rerank_base_url:
+        raise ConfigError("RERANK_PROVIDER=http needs RERANK_BASE_URL (the server's address)")
+    if rerank_provider == "local" and not env.get("RERANK_MODEL", "").strip():
+        raise ConfigError("RERANK_PROVIDER=local needs RERANK_MODEL: a CrossEncoder directory")
     llm_base_url = get("LLM_BASE_URL", _http_url, None)
     llm_provider = get("LLM_PROVIDER", _one_of(LLM_PROVIDERS), "auto")
     if llm_provider == "openai" and llm_base_url is None:
@@ -170,4 +182,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         llm_read_timeout=get("LLM_READ_TIMEOUT", _positive_float, 60.0),
         llm_context_tokens=get("LLM_CONTEXT_TOKENS", _positive_int, 3000),
         embedding_backend=backend,
+        rerank_provider=rerank_provider,
+        rerank_model=get("RERANK_MODEL", str, None),
+        rerank_base_url=rerank_base_url,
+        rerank_api_key=get("RERANK_API_KEY", str, None),
+        rerank_candidates=get("RERANK_CANDIDATES", _positive_int, 20),
     )

@@ -23,6 +23,7 @@ from app.ingest.events import DocumentEvents
 from app.ingest.reindex import check_model as check_embedding_model
 from app.llm import LLM, load_llm
 from app.rag.stream_log import StreamWriter, stream_log
+from app.rerankers import Reranker, load_reranker
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class Resources:
     embedded_server: Any = None
     worker_task: asyncio.Task[None] | None = None
     document_events: DocumentEvents | None = None
+    reranker: Reranker | None = None  # RERANK_PROVIDER; None costs nothing
 
 
 def database_url(settings: Settings) -> tuple[str, Any]:
@@ -101,6 +103,7 @@ async def startup(
         redis=redis_client,
         embedded_server=server,
         document_events=DocumentEvents(pool),
+        reranker=await load_reranker(settings),
     )
     if local:
         from app.ingest.worker import Worker
@@ -142,6 +145,8 @@ async def shutdown(resources: Resources) -> None:
     if resources.document_events is not None:
         await resources.document_events.close()
     await resources.embedder.close()
+    if resources.reranker is not None:
+        await resources.reranker.close()
     await resources.http.aclose()
     await resources.llm.aclose()
     if resources.redis is not None:

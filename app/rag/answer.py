@@ -135,8 +135,9 @@ async def answer_events(
     started = time.perf_counter()
     query = await llm.standalone_question(question, history) if history else question
     passages = await search(
-        resources.pool, resources.embedder, query, TOP_K, scope=scope, cache=resources.cache
-    )
+        resources.pool, resources.embedder, query, TOP_K, scope=scope, cache=resources.cache,
+        reranker=resources.reranker, rerank_candidates=resources.settings.rerank_candidates,
+    )  # fmt: skip
     if llm.context_tokens is not None:
         passages = fit_passages(passages, llm.context_tokens)
     retrieved = time.perf_counter()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+import logging
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +19,11 @@ from app.db import search as search_sql
 from app.embedders import Embedder
 from app.errors import NotFound
 from app.rag.fusion import fuse
+from app.rerankers import Reranker
+from app.rerankers.base import RerankError
 from app.text.language import readable_by
+
+log = logging.getLogger(__name__)
 
 EMBEDDING_TTL = 24 * 3600
 # Results are keyed by the collections' versions, so a change is seen at once; the TTL
@@ -81,16 +86,22 @@ async def search(
     cache: Cache | None = None,
     mode: search_sql.Mode = "hybrid",
     tuning: search_sql.Tuning = search_sql.DEFAULT_TUNING,
+    reranker: Reranker | None = None,
+    rerank_candidates: int = 20,
 ) -> list[Passage]:
-    """The k best chunks for the question within the scope."""
+    """The k best chunks for the question within the scope (hybrid: reordered by the
+    reranker, when one is configured, from the best `rerank_candidates` fused)."""
     scope = scope or Scope()
     async with pool.acquire() as conn:
         collections = await collection_sql.versions(conn, scope.collection)
     if scope.collection is not None and not collections:
         raise NotFound(f"there is no collection {scope.collection!r}", code="unknown_collection")
+    reranking = reranker is not None and mode == "hybrid"
+    depth = max(k, rerank_candidates) if reranking else k
     key = "search:" + _digest(
-        mode, k, question, [tuple(c) for c in collections], scope.document_ids, asdict(tuning)
-    )
+        mode, k, question, [tuple(c) for c in collections], scope.document_ids, asdict(tuning),
+        reranker.name if reranking and reranker is not None else None, depth,
+    )  # fmt: skip
     if cache is not None and (hit := await cache.get(key)) is not None:
         return [Passage(**p) for p in json.loads(hit)]
 
@@ -99,7 +110,7 @@ async def search(
         async with pool.acquire() as conn:
             if mode == "hybrid":
                 rows = await hybrid_rows(
-                    conn, embedder, question, vector, collections, scope, k, tuning
+                    conn, embedder, question, vector, collections, scope, depth, tuning
                 )
             else:
                 rows = await search_sql.search(
@@ -125,6 +136,8 @@ async def search(
             )
             for row in rows
         ]
+        if reranking and reranker is not None:
+            passages = await rerank(reranker, question, passages, k)
         if cache is not None:
             await cache.set(key, json.dumps([asdict(p) for p in passages]).encode(), RESULT_TTL)
         return passages
@@ -167,3 +180,16 @@ async def hybrid_rows(
         for r in await search_sql.details(conn, ids=[c for c, _ in best], text=question)
     }
     return [{**found[c], "score": score} for c, score in best if c in found]
+
+
+async def rerank(
+    reranker: Reranker, question: str, passages: list[Passage], k: int
+) -> list[Passage]:
+    """The k passages the reranker scores best; the fused order if it fails."""
+    try:
+        scores = await reranker.score(question, [p.text for p in passages])
+    except RerankError as exc:
+        log.warning("reranking skipped: %s", exc)
+        return passages[:k]
+    order = sorted(range(len(passages)), key=lambda i: -scores[i])[:k]
+    return [replace(passages[i], score=scores[i]) for i in order]

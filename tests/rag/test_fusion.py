@@ -50,3 +50,13 @@ def test_agreeing_rankings_put_the_shared_chunk_first():
     )
     fused = fuse(candidates)
     assert fused.ranked[0][0] == 2 and fused.choice == "neither"
+
+
+def test_an_english_model_cannot_read_arabic_but_reads_french_and_tokens():
+    from app.text.language import readable_by
+
+    latin = frozenset({"LATIN"})
+    assert not readable_by(latin, "ما هي عاصمة مصر")
+    assert readable_by(latin, "présomption d'innocence")
+    assert readable_by(latin, "doc10x") and readable_by(latin, "1099")
+    assert readable_by(None, "ما هي عاصمة مصر")  # a model of unknown languages is trusted
