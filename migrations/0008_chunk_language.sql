@@ -33,3 +33,30 @@ BEGIN
 END $$;
 CREATE TRIGGER chunks_add_languages AFTER INSERT ON chunks
     REFERENCING NEW TABLE AS new_chunks FOR EACH STATEMENT EXECUTE FUNCTION chunks_add_languages();
+
+-- A posting keeps its chunk's language, so a query's French lexemes match only French
+-- chunks' postings (and BM25's document frequency counts within one language): in a mixed
+-- collection an English query analysed as French must not hit English postings by chance.
+ALTER TABLE postings ADD COLUMN language text NOT NULL DEFAULT 'english';
+DROP INDEX postings_term_idx;
+CREATE INDEX postings_term_idx ON postings (lexeme, collection_id, language)
+    INCLUDE (chunk_id, tf, dl);
+
+-- 0003's function, with the language.
+CREATE OR REPLACE FUNCTION chunks_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    WITH lengths AS (
+        SELECT id, collection_id, tsv, language, lexeme_count(tsv) AS dl FROM new_chunks
+    ), added AS (
+        INSERT INTO postings (lexeme, collection_id, chunk_id, tf, dl, language)
+        SELECT t.lexeme, l.collection_id, l.id, coalesce(array_length(t.positions, 1), 1), l.dl,
+               l.language
+        FROM lengths l, unnest(l.tsv) t
+    )
+    UPDATE collections col
+    SET chunk_count = col.chunk_count + s.n, total_length = col.total_length + s.len,
+        version = col.version + 1
+    FROM (SELECT collection_id, count(*) AS n, sum(dl) AS len FROM lengths GROUP BY collection_id) s
+    WHERE col.id = s.collection_id;
+    RETURN NULL;
+END $$;

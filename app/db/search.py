@@ -50,8 +50,10 @@ languages AS (
     SELECT DISTINCT unnest(languages) AS language FROM collections WHERE id = ANY(:collections)
 ),
 terms AS (
-    -- The query analysed in each language of the scope (a chunk's lexemes are in its own).
-    SELECT DISTINCT t.lexeme FROM languages, unnest(to_tsvector(language::regconfig, :text)) t
+    -- The query analysed in each language of the scope, each analysis matching the postings
+    -- of chunks in that language.
+    SELECT DISTINCT language, t.lexeme
+    FROM languages, unnest(to_tsvector(language::regconfig, :text)) t
 ),
 stats AS (
     SELECT greatest(sum(chunk_count), 1)::float8 AS n,
@@ -59,8 +61,10 @@ stats AS (
     FROM collections WHERE id = ANY(:collections)
 ),
 matches AS (
-    SELECT p.chunk_id, p.lexeme, p.tf, p.dl, count(*) OVER (PARTITION BY p.lexeme) AS df
+    SELECT p.chunk_id, p.lexeme, p.tf, p.dl,
+           count(*) OVER (PARTITION BY p.language, p.lexeme) AS df
     FROM terms JOIN postings p ON p.lexeme = terms.lexeme AND p.collection_id = ANY(:collections)
+                              AND p.language = terms.language
 ),
 lexical AS (
     SELECT chunk_id AS id, score, matched, row_number() OVER (ORDER BY score DESC, chunk_id) AS r
@@ -147,7 +151,7 @@ _CANDIDATES = (
     + _VECTOR
     + """
 SELECT 'lexical' AS side, id AS chunk_id, score::float8 AS score, matched::int AS matched,
-       (SELECT count(*) FROM terms)::int AS terms,
+       (SELECT count(DISTINCT lexeme) FROM terms)::int AS terms,
        (SELECT count(DISTINCT lexeme) FROM matches)::int AS terms_found
 FROM lexical
 UNION ALL
