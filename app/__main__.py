@@ -151,6 +151,7 @@ async def eval_command(settings: Settings, dataset_dir: Path, tuning: Tuning, as
     from app.embedders import load_embedder
     from app.eval.dataset import load_dataset
     from app.eval.run import evaluate, format_table
+    from app.rerankers import load_reranker
     from app.resources import database_url, run_migrations
 
     try:
@@ -163,10 +164,15 @@ async def eval_command(settings: Settings, dataset_dir: Path, tuning: Tuning, as
         await run_migrations(dsn)
         pool = await create_pool(dsn)
         embedder = await load_embedder(settings)
+        reranker = await load_reranker(settings)
         try:
-            results = await evaluate(pool, embedder, dataset, tuning)
+            results = await evaluate(
+                pool, embedder, dataset, tuning, reranker, settings.rerank_candidates
+            )
         finally:
             await embedder.close()
+            if reranker is not None:
+                await reranker.close()
             await pool.close()
     finally:
         if server is not None:

@@ -14,6 +14,8 @@ T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 EMBEDDING_PROVIDERS = ("local", "openai")
+EMBEDDING_BACKENDS = ("onnx-int8", "onnx", "torch")
+RERANK_PROVIDERS = ("none", "local", "http")
 LLM_PROVIDERS = ("auto", "extractive", "openai")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
@@ -49,6 +51,12 @@ class Settings:
     parse_timeout_seconds: float = 60.0
     parse_memory_mb: int = 1024
     url_ports: tuple[int, ...] | None = (80, 443)  # None: any port
+    embedding_backend: str = "onnx-int8"  # local provider: onnx-int8, onnx or torch
+    rerank_provider: str = "none"  # none, local (a CrossEncoder path) or http (/rerank)
+    rerank_model: str | None = None
+    rerank_base_url: str | None = None
+    rerank_api_key: str | None = None
+    rerank_candidates: int = 20  # how many fused results the reranker reorders
 
     @property
     def max_upload_bytes(self) -> int:
@@ -167,6 +175,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             )
         if not env.get("EMBEDDING_MODEL", "").strip():
             raise ConfigError("EMBEDDING_MODEL is required when EMBEDDING_PROVIDER=openai")
+    backend = get("EMBEDDING_BACKEND", _one_of(EMBEDDING_BACKENDS), "onnx-int8")
+    if provider == "local" and backend == "onnx" and not env.get("EMBEDDING_MODEL", "").strip():
+        raise ConfigError(
+            "EMBEDDING_BACKEND=onnx needs EMBEDDING_MODEL: a directory with model.onnx and"
+            " tokenizer.json"
+        )
+    rerank_provider = get("RERANK_PROVIDER", _one_of(RERANK_PROVIDERS), "none")
+    rerank_base_url = get("RERANK_BASE_URL", _http_url, None)
+    if rerank_provider == "http" and not rerank_base_url:
+        raise ConfigError("RERANK_PROVIDER=http needs RERANK_BASE_URL (the server's address)")
+    if rerank_provider == "local" and not env.get("RERANK_MODEL", "").strip():
+        raise ConfigError("RERANK_PROVIDER=local needs RERANK_MODEL: a CrossEncoder directory")
     llm_base_url = get("LLM_BASE_URL", _http_url, None)
     llm_provider = get("LLM_PROVIDER", _one_of(LLM_PROVIDERS), "auto")
     if llm_provider == "openai" and llm_base_url is None:
@@ -204,4 +224,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         parse_timeout_seconds=get("PARSE_TIMEOUT_SECONDS", _positive_float, 60.0),
         parse_memory_mb=get("PARSE_MEMORY_MB", _memory_mb, 1024),
         url_ports=get("URL_PORTS", _ports, (80, 443)),
+        embedding_backend=backend,
+        rerank_provider=rerank_provider,
+        rerank_model=get("RERANK_MODEL", str, None),
+        rerank_base_url=rerank_base_url,
+        rerank_api_key=get("RERANK_API_KEY", str, None),
+        rerank_candidates=get("RERANK_CANDIDATES", _positive_int, 20),
     )

@@ -24,6 +24,7 @@ from app.ingest.reindex import check_model as check_embedding_model
 from app.llm import LLM, load_llm
 from app.rag.answer import Answerer
 from app.rag.stream_log import StreamWriter
+from app.rerankers import Reranker, load_reranker
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class Resources:
     embedded_server: Any = None
     worker_task: asyncio.Task[None] | None = None
     document_events: DocumentEvents | None = None
+    reranker: Reranker | None = None  # RERANK_PROVIDER; None costs nothing
 
 
 def database_url(settings: Settings) -> tuple[str, Any]:
@@ -90,6 +92,7 @@ async def startup(
         raise
     cache = open_cache(cache_url(settings))
     llm = load_llm(settings)
+    reranker = await load_reranker(settings)
     resources = Resources(
         settings,
         pool,
@@ -98,9 +101,12 @@ async def startup(
         cache=cache,
         llm=llm,
         stream_writer=StreamWriter(open_stream_log(stream_log_url(settings), pool)),
-        answerer=Answerer(pool, embedder, llm, cache),
+        answerer=Answerer(
+            pool, embedder, llm, cache, reranker, rerank_candidates=settings.rerank_candidates
+        ),
         embedded_server=server,
         document_events=DocumentEvents(pool),
+        reranker=reranker,
     )
     if local:
         from app.ingest.worker import Worker
@@ -153,6 +159,8 @@ async def shutdown(resources: Resources) -> None:
     if resources.document_events is not None:
         await resources.document_events.close()
     await resources.embedder.close()
+    if resources.reranker is not None:
+        await resources.reranker.close()
     await resources.http.aclose()
     await resources.llm.aclose()
     await resources.cache.aclose()

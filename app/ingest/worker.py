@@ -26,6 +26,7 @@ from app.errors import IngestError
 from app.ingest.chunk import Chunk, chunk_text
 from app.ingest.embed import embed_sorted
 from app.ingest.sandbox import Parsed, parse
+from app.text.language import chunk_configs
 
 log = logging.getLogger(__name__)
 
@@ -346,6 +347,17 @@ class Worker:
     async def _write(
         self, prepared: list[_Prepared], vectors: np.ndarray, sentences: list[bytes | None]
     ) -> None:
+        # Each chunk is indexed in its own language (off the event loop: the detector's
+        # first use loads its model).
+        languages = iter(
+            await asyncio.to_thread(
+                lambda: [
+                    language
+                    for p in prepared
+                    for language in chunk_configs([c.text for c in p.chunks])
+                ]
+            )
+        )
         # Each document's chunks, its status and its job's end commit together, fenced by
         # the attempt: a crash before the commit leaves nothing searchable, and a worker
         # whose lock was taken over writes nothing.
@@ -364,8 +376,9 @@ class Worker:
             for item in prepared:
                 for ordinal, chunk in enumerate(item.chunks):
                     vector, sentence_vectors = next(flat)
+                    language = next(languages)
                     if item.job["id"] in held:
-                        new = _new_chunk(ordinal, chunk, vector, sentence_vectors)
+                        new = _new_chunk(ordinal, chunk, vector, sentence_vectors, language)
                         rows.append((item.document["id"], new))
             ids = [p.document["id"] for p in kept]
             await chunk_sql.delete_for_documents(conn, ids)
@@ -407,7 +420,11 @@ async def _cancel(task: asyncio.Task[Any]) -> None:
 
 
 def _new_chunk(
-    ordinal: int, chunk: Chunk, vector: np.ndarray, sentence_vectors: bytes | None
+    ordinal: int,
+    chunk: Chunk,
+    vector: np.ndarray,
+    sentence_vectors: bytes | None,
+    language: str = "english",
 ) -> chunk_sql.NewChunk:
     return chunk_sql.NewChunk(
         ordinal=ordinal,
@@ -419,4 +436,5 @@ def _new_chunk(
         token_count=chunk.token_count,
         embedding=vector,
         sentence_vectors=sentence_vectors,
+        language=language,
     )

@@ -27,6 +27,7 @@ from app.llm.prompt import fit_passages
 from app.rag.citations import unsupported_citations
 from app.rag.protocol import DONE, META, SOURCES, TOKEN, Event, error_event
 from app.rag.retrieve import EVERYTHING, Scope, embed_query, search, stored_sentence_vectors
+from app.rerankers import Reranker
 
 TOP_K = 5
 HISTORY_MESSAGES = 6  # the last three exchanges are enough to resolve a follow-up
@@ -62,6 +63,8 @@ class Answerer:
     embedder: Embedder
     llm: LLM
     cache: Cache | None = None
+    reranker: Reranker | None = None  # reorders the fused results (RERANK_PROVIDER)
+    rerank_candidates: int = 20
 
     async def open(
         self, question: str, conversation_id: UUID | None = None, scope: Scope = EVERYTHING
@@ -148,8 +151,9 @@ class Answerer:
         question = ask.question
         query = await llm.standalone_question(question, ask.history) if ask.history else question
         passages = await search(
-            self.pool, self.embedder, query, TOP_K, scope=ask.scope, cache=self.cache
-        )
+            self.pool, self.embedder, query, TOP_K, scope=ask.scope, cache=self.cache,
+            reranker=self.reranker, rerank_candidates=self.rerank_candidates,
+        )  # fmt: skip
         if llm.context_tokens is not None:
             passages = fit_passages(passages, llm.context_tokens)
         asked = query if llm.rewrites_questions else question
