@@ -7,6 +7,7 @@ token vectors (late chunking), exactly as the torch embedder does.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 from collections.abc import Sequence
@@ -46,7 +47,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@functools.cache
 def _session(model: Path) -> Any:
+    """One inference session per model file and process: sessions are thread-safe, and each
+    holds the model's weights and arenas (a process that starts the app again, as tests do,
+    would otherwise keep one per start)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
