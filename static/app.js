@@ -75,12 +75,14 @@ async function* readEvents(response) {
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
       let name = "message";
+      let id = null;
       const data = [];
       for (const line of block.split("\n")) {
         if (line.startsWith("event:")) name = line.slice(6).trim();
         else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+        else if (line.startsWith("id:")) id = line.slice(3).trim();
       }
-      if (data.length) yield { event: name, data: JSON.parse(data.join("\n")) };
+      if (data.length) yield { event: name, data: JSON.parse(data.join("\n")), id };
     }
   }
 }
@@ -128,7 +130,7 @@ $("ask-form").addEventListener("submit", async (event) => {
   $("question").value = "";
   $("ask-button").disabled = true;
   try {
-    const response = await fetch("/api/chat", {
+    let response = await fetch("/api/chat", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
       body: JSON.stringify({ question, conversation_id: conversationId }),
@@ -139,25 +141,53 @@ $("ask-form").addEventListener("submit", async (event) => {
       return;
     }
     let text = "";
-    for await (const { event: name, data } of readEvents(response)) {
-      if (name === "meta") {
-        conversationId = data.conversation_id;
-        label.textContent = data.provider === "extractive"
-          ? "Extractive answer (quoted from your documents)"
-          : `Answer by a language model (${data.provider}), citations checked`;
-      } else if (name === "sources") {
-        renderSources(sources, data.sources);
-      } else if (name === "token") {
-        text += data.text;
-        renderAnswer(answer, text);
-      } else if (name === "error") {
-        answer.classList.add("error");
-        answer.textContent = data.message;
-      } else if (name === "done") {
-        renderAnswer(answer, text, data.unsupported_citations || []);
-        turn.dataset.done = "true";
+    let lastId = null;
+    let finished = false;
+    // A stopping server worker ends its streams with a `reconnect` event (or the connection
+    // just drops): the answer goes on from the last event received, on another worker.
+    for (let attempt = 0; !finished && attempt <= 5; attempt++) {
+      if (attempt > 0) {
+        if (!lastId) break;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+        response = await fetch("/api/chat", {
+          headers: { Accept: "text/event-stream", "Last-Event-ID": lastId },
+        });
+        if (!response.ok) {
+          answer.classList.add("error");
+          answer.textContent = await errorMessage(response);
+          return;
+        }
+      }
+      try {
+        for await (const { event: name, data, id } of readEvents(response)) {
+          if (id) lastId = id;
+          if (name === "meta") {
+            conversationId = data.conversation_id;
+            label.textContent = data.provider === "extractive"
+              ? "Extractive answer (quoted from your documents)"
+              : `Answer by a language model (${data.provider}), citations checked`;
+          } else if (name === "sources") {
+            renderSources(sources, data.sources);
+          } else if (name === "token") {
+            text += data.text;
+            renderAnswer(answer, text);
+          } else if (name === "error") {
+            answer.classList.add("error");
+            answer.textContent = data.message;
+            finished = true;
+          } else if (name === "done") {
+            renderAnswer(answer, text, data.unsupported_citations || []);
+            turn.dataset.done = "true";
+            finished = true;
+          } else if (name === "reconnect") {
+            break;
+          }
+        }
+      } catch (error) {
+        if (!lastId) throw error; // nothing to resume from
       }
     }
+    if (!finished) throw new Error("the answer stream ended early");
   } catch (error) {
     answer.classList.add("error");
     answer.textContent = `The connection was lost: ${error.message}`;

@@ -25,6 +25,9 @@ from app.routes.deps import read_json, resources_of
 
 PING_SECONDS = 15
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+# The last event of a stream whose worker is stopping: no id, so Last-Event-ID still names the
+# last event received; EventSource reconnects after `retry` ms, and static/app.js does the same.
+RECONNECT = b'retry: 100\nevent: reconnect\ndata: {"reason": "server_restart", "resume": true}\n\n'
 INTERRUPTED = {
     "code": "interrupted",
     "message": "The connection closed before the answer was finished; ask the question again.",
@@ -56,7 +59,9 @@ async def _start(
 ) -> EventStream:
     resources = resources_of(request)
     ask = await open_ask(resources, question, conversation_id, scope)
-    return EventStream(_live(resources, ask), ping=PING_SECONDS, headers=HEADERS)
+    return EventStream(
+        _live(resources, ask), ping=PING_SECONDS, headers=HEADERS, handoff=RECONNECT, drain=True
+    )
 
 
 async def _live(resources: Resources, ask: Ask) -> AsyncIterator[bytes]:
@@ -107,7 +112,7 @@ async def _resume(request: Request) -> EventStream:
         async for number, name, data in replay(store, stream_id, seq, idle):
             yield encode(name, json.dumps(data), f"{key}:{number}")
 
-    return EventStream(events(), ping=PING_SECONDS, headers=HEADERS)
+    return EventStream(events(), ping=PING_SECONDS, headers=HEADERS, handoff=RECONNECT)
 
 
 routes = [
