@@ -13,6 +13,8 @@ from typing import Protocol
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from app.infra.metrics import cache_lookup
+
 log = logging.getLogger(__name__)
 
 
@@ -83,5 +85,20 @@ class RedisCache:
             self._unavailable(exc)
 
 
+class CountedCache:
+    """A cache whose lookups are counted as hits and misses (/metrics)."""
+
+    def __init__(self, inner: Cache) -> None:
+        self.inner = inner
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self.inner.get(key)
+        cache_lookup(key, value is not None)
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        await self.inner.set(key, value, ttl)
+
+
 def make_cache(client: redis.Redis | None) -> Cache:
-    return RedisCache(client) if client is not None else MemoryCache()
+    return CountedCache(RedisCache(client) if client is not None else MemoryCache())

@@ -11,6 +11,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 EMBEDDING_PROVIDERS = ("local", "openai")
 LLM_PROVIDERS = ("auto", "extractive", "openai")
 
@@ -44,6 +45,8 @@ class Settings:
     llm_connect_timeout: float = 5.0
     llm_read_timeout: float = 60.0
     llm_context_tokens: int = 3000
+    log_format: str = "text"
+    metrics_token: str | None = None
 
     @property
     def max_upload_bytes(self) -> int:
@@ -161,4 +164,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         llm_connect_timeout=get("LLM_CONNECT_TIMEOUT", _positive_float, 5.0),
         llm_read_timeout=get("LLM_READ_TIMEOUT", _positive_float, 60.0),
         llm_context_tokens=get("LLM_CONTEXT_TOKENS", _positive_int, 3000),
+        log_format=get("LOG_FORMAT", _one_of(LOG_FORMATS), "text"),
+        metrics_token=get("METRICS_TOKEN", str, None),
     )

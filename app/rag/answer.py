@@ -17,6 +17,7 @@ from uuid import UUID
 from app.db import collections as collection_sql
 from app.db import conversations as conversation_sql
 from app.errors import AppError, BadRequest, NotFound
+from app.infra.metrics import AnswerTimer
 from app.llm import Turn
 from app.rag.citations import unsupported_citations
 from app.rag.prompt import fit_passages
@@ -197,12 +198,15 @@ async def stream_answer(resources: Resources, ask: Ask) -> AsyncIterator[Event]:
         },
     )
     outcome = Outcome()
+    timer = AnswerTimer()
     try:
         # aclosing: a cancelled or abandoned stream closes the upstream request at once.
         async with aclosing(
             answer_events(resources, ask.question, ask.history, outcome, ask.scope)
         ) as ev:
             async for event in ev:
+                if event[0] == "token":
+                    timer.token()
                 yield event
         async with resources.pool.acquire() as conn:
             await conversation_sql.add_message(
@@ -214,6 +218,12 @@ async def stream_answer(resources: Resources, ask: Ask) -> AsyncIterator[Event]:
                 message_id=ask.message_id,
             )
     except Exception as exc:
-        yield error_event(exc)
+        name, data = error_event(exc)
+        timer.end("error", data.get("code", "error"))
+        yield name, data
         return
+    except BaseException:  # cancelled: the client went away
+        timer.end("cancelled")
+        raise
+    timer.end("done")
     yield "done", {"timings_ms": outcome.timings_ms, "unsupported_citations": outcome.unsupported}

@@ -2,10 +2,20 @@
 
 from starlette.routing import BaseRoute
 
-from app.routes import chat, conversations, documents, health, openai_api, pages, search
+from app.routes import (
+    chat,
+    conversations,
+    documents,
+    health,
+    metrics,
+    openai_api,
+    pages,
+    search,
+)
 
 routes: list[BaseRoute] = [
     *health.routes,
+    *metrics.routes,
     *documents.routes,
     *search.routes,
     *chat.routes,
