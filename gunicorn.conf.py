@@ -31,6 +31,9 @@ timeout = _int("TIMEOUT", 120)
 # the longest answer, below `timeout`.
 graceful_timeout = _int("GRACEFUL_TIMEOUT", 90)
 keepalive = _int("KEEPALIVE", 5)
+# gunicorn 27's control socket sits at one path per user: several servers on a host (tests,
+# several sites) would take it from each other, and nothing here uses it.
+control_socket_disable = True
 # X-Forwarded-For/-Proto are believed only from these addresses (the proxy in front).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # One format for gunicorn's, uvicorn's and the app's lines; request lines come from the app

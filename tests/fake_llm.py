@@ -172,13 +172,13 @@ class FakeLLM:
 
 
 async def _embeddings(writer: asyncio.StreamWriter, texts: list[str]) -> None:
-    """/v1/embeddings: hashed bags of words, 64 numbers each (a stand-in model that loads in no
-    time, for tests that start many server processes)."""
+    """/v1/embeddings: hashed bags of words, 384 numbers as the default model has (a stand-in
+    that loads in no time, for tests that start many server processes)."""
     data = []
     for index, text in enumerate(texts):
-        vector = [0.0] * 64
+        vector = [0.0] * 384
         for word in text.lower().split():
-            vector[zlib.crc32(word.strip(".,?!").encode()) % 64] += 1.0
+            vector[zlib.crc32(word.strip(".,?!").encode()) % 384] += 1.0
         vector[0] += 0.01  # never all zeros
         data.append({"object": "embedding", "index": index, "embedding": vector})
     body = json.dumps({"object": "list", "data": data, "model": "hash"}).encode()
