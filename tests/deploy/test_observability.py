@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.deploy.client import ask
 from tests.deploy.conftest import METRICS_TOKEN
+from tests.deploy.stack import ROOT
 
 
 def _metrics(stack) -> dict[str, dict[tuple, float]]:
@@ -95,3 +97,19 @@ def test_json_log_lines_carry_the_request_id(stack):
     # The app's own lines during a request carry its id too (the LLM call, here).
     upstream = [line for line in lines if "chat/completions" in line["msg"]]
     assert upstream and all(line.get("request_id") for line in upstream)
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_that_exist(stack):
+    dashboard = json.loads((ROOT / "deploy" / "grafana-dashboard.json").read_text())
+    exposed = httpx.get(f"{stack.gunicorn}/metrics").text
+    names = {
+        sample.name
+        for family in text_string_to_metric_families(exposed)
+        for sample in family.samples
+    } | {family.name for family in text_string_to_metric_families(exposed)}
+    functions = {"sum", "by", "rate", "histogram_quantile", "deriv", "le", "route", "kind"}
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            for word in re.findall(r"[a-z_]+(?=[{\[)])", target["expr"]):
+                if word not in functions:
+                    assert word in names, (panel["title"], word)
