@@ -8,7 +8,9 @@ ARG BASE=python:3.11-slim
 
 FROM ${BASE} AS build
 RUN if ! python3 -m venv --help >/dev/null 2>&1; then \
-        apt-get update -q && apt-get install -y -q --no-install-recommends python3 python3-venv \
+        apt-get update -q \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+            python3 python3-venv \
         && rm -rf /var/lib/apt/lists/*; \
     fi
 RUN python3 -m venv /opt/venv
@@ -25,7 +27,8 @@ RUN if [ -f /tmp/pip/pip.conf ]; then export PIP_CONFIG_FILE=/tmp/pip/pip.conf; 
 
 FROM ${BASE} AS runtime
 RUN if ! command -v python3 >/dev/null 2>&1; then \
-        apt-get update -q && apt-get install -y -q --no-install-recommends python3 \
+        apt-get update -q \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3 \
         && rm -rf /var/lib/apt/lists/*; \
     fi \
     && groupadd --system app && useradd --system --gid app --home-dir /app app \

@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -38,11 +41,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.db.embedded import start_embedded  # noqa: E402
 from app.resources import run_migrations  # noqa: E402
 from tests.deploy.stack import run_stack  # noqa: E402
-from tests.fake_llm import FakeLLM  # noqa: E402
 from tests.helpers import SOLAR_GUIDE  # noqa: E402
 
 WORDS = "panels inverter battery roof sunlight efficiency cleaning output warranty grid".split()
 ANSWER = [f"word{n} " for n in range(30)] + ["[1]."]
+
+
+FAKE = """
+import sys, time
+from tests.fake_llm import FakeLLM
+with FakeLLM(answer={answer!r}, token_seconds={seconds}) as fake:
+    print(fake.url, flush=True)
+    sys.stdin.read()  # until the benchmark closes it
+"""
+
+
+@contextlib.contextmanager
+def fake_llm(token_seconds: float) -> Iterator[str]:
+    """The fake LLM (and embeddings) server in a process of its own: in this one it would
+    share the client's interpreter lock and slow both."""
+    code = FAKE.format(answer=ANSWER, seconds=token_seconds)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(10)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -179,12 +209,12 @@ def main() -> None:
     try:
         url = server.get_uri()
         asyncio.run(run_migrations(url))
-        with FakeLLM(answer=ANSWER, token_seconds=args.token_ms / 1000) as fake:
+        with fake_llm(args.token_ms / 1000) as fake_url:
             env = {
                 "DATABASE_URL": url, "DATA_DIR": str(directory / "data"),
                 "WEB_CONCURRENCY": "2", "MAX_REQUESTS": "0", "LOG_LEVEL": "WARNING",
-                "LLM_BASE_URL": fake.url, "LLM_MODEL": "paced",
-                "EMBEDDING_PROVIDER": "openai", "EMBEDDING_BASE_URL": fake.url,
+                "LLM_BASE_URL": fake_url, "LLM_MODEL": "paced",
+                "EMBEDDING_PROVIDER": "openai", "EMBEDDING_BASE_URL": fake_url,
                 "EMBEDDING_MODEL": "hash",
             }  # fmt: skip
             with run_stack(env, directory) as stack:
