@@ -4,8 +4,8 @@ Every number can be changed by an environment variable of the same name in capit
 """
 
 import os
-import shutil
 import tempfile
+from pathlib import Path
 
 from app.infra.logging import config_dict
 
@@ -52,9 +52,10 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 def on_starting(server):  # type: ignore[no-untyped-def]
     # Values left by an earlier run of the server would be summed with this one's.
-    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    shutil.rmtree(directory, ignore_errors=True)
-    os.makedirs(directory, exist_ok=True)
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):  # prometheus_client's files only
+        stale.unlink()
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]
