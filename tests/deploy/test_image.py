@@ -56,19 +56,25 @@ def _context(directory: Path) -> Path:
             target = directory / name.decode()
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    wheels = directory / "deploy" / "pip" / "wheels"
+    pip = directory / "deploy" / "pip"
+    wheels = pip / "wheels"
+    # async-timeout: redis needs it below Python 3.11.3 (Debian's 3.11.2), not on this host.
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
-         "-r", str(ROOT / "requirements.txt"), "-d", str(wheels)],
+         "-r", str(ROOT / "requirements.txt"), "async-timeout>=4.0.3", "-d", str(wheels)],
         check=True, capture_output=True, timeout=1800,
     )  # fmt: skip
     for wheel in wheels.iterdir():  # same bytes, same times: the layer cache sees no change
         os.utime(wheel, (0, 0))
-    (directory / "deploy" / "pip" / "pip.conf").write_text(
-        # The index stays the default one: a requirement that differs by Python version (the
-        # base's 3.11.2 is not the host's) is fetched as the host would fetch it.
-        "[global]\nfind-links = /tmp/pip/wheels\n"
-    )
+    # The host's certificate authorities (pip's `cert`): the index may be reached through a
+    # proxy that only they vouch for.
+    config = "[global]\nfind-links = /tmp/pip/wheels\n"
+    cert = os.environ.get("PIP_CERT") or "/etc/ssl/certs/ca-certificates.crt"
+    if Path(cert).is_file():
+        shutil.copyfile(cert, pip / "ca.crt")
+        os.utime(pip / "ca.crt", (0, 0))
+        config += "cert = /tmp/pip/ca.crt\n"
+    (pip / "pip.conf").write_text(config)
     return directory
 
 
