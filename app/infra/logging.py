@@ -19,7 +19,12 @@ FORMATS = ("text", "json")
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # What every LogRecord has; anything else on a record came from `extra=`.
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# (uvicorn adds `color_message`, its message with terminal colours.)
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
