@@ -11,6 +11,7 @@ web worker's RSS before and after; then Nginx's cost (throughput ratio, p50 adde
 JSON with every figure.
 
     python bench/load.py [--users 50] [--seconds 15] [--rounds 2] [--token-ms 20]
+                         [--web-concurrency 2]
 
 Embeddings come from the fake server too (hashed words, no model in the workers): what is
 measured is the web tier, not the embedding model. Only loopback is used; the client, Nginx,
@@ -202,6 +203,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--token-ms", type=float, default=20)
+    parser.add_argument(
+        "--web-concurrency", type=int, default=2, help="gunicorn workers (1: no balancing effect)"
+    )
     args = parser.parse_args()
 
     directory = Path(tempfile.mkdtemp(prefix="bench-load-"))
@@ -212,7 +216,8 @@ def main() -> None:
         with fake_llm(args.token_ms / 1000) as fake_url:
             env = {
                 "DATABASE_URL": url, "DATA_DIR": str(directory / "data"),
-                "WEB_CONCURRENCY": "2", "MAX_REQUESTS": "0", "LOG_LEVEL": "WARNING",
+                "WEB_CONCURRENCY": str(args.web_concurrency), "MAX_REQUESTS": "0",
+                "LOG_LEVEL": "WARNING",
                 "LLM_BASE_URL": fake_url, "LLM_MODEL": "paced",
                 "EMBEDDING_PROVIDER": "openai", "EMBEDDING_BASE_URL": fake_url,
                 "EMBEDDING_MODEL": "hash",
