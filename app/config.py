@@ -13,6 +13,7 @@ from app.errors import ConfigError
 T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 EMBEDDING_PROVIDERS = ("local", "openai")
 EMBEDDING_BACKENDS = ("onnx-int8", "onnx", "torch")
 RERANK_PROVIDERS = ("none", "local", "http")
@@ -57,6 +58,8 @@ class Settings:
     rerank_base_url: str | None = None
     rerank_api_key: str | None = None
     rerank_candidates: int = 20  # how many fused results the reranker reorders
+    log_format: str = "text"
+    metrics_token: str | None = None
 
     @property
     def max_upload_bytes(self) -> int:
@@ -230,4 +233,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         rerank_base_url=rerank_base_url,
         rerank_api_key=get("RERANK_API_KEY", str, None),
         rerank_candidates=get("RERANK_CANDIDATES", _positive_int, 20),
+        log_format=get("LOG_FORMAT", _one_of(LOG_FORMATS), "text"),
+        metrics_token=get("METRICS_TOKEN", str, None),
     )

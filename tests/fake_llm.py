@@ -12,6 +12,7 @@ import gzip
 import json
 import threading
 import time
+import zlib
 from typing import Any
 
 ANSWER = ["Monocrystalline", " panels", " convert", " about 22 percent", " of sunlight", " [1]."]
@@ -27,6 +28,7 @@ class FakeLLM:
         self.hold_last: threading.Event | None = None
         self.requests: list[dict[str, Any]] = []  # request bodies, in arrival order
         self.closed_by_client = 0  # streams the client closed before they ended
+        self.producing = 0  # "paced" answers being written now
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -74,11 +76,14 @@ class FakeLLM:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
+            embeddings = b"/embeddings " in head.split(b"\r\n", 1)[0]
             length = 0
             for line in head.decode().split("\r\n"):
                 if line.lower().startswith("content-length:"):
                     length = int(line.split(":", 1)[1])
             body = json.loads(await reader.readexactly(length))
+            if embeddings:
+                return await _embeddings(writer, body["input"])
             with self._lock:
                 self.requests.append(body)
             await self._respond(body, reader, writer)
@@ -99,6 +104,8 @@ class FakeLLM:
             return await self._until_closed(reader)  # never answers
         if model == "slow":  # as model servers stream: an HTTP chunk per token
             return await self._slow(reader, writer)
+        if model == "paced":  # the whole answer, a token every `token_seconds`
+            return await self._paced(writer)
         if model in ("gzip", "raw-unicode"):
             return await _whole(writer, self.answer, compress=model == "gzip")
         writer.write(
@@ -143,6 +150,23 @@ class FakeLLM:
         with self._lock:
             self.closed_by_client += 1
 
+    async def _paced(self, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
+        )
+        with self._lock:
+            self.producing += 1
+        try:
+            for piece in self.answer:
+                await _chunk(writer, piece)
+                await asyncio.sleep(self.token_seconds)
+            writer.write(b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}\n\n')
+            writer.write(b"data: [DONE]\n\n")
+            await writer.drain()
+        finally:
+            with self._lock:
+                self.producing -= 1
+
     async def _until_closed(self, reader: asyncio.StreamReader) -> None:
         try:
             await reader.read(1)  # b"" once the client closes the connection
@@ -150,6 +174,24 @@ class FakeLLM:
             pass
         with self._lock:
             self.closed_by_client += 1
+
+
+async def _embeddings(writer: asyncio.StreamWriter, texts: list[str]) -> None:
+    """/v1/embeddings: hashed bags of words, 384 numbers as the default model has (a stand-in
+    that loads in no time, for tests that start many server processes)."""
+    data = []
+    for index, text in enumerate(texts):
+        vector = [0.0] * 384
+        for word in text.lower().split():
+            vector[zlib.crc32(word.strip(".,?!").encode()) % 384] += 1.0
+        vector[0] += 0.01  # never all zeros
+        data.append({"object": "embedding", "index": index, "embedding": vector})
+    body = json.dumps({"object": "list", "data": data, "model": "hash"}).encode()
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    await writer.drain()
 
 
 def _event(text: str) -> bytes:

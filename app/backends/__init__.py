@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 import redis.asyncio as redis
 
-from app.backends.cache import Cache, MemoryCache, RedisCache
+from app.backends.cache import Cache, CountedCache, MemoryCache, RedisCache
 from app.backends.stream_log import MemoryStreamLog, PostgresStreamLog, RedisStreamLog, StreamLog
 from app.config import REDIS_SCHEMES, Settings
 from app.errors import ConfigError
@@ -39,10 +39,10 @@ def open_cache(url: str) -> Cache:
     """The cache backend for `url` (memory:// or a Redis URL)."""
     scheme = urlsplit(url).scheme
     if scheme == "memory":
-        return MemoryCache()
+        return CountedCache(MemoryCache())
     if scheme in REDIS_SCHEMES:
         client, prefix = redis_client(url)
-        return RedisCache(client, prefix=prefix)
+        return CountedCache(RedisCache(client, prefix=prefix))
     raise ConfigError(f"CACHE_URL={url!r} is invalid: must be memory:// or redis://...")
 
 

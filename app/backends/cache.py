@@ -14,6 +14,8 @@ from typing import Protocol
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from app.infra.metrics import cache_lookup
+
 log = logging.getLogger(__name__)
 
 
@@ -90,3 +92,21 @@ class RedisCache:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+class CountedCache:
+    """A cache whose lookups are counted as hits and misses (/metrics)."""
+
+    def __init__(self, inner: Cache) -> None:
+        self.inner = inner
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self.inner.get(key)
+        cache_lookup(key, value is not None)
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        await self.inner.set(key, value, ttl)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

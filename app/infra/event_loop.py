@@ -7,6 +7,8 @@ seconds before the app saw it (bench/stream.py, with `ss -ltn` showing the queue
 own loop accepts up to a hundred per turn; so does this one, and hands each to uvloop.
 
 uvicorn takes it as `--loop app.infra.event_loop:new_event_loop`; gunicorn through `Worker`.
+Where uvloop cannot be imported (a platform without a wheel), the standard asyncio loop serves
+instead, and says so once in the log.
 """
 
 from __future__ import annotations
@@ -16,10 +18,18 @@ import errno
 import logging
 import os
 import socket
+import sys
 from typing import Any
 
-import uvloop
+from gunicorn.arbiter import Arbiter
+from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
+
+try:
+    import uvloop
+except ImportError as exc:  # the app still runs, on asyncio's own loop
+    uvloop = None
+    _UVLOOP_MISSING = str(exc)
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +38,7 @@ RETRY_SECONDS = 1.0  # after running out of file descriptors or memory
 OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
-class Loop(uvloop.Loop):  # type: ignore[misc]
+class _PatchedCreateServer:
     async def create_server(  # type: ignore[override]
         self, protocol_factory: Any, host: Any = None, port: Any = None, **options: Any
     ) -> Any:
@@ -104,11 +114,61 @@ class _Server:
             conn.close()
 
 
-def new_event_loop() -> Loop:
-    return Loop()
+if uvloop is not None:
+
+    class Loop(_PatchedCreateServer, uvloop.Loop):  # type: ignore[misc]
+        pass
+
+
+_said_fallback = False
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop with the accept patch; the standard loop where uvloop is not installed."""
+    if uvloop is not None:
+        return Loop()
+    global _said_fallback
+    if not _said_fallback:
+        _said_fallback = True
+        log.warning("uvloop is not available (%s): using the asyncio loop", _UVLOOP_MISSING)
+    return asyncio.new_event_loop()
+
+
+class _RecyclingServer(Server):
+    """uvicorn's server; a worker that reached max_requests says it is exiting (should_exit) as
+    a SIGTERM would, so its answer streams hand over to another worker (app/infra/sse.py)."""
+
+    async def on_tick(self, counter: int) -> bool:
+        exiting = await super().on_tick(counter)
+        if exiting:
+            self.should_exit = True
+        return exiting
 
 
 class Worker(UvicornWorker):
-    """gunicorn's worker class for the web process: uvicorn on this loop, with httptools."""
+    """gunicorn's worker class for the web process: uvicorn on this loop, with httptools.
 
-    CONFIG_KWARGS = {"loop": "app.infra.event_loop:new_event_loop", "http": "httptools"}
+    gunicorn's settings map to uvicorn's: worker_connections caps open connections and tasks
+    (more get a 503 at once rather than a slow queue), graceful_timeout bounds how long a
+    stopping worker lets its answers finish. The access log is ours (app/infra/access.py).
+    """
+
+    CONFIG_KWARGS = {
+        "loop": "app.infra.event_loop:new_event_loop",
+        "http": "httptools",
+        "access_log": False,
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.config.limit_concurrency = self.cfg.worker_connections
+        self.config.timeout_graceful_shutdown = self.cfg.graceful_timeout
+
+    async def _serve(self) -> None:
+        # UvicornWorker._serve with our server class.
+        self.config.app = self.wsgi
+        server = _RecyclingServer(config=self.config)
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)

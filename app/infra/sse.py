@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import ensure_bytes
@@ -25,7 +26,21 @@ class EventStream(EventSourceResponse):
     timer that fires once per interval and sends only if the stream was quiet that long; one
     watcher per process, sse-starlette's own, ends every stream when the server shuts down.
     Other uses (a send timeout, a data sender, a shutdown event, HEAD) go to sse-starlette.
+
+    `handoff`: when the server stops (a restart, or a worker recycled by max_requests), send
+    these bytes as the last event and end the response, instead of cutting the stream; with
+    `drain`, the events go on being produced (nowhere but into the generator's own record)
+    until the generator ends or the server's graceful timeout runs out, so a client that
+    resumes elsewhere with Last-Event-ID gets the rest.
     """
+
+    def __init__(
+        self, *args: Any, handoff: bytes | None = None, drain: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.handoff = handoff
+        self.drain = drain
+        self._detached = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -42,12 +57,19 @@ class EventStream(EventSourceResponse):
         self._timer: asyncio.TimerHandle | None = None
         if self.ping_interval > 0:
             self._timer = loop.call_at(self._sent_at + self.ping_interval, self._ping_due, send)
-        streaming = loop.create_task(self._stream_response(send))
+        out = send if self.handoff is None else self._unless_detached(send)
+        streaming = loop.create_task(self._stream_response(out))
         listening = loop.create_task(self._listen_for_disconnect(receive))
+        stopping = _shutdown(loop)
         try:
             await asyncio.wait(
-                (streaming, listening, _shutdown(loop)), return_when=asyncio.FIRST_COMPLETED
+                (streaming, listening, stopping), return_when=asyncio.FIRST_COMPLETED
             )
+            if self.handoff is not None and stopping.done() and not streaming.done():
+                await self._hand_off(send)
+                listening.cancel()
+                if self.drain:
+                    await asyncio.wait((streaming,))
         finally:
             self.active = False
             if self._timer is not None:
@@ -59,6 +81,20 @@ class EventStream(EventSourceResponse):
             raise streaming.exception()  # type: ignore[misc]
         if self.background is not None:
             await self.background()
+
+    def _unless_detached(self, send: Send) -> Send:
+        async def guarded(message: Message) -> None:
+            if not self._detached:
+                await send(message)
+
+        return guarded
+
+    async def _hand_off(self, send: Send) -> None:
+        async with self._send_lock:
+            self._detached = True  # from now on the generator's events go nowhere
+            assert self.handoff is not None
+            await send({"type": "http.response.body", "body": self.handoff, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _send_with_timeout(self, send: Send, message: Message) -> None:
         if self.send_timeout is None:
@@ -85,7 +121,7 @@ class EventStream(EventSourceResponse):
         )
         body = ensure_bytes(event, self.sep)
         async with self._send_lock:
-            if self.active:
+            if self.active and not self._detached:
                 message = {"type": "http.response.body", "body": body, "more_body": True}
                 await self._send_with_timeout(send, message)
 

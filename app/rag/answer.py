@@ -22,6 +22,7 @@ from app.db import collections as collection_sql
 from app.db import conversations as conversation_sql
 from app.embedders import Embedder
 from app.errors import NotFound
+from app.infra.metrics import AnswerTimer
 from app.llm import LLM, Passage, Turn, Vectors
 from app.llm.prompt import fit_passages
 from app.rag.citations import unsupported_citations
@@ -106,13 +107,23 @@ class Answerer:
 
     async def stream(self, ask: Ask) -> AsyncIterator[Event]:
         """The ask's events; once started, failures end them with an `error` event."""
+        timer = AnswerTimer()  # time to first token, duration and outcome (/metrics)
         try:
             # aclosing: a cancelled or abandoned stream closes the upstream request at once.
             async with aclosing(self._events(ask)) as events:
                 async for event in events:
+                    if not timer.first and event[0] == TOKEN:
+                        timer.token()
                     yield event
         except Exception as exc:
-            yield error_event(exc)
+            name, data = error_event(exc)
+            timer.end("error", data["code"])
+            yield name, data
+            return
+        except BaseException:  # cancelled, or the client went away
+            timer.end("cancelled")
+            raise
+        timer.end("done")
 
     async def complete(self, ask: Ask) -> Answer:
         """The ask's events folded into one answer; raises what would be an `error` event."""

@@ -26,6 +26,9 @@ from app.resources import Resources
 from app.routes.deps import read_json, resources_of
 
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+# The last event of a stream whose worker is stopping: no id, so Last-Event-ID still names the
+# last event received; EventSource reconnects after `retry` ms, and static/app.js does the same.
+RECONNECT = b'retry: 100\nevent: reconnect\ndata: {"reason": "server_restart", "resume": true}\n\n'
 INTERRUPTED = {
     "code": "interrupted",
     "message": "The connection closed before the answer was finished; ask the question again.",
@@ -55,7 +58,13 @@ async def _start(
 ) -> EventStream:
     resources = resources_of(request)
     ask = await resources.answerer.open(question, conversation_id, scope)
-    return EventStream(_live(resources, ask), ping=protocol.PING_SECONDS, headers=HEADERS)
+    return EventStream(
+        _live(resources, ask),
+        ping=protocol.PING_SECONDS,
+        headers=HEADERS,
+        handoff=RECONNECT,
+        drain=True,
+    )
 
 
 async def _live(resources: Resources, ask: Ask) -> AsyncIterator[bytes]:
@@ -106,7 +115,7 @@ async def _resume(request: Request) -> EventStream:
         async for number, name, data in replay(store, stream_id, seq, idle):
             yield encode(name, json.dumps(data), f"{key}:{number}")
 
-    return EventStream(events(), ping=protocol.PING_SECONDS, headers=HEADERS)
+    return EventStream(events(), ping=protocol.PING_SECONDS, headers=HEADERS, handoff=RECONNECT)
 
 
 routes = [

@@ -151,3 +151,59 @@ def test_the_web_process_runs_uvicorn_on_this_loop():
     assert conf["worker_class"] == "app.infra.event_loop.Worker"
     config = Config(app=None, **Worker.CONFIG_KWARGS)
     assert config.get_loop_factory() is new_event_loop
+
+
+WITHOUT_UVLOOP = """
+import sys
+sys.modules["uvloop"] = None  # `import uvloop` now raises ImportError, as where it is missing
+import asyncio, logging, uvicorn
+logging.basicConfig(level=logging.WARNING)
+from tests import sse_app
+
+async def loop_name(request):
+    from starlette.responses import PlainTextResponse
+    return PlainTextResponse(type(asyncio.get_running_loop()).__module__)
+
+from starlette.routing import Route
+sse_app.app.router.routes.append(Route("/loop", loop_name))
+uvicorn.run(sse_app.app, host="127.0.0.1", port=int(sys.argv[1]), http="httptools",
+            loop="app.infra.event_loop:new_event_loop", log_level="warning")
+"""
+
+
+def test_without_uvloop_the_server_runs_on_asyncio_and_streams(tmp_path):
+    import httpx
+
+    from tests.conftest import _free_port
+
+    port = _free_port()
+    log = tmp_path / "stderr"
+    with open(log, "wb") as err:
+        server = subprocess.Popen(
+            [sys.executable, "-c", WITHOUT_UVLOOP, str(port)],
+            cwd=Path(__file__).resolve().parents[2],
+            stderr=err,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, log.read_text()
+            try:
+                loop_module = httpx.get(f"{base}/loop").text
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.05)
+        assert loop_module.startswith("asyncio"), loop_module
+        with httpx.stream("GET", f"{base}/busy-then-quiet", timeout=10) as response:
+            ticks = 0
+            for line in response.iter_lines():
+                ticks += line.startswith("event: tick")
+                if ticks == 5:
+                    break
+        assert ticks == 5
+        assert "uvloop is not available" in log.read_text()
+    finally:
+        server.terminate()
+        server.wait(10)
