@@ -1,4 +1,4 @@
-"""Command line: python -m app {serve,migrate,worker,ingest,reindex,eval}."""
+"""Command line: python -m app {serve,migrate,worker,ingest,reindex,eval,users,keys}."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from dataclasses import fields, replace
@@ -50,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
             default=field.default,
             help=f"search tuning (default {field.default})",
         )
+    from app.auth.cli import add_commands as add_auth_commands
+
+    add_auth_commands(commands)
     args = parser.parse_args(argv)
 
     try:
@@ -76,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
             from app.ingest.cli import reindex_command
 
             return asyncio.run(reindex_command(settings))
+        if args.command in ("users", "keys"):
+            from app.auth.cli import run as auth_command
+
+            return asyncio.run(auth_command(settings, args))
         if args.command == "eval":
             tuning = Tuning(**{f.name: getattr(args, f.name) for f in fields(Tuning)})
             return asyncio.run(eval_command(settings, args.dataset, tuning, args.json))
@@ -89,8 +97,11 @@ def serve_command(settings: Settings, host: str | None, port: int | None) -> int
     import uvicorn
 
     from app.asgi import Application
+    from app.auth.settings import default_hosts
 
     settings = replace(settings, host=host or settings.host, port=port or settings.port)
+    if host and not os.environ.get("ALLOWED_HOSTS"):
+        settings = replace(settings, auth=replace(settings.auth, allowed_hosts=default_hosts(host)))
     url = f"http://{settings.host}:{settings.port}"
     app = Application(settings, local=True, on_ready=lambda: print(f"\n  Open {url}\n", flush=True))
     uvicorn.run(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
+from app.auth.middleware import AuthMiddleware
 from app.config import ConfigError, Settings, load_settings
 from app.db.migrate import DatabaseSetupError
 from app.errors import AppError
@@ -37,13 +38,13 @@ class Application:
         self.local = local
         self.on_ready = on_ready
         self.http = Starlette(routes=routes, exception_handlers=exception_handlers)
+        # Every HTTP request and WebSocket passes the host check and authentication first.
+        self.guarded = AuthMiddleware(self.http, chat_websocket)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
-            await self.http(scope, receive, send)
-        elif kind == "websocket":
-            await chat_websocket(scope, receive, send)
+        if kind == "http" or kind == "websocket":
+            await self.guarded(scope, receive, send)
         elif kind == "lifespan":
             await self.lifespan(scope, receive, send)
         else:

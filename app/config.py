@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from app.auth.settings import AuthSettings, load_auth_settings
+
 T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -44,6 +46,7 @@ class Settings:
     llm_connect_timeout: float = 5.0
     llm_read_timeout: float = 60.0
     llm_context_tokens: int = 3000
+    auth: AuthSettings = AuthSettings()
 
     @property
     def max_upload_bytes(self) -> int:
@@ -137,11 +140,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("LLM_PROVIDER='openai' needs LLM_BASE_URL (the server's /v1 URL)")
     if llm_provider == "auto":
         llm_provider = "openai" if llm_base_url else "extractive"
+    host = get("HOST", str, "127.0.0.1")
     return Settings(
         database_url=get("DATABASE_URL", _database_url, None),
         redis_url=get("REDIS_URL", _redis_url, None),
         data_dir=get("DATA_DIR", Path, Path("data")),
-        host=get("HOST", str, "127.0.0.1"),
+        host=host,
         port=get("PORT", _port, 8000),
         web_concurrency=get("WEB_CONCURRENCY", _positive_int, 2),
         embedding_provider=provider,
@@ -161,4 +165,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         llm_connect_timeout=get("LLM_CONNECT_TIMEOUT", _positive_float, 5.0),
         llm_read_timeout=get("LLM_READ_TIMEOUT", _positive_float, 60.0),
         llm_context_tokens=get("LLM_CONTEXT_TOKENS", _positive_int, 3000),
+        auth=load_auth_settings(get, host),
     )

@@ -19,6 +19,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from app.auth.access import principal_of, readable_scope
 from app.errors import AppError
 from app.rag.answer import Ask, open_ask, parse_ask, parse_scope, stream_answer
 from app.resources import Resources
@@ -114,7 +115,9 @@ class _Session:
         try:
             question, conversation_id = parse_ask(message)
             scope = parse_scope(message.get("collection"), message.get("document_ids"))
-            ask = await open_ask(self.resources, question, conversation_id, scope)
+            scope = await readable_scope(self.websocket, scope)
+            user_id = principal_of(self.websocket).user_id
+            ask = await open_ask(self.resources, question, conversation_id, scope, user_id=user_id)
         except AppError as exc:
             await self.error(exc.code, exc.message)
             return

@@ -6,9 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SOLAR_GUIDE
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, AUTH, SOLAR_GUIDE
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def sign_in(page, url: str) -> None:
+    """Sign in through the login form as the tests' admin."""
+    page.goto(url + "/login")
+    page.fill("#email", ADMIN_EMAIL)
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login-form button")
+    page.wait_for_selector("#signed-in-as")
 
 
 def chromium_path() -> str:
@@ -31,7 +40,7 @@ def page(live_server):
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.set_default_timeout(60_000)
-        page.goto(live_server)
+        sign_in(page, live_server)
         yield page
         browser.close()
 
@@ -78,12 +87,12 @@ def test_unsupported_citations_are_marked(settings, fake_llm, tmp_path: Path):
     configured = settings_with(settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="ok")
     executable = chromium_path()
     with run_server(configured) as url, sync_playwright() as playwright:
-        with httpx.Client(base_url=url, timeout=60) as http:
+        with httpx.Client(base_url=url, timeout=60, headers=AUTH) as http:
             ingest(http, "solar.md", SOLAR_GUIDE)
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.set_default_timeout(60_000)
-        page.goto(url)
+        sign_in(page, url)
         page.fill("#question", "How efficient are monocrystalline solar panels?")
         page.click("#ask-button")
         page.wait_for_selector(".turn[data-done=true]")

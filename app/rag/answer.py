@@ -89,21 +89,29 @@ async def open_ask(
     question: str,
     conversation_id: UUID | None,
     scope: Scope = EVERYTHING,
+    *,
+    user_id: UUID,
 ) -> Ask:
     """Store the question (in a new conversation unless one is given); NotFound if the
     conversation or the collection is unknown."""
     history: list[Turn] = []
     async with resources.pool.acquire() as conn:
-        if scope.collection and not await collection_sql.versions(conn, scope.collection):
+        if scope.collection and not [
+            c
+            for c in await collection_sql.versions(conn, scope.collection)
+            if scope.collection_ids is None or c["id"] in scope.collection_ids
+        ]:
             raise NotFound(
                 f"there is no collection {scope.collection!r}", code="unknown_collection"
             )
         if conversation_id is None:
             # Every ask holds a pooled connection meanwhile: one round trip, not five.
-            conversation_id = await conversation_sql.start(conn, question[:120], question)
+            conversation_id = await conversation_sql.start(
+                conn, question[:120], question, user_id=user_id
+            )
             return Ask(question, conversation_id, uuid.uuid4(), (), scope)
         async with conn.transaction():
-            if not await conversation_sql.exists(conn, conversation_id):
+            if not await conversation_sql.exists(conn, conversation_id, user_id=user_id):
                 raise NotFound(
                     f"there is no conversation {conversation_id}", code="unknown_conversation"
                 )

@@ -2,7 +2,18 @@
 
 from starlette.routing import BaseRoute
 
-from app.routes import chat, conversations, documents, health, openai_api, pages, search
+from app.routes import (
+    account,
+    admin,
+    auth,
+    chat,
+    conversations,
+    documents,
+    health,
+    openai_api,
+    pages,
+    search,
+)
 
 routes: list[BaseRoute] = [
     *health.routes,
@@ -11,5 +22,8 @@ routes: list[BaseRoute] = [
     *chat.routes,
     *conversations.routes,
     *openai_api.routes,
+    *auth.routes,
+    *account.routes,
+    *admin.routes,
     *pages.routes,
 ]

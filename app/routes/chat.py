@@ -15,6 +15,7 @@ import anyio
 from starlette.requests import Request
 from starlette.routing import Route
 
+from app.auth.access import principal_of, readable_scope
 from app.errors import BadRequest, NotFound
 from app.infra.sse import EventStream, encode
 from app.rag.answer import Ask, open_ask, parse_ask, parse_scope, stream_answer
@@ -55,7 +56,10 @@ async def _start(
     request: Request, question: str, conversation_id: UUID | None, scope: Scope
 ) -> EventStream:
     resources = resources_of(request)
-    ask = await open_ask(resources, question, conversation_id, scope)
+    scope = await readable_scope(request, scope)
+    ask = await open_ask(
+        resources, question, conversation_id, scope, user_id=principal_of(request).user_id
+    )
     return EventStream(_live(resources, ask), ping=PING_SECONDS, headers=HEADERS)
 
 

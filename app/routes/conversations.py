@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.auth.access import principal_of
 from app.db import conversations as conversation_sql
 from app.errors import BadRequest, NotFound
 from app.routes.deps import parse_uuid, resources_of
@@ -32,15 +33,17 @@ async def list_conversations(request: Request) -> JSONResponse:
     raw = request.query_params.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
         raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    user = principal_of(request)
     async with resources_of(request).pool.acquire() as conn:
-        rows = await conversation_sql.list_conversations(conn, int(raw))
+        rows = await conversation_sql.list_conversations(conn, int(raw), user_id=user.user_id)
     return JSONResponse({"conversations": [_conversation(r) for r in rows]})
 
 
 async def get_conversation(request: Request) -> JSONResponse:
     conversation_id = parse_uuid(request.path_params["id"], "conversation")
+    user = principal_of(request)
     async with resources_of(request).pool.acquire() as conn:
-        row = await conversation_sql.get(conn, conversation_id)
+        row = await conversation_sql.get(conn, conversation_id, user_id=user.user_id)
         if row is None:
             raise NotFound(f"there is no conversation {conversation_id}")
         messages = await conversation_sql.messages(conn, conversation_id)
@@ -65,8 +68,9 @@ async def get_conversation(request: Request) -> JSONResponse:
 
 async def delete_conversation(request: Request) -> Response:
     conversation_id = parse_uuid(request.path_params["id"], "conversation")
+    user = principal_of(request)
     async with resources_of(request).pool.acquire() as conn:
-        if not await conversation_sql.delete(conn, conversation_id):
+        if not await conversation_sql.delete(conn, conversation_id, user_id=user.user_id):
             raise NotFound(f"there is no conversation {conversation_id}")
     return Response(status_code=204)
 

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.db import collections as collection_sql
+from app.auth.access import readable_ids, require, require_document, require_role
 from app.db import documents as document_sql
 from app.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from app.infra.sse import EventStream
@@ -36,6 +36,7 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 async def upload(request: Request) -> Response:
     """A multipart `file` field (streamed to disk in bounded pieces, never whole in memory)."""
+    require_role(request, "editor")  # before reading a byte of the body
     resources = resources_of(request)
     settings = resources.settings
     limit = settings.max_upload_bytes
@@ -95,6 +96,7 @@ async def _store(
     sha256: str | None = None,
 ) -> Response:
     title = prepare(data, source, media_type)
+    collection_id = await require(request, "write", collection)
     async with resources_of(request).pool.acquire() as conn, conn.transaction():
         result = await submit(
             conn,
@@ -103,7 +105,7 @@ async def _store(
             media_type=media_type,
             title=title,
             sha256=sha256,
-            collection_id=await collection_sql.get_or_create(conn, collection),
+            collection_id=collection_id,
         )
     return JSONResponse(
         {"document": document_sql.to_json(result.document), "duplicate": result.duplicate},
@@ -113,13 +115,15 @@ async def _store(
 
 async def list_documents(request: Request) -> JSONResponse:
     collection = request.query_params.get("collection") or None
+    readable = await readable_ids(request)
     async with resources_of(request).pool.acquire() as conn:
-        rows = await document_sql.list_documents(conn, collection=collection)
+        rows = await document_sql.list_documents(conn, collection=collection, readable=readable)
     return JSONResponse({"documents": [document_sql.to_json(row) for row in rows]})
 
 
 async def get_document(request: Request) -> JSONResponse:
     document_id = parse_uuid(request.path_params["id"], "document")
+    await require_document(request, "read", document_id)
     async with resources_of(request).pool.acquire() as conn:
         row = await document_sql.get_document(conn, document_id)
     if row is None:
@@ -129,6 +133,7 @@ async def get_document(request: Request) -> JSONResponse:
 
 async def delete_document(request: Request) -> Response:
     document_id = parse_uuid(request.path_params["id"], "document")
+    await require_document(request, "write", document_id)
     async with resources_of(request).pool.acquire() as conn:
         deleted = await document_sql.delete_document(conn, document_id)
     if not deleted:

@@ -19,10 +19,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.auth.access import readable_scope
 from app.errors import BadRequest, NotFound
 from app.infra.sse import EventStream
 from app.llm import Turn
 from app.rag.answer import MAX_QUESTION_CHARS, Outcome, answer_events, error_event
+from app.rag.retrieve import Scope
 from app.resources import Resources
 from app.routes.deps import read_json, resources_of
 
@@ -90,16 +92,17 @@ def parse_request(body: Any) -> tuple[str, str, list[Turn], bool]:
 async def chat_completions(request: Request) -> JSONResponse | EventStream:
     model, question, history, stream = parse_request(await read_json(request, limit=MAX_BODY_BYTES))
     resources = resources_of(request)
+    scope = await readable_scope(request, Scope(collection_for(model)))
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if stream:
         return EventStream(
-            _chunks(resources, completion_id, model, question, history),
+            _chunks(resources, completion_id, model, question, history, scope),
             ping=PING_SECONDS,
             headers={"Cache-Control": "no-store"},
         )
     outcome = Outcome()
     # Errors raise here, before any byte is sent: they become a JSON error with a status.
-    async for _ in answer_events(resources, question, history, outcome):
+    async for _ in answer_events(resources, question, history, outcome, scope):
         pass
     return JSONResponse(
         {
@@ -121,7 +124,12 @@ async def chat_completions(request: Request) -> JSONResponse | EventStream:
 
 
 async def _chunks(
-    resources: Resources, completion_id: str, model: str, question: str, history: list[Turn]
+    resources: Resources,
+    completion_id: str,
+    model: str,
+    question: str,
+    history: list[Turn],
+    scope: Scope,
 ) -> AsyncIterator[ServerSentEvent]:
     created = int(time.time())
 
@@ -138,7 +146,7 @@ async def _chunks(
 
     outcome = Outcome()
     try:
-        async with aclosing(answer_events(resources, question, history, outcome)) as events:
+        async with aclosing(answer_events(resources, question, history, outcome, scope)) as events:
             async for name, data in events:
                 if name == "sources":
                     yield chunk({"role": "assistant", "content": ""}, sources=data["sources"])
