@@ -100,10 +100,11 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    """Ends every session of the user: signing out on one device signs out all of them."""
     principal = request.scope["state"].get("principal")
-    if principal is not None and principal.session_hash is not None:
+    if principal is not None and principal.via == "session":
         async with resources_of(request).pool.acquire() as conn:
-            await user_sql.end_session(conn, principal.session_hash)
+            await user_sql.end_sessions(conn, principal.user_id)
     as_form = not request.headers.get("content-type", "").startswith("application/json")
     response: Response = (
         RedirectResponse("/login", status_code=303) if as_form else JSONResponse({"ok": True})
