@@ -7,6 +7,7 @@ it did not exist; what it may read but not change is 403.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 from starlette.requests import HTTPConnection
@@ -81,3 +82,26 @@ async def require_document(conn: HTTPConnection, action: str, document_id: UUID)
     if action == "write" and not row["writable"]:
         raise Forbidden("you may read this document but not change it")
     return principal
+
+
+async def document_filter(conn: HTTPConnection) -> Callable[[str], Awaitable[bool]]:
+    """A check, for a stream of document events, that the caller may read each document
+    (looked up once per document; admins see all)."""
+    principal = principal_of(conn)
+    pool = conn.scope["state"]["resources"].pool
+    seen: dict[str, bool] = {}
+
+    async def visible(document_id: str) -> bool:
+        if principal.admin:
+            return True
+        if document_id not in seen:
+            try:
+                uuid = UUID(document_id)
+            except ValueError:
+                return False
+            async with pool.acquire() as db:
+                row = await access_sql.document_access(db, uuid, principal.user_id, False, False)
+            seen[document_id] = row is not None and row["readable"]
+        return seen[document_id]
+
+    return visible

@@ -12,7 +12,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.auth.access import readable_ids, require, require_document, require_role
+from app.auth.access import (
+    document_filter,
+    readable_ids,
+    require,
+    require_document,
+    require_role,
+)
 from app.db import documents as document_sql
 from app.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from app.infra.sse import EventStream
@@ -145,6 +151,7 @@ async def document_events(request: Request) -> Response:
     """SSE: `status` and `progress` events of every document, fed by NOTIFY document_events."""
     hub = resources_of(request).document_events
     assert hub is not None
+    visible = await document_filter(request)
 
     async def stream() -> AsyncIterator[dict[str, str]]:
         # The stream owns its subscription and ends with an error event, never an exception.
@@ -152,7 +159,9 @@ async def document_events(request: Request) -> Response:
             async with hub.subscribe() as queue:
                 yield {"event": "listening", "data": "{}"}
                 while (payload := await queue.get()) is not None:
-                    yield {"event": json.loads(payload)["type"], "data": payload}
+                    event = json.loads(payload)
+                    if await visible(str(event.get("id"))):
+                        yield {"event": event["type"], "data": payload}
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("document event stream ended: %s", exc)
         yield {

@@ -278,3 +278,27 @@ def test_lists_show_only_what_the_caller_may_read(client, world):
         assert [c["id"] for c in conversations] == [world.conversation[actor]]
         allowed = {world.document[name] for name in READABLE[actor]}
         assert sources and sources <= allowed, actor
+
+
+def test_document_events_show_a_reader_only_documents_it_may_read(live_server, settings):
+    import httpx
+
+    from tests.routes.test_document_events import read_events
+
+    reader = make_person(settings.database_url, "events@example.org", "reader")
+    with (
+        httpx.Client(base_url=live_server, timeout=120, headers=AUTH) as admin,
+        httpx.Client(base_url=live_server, timeout=120, headers=reader.headers) as http,
+        http.stream("GET", "/api/documents/events") as stream,
+    ):
+        lines = stream.iter_lines()
+        read_events(lines, lambda name, _: name == "listening")
+        files = {"file": ("secret.md", "# Secret\n\nhidden"), "collection": (None, "private1")}
+        secret = admin.post("/api/documents", files=files).json()["document"]["id"]
+        shared = admin.post("/api/documents", files={"file": ("open.md", "# Open\n\nseen")})
+        shared_id = shared.json()["document"]["id"]
+        events = read_events(
+            lines, lambda name, data: data.get("id") == shared_id and data.get("status") == "ready"
+        )
+    ids = {data.get("id") for _, data in events}
+    assert shared_id in ids and secret not in ids

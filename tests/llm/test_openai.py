@@ -17,7 +17,7 @@ from app.llm.openai import OpenAILLM
 from app.rag.retrieve import Passage
 from tests.conftest import run_server, settings_with
 from tests.fake_llm import REWRITTEN, FakeLLM
-from tests.helpers import AUTH, SOLAR_GUIDE, ingest, parse_sse, row_counts
+from tests.helpers import ADMIN_KEY, AUTH, SOLAR_GUIDE, ingest, parse_sse, row_counts
 
 QUESTION = "How efficient are monocrystalline solar panels?"
 
@@ -72,7 +72,9 @@ def test_openai_provider_streams_from_a_second_instance_of_this_app(
         expected = answer_of(
             parse_sse(upstream.post("/api/chat", json={"question": QUESTION}).text)
         )
-    configured = settings_with(settings, LLM_BASE_URL=upstream_app, LLM_MODEL="rag")
+    configured = settings_with(
+        settings, LLM_BASE_URL=upstream_app, LLM_MODEL="rag", LLM_API_KEY=ADMIN_KEY
+    )
     with TestClient(Application(configured), headers=AUTH) as client:
         events = ask(client)
     names = [name for name, _, _ in events]
