@@ -204,7 +204,8 @@ class AuthMiddleware:
         target = "/login" if self._has_users else "/setup"
         if self._has_users and path != "/":
             target += "?next=" + quote(path, safe="/")
-        await _send(send, 303, b"", [(b"location", target.encode())])
+        tls = scope["scheme"] == "https"
+        await _send(send, 303, b"", [(b"location", target.encode()), *security_headers(tls)])
 
     async def _rate_limit(
         self,
