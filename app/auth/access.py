@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection
 from app.auth.errors import Forbidden, Unauthorized
 from app.auth.principal import Principal
 from app.db import access as access_sql
+from app.db import conversations as conversation_sql
 from app.errors import NotFound
 from app.rag.retrieve import Scope
 
@@ -105,3 +106,19 @@ async def document_filter(conn: HTTPConnection) -> Callable[[str], Awaitable[boo
         return seen[document_id]
 
     return visible
+
+
+async def require_conversation(conn: HTTPConnection, conversation_id: object) -> None:
+    """404 unless the conversation is the caller's (e.g. before resuming its answer stream)."""
+    principal = principal_of(conn)
+    try:
+        uuid = UUID(str(conversation_id))
+    except ValueError:
+        raise NotFound("there is no such conversation") from None
+    async with conn.scope["state"]["resources"].pool.acquire() as db:
+        if await conversation_sql.get(db, uuid, user_id=principal.user_id) is None:
+            raise NotFound(
+                "that answer stream is no longer available (streams are kept for an hour); "
+                "ask the question again",
+                code="unknown_stream",
+            )

@@ -15,7 +15,7 @@ import anyio
 from starlette.requests import Request
 from starlette.routing import Route
 
-from app.auth.access import principal_of, readable_scope
+from app.auth.access import principal_of, readable_scope, require_conversation
 from app.errors import BadRequest, NotFound
 from app.infra.sse import EventStream, encode
 from app.rag.answer import Ask, open_ask, parse_ask, parse_scope, stream_answer
@@ -104,6 +104,7 @@ async def _resume(request: Request) -> EventStream:
             "ask the question again",
             code="unknown_stream",
         )
+    await require_conversation(request, (await store.after(stream_id, 0))[0][2]["conversation_id"])
     idle = resources.settings.llm_read_timeout + 30
 
     async def events() -> AsyncIterator[bytes]:

@@ -51,6 +51,7 @@ class World:
     collection: dict[tuple[str, str], str]  # (actor, own|shared|private) -> collection name
     document: dict[str, str]  # collection name -> a document id in it
     conversation: dict[str, str]  # actor -> their conversation id
+    stream: dict[str, str]  # conversation id -> the Last-Event-ID of its first answer's meta
 
 
 def _ask(client, body: dict[str, Any]) -> list:
@@ -71,7 +72,7 @@ def world(client, settings) -> World:
         with acting_as(client, person.headers):
             documents[name] = ingest(client, f"{name}.md", f"# {name}\n\n{SOLAR_GUIDE}", name)["id"]
     documents["default"] = client.get("/api/documents").json()["documents"][-1]["id"]
-    conversations = {}
+    conversations, streams = {}, {}
     for actor, headers in (
         ("reader", reader.headers),
         ("editor", editor.headers),
@@ -79,9 +80,9 @@ def world(client, settings) -> World:
         ("admin", AUTH),
     ):
         with acting_as(client, headers):
-            conversations[actor] = _ask(client, {"question": "How efficient?"})[0][1][
-                "conversation_id"
-            ]
+            name, meta, event_id = _ask(client, {"question": "How efficient?"})[0]
+            conversations[actor] = meta["conversation_id"]
+            streams[meta["conversation_id"]] = event_id
     # A revoked key and an expired session of the reader.
     revoked = make_person(url, "revoked@example.org", "reader")
     run_sql(url, "UPDATE api_keys SET revoked_at = now() WHERE user_id = $1", revoked.user_id)
@@ -102,7 +103,7 @@ def world(client, settings) -> World:
         collection[actor, "own"] = own
         collection[actor, "shared"] = "default"
         collection[actor, "private"] = "mine" if actor == "other" else "theirs"
-    return World(credentials, collection, documents, conversations)
+    return World(credentials, collection, documents, conversations, streams)
 
 
 READABLE = {
@@ -145,7 +146,9 @@ def expected(case: Case, world: World) -> int | str:
             if writable or name not in {"default", "mine", "theirs"}
             else (403 if readable else 404)
         )
-    if route.startswith(("GET /api/conversations/", "POST /api/chat conversation")):
+    if route.startswith(
+        ("GET /api/conversations/", "POST /api/chat conversation", "GET /api/chat")
+    ):
         return 200 if case.resource == "own" else 404
     if route == "DELETE /api/conversations/{id}":
         return 204 if case.resource == "own" else 404
@@ -191,6 +194,9 @@ def perform(client, case: Case, world: World, document: str | None = None) -> in
     if route == "POST /api/chat conversation":
         body = {"question": "And cleaning?", "conversation_id": _conversation(world, case)}
         return client.post("/api/chat", json=body).status_code
+    if route == "GET /api/chat resume":
+        last_event_id = world.stream[_conversation(world, case)]
+        return client.get("/api/chat", headers={"Last-Event-ID": last_event_id}).status_code
     if route == "GET /api/conversations/{id}":
         return client.get(f"/api/conversations/{_conversation(world, case)}").status_code
     if route == "DELETE /api/conversations/{id}":
@@ -212,6 +218,7 @@ READS = [
     "POST /api/chat collection",
     "GET /api/conversations",
     "GET /api/conversations/{id}",
+    "GET /api/chat resume",
     "GET /v1/models",
     "POST /v1/chat/completions",
     "GET /api/admin/users",
