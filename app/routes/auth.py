@@ -77,7 +77,12 @@ async def _has_users(request: Request) -> bool:
 async def login_page(request: Request) -> Response:
     if not await _has_users(request):
         return RedirectResponse("/setup", status_code=303)
-    return _page(request, "login.html", next=_next(request.query_params.get("next")))
+    return _page(
+        request,
+        "login.html",
+        next=_next(request.query_params.get("next")),
+        signup_open=resources_of(request).settings.auth.signup == "open",
+    )
 
 
 async def login(request: Request) -> Response:

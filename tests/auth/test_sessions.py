@@ -149,3 +149,16 @@ def test_sign_up_is_by_invitation_and_an_invitation_works_once(client):
     with acting_as(client, None):
         taken = client.post("/api/auth/signup", json={**duplicate, "token": invitation["token"]})
         assert taken.status_code == 400 and taken.json()["error"]["code"] == "email_taken"
+
+
+def test_open_sign_up_makes_readers(settings):
+    from starlette.testclient import TestClient
+
+    from app.asgi import Application
+    from tests.conftest import settings_with
+
+    with TestClient(Application(settings_with(settings, SIGNUP="open"))) as client:
+        assert "Create an account" in client.get("/login").text
+        body = {"email": "walk-in@example.org", "password": "p" * 9}
+        made = client.post("/api/auth/signup", json=body)
+        assert made.status_code == 200 and made.json()["user"]["role"] == "reader"
