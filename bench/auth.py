@@ -1,11 +1,12 @@
 """The cost of authentication on a cached search: requests per second with an API key checked
 on every request, and with the auth middleware replaced by a fixed caller (no key check).
 
-    python bench/auth.py [--seconds 10] [--concurrency 16]
+    python bench/auth.py [--seconds 5] [--rounds 3] [--concurrency 16]
 
-One server process per mode (uvicorn, uvloop + httptools, one worker) on an embedded
-PostgreSQL (or BENCH_DATABASE_URL, a server with pgvector); the same query every time, so
-every search after the first is a cache hit. The last line printed is JSON.
+One server process per mode (uvicorn, uvloop + httptools, one worker), both up at once and
+measured in alternating rounds after a discarded one, on an embedded PostgreSQL (or
+BENCH_DATABASE_URL, a server with pgvector); the same query every time, so every search after
+the first is a cache hit. The last line printed is JSON.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +35,7 @@ from app.db import users as user_sql  # noqa: E402
 from app.db.embedded import create_database  # noqa: E402
 from app.resources import run_migrations  # noqa: E402
 
+MODES = ("key_check", "no_key_check")
 QUERY = {"q": "How efficient are solar panels?", "k": "5"}
 DOCUMENT = "# Solar\n\nModern panels convert about 22 percent of sunlight into electricity.\n"
 
@@ -84,8 +87,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def load(base: str, headers: dict[str, str], seconds: float, concurrency: int) -> float:
-    """Requests per second of GET /api/search with the same query, `concurrency` at a time."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc): less shaken by the machine's
+    other load than requests per second are."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def load(
+    base: str, headers: dict[str, str], seconds: float, concurrency: int
+) -> tuple[float, int]:
+    """(requests per second, requests) of GET /api/search with the same query, `concurrency`
+    at a time."""
     done = 0
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
@@ -102,10 +115,10 @@ async def load(base: str, headers: dict[str, str], seconds: float, concurrency: 
 
         started = time.monotonic()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return done / (time.monotonic() - started)
+        return done / (time.monotonic() - started), done
 
 
-async def measure(mode: str, url: str, user_id: str, key: str, args) -> float:
+def start_server(mode: str, url: str, user_id: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {
         **os.environ,
@@ -116,35 +129,61 @@ async def measure(mode: str, url: str, user_id: str, key: str, args) -> float:
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", mode, str(port), user_id], cwd=ROOT, env=env
     )
-    base = f"http://127.0.0.1:{port}"
+    return server, f"http://127.0.0.1:{port}"
+
+
+async def wait_ready(base: str, headers: dict[str, str], upload: bool) -> None:
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                (await client.get("/healthz")).raise_for_status()
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+        if upload:  # once: the document, ingested by that server's in-process worker
+            files = {"file": ("solar.md", DOCUMENT.encode())}
+            document = (await client.post("/api/documents", files=files)).json()["document"]
+            while document["status"] not in ("ready", "failed"):
+                await asyncio.sleep(0.2)
+                path = f"/api/documents/{document['id']}"
+                document = (await client.get(path)).json()["document"]
+
+
+async def measure(
+    url: str, user_id: str, key: str, args
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Both servers up at once, measured in turns (the machine's other load hits both)."""
     headers = {"Authorization": f"Bearer {key}"}
+    servers = {mode: start_server(mode, url, user_id) for mode in MODES}
     try:
-        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    (await client.get("/healthz")).raise_for_status()
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(0.2)
-            if mode == "key_check":  # once: the document, ingested by the in-process worker
-                files = {"file": ("solar.md", DOCUMENT.encode())}
-                document = (await client.post("/api/documents", files=files)).json()["document"]
-                while document["status"] not in ("ready", "failed"):
-                    await asyncio.sleep(0.2)
-                    path = f"/api/documents/{document['id']}"
-                    document = (await client.get(path)).json()["document"]
-        return await load(base, headers, args.seconds, args.concurrency)
+        for mode, (_, base) in servers.items():
+            await wait_ready(base, headers, upload=mode == "key_check")
+        for _, base in servers.values():  # a first round, not counted: connections and caches warm
+            await load(base, headers, 1, args.concurrency)
+        rates: dict[str, list[float]] = {mode: [] for mode in MODES}
+        cpu = {mode: 0.0 for mode in MODES}
+        requests = {mode: 0 for mode in MODES}
+        for _ in range(args.rounds):
+            for mode, (server, base) in servers.items():
+                before = cpu_seconds(server.pid)
+                rate, done = await load(base, headers, args.seconds, args.concurrency)
+                cpu[mode] += cpu_seconds(server.pid) - before
+                requests[mode] += done
+                rates[mode].append(rate)
+        return rates, {mode: cpu[mode] / requests[mode] * 1000 for mode in MODES}
     finally:
-        server.terminate()
-        server.wait(60)
+        for server, _ in servers.values():
+            server.terminate()
+            server.wait(60)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=5, help="per round and mode")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     server = None
@@ -165,13 +204,18 @@ async def main() -> None:
         key, prefix = tokens.new_api_key()
         await user_sql.create_key(conn, user_id, "bench", prefix, tokens.digest(key))
         await conn.close()
-        with_key = await measure("key_check", url, str(user_id), key, args)
-        without = await measure("no_key_check", url, str(user_id), key, args)
+        rates, cpu_ms = await measure(url, str(user_id), key, args)
+        with_key, without = (statistics.median(rates[mode]) for mode in MODES)
         result = {
             "rps_with_key_check": round(with_key, 1),
             "rps_without_key_check": round(without, 1),
             "auth_cost_percent": round((1 - with_key / without) * 100, 1),
-            "seconds": args.seconds,
+            "server_cpu_ms_per_request": {mode: round(cpu_ms[mode], 3) for mode in MODES},
+            "auth_cpu_cost_percent": round(
+                (cpu_ms["key_check"] / cpu_ms["no_key_check"] - 1) * 100, 1
+            ),
+            "rounds": {mode: [round(r, 1) for r in rates[mode]] for mode in MODES},
+            "seconds_per_round": args.seconds,
             "concurrency": args.concurrency,
         }
         print(json.dumps(result))

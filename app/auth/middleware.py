@@ -10,14 +10,15 @@ security headers.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth import tokens
@@ -42,6 +43,12 @@ NO_TOKEN_PATHS = frozenset(["/api/auth/login", "/api/auth/setup", "/api/auth/sig
 API_PREFIXES = ("/api/", "/v1/", "/ws/")
 NO_KEY = "sign in, or send an API key as Authorization: Bearer <key>"
 BAD_KEY = "the API key is not valid: it was revoked, has expired or never existed"
+# A key's user is remembered this long per process, so a burst of API calls costs one lookup;
+# another process sees a revocation or a membership change at most this late. Any change made
+# through this process's auth, account, admin or upload routes forgets them all at once.
+KEY_CACHE_SECONDS = 1.0
+KEY_CACHE_SIZE = 10_000
+FORGETTING_PREFIXES = ("/api/auth/", "/api/account/", "/api/admin/", "/api/documents")
 
 
 def _host_name(host: str) -> str:
@@ -51,6 +58,7 @@ def _host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+@functools.lru_cache(maxsize=1024)
 def _trusted(ip: str | None, allowed: tuple[str, ...]) -> bool:
     if ip is None:
         return False
@@ -69,6 +77,7 @@ class AuthMiddleware:
         self.websocket = websocket
         self._limiter: tuple[Any, Limiter] | None = None
         self._has_users = False  # once true, stays true: users are not all deleted
+        self._keys: dict[bytes, tuple[float, Any]] = {}  # key digest -> (until, user row)
 
     def limiter(self, resources: Any) -> Limiter:
         if self._limiter is None or self._limiter[0] is not resources:
@@ -78,7 +87,7 @@ class AuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         resources = scope["state"]["resources"]
         settings: AuthSettings = resources.settings.auth
-        headers = Headers(scope=scope)
+        headers = _headers(scope)
         websocket = scope["type"] == "websocket"
         host = _host_name(headers.get("host", "").lower())
         if "*" not in settings.allowed_hosts and host not in settings.allowed_hosts:
@@ -143,9 +152,13 @@ class AuthMiddleware:
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
-        await self.http(scope, receive, send_with_headers)
+        try:
+            await self.http(scope, receive, send_with_headers)
+        finally:
+            if method not in SAFE_METHODS and path.startswith(FORGETTING_PREFIXES):
+                self._keys.clear()
 
-    def _behind_proxy(self, scope: Scope, headers: Headers, settings: AuthSettings) -> Scope:
+    def _behind_proxy(self, scope: Scope, headers: dict[str, str], settings: AuthSettings) -> Scope:
         client = scope.get("client")
         if not _trusted(client[0] if client else None, settings.forwarded_allow_ips):
             return scope
@@ -162,16 +175,24 @@ class AuthMiddleware:
         return scope
 
     async def _authenticate(
-        self, resources: Any, headers: Headers, settings: AuthSettings
+        self, resources: Any, headers: dict[str, str], settings: AuthSettings
     ) -> tuple[Principal | None, bool]:
         """(the caller or None, whether a presented key was refused)."""
         authorization = headers.get("authorization", "")
         scheme, _, credential = authorization.partition(" ")
         if scheme.lower() == "bearer" and credential.strip():
-            async with resources.pool.acquire() as conn:
-                row = await user_sql.key_user(conn, tokens.digest(credential.strip()))
-            if row is None:
-                return None, True
+            digest = tokens.digest(credential.strip())
+            cached = self._keys.get(digest)
+            if cached is not None and cached[0] > time.monotonic():
+                row = cached[1]
+            else:
+                async with resources.pool.acquire() as conn:
+                    row = await user_sql.key_user(conn, digest)
+                if row is None:
+                    return None, True
+                if len(self._keys) >= KEY_CACHE_SIZE:
+                    self._keys.clear()
+                self._keys[digest] = (time.monotonic() + KEY_CACHE_SECONDS, row)
             return Principal(
                 row["id"], row["email"], row["role"], "key", readable=row["readable"]
             ), False
@@ -211,7 +232,7 @@ class AuthMiddleware:
         self,
         resources: Any,
         scope: Scope,
-        headers: Headers,
+        headers: dict[str, str],
         principal: Principal | None,
         settings: AuthSettings,
     ) -> int | None:
@@ -286,7 +307,7 @@ class AuthMiddleware:
         )
 
 
-def _limited_kind(method: str, path: str, headers: Headers) -> str | None:
+def _limited_kind(method: str, path: str, headers: dict[str, str]) -> str | None:
     if path == "/api/chat" and not headers.get("last-event-id"):
         return "asks"
     if method == "POST" and path == "/v1/chat/completions":
@@ -302,12 +323,28 @@ def _limited_kind(method: str, path: str, headers: Headers) -> str | None:
     return None
 
 
-def _cookie(headers: Headers, name: str) -> str | None:
-    for header in headers.getlist("cookie"):
-        for part in header.split(";"):
-            key, _, value = part.strip().partition("=")
-            if key == name:
-                return value
+WANTED = frozenset(
+    [b"host", b"authorization", b"cookie", b"origin", b"x-csrf-token", b"last-event-id"]
+    + [b"x-forwarded-proto", b"x-forwarded-for"]
+)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    """The request headers this middleware reads, in one pass (cookies joined)."""
+    found: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.lower()
+        if name in WANTED:
+            key, value = name.decode(), raw_value.decode("latin-1")
+            found[key] = f"{found[key]}; {value}" if key == "cookie" and key in found else value
+    return found
+
+
+def _cookie(headers: dict[str, str], name: str) -> str | None:
+    for part in headers.get("cookie", "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
     return None
 
 
