@@ -3,8 +3,8 @@ on every request, and with the auth middleware replaced by a fixed caller (no ke
 
     python bench/auth.py [--seconds 5] [--rounds 3] [--concurrency 16]
 
-One server process per mode (uvicorn, uvloop + httptools, one worker), both up at once and
-measured in alternating rounds after a discarded one, on an embedded PostgreSQL (or
+One server process (uvicorn, uvloop + httptools, one worker) serving both modes, measured in
+alternating rounds after a discarded one, on an embedded PostgreSQL (or
 BENCH_DATABASE_URL, a server with pgvector); the same query every time, so every search after
 the first is a cache hit. The last line printed is JSON.
 """
@@ -40,10 +40,12 @@ QUERY = {"q": "How efficient are solar panels?", "k": "5"}
 DOCUMENT = "# Solar\n\nModern panels convert about 22 percent of sunlight into electricity.\n"
 
 
-class FixedCaller:
-    """In place of the auth middleware: every request is the admin, found once."""
+class Switch:
+    """The auth middleware, or (for requests marked X-Bench-No-Auth) a fixed caller in its
+    place: both modes in one process, so nothing but the key check differs."""
 
-    def __init__(self, http, user_id) -> None:
+    def __init__(self, middleware, http, user_id) -> None:
+        self.middleware = middleware
         self.http = http
         self.user_id = user_id
         self.principal = None
@@ -51,6 +53,8 @@ class FixedCaller:
     async def __call__(self, scope, receive, send) -> None:
         from app.auth.principal import Principal
 
+        if (b"x-bench-no-auth", b"1") not in scope["headers"]:
+            return await self.middleware(scope, receive, send)
         if self.principal is None:
             async with scope["state"]["resources"].pool.acquire() as conn:
                 ids = [r["id"] for r in await conn.fetch("SELECT id FROM collections")]
@@ -59,7 +63,7 @@ class FixedCaller:
         await self.http(scope, receive, send)
 
 
-def serve(mode: str, port: int, user_id: str) -> None:
+def serve(port: int, user_id: str) -> None:
     import uuid
 
     import uvicorn
@@ -68,8 +72,7 @@ def serve(mode: str, port: int, user_id: str) -> None:
     from app.config import load_settings
 
     app = Application(load_settings(), local=True)
-    if mode == "no_key_check":
-        app.guarded = FixedCaller(app.http, uuid.UUID(user_id))
+    app.guarded = Switch(app.guarded, app.http, uuid.UUID(user_id))
     uvicorn.run(
         app,
         host="127.0.0.1",
@@ -118,7 +121,7 @@ async def load(
         return done / (time.monotonic() - started), done
 
 
-def start_server(mode: str, url: str, user_id: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(url: str, user_id: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {
         **os.environ,
@@ -127,7 +130,7 @@ def start_server(mode: str, url: str, user_id: str) -> tuple[subprocess.Popen[by
         "RATE_LIMIT_SEARCHES": "100000000/minute",  # counted, never reached
     }
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", mode, str(port), user_id], cwd=ROOT, env=env
+        [sys.executable, __file__, "--serve", str(port), user_id], cwd=ROOT, env=env
     )
     return server, f"http://127.0.0.1:{port}"
 
@@ -155,29 +158,28 @@ async def wait_ready(base: str, headers: dict[str, str], upload: bool) -> None:
 async def measure(
     url: str, user_id: str, key: str, args
 ) -> tuple[dict[str, list[float]], dict[str, float]]:
-    """Both servers up at once, measured in turns (the machine's other load hits both)."""
-    headers = {"Authorization": f"Bearer {key}"}
-    servers = {mode: start_server(mode, url, user_id) for mode in MODES}
+    """One server, the two modes in turns (the machine's other load hits both alike)."""
+    key_headers = {"Authorization": f"Bearer {key}"}
+    headers = {"key_check": key_headers, "no_key_check": {"X-Bench-No-Auth": "1"}}
+    server, base = start_server(url, user_id)
     try:
-        for mode, (_, base) in servers.items():
-            await wait_ready(base, headers, upload=mode == "key_check")
-        for _, base in servers.values():  # a first round, not counted: connections and caches warm
-            await load(base, headers, 1, args.concurrency)
+        await wait_ready(base, key_headers, upload=True)
+        for mode in MODES:  # a first round, not counted: connections and caches warm
+            await load(base, headers[mode], 1, args.concurrency)
         rates: dict[str, list[float]] = {mode: [] for mode in MODES}
         cpu = {mode: 0.0 for mode in MODES}
         requests = {mode: 0 for mode in MODES}
         for _ in range(args.rounds):
-            for mode, (server, base) in servers.items():
+            for mode in MODES:
                 before = cpu_seconds(server.pid)
-                rate, done = await load(base, headers, args.seconds, args.concurrency)
+                rate, done = await load(base, headers[mode], args.seconds, args.concurrency)
                 cpu[mode] += cpu_seconds(server.pid) - before
                 requests[mode] += done
                 rates[mode].append(rate)
         return rates, {mode: cpu[mode] / requests[mode] * 1000 for mode in MODES}
     finally:
-        for server, _ in servers.values():
-            server.terminate()
-            server.wait(60)
+        server.terminate()
+        server.wait(60)
 
 
 async def main() -> None:
@@ -228,7 +230,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--serve":
-        serve(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
+        serve(int(sys.argv[2]), sys.argv[3])
     else:
         asyncio.run(main())
