@@ -100,8 +100,10 @@ def serve_command(settings: Settings, host: str | None, port: int | None) -> int
     from app.auth.settings import default_hosts
 
     settings = replace(settings, host=host or settings.host, port=port or settings.port)
-    if host and not os.environ.get("ALLOWED_HOSTS"):
-        settings = replace(settings, auth=replace(settings.auth, allowed_hosts=default_hosts(host)))
+    if not os.environ.get("ALLOWED_HOSTS"):  # the host serve binds, whatever HOST says
+        settings = replace(
+            settings, auth=replace(settings.auth, allowed_hosts=default_hosts(settings.host))
+        )
     url = f"http://{settings.host}:{settings.port}"
     app = Application(settings, local=True, on_ready=lambda: print(f"\n  Open {url}\n", flush=True))
     uvicorn.run(
