@@ -1,4 +1,4 @@
-"""Command line: python -m app {serve,migrate,worker,ingest,reindex,eval,users,keys}."""
+"""Command line: python -m app {serve,migrate,worker,ingest,reindex,formats,eval,users,keys}."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import sys
 from dataclasses import fields, replace
 from pathlib import Path
 
-from app.config import ConfigError, Settings, load_settings
-from app.db.migrate import DatabaseSetupError
+from app.config import Settings, load_settings
 from app.db.search import Tuning
+from app.errors import AppError, ConfigError, DatabaseSetupError
+from app.ingest import formats
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,11 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply pending database migrations (Procfile release)")
     commands.add_parser("worker", help="run the ingestion worker (Procfile worker)")
     ingest = commands.add_parser(
-        "ingest", help="ingest files and folders (.txt .md .pdf .docx .html) with a progress bar"
+        "ingest",
+        help=f"ingest files and folders ({' '.join(formats.suffixes())}) with a progress bar",
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH")
     ingest.add_argument("--collection", default="default", help="collection to add them to")
     commands.add_parser("reindex", help="re-embed every chunk with the configured embedding model")
+    commands.add_parser("formats", help="print the table of accepted file formats (README)")
     evaluate = commands.add_parser(
         "eval",
         help="score lexical, vector and hybrid search on a BEIR dataset against baselines",
@@ -55,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
 
     add_auth_commands(commands)
     args = parser.parse_args(argv)
+    if args.command == "formats":
+        print(formats.markdown_table())
+        return 0
 
     try:
         settings = load_settings()
@@ -73,11 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             return asyncio.run(migrate_command(settings))
         if args.command == "ingest":
-            from app.ingest.cli import ingest_command
+            from app.commands import ingest_command
 
             return asyncio.run(ingest_command(settings, args.paths, args.collection))
         if args.command == "reindex":
-            from app.ingest.cli import reindex_command
+            from app.commands import reindex_command
 
             return asyncio.run(reindex_command(settings))
         if args.command in ("users", "keys"):
@@ -88,18 +94,34 @@ def main(argv: list[str] | None = None) -> int:
             tuning = Tuning(**{f.name: getattr(args, f.name) for f in fields(Tuning)})
             return asyncio.run(eval_command(settings, args.dataset, tuning, args.json))
         return asyncio.run(worker_command(settings))
-    except DatabaseSetupError as exc:
-        print(f"database error: {exc}", file=sys.stderr)
+    except AppError as exc:  # expected: one line that says what to do, no traceback
+        print(f"{_label(exc)}: {exc.message}", file=sys.stderr)
         return 1
 
 
+def _label(exc: AppError) -> str:
+    if isinstance(exc, ConfigError):
+        return "configuration error"
+    if isinstance(exc, DatabaseSetupError):
+        return "database error"
+    return "error"
+
+
 def serve_command(settings: Settings, host: str | None, port: int | None) -> int:
+    from app.infra.port import PortInUse, ensure_free
+
+    settings = replace(settings, host=host or settings.host, port=port or settings.port)
+    try:  # before the imports, the database, the models and the migrations: those take seconds
+        ensure_free(settings.host, settings.port)
+    except PortInUse as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 1
+
     import uvicorn
 
     from app.asgi import Application
-    from app.auth.settings import default_hosts
+    from app.auth_settings import default_hosts
 
-    settings = replace(settings, host=host or settings.host, port=port or settings.port)
     if not os.environ.get("ALLOWED_HOSTS"):  # the host serve binds, whatever HOST says
         settings = replace(
             settings, auth=replace(settings.auth, allowed_hosts=default_hosts(settings.host))
@@ -142,6 +164,7 @@ async def eval_command(settings: Settings, dataset_dir: Path, tuning: Tuning, as
     from app.embedders import load_embedder
     from app.eval.dataset import load_dataset
     from app.eval.run import evaluate, format_table
+    from app.rerankers import load_reranker
     from app.resources import database_url, run_migrations
 
     try:
@@ -154,10 +177,15 @@ async def eval_command(settings: Settings, dataset_dir: Path, tuning: Tuning, as
         await run_migrations(dsn)
         pool = await create_pool(dsn)
         embedder = await load_embedder(settings)
+        reranker = await load_reranker(settings)
         try:
-            results = await evaluate(pool, embedder, dataset, tuning)
+            results = await evaluate(
+                pool, embedder, dataset, tuning, reranker, settings.rerank_candidates
+            )
         finally:
             await embedder.close()
+            if reranker is not None:
+                await reranker.close()
             await pool.close()
     finally:
         if server is not None:

@@ -9,8 +9,7 @@ from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
 from app.auth.middleware import AuthMiddleware
-from app.config import ConfigError, Settings, load_settings
-from app.db.migrate import DatabaseSetupError
+from app.config import Settings, load_settings
 from app.errors import AppError
 from app.http_errors import exception_handlers
 from app.infra.gc import tune_collector
@@ -19,9 +18,6 @@ from app.routes import routes
 from app.websocket import chat_websocket
 
 log = logging.getLogger(__name__)
-
-# Failures whose message already tells a person what to do: no traceback needed.
-EXPECTED_STARTUP_ERRORS = (ConfigError, DatabaseSetupError, AppError)
 
 
 class Application:
@@ -59,7 +55,7 @@ class Application:
                     settings = self.settings or load_settings()
                     resources = await startup(settings, local=self.local)
                 except Exception as exc:
-                    if not isinstance(exc, EXPECTED_STARTUP_ERRORS):
+                    if not isinstance(exc, AppError):  # its message says what to do
                         log.exception("startup failed")
                     # The server prints the message; re-raising ends the lifespan like Starlette.
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})

@@ -8,17 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from app.auth.settings import AuthSettings, load_auth_settings
+from app.auth_settings import AuthSettings, load_auth_settings
+from app.errors import ConfigError
 
 T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 EMBEDDING_PROVIDERS = ("local", "openai")
+EMBEDDING_BACKENDS = ("onnx-int8", "onnx", "torch")
+RERANK_PROVIDERS = ("none", "local", "http")
 LLM_PROVIDERS = ("auto", "extractive", "openai")
-
-
-class ConfigError(Exception):
-    """A setting has a value the app cannot run with; the message names the variable."""
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,18 @@ class Settings:
     llm_connect_timeout: float = 5.0
     llm_read_timeout: float = 60.0
     llm_context_tokens: int = 3000
+    # Backends by URL (app/backends); None: REDIS_URL when set, else memory:// and postgres.
+    cache_url: str | None = None
+    stream_log_url: str | None = None
+    parse_timeout_seconds: float = 60.0
+    parse_memory_mb: int = 1024
+    url_ports: tuple[int, ...] | None = (80, 443)  # None: any port
+    embedding_backend: str = "onnx-int8"  # local provider: onnx-int8, onnx or torch
+    rerank_provider: str = "none"  # none, local (a CrossEncoder path) or http (/rerank)
+    rerank_model: str | None = None
+    rerank_base_url: str | None = None
+    rerank_api_key: str | None = None
+    rerank_candidates: int = 20  # how many fused results the reranker reorders
     auth: AuthSettings = AuthSettings()
 
     @property
@@ -74,6 +86,25 @@ def _bool(value: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ValueError("must be true or false (1/0, yes/no, on/off)")
+
+
+def _memory_mb(value: str) -> int:
+    number = int(value)
+    if number < 256:
+        raise ValueError("must be at least 256 (MB): the parsers alone need about 150")
+    return number
+
+
+def _ports(value: str) -> tuple[int, ...] | None:
+    if value.lower() == "any":
+        return None
+    try:
+        ports = tuple(_port(part.strip()) for part in value.split(",") if part.strip())
+    except ValueError:
+        ports = ()
+    if not ports:
+        raise ValueError("must be port numbers separated by commas (80,443) or 'any'")
+    return ports
 
 
 def _port(value: str) -> int:
@@ -111,6 +142,18 @@ def _redis_url(value: str) -> str:
     return value
 
 
+def _backend_url(*options: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value == "postgres" and "postgres" in options:
+            return value
+        if value.split("://", 1)[0] in options and "://" in value:
+            return value
+        shown = ", ".join(o if o == "postgres" else f"{o}://" for o in options)
+        raise ValueError(f"must be one of {shown}")
+
+    return parse
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from the environment; raise ConfigError naming a bad variable."""
     env = os.environ if environ is None else environ
@@ -134,6 +177,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             )
         if not env.get("EMBEDDING_MODEL", "").strip():
             raise ConfigError("EMBEDDING_MODEL is required when EMBEDDING_PROVIDER=openai")
+    backend = get("EMBEDDING_BACKEND", _one_of(EMBEDDING_BACKENDS), "onnx-int8")
+    if provider == "local" and backend == "onnx" and not env.get("EMBEDDING_MODEL", "").strip():
+        raise ConfigError(
+            "EMBEDDING_BACKEND=onnx needs EMBEDDING_MODEL: a directory with model.onnx and"
+            " tokenizer.json"
+        )
+    rerank_provider = get("RERANK_PROVIDER", _one_of(RERANK_PROVIDERS), "none")
+    rerank_base_url = get("RERANK_BASE_URL", _http_url, None)
+    if rerank_provider == "http" and not rerank_base_url:
+        raise ConfigError("RERANK_PROVIDER=http needs RERANK_BASE_URL (the server's address)")
+    if rerank_provider == "local" and not env.get("RERANK_MODEL", "").strip():
+        raise ConfigError("RERANK_PROVIDER=local needs RERANK_MODEL: a CrossEncoder directory")
     llm_base_url = get("LLM_BASE_URL", _http_url, None)
     llm_provider = get("LLM_PROVIDER", _one_of(LLM_PROVIDERS), "auto")
     if llm_provider == "openai" and llm_base_url is None:
@@ -165,6 +220,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         llm_connect_timeout=get("LLM_CONNECT_TIMEOUT", _positive_float, 5.0),
         llm_read_timeout=get("LLM_READ_TIMEOUT", _positive_float, 60.0),
         llm_context_tokens=get("LLM_CONTEXT_TOKENS", _positive_int, 3000),
+        cache_url=get("CACHE_URL", _backend_url("memory", *REDIS_SCHEMES), None),
+        stream_log_url=get(
+            "STREAM_LOG_URL", _backend_url("postgres", "memory", *REDIS_SCHEMES), None
+        ),
+        parse_timeout_seconds=get("PARSE_TIMEOUT_SECONDS", _positive_float, 60.0),
+        parse_memory_mb=get("PARSE_MEMORY_MB", _memory_mb, 1024),
+        url_ports=get("URL_PORTS", _ports, (80, 443)),
+        embedding_backend=backend,
+        rerank_provider=rerank_provider,
+        rerank_model=get("RERANK_MODEL", str, None),
+        rerank_base_url=rerank_base_url,
+        rerank_api_key=get("RERANK_API_KEY", str, None),
+        rerank_candidates=get("RERANK_CANDIDATES", _positive_int, 20),
         # HOST unset (gunicorn binds 0.0.0.0:$PORT): any Host, unless ALLOWED_HOSTS says.
         auth=load_auth_settings(get, host if env.get("HOST", "").strip() else ""),
     )

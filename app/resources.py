@@ -10,19 +10,21 @@ from typing import Any
 
 import asyncpg
 import httpx
-import redis.asyncio as redis
 
-from app.cache import Cache, make_cache
+from app.backends import Cache, cache_url, open_cache, open_stream_log, stream_log_url
 from app.config import Settings
 from app.db import migrate as migrations
 from app.db.embedded import start_embedded, stop_embedded
-from app.db.pool import create_pool
+from app.db.pool import connect, create_pool
 from app.embedders import Embedder, load_embedder
-from app.errors import ServiceUnavailable
+from app.errors import SchemaBehind
+from app.ingest import sandbox
 from app.ingest.events import DocumentEvents
 from app.ingest.reindex import check_model as check_embedding_model
 from app.llm import LLM, load_llm
-from app.rag.stream_log import StreamWriter, stream_log
+from app.rag.answer import Answerer
+from app.rag.stream_log import StreamWriter
+from app.rerankers import Reranker, load_reranker
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +38,11 @@ class Resources:
     cache: Cache
     llm: LLM
     stream_writer: StreamWriter  # answer streams' events, kept for resume
-    redis: redis.Redis | None = None  # only what can be rebuilt: caches, counters
+    answerer: Answerer  # the answer service every transport (SSE, WebSocket, /v1) uses
     embedded_server: Any = None
     worker_task: asyncio.Task[None] | None = None
     document_events: DocumentEvents | None = None
+    reranker: Reranker | None = None  # RERANK_PROVIDER; None costs nothing
 
 
 def database_url(settings: Settings) -> tuple[str, Any]:
@@ -51,7 +54,7 @@ def database_url(settings: Settings) -> tuple[str, Any]:
 
 
 async def run_migrations(dsn: str) -> list[str]:
-    conn = await asyncpg.connect(dsn)
+    conn = await connect(dsn)
     try:
         return await migrations.migrate(conn)
     finally:
@@ -66,6 +69,7 @@ async def startup(
     Refuses to start when the configured embedding model is not the one the stored vectors
     came from (`check_model=False` is for `python -m app reindex` only).
     """
+    sandbox.configure(sandbox.Limits(settings.parse_timeout_seconds, settings.parse_memory_mb))
     dsn, server = database_url(settings)
     pool = None
     try:
@@ -86,21 +90,23 @@ async def startup(
         if server is not None:
             stop_embedded(server)
         raise
-    # Connects lazily, with short timeouts: a Redis that is down never stops startup,
-    # and requests go on without the cache.
-    redis_client = _redis_client(settings.redis_url) if settings.redis_url else None
-    cache = make_cache(redis_client)
+    cache = open_cache(cache_url(settings))
+    llm = load_llm(settings)
+    reranker = await load_reranker(settings)
     resources = Resources(
         settings,
         pool,
         embedder,
         http=httpx.AsyncClient(timeout=httpx.Timeout(30, connect=5), follow_redirects=False),
         cache=cache,
-        llm=load_llm(settings, embedder, pool, cache),
-        stream_writer=StreamWriter(stream_log(redis_client, pool)),
-        redis=redis_client,
+        llm=llm,
+        stream_writer=StreamWriter(open_stream_log(stream_log_url(settings), pool)),
+        answerer=Answerer(
+            pool, embedder, llm, cache, reranker, rerank_candidates=settings.rerank_candidates
+        ),
         embedded_server=server,
         document_events=DocumentEvents(pool),
+        reranker=reranker,
     )
     if local:
         from app.ingest.worker import Worker
@@ -108,27 +114,38 @@ async def startup(
         resources.worker_task = asyncio.create_task(
             Worker(pool, embedder, lock_seconds=settings.worker_lock_seconds).run(), name="worker"
         )
+        resources.worker_task.add_done_callback(_worker_ended)
     return resources
 
 
-def _redis_client(url: str) -> redis.Redis:
-    # A blocking pool: with thousands of answer streams recording at once, the default pool
-    # raises "Too many connections" instead of waiting a moment for a free one.
-    pool = redis.BlockingConnectionPool.from_url(
-        url, max_connections=64, timeout=5, socket_connect_timeout=0.5, socket_timeout=2
-    )
-    return redis.Redis.from_pool(pool)  # owns the pool: aclose() closes it too
+def worker_stopped(resources: Resources) -> str | None:
+    """Why the in-process worker is no longer running, or None (running, or none kept)."""
+    task = resources.worker_task
+    if task is None or not task.done():
+        return None
+    if task.cancelled():
+        return "the ingestion worker was cancelled"
+    return f"the ingestion worker stopped: {task.exception()!r}"
+
+
+def _worker_ended(task: asyncio.Task[None]) -> None:
+    # Uploads still answer 202 without a worker: say so loudly (/readyz reports it too).
+    if not task.cancelled():
+        log.error(
+            "the ingestion worker stopped; uploaded documents stay queued until a restart",
+            exc_info=task.exception(),
+        )
 
 
 async def _check_schema(dsn: str) -> None:
-    conn = await asyncpg.connect(dsn)
+    conn = await connect(dsn)
     try:
         await migrations.check_pgvector(conn)
         missing = await migrations.pending(conn)
     finally:
         await conn.close()
     if missing:
-        raise ServiceUnavailable(
+        raise SchemaBehind(
             f"the database schema is behind ({', '.join(missing)} not applied): "
             "run `python -m app migrate`"
         )
@@ -142,10 +159,12 @@ async def shutdown(resources: Resources) -> None:
     if resources.document_events is not None:
         await resources.document_events.close()
     await resources.embedder.close()
+    if resources.reranker is not None:
+        await resources.reranker.close()
     await resources.http.aclose()
     await resources.llm.aclose()
-    if resources.redis is not None:
-        await resources.redis.aclose()
+    await resources.cache.aclose()
+    await resources.stream_writer.store.aclose()
     await resources.pool.close()
     if resources.embedded_server is not None:
         stop_embedded(resources.embedded_server)

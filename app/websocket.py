@@ -21,14 +21,15 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.auth.access import principal_of, readable_scope
 from app.errors import AppError
-from app.rag.answer import Ask, open_ask, parse_ask, parse_scope, stream_answer
+from app.rag import protocol
+from app.rag.answer import Ask
+from app.rag.protocol import ERROR, parse_chat
 from app.resources import Resources
 
 log = logging.getLogger(__name__)
 
 PATH = "/ws/chat"
 MAX_MESSAGE_BYTES = 64 * 1024
-PING_SECONDS = 20.0
 OUTBOX_SIZE = 64  # events waiting for a slow client before the answer waits too
 
 
@@ -48,7 +49,7 @@ class _Session:
     def __init__(self, websocket: WebSocket, resources: Resources) -> None:
         self.websocket = websocket
         self.resources = resources
-        self.ping_seconds = PING_SECONDS
+        self.ping_seconds = protocol.PING_SECONDS
         self.outbox: MemoryObjectSendStream[dict[str, Any]]
         self.current: anyio.CancelScope | None = None
 
@@ -79,7 +80,7 @@ class _Session:
         await self.outbox.send({"type": name, **data})
 
     async def error(self, code: str, message: str) -> None:
-        await self.send("error", {"code": code, "message": message})
+        await self.send(ERROR, {"code": code, "message": message})
 
     async def _receiver(self, group: TaskGroup) -> None:
         while True:
@@ -113,11 +114,12 @@ class _Session:
             )
             return
         try:
-            question, conversation_id = parse_ask(message)
-            scope = parse_scope(message.get("collection"), message.get("document_ids"))
+            question, conversation_id, scope = parse_chat(message)
             scope = await readable_scope(self.websocket, scope)
             user_id = principal_of(self.websocket).user_id
-            ask = await open_ask(self.resources, question, conversation_id, scope, user_id=user_id)
+            ask = await self.resources.answerer.open(
+                question, conversation_id, scope, user_id=user_id
+            )
         except AppError as exc:
             await self.error(exc.code, exc.message)
             return
@@ -127,7 +129,7 @@ class _Session:
     async def _answer(self, ask: Ask, scope: anyio.CancelScope) -> None:
         try:
             with scope:
-                async for name, data in stream_answer(self.resources, ask):
+                async for name, data in self.resources.answerer.stream(ask):
                     await self.send(name, data)
         finally:
             if self.current is scope:  # a cancelled answer must not clear its successor

@@ -49,7 +49,7 @@ async function refreshCollections() {
     }));
     const members = node("td");
     for (const email of c.members) {
-      const remove = node("button", `${email} ×`, { class: "link" });
+      const remove = node("button", `${email} ×`, { class: "link-button" });
       remove.addEventListener("click", async () => {
         await fetch(`${base}/members/${encodeURIComponent(email)}`, { method: "DELETE" });
         refreshCollections();

@@ -1,10 +1,12 @@
 // Every same-site change (POST, PUT, PATCH, DELETE) carries the session's CSRF token, which the
-// server compares with the one it stored for the session. Loaded before the page's own script.
+// server compares with the one it stored for the session. Loaded before the page's own scripts;
+// XMLHttpRequest (upload progress) sets the header itself from window.csrfToken.
 "use strict";
 
 (() => {
   const meta = document.querySelector('meta[name="csrf-token"]');
   const token = meta ? meta.content : null;
+  window.csrfToken = token;
   const plain = window.fetch.bind(window);
   window.fetch = (resource, init = {}) => {
     const method = (init.method || "GET").toUpperCase();

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import redis
 import uvicorn
 from starlette.testclient import TestClient
 
@@ -35,6 +36,29 @@ TEST_ENV = {
     "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
     **{f"RATE_LIMIT_{kind}": "100000/minute" for kind in LIMITS},
 }
+
+REDIS_ADDRESS = ("127.0.0.1", 6379)
+TEST_REDIS_DB = 9  # never the app's database 0
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis URL whose keys carry a prefix of their own (deleted afterwards); skips the test
+    when no Redis answers on 127.0.0.1:6379."""
+    host, port = REDIS_ADDRESS
+    try:
+        with socket.create_connection(REDIS_ADDRESS, timeout=1):
+            pass
+    except OSError as exc:
+        pytest.skip(f"needs Redis on {host}:{port}, which is unreachable ({exc})")
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    yield f"redis://{host}:{port}/{TEST_REDIS_DB}?prefix={prefix}"
+    client = redis.Redis(host=host, port=port, db=TEST_REDIS_DB)
+    try:
+        if keys := list(client.scan_iter(match=prefix + "*")):
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")

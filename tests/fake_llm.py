@@ -22,6 +22,9 @@ class FakeLLM:
     def __init__(self, *, answer: list[str] | None = None, token_seconds: float = 0.02) -> None:
         self.answer = answer or ANSWER
         self.token_seconds = token_seconds
+        # When set, the last piece of an answer waits until the test sets it: the test can
+        # look at a stream mid-answer without racing it.
+        self.hold_last: threading.Event | None = None
         self.requests: list[dict[str, Any]] = []  # request bodies, in arrival order
         self.closed_by_client = 0  # streams the client closed before they ended
         self._lock = threading.Lock()
@@ -115,7 +118,9 @@ class FakeLLM:
         if model == "burst":  # tokens that piled up while the reader was busy: one write
             writer.write(b"".join(_event(piece) for piece in answer) + end)
             return await writer.drain()
-        for piece in answer:  # ok, flaky after its first request
+        for i, piece in enumerate(answer):  # ok, flaky after its first request
+            if self.hold_last is not None and i == len(answer) - 1:
+                await asyncio.get_running_loop().run_in_executor(None, self.hold_last.wait, 60)
             await _chunk(writer, piece)
         writer.write(end)
         await writer.drain()

@@ -1,4 +1,5 @@
-"""Documents the tests generate: PDFs (reportlab, pypdf), DOCX (python-docx), HTML."""
+"""Documents the tests generate: PDFs (reportlab, pypdf), DOCX (python-docx), PPTX
+(python-pptx), HTML."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import io
 import zipfile
 
 import docx
+import pptx
+from pptx.util import Inches
 from pypdf import PdfWriter
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
@@ -81,3 +84,28 @@ def html_page(body: str, *, title: str = "Solar page", script_bytes: int = 0) ->
 <style>body {{ color: red; }}</style><script>{script}</script></head>
 <body><nav><a href="/">Home</a> <a href="/menu">Navigation menu</a></nav>
 <main>{body}</main><footer>Copyright footer text</footer></body></html>""".encode()
+
+
+def pptx_file(
+    slides: list[tuple[str | None, str]], *, title: str | None = None, notes: str = ""
+) -> bytes:
+    """A presentation with one slide per (title, body); a None title makes a slide without
+    one; every body line a paragraph of its own text box. `notes` go on the last slide."""
+    presentation = pptx.Presentation()
+    if title:
+        presentation.core_properties.title = title
+    for heading, body in slides:
+        if heading is None:
+            slide = presentation.slides.add_slide(presentation.slide_layouts[6])  # blank
+            box = slide.shapes.add_textbox(Inches(1), Inches(1), Inches(8), Inches(4))
+            frame = box.text_frame
+        else:
+            slide = presentation.slides.add_slide(presentation.slide_layouts[1])
+            slide.shapes.title.text = heading
+            frame = slide.placeholders[1].text_frame
+        frame.text = body
+    if notes:
+        slide.notes_slide.notes_text_frame.text = notes
+    buffer = io.BytesIO()
+    presentation.save(buffer)
+    return buffer.getvalue()

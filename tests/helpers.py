@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
+
+T = TypeVar("T")
 
 # The admin every app test runs as (tests/conftest.py creates it after emptying the tables).
 ADMIN_EMAIL = "admin@example.org"
@@ -87,3 +90,23 @@ async def _counts(url: str) -> dict[str, int]:
 def row_counts(url: str) -> dict[str, int]:
     """How many rows each table holds: bad input must leave these unchanged."""
     return asyncio.run(_counts(url))
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T]], timeout: float = 30, every: float = 0.02
+) -> T:
+    """Poll `check` until it returns something truthy, and return that; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not (result := await check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the condition did not hold within {timeout} s")
+        await asyncio.sleep(every)
+    return result
+
+
+async def claim_one(conn: Any, *, lock_seconds: float, worker: str) -> Any:
+    """One job claimed the way workers claim them, or None."""
+    from app.db import jobs as job_sql
+
+    rows = await job_sql.claim_many(conn, lock_seconds=lock_seconds, worker=worker, limit=1)
+    return rows[0] if rows else None

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from app.asgi import Application
 from app.config import load_settings
 from app.db.migrate import DatabaseSetupError
-from app.errors import ServiceUnavailable
+from app.errors import SchemaBehind
 from tests.helpers import AUTH
 
 MACHINE_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -37,7 +37,7 @@ def test_startup_on_a_database_without_pgvector_fails_with_what_to_do(tmp_path):
 
 def test_startup_on_an_unmigrated_database_says_to_migrate(empty_database, tmp_path):
     settings = load_settings({"DATABASE_URL": empty_database, "DATA_DIR": str(tmp_path)})
-    with pytest.raises(ServiceUnavailable, match="python -m app migrate"):
+    with pytest.raises(SchemaBehind, match="python -m app migrate"):
         with TestClient(Application(settings), headers=AUTH):
             pass
 

@@ -57,3 +57,44 @@ def test_migrate_refuses_a_database_without_pgvector():
         pytest.skip("no PostgreSQL on 127.0.0.1:5432")
     assert result.returncode == 1
     assert "pgvector" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_worker_on_an_unmigrated_database_says_to_migrate_in_one_line(empty_database):
+    result = run("worker", env={"DATABASE_URL": empty_database})
+    assert result.returncode == 1
+    assert "python -m app migrate" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_database_that_is_not_there_is_one_line_not_a_traceback():
+    # Nothing listens on port 1: the connection is refused at once.
+    result = run("worker", env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing"})
+    assert result.returncode == 1
+    assert "could not connect to the database" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_serve_on_a_database_without_pgvector_stops_without_a_traceback():
+    env = {"DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/postgres", "PORT": "0"}
+    result = run("serve", env=env)
+    if "could not connect" in result.stderr.lower():
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    assert result.returncode != 0
+    assert "pgvector" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_on_a_busy_port_fails_at_once_without_loading_anything(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("serve", "--port", str(port), env={"DATA_DIR": str(tmp_path / "data")})
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr and "already in use" in result.stderr
+    assert "Open http" not in result.stdout
+    assert not (tmp_path / "data").exists()  # no embedded database was started

@@ -73,7 +73,7 @@ def test_unknown_websocket_path_is_refused(client):
 
 
 def test_idle_connection_gets_keepalive_pings(client, monkeypatch):
-    monkeypatch.setattr("app.websocket.PING_SECONDS", 0.05)
+    monkeypatch.setattr("app.rag.protocol.PING_SECONDS", 0.05)
     with client.websocket_connect("/ws/chat") as ws:
         assert ws.receive_json() == {"type": "ping"}
         ws.send_json({"type": "pong"})

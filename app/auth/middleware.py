@@ -25,7 +25,7 @@ from app.auth import tokens
 from app.auth.headers import security_headers
 from app.auth.principal import Principal
 from app.auth.ratelimit import Limiter, make_limiter
-from app.auth.settings import AuthSettings, Limit
+from app.auth_settings import AuthSettings, Limit
 from app.db import users as user_sql
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class AuthMiddleware:
 
     def limiter(self, resources: Any) -> Limiter:
         if self._limiter is None or self._limiter[0] is not resources:
-            self._limiter = (resources, make_limiter(resources.redis))
+            self._limiter = (resources, make_limiter(resources.settings.redis_url))
         return self._limiter[1]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -15,7 +15,8 @@ from typing import Protocol
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from app.auth.settings import Limit
+from app.auth_settings import Limit
+from app.backends import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +58,16 @@ class MemoryLimiter:
 class RedisLimiter:
     """INCR on a key per window, which expires with the window."""
 
-    def __init__(self, client: redis.Redis, clock=time.time) -> None:
+    def __init__(self, client: redis.Redis, clock=time.time, prefix: str = "") -> None:
         self.client = client
         self.clock = clock
+        self.prefix = prefix  # a Redis URL's ?prefix= (app.backends)
 
     async def hit(self, key: str, limit: Limit) -> int | None:
         if limit.count <= 0:
             return None
         number, retry = _window(limit, self.clock())
-        name = f"rl:{key}:{limit.seconds}:{number}"
+        name = f"{self.prefix}rl:{key}:{limit.seconds}:{number}"
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.incr(name)
@@ -77,5 +79,9 @@ class RedisLimiter:
         return retry if count > limit.count else None
 
 
-def make_limiter(client: redis.Redis | None) -> Limiter:
-    return RedisLimiter(client) if client is not None else MemoryLimiter()
+def make_limiter(redis_url: str | None) -> Limiter:
+    """Counters in Redis when REDIS_URL is set (shared by every worker), else in process."""
+    if redis_url is None:
+        return MemoryLimiter()
+    client, prefix = redis_client(redis_url)  # lazy: connects on the first limited request
+    return RedisLimiter(client, prefix=prefix)

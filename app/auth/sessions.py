@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from app.auth import tokens
 from app.auth.middleware import SESSION_COOKIE
-from app.auth.settings import AuthSettings
+from app.auth_settings import AuthSettings
 from app.db import users as user_sql
 
 

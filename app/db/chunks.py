@@ -26,13 +26,14 @@ class NewChunk:
     token_count: int
     embedding: np.ndarray
     sentence_vectors: bytes | None = None
+    language: str = "english"  # the text search configuration its lexemes come from
 
 
 async def copy_chunks(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, NewChunk]]) -> None:
     """COPY chunks of any number of documents in one statement."""
     await conn.copy_records_to_table(
         "chunks",
-        columns=INSERT_COLUMNS,
+        columns=(*INSERT_COLUMNS, "language"),
         records=[
             (
                 document_id,
@@ -45,6 +46,7 @@ async def copy_chunks(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, NewCh
                 c.token_count,
                 c.embedding,
                 c.sentence_vectors,
+                c.language,
             )  # fmt: skip
             for document_id, c in rows
         ],

@@ -35,3 +35,14 @@ async def versions(conn: asyncpg.Connection, name: str | None) -> list[asyncpg.R
 async def delete_by_name(conn: asyncpg.Connection, name: str) -> bool:
     """Delete a collection with its documents and chunks."""
     return bool(await conn.fetchval("DELETE FROM collections WHERE name = $1 RETURNING true", name))
+
+
+async def names(conn: asyncpg.Connection) -> list[str]:
+    """Every collection's name, oldest first."""
+    return [row["name"] for row in await conn.fetch("SELECT name FROM collections ORDER BY id")]
+
+
+async def names_among(conn: asyncpg.Connection, ids: list[int]) -> list[str]:
+    """The names of the collections with those ids, oldest first."""
+    rows = await conn.fetch("SELECT name FROM collections WHERE id = ANY($1) ORDER BY id", ids)
+    return [row["name"] for row in rows]

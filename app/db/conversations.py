@@ -75,17 +75,33 @@ async def recent_messages(
 
 
 async def list_conversations(
-    conn: asyncpg.Connection, limit: int, *, user_id: UUID
+    conn: asyncpg.Connection, limit: int, query: str | None = None, *, user_id: UUID
 ) -> list[asyncpg.Record]:
+    """The user's, newest first; only those whose title contains `query` (any case) if given."""
     return await conn.fetch(
         """SELECT c.id, c.title, c.created_at, c.updated_at,
                   (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)::int
                       AS message_count
-           FROM conversations c WHERE c.user_id = $2
+           FROM conversations c
+           WHERE c.user_id = $3 AND ($2::text IS NULL OR strpos(lower(c.title), lower($2)) > 0)
            ORDER BY c.updated_at DESC, c.id LIMIT $1""",
         limit,
+        query,
         user_id,
     )
+
+
+async def rename(
+    conn: asyncpg.Connection, conversation_id: UUID, title: str, *, user_id: UUID
+) -> bool:
+    """Give the user's conversation a new title; False if they have none such."""
+    status = await conn.execute(
+        "UPDATE conversations SET title = $2 WHERE id = $1 AND user_id = $3",
+        conversation_id,
+        title,
+        user_id,
+    )
+    return status == "UPDATE 1"
 
 
 async def get(

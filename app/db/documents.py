@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 from uuid import UUID
 
@@ -33,11 +34,11 @@ async def insert_document(
     source: str,
     media_type: str,
     sha256: str,
-    content: bytes,
+    size: int,
     collection_id: int,
 ) -> asyncpg.Record | None:
-    """Insert a document and its file; None when the collection already holds that content."""
-    row = await conn.fetchrow(
+    """Insert a document (its file follows: copy_file); None when the collection holds it."""
+    return await conn.fetchrow(
         f"""INSERT INTO documents (title, source, media_type, sha256, size_bytes, collection_id)
             VALUES ($1, $2, $3, $4, $5, $6)
             ON CONFLICT (collection_id, sha256) DO NOTHING
@@ -46,14 +47,39 @@ async def insert_document(
         source,
         media_type,
         sha256,
-        len(content),
+        size,
         collection_id,
     )
-    if row is not None:
-        await conn.execute(
-            "INSERT INTO document_files (document_id, content) VALUES ($1, $2)", row["id"], content
-        )
-    return row
+
+
+async def copy_file(
+    conn: asyncpg.Connection, document_id: UUID, parts: AsyncIterable[bytes]
+) -> None:
+    """Store a document's file as ordered rows, one per part, streamed with COPY.
+
+    Rows in document_files rather than large objects: they go with their document by
+    ON DELETE CASCADE (a large object needs its own unlink, or it leaks), live under the
+    same grants, dumps and replication as every other table, and need no lo_* privileges
+    on managed servers. Each part is TOASTed out of line, compressed where it helps.
+    """
+
+    async def rows() -> AsyncIterator[tuple[UUID, int, bytes]]:
+        number = 0
+        async for part in parts:
+            yield document_id, number, part
+            number += 1
+
+    await conn.copy_records_to_table(
+        "document_files", records=rows(), columns=("document_id", "part", "content")
+    )
+
+
+async def read_file(conn: asyncpg.Connection, document_id: UUID) -> bytes | None:
+    """A document's stored file, whole (the parsers need it so); None when it is missing."""
+    parts = await conn.fetch(
+        "SELECT content FROM document_files WHERE document_id = $1 ORDER BY part", document_id
+    )
+    return b"".join(row["content"] for row in parts) if parts else None
 
 
 async def get_by_sha256(
@@ -96,25 +122,21 @@ async def set_status(
     document_id: UUID,
     status: str,
     *,
-    error: str | None = None,
-    chunk_count: int | None = None,
+    error: str,
 ) -> None:
     """Change a document's status and NOTIFY document_events (sent when the caller commits)."""
     await conn.execute(
         """WITH changed AS (
-               UPDATE documents
-               SET status = $2, error = $3, chunk_count = coalesce($4, chunk_count),
-                   updated_at = now()
+               UPDATE documents SET status = $2, error = $3, updated_at = now()
                WHERE id = $1
                RETURNING id, title, status, error, chunk_count)
-           SELECT pg_notify($5, json_build_object(
+           SELECT pg_notify($4, json_build_object(
                'type', 'status', 'id', id, 'title', title, 'status', status,
                'error', error, 'chunk_count', chunk_count)::text)
            FROM changed""",
         document_id,
         status,
         error,
-        chunk_count,
         EVENTS_CHANNEL,
     )
 
@@ -216,14 +238,16 @@ async def set_ready(
     )
 
 
-async def get_with_files(
-    conn: asyncpg.Connection, document_ids: list[UUID]
-) -> list[asyncpg.Record]:
-    """Documents and their stored bytes (content is NULL when the file is missing)."""
+async def get_documents(conn: asyncpg.Connection, document_ids: list[UUID]) -> list[asyncpg.Record]:
+    """The documents that still exist among these ids (their files: read_file)."""
     return await conn.fetch(
-        f"""SELECT {COLUMNS},
-                   (SELECT content FROM document_files f WHERE f.document_id = documents.id)
-                       AS content
-            FROM documents WHERE id = ANY($1::uuid[])""",
-        document_ids,
+        f"SELECT {COLUMNS} FROM documents WHERE id = ANY($1::uuid[])", document_ids
     )
+
+
+async def lock_present(conn: asyncpg.Connection, document_ids: list[UUID]) -> set[UUID]:
+    """Which of these documents still exist, share-locked until the transaction ends."""
+    rows = await conn.fetch(
+        "SELECT id FROM documents WHERE id = ANY($1::uuid[]) ORDER BY id FOR SHARE", document_ids
+    )
+    return {row["id"] for row in rows}

@@ -18,53 +18,16 @@ async def enqueue(conn: asyncpg.Connection, kind: str, payload: dict[str, Any]) 
     return job_id
 
 
-async def claim(
-    conn: asyncpg.Connection, *, lock_seconds: float, worker: str = ""
-) -> asyncpg.Record | None:
-    """Take the oldest runnable job, or one whose worker's lock expired (it died).
+async def finish(conn: asyncpg.Connection, job_id: int, attempt: int) -> bool:
+    """Mark a job done, if this attempt still holds it.
 
-    `attempts` doubles as a fencing token: a worker only finishes, retries or extends the
-    job while attempts still equals the value it claimed it with.
+    `attempts` doubles as a fencing token: a worker only finishes, retries, fails or extends
+    a job while attempts still equals the value it claimed it with.
     """
-    return await conn.fetchrow(
-        """UPDATE jobs
-           SET status = 'running', attempts = attempts + 1, updated_at = now(),
-               locked_until = now() + make_interval(secs => $1), locked_by = $2
-           WHERE id = (
-               SELECT id FROM jobs
-               WHERE (status = 'queued' AND run_after <= now())
-                  OR (status = 'running' AND locked_until < now())
-               ORDER BY run_after, id
-               FOR UPDATE SKIP LOCKED
-               LIMIT 1)
-           RETURNING id, kind, payload, attempts, max_attempts""",
-        lock_seconds,
-        worker,
-    )
-
-
-async def extend_lock(
-    conn: asyncpg.Connection, job_id: int, attempt: int, lock_seconds: float
-) -> bool:
-    """Push the lock of a job still held by this attempt forward; False when it was lost."""
-    return bool(
-        await conn.fetchval(
-            """UPDATE jobs SET locked_until = now() + make_interval(secs => $3)
-               WHERE id = $1 AND attempts = $2 AND status = 'running'
-               RETURNING true""",
-            job_id,
-            attempt,
-            lock_seconds,
-        )
-    )
-
-
-async def finish(conn: asyncpg.Connection, job_id: int, attempt: int | None = None) -> bool:
-    """Mark a job done; with `attempt`, only if this attempt still holds it."""
     return bool(
         await conn.fetchval(
             """UPDATE jobs SET status = 'done', locked_until = NULL, updated_at = now()
-               WHERE id = $1 AND ($2::int IS NULL OR (attempts = $2 AND status = 'running'))
+               WHERE id = $1 AND attempts = $2 AND status = 'running'
                RETURNING true""",
             job_id,
             attempt,
@@ -73,15 +36,15 @@ async def finish(conn: asyncpg.Connection, job_id: int, attempt: int | None = No
 
 
 async def retry_later(
-    conn: asyncpg.Connection, job_id: int, error: str, delay: float, attempt: int | None = None
+    conn: asyncpg.Connection, job_id: int, error: str, delay: float, attempt: int
 ) -> bool:
-    """Queue the job again after `delay` seconds; with `attempt`, only if it still holds it."""
+    """Queue the job again after `delay` seconds, if this attempt still holds it."""
     return bool(
         await conn.fetchval(
             """UPDATE jobs
                SET status = 'queued', last_error = $2, locked_until = NULL, updated_at = now(),
                    run_after = now() + make_interval(secs => $3)
-               WHERE id = $1 AND ($4::int IS NULL OR (attempts = $4 AND status = 'running'))
+               WHERE id = $1 AND attempts = $4 AND status = 'running'
                RETURNING true""",
             job_id,
             error,
@@ -91,15 +54,13 @@ async def retry_later(
     )
 
 
-async def fail(
-    conn: asyncpg.Connection, job_id: int, error: str, attempt: int | None = None
-) -> bool:
-    """Mark the job failed for good; with `attempt`, only if it still holds it."""
+async def fail(conn: asyncpg.Connection, job_id: int, error: str, attempt: int) -> bool:
+    """Mark the job failed for good, if this attempt still holds it."""
     return bool(
         await conn.fetchval(
             """UPDATE jobs SET status = 'failed', last_error = $2, locked_until = NULL,
                    updated_at = now()
-               WHERE id = $1 AND ($3::int IS NULL OR (attempts = $3 AND status = 'running'))
+               WHERE id = $1 AND attempts = $3 AND status = 'running'
                RETURNING true""",
             job_id,
             error,
@@ -109,24 +70,69 @@ async def fail(
 
 
 async def claim_many(
-    conn: asyncpg.Connection, *, lock_seconds: float, worker: str = "", limit: int = 1
+    conn: asyncpg.Connection,
+    *,
+    lock_seconds: float,
+    worker: str,
+    limit: int,
+    max_bytes: int | None = None,
 ) -> list[asyncpg.Record]:
-    """Claim up to `limit` runnable jobs at once (so small documents share model batches)."""
+    """Claim up to `limit` runnable jobs at once (so small documents share model batches).
+
+    With `max_bytes`, the jobs' documents add up to at most that many bytes (the first job
+    is claimed whatever its size). The attempt is counted here, at claim time: a job whose
+    lock expired (its worker died or hung) is taken back only while attempts remain; see
+    fail_abandoned for the others.
+    """
     return await conn.fetch(
-        """UPDATE jobs
+        """WITH candidates AS (
+               SELECT j.id, j.run_after, coalesce(d.size_bytes, 0) AS size
+               FROM jobs j
+               LEFT JOIN documents d ON d.id = CASE
+                   WHEN j.payload->>'document_id' ~ '^[0-9a-fA-F-]{36}$'
+                   THEN (j.payload->>'document_id')::uuid END
+               WHERE (j.status = 'queued' AND j.run_after <= now())
+                  OR (j.status = 'running' AND j.locked_until < now()
+                      AND j.attempts < j.max_attempts)
+               ORDER BY j.run_after, j.id
+               FOR UPDATE OF j SKIP LOCKED
+               LIMIT $3),
+           bounded AS (
+               SELECT id FROM (
+                   SELECT id, sum(size) OVER w AS total, row_number() OVER w AS n
+                   FROM candidates WINDOW w AS (ORDER BY run_after, id)) c
+               WHERE $4::bigint IS NULL OR n = 1 OR total <= $4)
+           UPDATE jobs
            SET status = 'running', attempts = attempts + 1, updated_at = now(),
                locked_until = now() + make_interval(secs => $1), locked_by = $2
-           WHERE id IN (
-               SELECT id FROM jobs
-               WHERE (status = 'queued' AND run_after <= now())
-                  OR (status = 'running' AND locked_until < now())
-               ORDER BY run_after, id
-               FOR UPDATE SKIP LOCKED
-               LIMIT $3)
+           WHERE id IN (SELECT id FROM bounded)
            RETURNING id, kind, payload, attempts, max_attempts""",
         lock_seconds,
         worker,
         limit,
+        max_bytes,
+    )
+
+
+async def fail_abandoned(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Fail the jobs whose every attempt ended with its worker gone; return (id, payload, error).
+
+    A job that kills or hangs its worker (a poison document) would otherwise travel
+    through every worker for ever, each claim taking another one down.
+    """
+    return await conn.fetch(
+        """UPDATE jobs
+           SET status = 'failed', locked_until = NULL, updated_at = now(),
+               last_error = format(
+                   'processing stopped %s times without finishing (the worker crashed, was '
+                   'killed or hung on it, last on %s); it will not be tried again%s',
+                   attempts, coalesce(nullif(locked_by, ''), 'an unnamed worker'),
+                   coalesce('; earlier error: ' || last_error, ''))
+           WHERE id IN (
+               SELECT id FROM jobs
+               WHERE status = 'running' AND locked_until < now() AND attempts >= max_attempts
+               FOR UPDATE SKIP LOCKED)
+           RETURNING id, payload, last_error""",
     )
 
 

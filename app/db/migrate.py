@@ -7,15 +7,13 @@ from pathlib import Path
 
 import asyncpg
 
+from app.errors import DatabaseSetupError
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # Any constant works; it only has to be the same for every process that migrates.
 ADVISORY_LOCK_ID = 7_241_001
-
-
-class DatabaseSetupError(Exception):
-    """The database cannot hold our schema; the message says what to do."""
 
 
 def migration_files() -> list[Path]:

@@ -8,7 +8,7 @@ import asyncpg
 from pgvector.asyncpg import register_vector
 
 from app.db.search import DEFAULT_TUNING, apply_session_settings
-from app.errors import ServiceUnavailable
+from app.errors import DatabaseUnavailable, SchemaBehind
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -24,6 +24,22 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     settings after a connection's first use, and cost a round trip per release."""
 
 
+async def connect(dsn: str) -> asyncpg.Connection:
+    """One connection; DatabaseUnavailable, saying what to check, when there is no server."""
+    try:
+        return await asyncpg.connect(dsn)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise _unavailable(exc) from None
+
+
+def _unavailable(exc: Exception) -> DatabaseUnavailable:
+    # The message names no part of the URL: it may hold a password.
+    return DatabaseUnavailable(
+        f"could not connect to the database at DATABASE_URL ({type(exc).__name__}: {exc});"
+        " check that the server runs and the URL is right, or unset DATABASE_URL"
+    )
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """Open a pool; the schema must already be migrated (the vector type must exist)."""
     try:
@@ -31,6 +47,8 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
             dsn, min_size=min_size, max_size=max_size, init=init_connection, reset=keep_session
         )
     except ValueError as exc:  # pgvector's codec: the vector type does not exist
-        raise ServiceUnavailable(
+        raise SchemaBehind(
             "the database has no 'vector' type: run `python -m app migrate` first"
         ) from exc
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise _unavailable(exc) from None

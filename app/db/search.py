@@ -13,6 +13,8 @@ from uuid import UUID
 import asyncpg
 import numpy as np
 
+# "hybrid" is the fixed-weight reciprocal rank fusion in SQL; the app fuses per query with
+# app.rag.fusion over `candidates`, and keeps this one as the eval's reference ("rrf").
 Mode = Literal["lexical", "vector", "hybrid"]
 
 
@@ -44,8 +46,14 @@ async def apply_session_settings(conn: asyncpg.Connection, tuning: Tuning) -> No
 DEFAULT_TUNING = Tuning()
 
 _LEXICAL = """
+languages AS (
+    SELECT DISTINCT unnest(languages) AS language FROM collections WHERE id = ANY(:collections)
+),
 terms AS (
-    SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', :text))
+    -- The query analysed in each language of the scope, each analysis matching the postings
+    -- of chunks in that language.
+    SELECT DISTINCT language, t.lexeme
+    FROM languages, unnest(to_tsvector(language::regconfig, :text)) t
 ),
 stats AS (
     SELECT greatest(sum(chunk_count), 1)::float8 AS n,
@@ -53,13 +61,15 @@ stats AS (
     FROM collections WHERE id = ANY(:collections)
 ),
 matches AS (
-    SELECT p.chunk_id, p.tf, p.dl, count(*) OVER (PARTITION BY p.lexeme) AS df
+    SELECT p.chunk_id, p.lexeme, p.tf, p.dl,
+           count(*) OVER (PARTITION BY p.language, p.lexeme) AS df
     FROM terms JOIN postings p ON p.lexeme = terms.lexeme AND p.collection_id = ANY(:collections)
+                              AND p.language = terms.language
 ),
 lexical AS (
-    SELECT chunk_id AS id, score, row_number() OVER (ORDER BY score DESC, chunk_id) AS r
+    SELECT chunk_id AS id, score, matched, row_number() OVER (ORDER BY score DESC, chunk_id) AS r
     FROM (
-        SELECT m.chunk_id,
+        SELECT m.chunk_id, count(*) AS matched,
                sum(ln(1 + (s.n - m.df + 0.5) / (m.df + 0.5))
                    * m.tf / (m.tf + :k1::float8 * (1 - :b::float8 + :b::float8 * m.dl / s.avgdl)))
                    AS score
@@ -97,9 +107,9 @@ fused AS (
 _RESULT = """
 SELECT c.id AS chunk_id, c.document_id, d.title, c.text, c.page, c.heading_path,
        ranked.score::float8 AS score,
-       ts_headline('english', c.text,
+       ts_headline(c.language::regconfig, c.text,
                    (SELECT coalesce(string_agg(quote_literal(lexeme), ' | '), '')::tsquery
-                    FROM unnest(to_tsvector('english', :text))),
+                    FROM unnest(to_tsvector(c.language::regconfig, :text))),
                    'MaxWords=30, MinWords=12, MaxFragments=1, StartSel="", StopSel=""')
            AS snippet
 FROM (SELECT id, score FROM {source} ORDER BY score DESC, id LIMIT :limit) AS ranked
@@ -132,8 +142,36 @@ def _numbered(sql: str) -> tuple[str, list[str]]:
     return re.sub(r"(?<!:):([a-z_][a-z0-9_]*)", number, sql), names
 
 
+# Both rankings' candidates with their raw scores, and what the query's terms found: the
+# evidence app.rag.fusion weighs per query.
+_CANDIDATES = (
+    "WITH"
+    + _LEXICAL
+    + ","
+    + _VECTOR
+    + """
+SELECT 'lexical' AS side, id AS chunk_id, score::float8 AS score, matched::int AS matched,
+       (SELECT count(DISTINCT lexeme) FROM terms)::int AS terms,
+       (SELECT count(DISTINCT lexeme) FROM matches)::int AS terms_found
+FROM lexical
+UNION ALL
+SELECT 'vector', id, score::float8, NULL, NULL, NULL FROM vector"""
+)
+
+_DETAILS = """
+SELECT c.id AS chunk_id, c.document_id, d.title, c.text, c.page, c.heading_path,
+       ts_headline(c.language::regconfig, c.text,
+                   (SELECT coalesce(string_agg(quote_literal(lexeme), ' | '), '')::tsquery
+                    FROM unnest(to_tsvector(c.language::regconfig, :text))),
+                   'MaxWords=30, MinWords=12, MaxFragments=1, StartSel="", StopSel=""')
+           AS snippet
+FROM chunks c JOIN documents d ON d.id = c.document_id
+WHERE c.id = ANY(:ids)"""
+
 _PREPARED = {mode: _numbered(sql) for mode, sql in _SQL.items()}
 _PREPARED_IDS = {mode: _numbered(sql) for mode, sql in _SQL_IDS.items()}
+_PREPARED_CANDIDATES = _numbered(_CANDIDATES)
+_PREPARED_DETAILS = _numbered(_DETAILS)
 
 
 async def search(
@@ -164,4 +202,62 @@ async def search(
         "lexical_weight": tuning.lexical_weight,
         "vector_weight": tuning.vector_weight,
     }
+    return await conn.fetch(sql, *(values[name] for name in names))
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Each ranking's best chunks, best first, with raw scores (BM25; cosine similarity)."""
+
+    lexical: list[tuple[int, float, int]]  # (chunk id, BM25, how many query terms it holds)
+    vector: list[tuple[int, float]]  # (chunk id, cosine similarity)
+    terms: int  # the query's distinct lexemes
+    terms_found: int  # how many of them occur in the scope
+
+
+async def candidates(
+    conn: asyncpg.Connection,
+    *,
+    text: str,
+    embedding: np.ndarray,
+    collection_ids: list[int],
+    document_ids: list[UUID] | None,
+    limit: int,
+    tuning: Tuning = DEFAULT_TUNING,
+) -> Candidates:
+    """Both rankings' candidates in one round trip, for fusion outside SQL."""
+    sql, names = _PREPARED_CANDIDATES
+    values: dict[str, Any] = {
+        "text": text,
+        "embedding": embedding,
+        "collections": collection_ids,
+        "documents": document_ids,
+        "candidates": max(tuning.candidates, limit),
+        "k1": tuning.k1,
+        "b": tuning.b,
+    }
+    rows = await conn.fetch(sql, *(values[name] for name in names))
+    lexical = [(r["chunk_id"], r["score"], r["matched"]) for r in rows if r["side"] == "lexical"]
+    vector = [(r["chunk_id"], r["score"]) for r in rows if r["side"] == "vector"]
+    lexical.sort(key=lambda c: (-c[1], c[0]))
+    vector.sort(key=lambda c: (-c[1], c[0]))
+    terms_found = 0
+    if first := next((r for r in rows if r["side"] == "lexical"), None):
+        terms, terms_found = first["terms"], first["terms_found"]
+    else:
+        terms = await conn.fetchval(
+            """SELECT count(DISTINCT t.lexeme)
+               FROM (SELECT DISTINCT unnest(languages) AS language FROM collections
+                     WHERE id = ANY($2)) l,
+                    unnest(to_tsvector(l.language::regconfig, $1)) t""",
+            text,
+            collection_ids,
+        )
+    return Candidates(lexical, vector, terms, terms_found)
+
+
+async def details(conn: asyncpg.Connection, *, ids: list[int], text: str) -> list[asyncpg.Record]:
+    """Text, title and a query-highlighted snippet of the given chunks (in no order)."""
+    sql, names = _PREPARED_DETAILS
+    values = {"ids": ids, "text": text}
     return await conn.fetch(sql, *(values[name] for name in names))

@@ -1,4 +1,4 @@
-"""Answer-stream events kept for SSE resume (the Postgres backend of app/rag/stream_log.py)."""
+"""Answer-stream events for SSE resume (the Postgres backend of app/backends/stream_log.py)."""
 
 from __future__ import annotations
 

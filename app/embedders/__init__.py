@@ -8,6 +8,12 @@ from app.embedders.base import Embedder
 
 async def load_embedder(settings: Settings) -> Embedder:
     """Load the configured embedding provider."""
+    if settings.embedding_provider == "local" and settings.embedding_backend != "torch":
+        # ONNX Runtime, no PyTorch: the int8 MiniLM unless EMBEDDING_MODEL names a directory
+        # holding model.onnx and tokenizer.json.
+        from app.embedders.onnx import OnnxEmbedder
+
+        return await OnnxEmbedder.load(settings.embedding_model)
     if settings.embedding_provider == "local":
         from app.embedders.local import LocalEmbedder
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from app.embedders.pooling import pool_spans
+
 
 @functools.cache
 def _load_model(path: str) -> Any:
@@ -34,19 +36,22 @@ def default_model_path() -> str:
 class LocalEmbedder:
     """all-MiniLM-L6-v2 (or EMBEDDING_MODEL, a local directory) run in one background thread."""
 
-    def __init__(self, model: Any, name: str) -> None:
+    def __init__(self, model: Any, name: str, bundled: bool = False) -> None:
         self._model = model
         self.name = name
         self.dimension = model.get_embedding_dimension()
         self.max_tokens = model.max_seq_length - 2  # [CLS] and [SEP]
+        # The bundled MiniLM reads English (Latin script); another model is not assumed.
+        self.scripts: frozenset[str] | None = frozenset({"LATIN"}) if bundled else None
         # One thread: torch already uses every core for one batch; two batches would fight.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
 
     @classmethod
     async def load(cls, path: str | None) -> LocalEmbedder:
+        bundled = path is None
         path = path or default_model_path()
         model = await asyncio.to_thread(_load_model, path)
-        return cls(model, name=os.path.basename(path.rstrip("/")) or path)
+        return cls(model, name=os.path.basename(path.rstrip("/")) or path, bundled=bundled)
 
     def count_tokens(self, text: str) -> int:
         return len(self._model.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -77,7 +82,7 @@ class LocalEmbedder:
         )["offset_mapping"]
         vectors = np.stack([o["sentence_embedding"].numpy() for o in outputs])
         pooled = [
-            _pool(o["token_embeddings"].numpy(), np.asarray(offs), text_spans)
+            pool_spans(o["token_embeddings"].numpy(), np.asarray(offs), text_spans)
             for o, offs, text_spans in zip(outputs, offsets, spans, strict=True)
         ]
         return vectors.astype(np.float32), pooled
@@ -98,20 +103,3 @@ class LocalEmbedder:
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _pool(
-    tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[tuple[int, int]]
-) -> np.ndarray | None:
-    """Unit mean vectors of the tokens inside each span; None if a span lost its tokens to
-    truncation (the caller then embeds those spans on their own)."""
-    tokens = tokens[: len(offsets)]  # the batch's padding rows have no offsets
-    starts, ends = offsets[:, 0], offsets[:, 1]
-    real = ends > starts  # [CLS] and [SEP] have empty offsets
-    pooled = np.empty((len(spans), tokens.shape[1]), dtype=np.float32)
-    for i, (start, end) in enumerate(spans):
-        inside = real & (ends > start) & (starts < end)
-        if not inside.any():
-            return None
-        pooled[i] = tokens[inside].mean(axis=0)
-    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)

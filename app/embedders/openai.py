@@ -8,12 +8,10 @@ from collections.abc import Sequence
 import httpx
 import numpy as np
 
+from app.errors import EmbeddingUnavailable
+
 # Texts per request: OpenAI accepts 2048; smaller requests fail and retry more cheaply.
 BATCH = 64
-
-
-class EmbeddingUnavailable(Exception):
-    """The embedding service failed; the worker retries the job later."""
 
 
 class OpenAIEmbedder:

@@ -8,17 +8,28 @@ import numpy as np
 
 from app.eval.dataset import Dataset
 
+# bm25s's stopword lists, by the PostgreSQL configuration of the same language.
+STOPWORDS = {
+    "english": "en", "french": "fr", "german": "de", "spanish": "es", "italian": "it",
+    "portuguese": "pt", "dutch": "nl", "swedish": "sv", "danish": "da", "norwegian": "no",
+    "russian": "ru", "turkish": "tr",
+}  # fmt: skip
 
-def bm25_runs(dataset: Dataset, depth: int = 100) -> tuple[dict[str, list[str]], list[float]]:
-    """bm25s with its standard English analysis (stopwords, Snowball stemmer)."""
+
+def bm25_runs(
+    dataset: Dataset, depth: int = 100, language: str = "english"
+) -> tuple[dict[str, list[str]], list[float]]:
+    """bm25s with the standard analysis of the corpus's language (stopwords where bm25s has
+    a list, the Snowball stemmer; `simple` means neither)."""
     import bm25s
     import Stemmer
 
-    stemmer = Stemmer.Stemmer("english")
+    stemmer = None if language == "simple" else Stemmer.Stemmer(language)
+    stopwords = STOPWORDS.get(language)
     doc_ids = list(dataset.corpus)
     tokens = bm25s.tokenize(
         [dataset.document_text(d) for d in doc_ids],
-        stopwords="en",
+        stopwords=stopwords,
         stemmer=stemmer,
         show_progress=False,
     )
@@ -29,7 +40,7 @@ def bm25_runs(dataset: Dataset, depth: int = 100) -> tuple[dict[str, list[str]],
         started = time.perf_counter()
         # As strings, so they are looked up in the index's vocabulary.
         query = bm25s.tokenize(
-            text, stopwords="en", stemmer=stemmer, show_progress=False, return_ids=False
+            text, stopwords=stopwords, stemmer=stemmer, show_progress=False, return_ids=False
         )
         if not query[0]:
             runs[query_id] = []

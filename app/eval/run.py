@@ -21,6 +21,9 @@ from app.eval.dataset import Dataset
 from app.eval.metrics import dedupe, summarize
 from app.ingest.chunk import Chunk, chunk_text
 from app.ingest.worker import OVERLAP_TOKENS
+from app.rag.fusion import fuse
+from app.rerankers import Reranker
+from app.text.language import readable_by, text_search_config
 
 DEPTH = 100
 BATCH = 256
@@ -67,9 +70,8 @@ async def ensure_ingested(pool: asyncpg.Pool, embedder: Embedder, dataset: Datas
             ordinals = {d: 0 for d in batch}
             records = []
             for (doc, piece), vector in zip(flat, vectors, strict=True):
-                records.append(
-                    (ids[_sha(doc, texts[doc])], _new_chunk(piece, ordinals[doc], vector))
-                )
+                chunk = _new_chunk(piece, ordinals[doc], vector, text_search_config(piece.text))
+                records.append((ids[_sha(doc, texts[doc])], chunk))
                 ordinals[doc] += 1
             await copy_chunks(conn, records)
         done = offset + len(batch)
@@ -85,7 +87,7 @@ def _sha(doc_id: str, text: str) -> str:
     return hashlib.sha256(f"{doc_id}\0{text}".encode()).hexdigest()
 
 
-def _new_chunk(piece: Chunk, ordinal: int, vector: np.ndarray) -> NewChunk:
+def _new_chunk(piece: Chunk, ordinal: int, vector: np.ndarray, language: str) -> NewChunk:
     return NewChunk(
         ordinal=ordinal,
         text=piece.text,
@@ -95,6 +97,7 @@ def _new_chunk(piece: Chunk, ordinal: int, vector: np.ndarray) -> NewChunk:
         char_end=piece.char_end,
         token_count=piece.token_count,
         embedding=vector,
+        language=language,
     )
 
 
@@ -103,8 +106,11 @@ async def evaluate(
     embedder: Embedder,
     dataset: Dataset,
     tuning: search_sql.Tuning = search_sql.DEFAULT_TUNING,
+    reranker: Reranker | None = None,
+    rerank_candidates: int = 20,
 ) -> dict[str, Any]:
-    """Metrics for every method on the dataset's judged queries."""
+    """Metrics for every method on the dataset's judged queries (and the reranked hybrid,
+    with what reranking costs per query, when a reranker is given)."""
     collection_id = await ensure_ingested(pool, embedder, dataset)
     async with pool.acquire() as conn:
         stored = await conn.fetch(
@@ -125,7 +131,8 @@ async def evaluate(
         "queries": len(query_ids),
         "tuning": asdict(tuning),
     }
-    for mode in ("lexical", "vector", "hybrid"):
+    collections = [collection_id]
+    for method, mode in (("lexical", "lexical"), ("vector", "vector"), ("rrf", "hybrid")):
         # @10 metrics and latency as users get them (k=10); Recall@100 from a depth-100 run.
         top10, deep, latencies = {}, {}, []
         async with pool.acquire() as conn:
@@ -138,7 +145,7 @@ async def evaluate(
                         mode=mode,
                         text=dataset.queries[query_id],
                         embedding=query_vectors[query_id],
-                        collection_ids=[collection_id],
+                        collection_ids=collections,
                         document_ids=None,
                         limit=limit,
                         tuning=tuning,
@@ -147,9 +154,25 @@ async def evaluate(
                     if limit == 10:
                         latencies.append((time.perf_counter() - started) * 1000)
                     runs[query_id] = dedupe([chunk_doc[row["chunk_id"]] for row in rows])
-        results[mode] = summarize(top10, dataset.qrels, latencies)
-        results[mode]["recall@100"] = summarize(deep, dataset.qrels, latencies)["recall@100"]
-    runs, latencies = bm25_runs(dataset, DEPTH)
+        results[method] = summarize(top10, dataset.qrels, latencies)
+        results[method]["recall@100"] = summarize(deep, dataset.qrels, latencies)["recall@100"]
+    results["hybrid"], results["choices"] = await _adaptive(
+        pool, embedder, dataset, query_vectors, collections, chunk_doc, tuning
+    )
+    if reranker is not None:
+        results["reranked"] = await _reranked(
+            pool, embedder, dataset, query_vectors, collections, chunk_doc, tuning, reranker,
+            rerank_candidates,
+        )  # fmt: skip
+    async with pool.acquire() as conn:
+        # The baseline analyses text as the corpus's most common chunk language.
+        language = await conn.fetchval(
+            """SELECT language FROM chunks WHERE collection_id = $1
+               GROUP BY language ORDER BY count(*) DESC, language LIMIT 1""",
+            collection_id,
+        )
+    results["language"] = language
+    runs, latencies = bm25_runs(dataset, DEPTH, language or "english")
     results["bm25"] = summarize(runs, dataset.qrels, latencies)
     matrix = np.stack([row["embedding"].to_numpy() for row in stored]).astype(np.float32)
     chunk_docs = [row["beir_id"] for row in stored]
@@ -158,20 +181,121 @@ async def evaluate(
     return results
 
 
-METHODS = ("lexical", "vector", "hybrid", "bm25", "dense")
+async def _adaptive(
+    pool: asyncpg.Pool,
+    embedder: Embedder,
+    dataset: Dataset,
+    query_vectors: dict[str, np.ndarray],
+    collections: list[int],
+    chunk_doc: dict[int, str],
+    tuning: search_sql.Tuning,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """The app's hybrid search (both rankings' candidates, fused per query), and how often
+    each evidence decided."""
+    top10, deep, latencies = {}, {}, []
+    choices: dict[str, int] = {}
+    weights: list[tuple[float, float]] = []
+    scripts = getattr(embedder, "scripts", None)
+    async with pool.acquire() as conn:
+        await search_sql.apply_session_settings(conn, tuning)
+        for query_id, text in dataset.queries.items():
+            for limit, runs in ((10, top10), (DEPTH, deep)):
+                started = time.perf_counter()
+                candidates = await search_sql.candidates(
+                    conn,
+                    text=text,
+                    embedding=query_vectors[query_id],
+                    collection_ids=collections,
+                    document_ids=None,
+                    limit=limit,
+                    tuning=tuning,
+                )
+                fused = fuse(
+                    candidates,
+                    vector_covers=readable_by(scripts, text),
+                    limit=max(tuning.candidates, limit),
+                )
+                if limit == 10:
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    choices[fused.choice] = choices.get(fused.choice, 0) + 1
+                    weights.append((fused.lexical_weight, fused.vector_weight))
+                runs[query_id] = dedupe([chunk_doc[c] for c, _ in fused.ranked[:limit]])
+    metrics = summarize(top10, dataset.qrels, latencies)
+    metrics["recall@100"] = summarize(deep, dataset.qrels, latencies)["recall@100"]
+    mean = np.mean(weights, axis=0) if weights else np.zeros(2)
+    summary = {
+        **choices,
+        "mean_lexical_weight": round(float(mean[0]), 3),
+        "mean_vector_weight": round(float(mean[1]), 3),
+    }
+    return metrics, summary
+
+
+async def _reranked(
+    pool: asyncpg.Pool,
+    embedder: Embedder,
+    dataset: Dataset,
+    query_vectors: dict[str, np.ndarray],
+    collections: list[int],
+    chunk_doc: dict[int, str],
+    tuning: search_sql.Tuning,
+    reranker: Reranker,
+    depth: int,
+) -> dict[str, float]:
+    """The hybrid's best `depth` reordered by the reranker; latency includes the reranker,
+    and `rerank_p50_ms` is the reranker's own share."""
+    runs, latencies, costs = {}, [], []
+    scripts = getattr(embedder, "scripts", None)
+    async with pool.acquire() as conn:
+        await search_sql.apply_session_settings(conn, tuning)
+        for query_id, text in dataset.queries.items():
+            started = time.perf_counter()
+            candidates = await search_sql.candidates(
+                conn, text=text, embedding=query_vectors[query_id], collection_ids=collections,
+                document_ids=None, limit=depth, tuning=tuning,
+            )  # fmt: skip
+            fused = fuse(candidates, vector_covers=readable_by(scripts, text))
+            ids = [c for c, _ in fused.ranked[:depth]]
+            texts = dict(await conn.fetch("SELECT id, text FROM chunks WHERE id = ANY($1)", ids))
+            scored = time.perf_counter()
+            scores = await reranker.score(text, [texts[c] for c in ids])
+            costs.append((time.perf_counter() - scored) * 1000)
+            order = sorted(range(len(ids)), key=lambda i: -scores[i])
+            latencies.append((time.perf_counter() - started) * 1000)
+            runs[query_id] = dedupe([chunk_doc[ids[i]] for i in order])
+    metrics = summarize(runs, dataset.qrels, latencies)
+    metrics["rerank_p50_ms"] = round(float(np.percentile(costs, 50)), 2)
+    return metrics
+
+
+METHODS = ("lexical", "vector", "rrf", "hybrid", "reranked", "bm25", "dense")
 
 
 def format_table(results: dict[str, Any]) -> str:
     lines = [
         f"{results['dataset']}: {results['documents']} documents, {results['chunks']} chunks, "
-        f"{results['queries']} judged queries",
+        f"{results['queries']} judged queries, mostly {results.get('language')}",
         f"{'method':<10}{'nDCG@10':>9}{'R@10':>8}{'R@100':>8}{'MRR@10':>8}"
         f"{'p50 ms':>9}{'p95 ms':>9}",
     ]
     for method in METHODS:
+        if method not in results:
+            continue
         m = results[method]
         lines.append(
             f"{method:<10}{m['ndcg@10']:>9.4f}{m['recall@10']:>8.4f}{m['recall@100']:>8.4f}"
             f"{m['mrr@10']:>8.4f}{m['p50_ms']:>9.2f}{m['p95_ms']:>9.2f}"
         )
+    if "reranked" in results:
+        lines.append(
+            f"reranked = hybrid's best reordered by the reranker, which took "
+            f"{results['reranked']['rerank_p50_ms']} ms per query (p50); its R@100 is R@depth"
+        )
+    choices = results.get("choices", {})
+    lines.append(
+        "hybrid = per-query fusion; rrf = the fixed weighted RRF it replaced. Fusion's choice: "
+        + ", ".join(f"{name} {count}" for name, count in choices.items() if "weight" not in name)
+        + f" (mean weights: lexical {choices.get('mean_lexical_weight')},"
+        f" vector {choices.get('mean_vector_weight')})"
+    )
     return "\n".join(lines)

@@ -1,1 +1,1 @@
-"""Ingestion: parse uploaded files, split them into chunks, and the worker that runs the jobs."""
+"""Ingestion: accept documents (check, store, queue), then the worker parses, chunks and embeds."""

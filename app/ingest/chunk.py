@@ -12,10 +12,10 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from app.text.headings import heading
 from app.text.sentences import sentence_spans
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _WORD = re.compile(r"\S+")
 
 
@@ -112,16 +112,17 @@ def _pieces(
     """Paragraphs that fit the window, else their sentences, else runs of words."""
     headings: list[tuple[int, str]] = []  # (level, title) of the enclosing sections
     for start, end in _paragraph_spans(text):
-        match = None
-        if markdown:
-            match = _HEADING.match(text[start:end].split("\n", 1)[0])
-            if match:
-                level = len(match.group(1))
-                headings = [h for h in headings if h[0] < level] + [(level, match.group(2))]
+        found = None
+        if markdown and text[start] == "#":
+            newline = text.find("\n", start, end)
+            found = heading(text[start : end if newline == -1 else newline])
+            if found:
+                level = found[0]
+                headings = [h for h in headings if h[0] < level] + [found]
         path = tuple(title for _, title in headings)
         tokens = count_tokens(text[start:end])
         if tokens <= max_tokens:
-            yield _Piece(start, end, tokens, path, is_heading=match is not None)
+            yield _Piece(start, end, tokens, path, is_heading=found is not None)
             continue
         for s_start, s_end in sentence_spans(text, start, end):
             s_tokens = count_tokens(text[s_start:s_end])

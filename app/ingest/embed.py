@@ -12,14 +12,12 @@ from collections.abc import Awaitable, Callable, Sequence
 import numpy as np
 
 from app.embedders import Embedder
+from app.embedders.stored import pack
 from app.text.sentences import sentence_spans
 
 # Wide enough that sorting by length leaves little padding in each model batch, and the
 # model, not the hand-off, dominates; small enough for live progress.
 GROUP = 256
-# Sentence vectors are stored as float16: half the bytes, and cosine similarities move by
-# less than 0.001.
-SENTENCE_DTYPE = np.float16
 
 
 async def embed_sorted(
@@ -45,14 +43,7 @@ async def embed_sorted(
         )
         for i, sentence_vectors in zip(indices, pooled, strict=True):
             if sentence_vectors is not None:
-                sentences[i] = sentence_vectors.astype(SENTENCE_DTYPE).tobytes()
+                sentences[i] = pack(sentence_vectors)
         if on_progress is not None:
             await on_progress(min(begin + group, len(order)), len(order))
     return vectors, sentences
-
-
-def sentence_vectors(stored: bytes | None, dimension: int) -> np.ndarray | None:
-    """The float32 rows `embed_sorted` stored for one chunk."""
-    if stored is None:
-        return None
-    return np.frombuffer(stored, dtype=SENTENCE_DTYPE).reshape(-1, dimension).astype(np.float32)

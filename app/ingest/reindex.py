@@ -7,15 +7,11 @@ from collections.abc import Callable
 import asyncpg
 
 from app.db import embedding_model as model_sql
-from app.db.migrate import DatabaseSetupError
 from app.embedders import Embedder
+from app.errors import ModelMismatch
 from app.ingest.embed import embed_sorted
 
 BATCH = 1024
-
-
-class ModelMismatch(DatabaseSetupError):
-    """The configured embedding model is not the one the stored vectors came from."""
 
 
 async def check_model(conn: asyncpg.Connection, embedder: Embedder) -> None:

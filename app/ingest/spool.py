@@ -1,4 +1,8 @@
-"""Copy an upload to a temporary file in bounded pieces, hashing as it goes."""
+"""Local files an upload passes through: spooled in bounded pieces and hashed as they go.
+
+Local disk is only a spool: web and worker may run on different machines, so a document
+is stored in Postgres (accept.py) before the request ends, and its spool file removed.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +10,44 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiofiles
 import aiofiles.os
 
-from app.errors import PayloadTooLarge
+from app.errors import DocumentTooLarge
 
 PIECE = 256 * 1024
 
 
 @dataclass
 class Spooled:
+    """A file on local disk with its size and sha256, known before anything reads it again."""
+
     path: Path
     size: int
     sha256: str
 
-    async def read(self) -> bytes:
+    async def pieces(self, size: int) -> AsyncIterator[bytes]:
+        """The file's bytes, `size` at a time."""
         async with aiofiles.open(self.path, "rb") as file:
-            return await file.read()
+            while piece := await file.read(size):
+                yield piece
+
+
+async def read_pieces(read: Callable[[int], Awaitable[bytes]]) -> AsyncIterator[bytes]:
+    """What `read(n)` (an UploadFile's read, say) yields, PIECE bytes at a time."""
+    while piece := await read(PIECE):
+        yield piece
 
 
 @contextlib.asynccontextmanager
 async def spool(
-    read: Callable[[int], Awaitable[bytes]], directory: Path, limit: int, too_large: str
+    pieces: AsyncIterable[bytes], directory: Path, limit: int, too_large: str
 ) -> AsyncIterator[Spooled]:
-    """Write what `read(n)` yields to a file under `directory`; 413 past `limit` bytes.
+    """Write `pieces` to a file under `directory`; 413 past `limit` bytes.
 
     The file is removed when the block ends, whatever happens.
     """
@@ -45,13 +59,24 @@ async def spool(
         digest = hashlib.sha256()
         size = 0
         async with aiofiles.open(path, "wb") as file:
-            while piece := await read(PIECE):
+            async for piece in pieces:
                 size += len(piece)
                 if size > limit:
-                    raise PayloadTooLarge(too_large)
+                    raise DocumentTooLarge(too_large)
                 digest.update(piece)
                 await file.write(piece)
         yield Spooled(path, size, digest.hexdigest())
     finally:
         with contextlib.suppress(FileNotFoundError):
             await aiofiles.os.remove(path)
+
+
+async def hashed(path: Path) -> Spooled:
+    """A file that is already on local disk (the ingest command's), hashed in pieces."""
+    digest = hashlib.sha256()
+    size = 0
+    async with aiofiles.open(path, "rb") as file:
+        while piece := await file.read(PIECE):
+            size += len(piece)
+            digest.update(piece)
+    return Spooled(path, size, digest.hexdigest())

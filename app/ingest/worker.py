@@ -22,11 +22,11 @@ from app.db import chunks as chunk_sql
 from app.db import documents as document_sql
 from app.db import jobs as job_sql
 from app.embedders import Embedder
-from app.errors import AppError
+from app.errors import IngestError
 from app.ingest.chunk import Chunk, chunk_text
 from app.ingest.embed import embed_sorted
-from app.ingest.formats import Parsed, parse
-from app.ingest.parse import IngestError
+from app.ingest.sandbox import Parsed, parse
+from app.text.language import chunk_configs
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,22 @@ OVERLAP_TOKENS = 32
 # Jobs claimed at once: enough one-chunk documents that sorting them by length leaves
 # little padding in the model's batches.
 BATCH_JOBS = 256
+# ...and at most this many bytes of files (one bigger file still goes alone): the batch's
+# files are all in memory at once, and 256 files of 20 MB would be 5 GB.
+BATCH_BYTES = 32 * 1024 * 1024
+# Characters of text a document may hold (some 10,000 pages): a 50 MB one-line text file
+# made the chunker count tokens word by word for minutes.
+MAX_TEXT_CHARS = 25_000_000
+# Waits between attempts to start over after a failure (a database outage, mostly).
+RETRY_MIN_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
+_OUTAGE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.OperatorInterventionError,  # the server is shutting down or starting
+)
 
 
 @dataclass
@@ -67,6 +83,7 @@ class Worker:
         retry_base_seconds: float = 5,
         overlap_tokens: int = OVERLAP_TOKENS,
         batch_jobs: int = BATCH_JOBS,
+        batch_bytes: int = BATCH_BYTES,
     ) -> None:
         self.pool = pool
         self.embedder = embedder
@@ -75,12 +92,41 @@ class Worker:
         self.retry_base_seconds = retry_base_seconds
         self.overlap_tokens = overlap_tokens
         self.batch_jobs = batch_jobs
+        self.batch_bytes = batch_bytes
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._wake = asyncio.Event()
         # Heartbeats of the batches claimed and not yet stored (stopped when run() ends too).
         self._heartbeats: set[asyncio.Task[None]] = set()
+        self.problem: str | None = None  # why the last cycle failed, until one succeeds
+        self.failures = 0
 
     async def run(self) -> None:
+        """Run jobs until cancelled, riding out database outages (and any other failure).
+
+        A failure ends the current cycle: its batches' locks expire and their jobs are
+        claimed again, attempt counted. The worker waits (0.5 s doubling to 30 s) and
+        starts over; `problem` says what is wrong meanwhile.
+        """
+        delay = RETRY_MIN_SECONDS
+        while True:
+            started = asyncio.get_running_loop().time()
+            try:
+                await self._run_once()
+            except Exception as exc:
+                self.failures += 1
+                self.problem = f"{type(exc).__name__}: {exc}"
+                if asyncio.get_running_loop().time() - started > RETRY_MAX_SECONDS:
+                    delay = RETRY_MIN_SECONDS  # it ran fine for a while: a new outage
+                log.warning(
+                    "worker cycle failed (%s); starting over in %.1f s",
+                    self.problem,
+                    delay,
+                    exc_info=not isinstance(exc, _OUTAGE),
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    async def _run_once(self) -> None:
         """Claim and run jobs; sleep until NOTIFY jobs (or the poll interval) when idle.
 
         Three stages overlap so the model never waits: while one batch is embedded, the
@@ -94,6 +140,9 @@ class Worker:
                 claiming = asyncio.create_task(self._claim())
                 while True:
                     batch = await claiming
+                    if self.problem is not None:
+                        log.info("worker running again after: %s", self.problem)
+                        self.problem = None
                     if batch is None:
                         if storing is not None:
                             await storing
@@ -115,7 +164,8 @@ class Worker:
                 # A batch claimed or embedded but not stored: its jobs' locks now expire.
                 for heartbeat in list(self._heartbeats):
                     await self._stop(heartbeat)
-                await listener.remove_listener(job_sql.CHANNEL, self._on_notify)
+                with contextlib.suppress(Exception):  # the connection may be gone
+                    await listener.remove_listener(job_sql.CHANNEL, self._on_notify)
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
@@ -123,8 +173,13 @@ class Worker:
     async def _claim(self) -> _Batch | None:
         """Claim the jobs that are ready (up to batch_jobs) and parse their documents."""
         async with self.pool.acquire() as conn:
+            await self._fail_abandoned(conn)
             jobs = await job_sql.claim_many(
-                conn, lock_seconds=self.lock_seconds, worker=self.name, limit=self.batch_jobs
+                conn,
+                lock_seconds=self.lock_seconds,
+                worker=self.name,
+                limit=self.batch_jobs,
+                max_bytes=self.batch_bytes,
             )
         if not jobs:
             return None
@@ -135,6 +190,17 @@ class Worker:
         except BaseException:
             await self._stop(heartbeat)
             raise
+
+    async def _fail_abandoned(self, conn: asyncpg.Connection) -> None:
+        """Fail, with their documents, the jobs that took their worker down every time."""
+        async with conn.transaction():
+            for job in await job_sql.fail_abandoned(conn):
+                log.error("job %s failed: %s", job["id"], job["last_error"])
+                document_id = job["payload"].get("document_id")
+                if document_id:
+                    await document_sql.set_status(
+                        conn, UUID(document_id), "failed", error=job["last_error"]
+                    )
 
     async def _embed(self, batch: _Batch) -> _Embedded | None:
         """The batch's chunk and sentence vectors; None (jobs retried) if the model failed."""
@@ -162,13 +228,43 @@ class Worker:
         """Write the batch's chunks (one transaction), then stop its heartbeat."""
         try:
             if embedded is not None:
-                try:
-                    await self._write(batch.prepared, *embedded)
-                except Exception as exc:  # the database: worth another try
-                    log.exception("storing %d job(s) failed", len(batch.prepared))
-                    await self._retry_all(batch, exc)
+                await self._write_isolated(batch.prepared, *embedded)
         finally:
             await self._stop(batch.heartbeat)
+
+    async def _write_isolated(
+        self, prepared: list[_Prepared], vectors: np.ndarray, sentences: list[bytes | None]
+    ) -> None:
+        """Write the batch in one transaction; if that fails, each document on its own.
+
+        One document must not fail its whole batch: the others are written without it and
+        only the one that fails again is retried (or failed) with its own error.
+        """
+        try:
+            await self._write(prepared, vectors, sentences)
+            return
+        except Exception as exc:  # the database: worth another try
+            if len(prepared) == 1:
+                log.exception("storing job %s failed", prepared[0].job["id"])
+                await self._retry_or_fail(prepared[0].job, exc)
+                return
+            log.warning(
+                "storing %d documents together failed (%s: %s); storing each on its own",
+                len(prepared),
+                type(exc).__name__,
+                exc,
+            )
+        start = 0
+        for item in prepared:
+            end = start + len(item.chunks)
+            try:
+                await self._write([item], vectors[start:end], sentences[start:end])
+            except asyncpg.DataError as exc:  # e.g. a NUL character: the same every time
+                await self._give_up(item.job, f"its text could not be stored: {exc}")
+            except Exception as exc:
+                log.exception("storing job %s failed", item.job["id"])
+                await self._retry_or_fail(item.job, exc)
+            start = end
 
     async def _stop(self, heartbeat: asyncio.Task[None]) -> None:
         self._heartbeats.discard(heartbeat)
@@ -188,7 +284,7 @@ class Worker:
                 async with self.pool.acquire() as conn:
                     if not await job_sql.extend_locks(conn, ids, attempts, self.lock_seconds):
                         return
-            except (OSError, asyncpg.PostgresError):
+            except Exception:  # an outage: the next beat tries again
                 log.warning("could not extend the locks of jobs %s; will try again", ids)
 
     async def _prepare(self, jobs: list[asyncpg.Record]) -> list[_Prepared]:
@@ -201,7 +297,7 @@ class Worker:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 await document_sql.set_processing(conn, ids)
-                rows = {row["id"]: row for row in await document_sql.get_with_files(conn, ids)}
+                rows = {row["id"]: row for row in await document_sql.get_documents(conn, ids)}
         except Exception as exc:
             for job in ingest:
                 await self._retry_or_fail(job, exc)
@@ -214,22 +310,30 @@ class Worker:
                     async with self.pool.acquire() as conn:
                         await job_sql.finish(conn, job["id"], job["attempts"])
                     continue
-                if document["content"] is None:
+                # One stored file in memory at a time, read back from Postgres in its parts.
+                async with self.pool.acquire() as conn:
+                    content = await document_sql.read_file(conn, document_id)
+                if content is None:
                     raise IngestError("the uploaded file is missing")
-                parsed, chunks = await asyncio.to_thread(self._split, document)
+                parsed, chunks = await asyncio.to_thread(self._split, document, content)
                 if not chunks:
                     raise IngestError("the document has no text to index")
                 prepared.append(_Prepared(job, document, parsed, chunks))
-            except (IngestError, AppError) as exc:
+            except IngestError as exc:
                 await self._give_up(job, str(exc))
             except Exception as exc:
                 log.exception("job %s failed (attempt %s)", job["id"], job["attempts"])
                 await self._retry_or_fail(job, exc)
         return prepared
 
-    def _split(self, document: asyncpg.Record) -> tuple[Parsed, list[Chunk]]:
+    def _split(self, document: asyncpg.Record, content: bytes) -> tuple[Parsed, list[Chunk]]:
         """Parse and chunk (CPU work for big files, so it runs off the event loop)."""
-        parsed = parse(document["content"], document["media_type"], document["source"])
+        parsed = parse(content, document["media_type"], document["source"])
+        if len(parsed.text) > MAX_TEXT_CHARS:
+            raise IngestError(
+                f"{document['source']!r} holds {len(parsed.text):,} characters of text, more "
+                f"than the {MAX_TEXT_CHARS:,} a document may have; split it into parts"
+            )
         chunks = chunk_text(
             parsed.text,
             self.embedder.count_tokens,
@@ -243,6 +347,17 @@ class Worker:
     async def _write(
         self, prepared: list[_Prepared], vectors: np.ndarray, sentences: list[bytes | None]
     ) -> None:
+        # Each chunk is indexed in its own language (off the event loop: the detector's
+        # first use loads its model).
+        languages = iter(
+            await asyncio.to_thread(
+                lambda: [
+                    language
+                    for p in prepared
+                    for language in chunk_configs([c.text for c in p.chunks])
+                ]
+            )
+        )
         # Each document's chunks, its status and its job's end commit together, fenced by
         # the attempt: a crash before the commit leaves nothing searchable, and a worker
         # whose lock was taken over writes nothing.
@@ -250,14 +365,20 @@ class Worker:
             held = await job_sql.finish_many(
                 conn, [p.job["id"] for p in prepared], [p.job["attempts"] for p in prepared]
             )
+            # Documents deleted since they were claimed get no chunks (their chunks' COPY
+            # failed the whole batch); FOR SHARE holds off a delete until this commits.
+            present = await document_sql.lock_present(conn, [p.document["id"] for p in prepared])
+            held = {p.job["id"] for p in prepared if p.job["id"] in held}
+            held &= {p.job["id"] for p in prepared if p.document["id"] in present}
             kept = [p for p in prepared if p.job["id"] in held]
             rows: list[tuple[UUID, chunk_sql.NewChunk]] = []
             flat = iter(zip(vectors, sentences, strict=True))
             for item in prepared:
                 for ordinal, chunk in enumerate(item.chunks):
                     vector, sentence_vectors = next(flat)
+                    language = next(languages)
                     if item.job["id"] in held:
-                        new = _new_chunk(ordinal, chunk, vector, sentence_vectors)
+                        new = _new_chunk(ordinal, chunk, vector, sentence_vectors, language)
                         rows.append((item.document["id"], new))
             ids = [p.document["id"] for p in kept]
             await chunk_sql.delete_for_documents(conn, ids)
@@ -266,7 +387,9 @@ class Worker:
                 conn, ids, [len(p.chunks) for p in kept], [p.parsed.title for p in kept]
             )
         for item in prepared:
-            if item.job["id"] not in held:
+            if item.document["id"] not in present:
+                log.info("document %s was deleted while it was ingested", item.document["id"])
+            elif item.job["id"] not in held:
                 log.warning("job %s was taken over by another worker; dropped", item.job["id"])
         log.info("%d document(s) ready: %d chunks", len(kept), len(rows))
 
@@ -297,7 +420,11 @@ async def _cancel(task: asyncio.Task[Any]) -> None:
 
 
 def _new_chunk(
-    ordinal: int, chunk: Chunk, vector: np.ndarray, sentence_vectors: bytes | None
+    ordinal: int,
+    chunk: Chunk,
+    vector: np.ndarray,
+    sentence_vectors: bytes | None,
+    language: str = "english",
 ) -> chunk_sql.NewChunk:
     return chunk_sql.NewChunk(
         ordinal=ordinal,
@@ -309,4 +436,5 @@ def _new_chunk(
         token_count=chunk.token_count,
         embedding=vector,
         sentence_vectors=sentence_vectors,
+        language=language,
     )

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import asyncpg
-
-from app.cache import Cache
 from app.config import Settings
-from app.embedders import Embedder
 from app.llm.base import LLM
 
 
-def load_llm(
-    settings: Settings, embedder: Embedder, pool: asyncpg.Pool, cache: Cache | None
-) -> LLM:
+def load_llm(settings: Settings) -> LLM:
     if settings.llm_provider == "openai":
         from app.llm.openai import OpenAILLM
 
         return OpenAILLM(settings)
     from app.llm.extractive import ExtractiveLLM
 
-    return ExtractiveLLM(embedder, pool, cache)
+    return ExtractiveLLM()

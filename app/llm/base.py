@@ -1,26 +1,55 @@
-"""The shape every answer generator (LLM provider) has."""
+"""The shape every answer generator (LLM provider) has, and what it is given."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
 
-from app.errors import AppError
-from app.rag.retrieve import Passage
+import numpy as np
 
+from app.errors import LLMError
 
-class LLMError(AppError):
-    """The model server failed; the message says what to check. Streams turn it into `error`."""
-
-    status = 502
-    code = "upstream_error"
+__all__ = ["LLM", "LLMError", "Turn"]
 
 
 @dataclass(frozen=True)
 class Turn:
     role: str  # "user" or "assistant"
     content: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk: what an answer is composed from and cites as [n]."""
+
+    chunk_id: int
+    document_id: str
+    title: str
+    text: str
+    snippet: str
+    page: int | None
+    heading_path: list[str]
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "score": round(self.score, 6)}
+
+
+class TextEmbedder(Protocol):
+    """What a provider may embed with (any `app.embedders` provider has this method)."""
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Vectors:
+    """Embeddings for a provider that ranks by them (`needs_vectors`), fetched by retrieval:
+    providers never query storage."""
+
+    question: np.ndarray  # the question's embedding, as cached by the search
+    sentences: Sequence[np.ndarray | None]  # per passage, stored at ingestion; None: not stored
+    embedder: TextEmbedder  # for what has no stored vector
 
 
 class LLM(Protocol):
@@ -30,8 +59,12 @@ class LLM(Protocol):
     # True: standalone_question() is a real rewrite, answered as asked. False: it is only a
     # better search query, and the answer is composed for the question as the person typed it.
     rewrites_questions: bool
+    # True: stream() must be given `vectors`.
+    needs_vectors: bool
 
-    def stream(self, question: str, passages: Sequence[Passage]) -> AsyncIterator[str]:
+    def stream(
+        self, question: str, passages: Sequence[Passage], vectors: Vectors | None = None
+    ) -> AsyncIterator[str]:
         """The answer as text deltas, citing passages as [n] (1-based)."""
         ...
 

@@ -17,9 +17,8 @@ import httpx
 
 from app.config import Settings
 from app.infra.http1 import Http1Transport
-from app.llm.base import LLMError, Turn
-from app.rag import prompt
-from app.rag.retrieve import Passage
+from app.llm import prompt
+from app.llm.base import LLMError, Passage, Turn, Vectors
 
 ATTEMPTS = 3
 RETRY_DELAYS = (0.2, 1.0)  # seconds before the 2nd and 3rd attempts
@@ -30,6 +29,7 @@ MAX_REWRITE_CHARS = 1000
 class OpenAILLM:
     name = "openai"
     rewrites_questions = True
+    needs_vectors = False
 
     def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
         assert settings.llm_base_url is not None
@@ -54,7 +54,9 @@ class OpenAILLM:
             transport=transport,
         )
 
-    def stream(self, question: str, passages: Sequence[Passage]) -> AsyncIterator[str]:
+    def stream(
+        self, question: str, passages: Sequence[Passage], vectors: Vectors | None = None
+    ) -> AsyncIterator[str]:
         return self._complete(prompt.answer_messages(question, passages))
 
     async def standalone_question(self, question: str, history: Sequence[Turn]) -> str:

@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 
 from app.embedders import Embedder
-from app.rag.retrieve import Passage
+from app.llm.base import Passage
 from app.text.sentences import sentence_spans
 
-CITATION = re.compile(r"\[(\d+)\]")
+# At most 6 digits: int() refuses strings of more than 4,300 (ValueError in an answer).
+CITATION = re.compile(r"\[(\d{1,6})\]")
 # Cosine similarity (all-MiniLM-L6-v2) between a sentence and the closest sentence of the
 # passage it cites, below which the citation looks unsupported: paraphrases of a source
 # sentence score well above it, sentences about something else mostly below 0.3.

@@ -5,18 +5,29 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import numpy as np
 
-from app.cache import Cache
+from app.backends.cache import Cache
+from app.db import chunks as chunk_sql
 from app.db import collections as collection_sql
 from app.db import search as search_sql
 from app.embedders import Embedder
+from app.embedders.stored import sentence_vectors
 from app.errors import NotFound
+from app.llm.base import Passage
+from app.rag.fusion import fuse
+from app.rerankers import Reranker
+from app.rerankers.base import RerankError
+from app.text.language import readable_by
+
+log = logging.getLogger(__name__)
 
 EMBEDDING_TTL = 24 * 3600
 # Results are keyed by the collections' versions, so a change is seen at once; the TTL
@@ -39,21 +50,6 @@ class Scope:
 
 
 EVERYTHING = Scope()
-
-
-@dataclass(frozen=True)
-class Passage:
-    chunk_id: int
-    document_id: str
-    title: str
-    text: str
-    snippet: str
-    page: int | None
-    heading_path: list[str]
-    score: float
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "score": round(self.score, 6)}
 
 
 def _digest(*parts: Any) -> str:
@@ -81,8 +77,11 @@ async def search(
     cache: Cache | None = None,
     mode: search_sql.Mode = "hybrid",
     tuning: search_sql.Tuning = search_sql.DEFAULT_TUNING,
+    reranker: Reranker | None = None,
+    rerank_candidates: int = 20,
 ) -> list[Passage]:
-    """The k best chunks for the question within the scope."""
+    """The k best chunks for the question within the scope (hybrid: reordered by the
+    reranker, when one is configured, from the best `rerank_candidates` fused)."""
     scope = scope or Scope()
     async with pool.acquire() as conn:
         collections = await collection_sql.versions(conn, scope.collection)
@@ -90,25 +89,35 @@ async def search(
         collections = [c for c in collections if c["id"] in scope.collection_ids]
     if scope.collection is not None and not collections:
         raise NotFound(f"there is no collection {scope.collection!r}", code="unknown_collection")
+    reranking = reranker is not None and mode == "hybrid"
+    depth = max(k, rerank_candidates) if reranking else k
+    # The embedder's name too: after a model change (reindex), a shared cache must not answer
+    # with the ranking the old vectors gave.
     key = "search:" + _digest(
-        mode, k, question, [tuple(c) for c in collections], scope.document_ids, asdict(tuning)
-    )
+        embedder.name, mode, k, question, [tuple(c) for c in collections], scope.document_ids,
+        asdict(tuning), reranker.name if reranking and reranker is not None else None, depth,
+    )  # fmt: skip
     if cache is not None and (hit := await cache.get(key)) is not None:
         return [Passage(**p) for p in json.loads(hit)]
 
     async def _uncached() -> list[Passage]:
         vector = None if mode == "lexical" else await embed_query(embedder, question, cache)
         async with pool.acquire() as conn:
-            rows = await search_sql.search(
-                conn,
-                mode=mode,
-                text=question,
-                embedding=vector,
-                collection_ids=[c["id"] for c in collections],
-                document_ids=list(scope.document_ids) or None,
-                limit=k,
-                tuning=tuning,
-            )
+            if mode == "hybrid":
+                rows = await hybrid_rows(
+                    conn, embedder, question, vector, collections, scope, depth, tuning
+                )
+            else:
+                rows = await search_sql.search(
+                    conn,
+                    mode=mode,
+                    text=question,
+                    embedding=vector,
+                    collection_ids=[c["id"] for c in collections],
+                    document_ids=list(scope.document_ids) or None,
+                    limit=k,
+                    tuning=tuning,
+                )
         passages = [
             Passage(
                 chunk_id=row["chunk_id"],
@@ -122,6 +131,8 @@ async def search(
             )
             for row in rows
         ]
+        if reranking and reranker is not None:
+            passages = await rerank(reranker, question, passages, k)
         if cache is not None:
             await cache.set(key, json.dumps([asdict(p) for p in passages]).encode(), RESULT_TTL)
         return passages
@@ -133,3 +144,56 @@ async def search(
         running.add_done_callback(lambda _: _running.pop(key, None))
     # Shielded: one waiter that goes away must not cancel the search the others wait for.
     return list(await asyncio.shield(running))
+
+
+async def stored_sentence_vectors(
+    pool: asyncpg.Pool, dimension: int, passages: Sequence[Passage]
+) -> list[np.ndarray | None]:
+    """Each passage's sentence vectors as stored at ingestion (None where there are none)."""
+    async with pool.acquire() as conn:
+        stored = await chunk_sql.sentence_vectors(conn, [p.chunk_id for p in passages])
+    return [sentence_vectors(stored.get(p.chunk_id), dimension) for p in passages]
+
+
+async def hybrid_rows(
+    conn: asyncpg.Connection,
+    embedder: Embedder,
+    question: str,
+    vector: np.ndarray | None,
+    collections: list[asyncpg.Record],
+    scope: Scope,
+    k: int,
+    tuning: search_sql.Tuning,
+) -> list[dict[str, Any]]:
+    """The k best chunks by per-query fusion (app.rag.fusion) of both rankings."""
+    candidates = await search_sql.candidates(
+        conn,
+        text=question,
+        embedding=vector,
+        collection_ids=[c["id"] for c in collections],
+        document_ids=list(scope.document_ids) or None,
+        limit=k,
+        tuning=tuning,
+    )
+    fused = fuse(
+        candidates, vector_covers=readable_by(getattr(embedder, "scripts", None), question)
+    )
+    best = fused.ranked[:k]
+    found = {
+        r["chunk_id"]: r
+        for r in await search_sql.details(conn, ids=[c for c, _ in best], text=question)
+    }
+    return [{**found[c], "score": score} for c, score in best if c in found]
+
+
+async def rerank(
+    reranker: Reranker, question: str, passages: list[Passage], k: int
+) -> list[Passage]:
+    """The k passages the reranker scores best; the fused order if it fails."""
+    try:
+        scores = await reranker.score(question, [p.text for p in passages])
+    except RerankError as exc:
+        log.warning("reranking skipped: %s", exc)
+        return passages[:k]
+    order = sorted(range(len(passages)), key=lambda i: -scores[i])[:k]
+    return [replace(passages[i], score=scores[i]) for i in order]

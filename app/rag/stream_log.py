@@ -1,98 +1,26 @@
-"""Where answer streams' events are kept so an SSE client can resume from any worker.
+"""Answer streams' events, written in batches to a stream log so a client can resume them
+from any worker, and read back for that resume.
 
-Redis (a list per stream, expiring) when REDIS_URL is set, Postgres (stream_events) otherwise:
-both are shared by every worker, which an in-process store would not be. Recording is best
+The store (Postgres, Redis or in-process) is chosen by URL in app/backends. Recording is best
 effort: a store that fails slows nothing and breaks no live answer, only resume.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import AsyncIterator
 from uuid import UUID
 
-import asyncpg
-import redis.asyncio as redis
-
-from app.db import stream_events as stream_sql
+from app.backends.stream_log import TERMINAL, Record, StreamLog, Written
 
 log = logging.getLogger(__name__)
 
-KEEP_SECONDS = 3600  # how long a finished stream can still be resumed
 # Tokens are written in batches at most this old. A resume is rarely this quick (EventSource
 # waits about 3 s before it reconnects), and each batch costs Redis a command per stream.
 FLUSH_SECONDS = 1.0
 POLL_SECONDS = 0.2  # how often a resumed stream looks for new events
-TERMINAL = ("done", "error")
-SLICE = 200  # streams per Redis pipeline
-
-Record = tuple[int, str, Any]  # (seq, event name, data) as read back
-# As written: the data as JSON text, encoded once for both the client and the log.
-Written = tuple[int, str, str]
-Batch = Mapping[UUID, Sequence[Written]]  # the new events of several streams
-
-
-class StreamLog(Protocol):
-    async def write(self, batch: Batch) -> None: ...
-
-    async def after(self, stream_id: UUID, seq: int) -> list[Record]: ...
-
-
-class RedisStreamLog:
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
-
-    @staticmethod
-    def _key(stream_id: UUID) -> str:
-        return f"rag:answer:{stream_id}"
-
-    async def write(self, batch: Batch) -> None:
-        # In slices: a pipeline is encoded in one go, and 2,000 streams' worth at once would
-        # stall every other stream of the worker for that long.
-        items = list(batch.items())
-        for start in range(0, len(items), SLICE):
-            async with self.client.pipeline(transaction=False) as pipe:
-                for stream_id, events in items[start : start + SLICE]:
-                    key = self._key(stream_id)
-                    # [seq, name, data]: what json.dumps of the three gives, without encoding
-                    # the data again.
-                    pipe.rpush(key, *(f'[{n}, "{name}", {data}]' for n, name, data in events))
-                    # Set when a stream starts (so a worker that dies leaves no key behind)
-                    # and when it ends, not with every batch of tokens in between.
-                    if events[0][0] == 1 or events[-1][1] in TERMINAL:
-                        pipe.expire(key, KEEP_SECONDS)
-                await pipe.execute()
-
-    async def after(self, stream_id: UUID, seq: int) -> list[Record]:
-        # Events are pushed in order from seq 1, so event n sits at index n - 1.
-        raw = await self.client.lrange(self._key(stream_id), seq, -1)
-        return [tuple(json.loads(item)) for item in raw]  # type: ignore[misc]
-
-
-class PostgresStreamLog:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-
-    async def write(self, batch: Batch) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            if any(events[0][0] == 1 for events in batch.values()):  # new streams
-                await stream_sql.delete_older_than(conn, KEEP_SECONDS)  # forget expired ones
-            await stream_sql.append(
-                conn, [(i, *event) for i, events in batch.items() for event in events]
-            )
-
-    async def after(self, stream_id: UUID, seq: int) -> list[Record]:
-        async with self.pool.acquire() as conn:
-            rows = await stream_sql.after(conn, stream_id, seq)
-        return [(r["seq"], r["event"], r["data"]) for r in rows]
-
-
-def stream_log(redis_client: redis.Redis | None, pool: asyncpg.Pool) -> StreamLog:
-    return RedisStreamLog(redis_client) if redis_client is not None else PostgresStreamLog(pool)
 
 
 class StreamWriter:

@@ -38,7 +38,9 @@ def key_json(row: asyncpg.Record) -> dict[str, Any]:
 
 async def account_page(request: Request) -> Response:
     principal = principal_of(request)
-    return templates.TemplateResponse(request, "account.html", {"user": principal})
+    return templates.TemplateResponse(
+        request, "account.html", {"user": principal, "page": "account"}
+    )
 
 
 async def change_password(request: Request) -> Response:

@@ -33,7 +33,7 @@ def _role(value: object) -> str:
 
 async def admin_page(request: Request) -> Response:
     principal = require_role(request, "admin")
-    return templates.TemplateResponse(request, "admin.html", {"user": principal})
+    return templates.TemplateResponse(request, "admin.html", {"user": principal, "page": "admin"})
 
 
 async def list_users(request: Request) -> JSONResponse:

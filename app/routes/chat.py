@@ -18,13 +18,14 @@ from starlette.routing import Route
 from app.auth.access import principal_of, readable_scope, require_conversation
 from app.errors import BadRequest, NotFound
 from app.infra.sse import EventStream, encode
-from app.rag.answer import Ask, open_ask, parse_ask, parse_scope, stream_answer
+from app.rag import protocol
+from app.rag.answer import Ask
+from app.rag.protocol import parse_ask, parse_chat, parse_scope
 from app.rag.retrieve import Scope
 from app.rag.stream_log import Recorder, replay, started
 from app.resources import Resources
 from app.routes.deps import read_json, resources_of
 
-PING_SECONDS = 15
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 INTERRUPTED = {
     "code": "interrupted",
@@ -36,9 +37,7 @@ async def chat(request: Request) -> EventStream:
     if request.headers.get("last-event-id"):
         return await _resume(request)
     # Everything that can be refused is checked before the stream starts, so it gets a 4xx.
-    body = await read_json(request)
-    question, conversation_id = parse_ask(body)
-    scope = parse_scope(body.get("collection"), body.get("document_ids"))
+    question, conversation_id, scope = parse_chat(await read_json(request))
     return await _start(request, question, conversation_id, scope)
 
 
@@ -57,10 +56,9 @@ async def _start(
 ) -> EventStream:
     resources = resources_of(request)
     scope = await readable_scope(request, scope)
-    ask = await open_ask(
-        resources, question, conversation_id, scope, user_id=principal_of(request).user_id
-    )
-    return EventStream(_live(resources, ask), ping=PING_SECONDS, headers=HEADERS)
+    user_id = principal_of(request).user_id
+    ask = await resources.answerer.open(question, conversation_id, scope, user_id=user_id)
+    return EventStream(_live(resources, ask), ping=protocol.PING_SECONDS, headers=HEADERS)
 
 
 async def _live(resources: Resources, ask: Ask) -> AsyncIterator[bytes]:
@@ -68,7 +66,7 @@ async def _live(resources: Resources, ask: Ask) -> AsyncIterator[bytes]:
     stream_id = str(ask.message_id)
     seq = 0
     try:
-        async for name, data in stream_answer(resources, ask):
+        async for name, data in resources.answerer.stream(ask):
             seq += 1
             text = json.dumps(data)  # once, for the client and the log
             recorder.add(seq, name, text)
@@ -78,7 +76,7 @@ async def _live(resources: Resources, ask: Ask) -> AsyncIterator[bytes]:
         # must reach the log, ending in an error a resuming client can show.
         with anyio.CancelScope(shield=True), anyio.move_on_after(10):
             if not recorder.finished:
-                recorder.add(seq + 1, "error", json.dumps(INTERRUPTED))
+                recorder.add(seq + 1, protocol.ERROR, json.dumps(INTERRUPTED))
             await recorder.close()
 
 
@@ -112,7 +110,7 @@ async def _resume(request: Request) -> EventStream:
         async for number, name, data in replay(store, stream_id, seq, idle):
             yield encode(name, json.dumps(data), f"{key}:{number}")
 
-    return EventStream(events(), ping=PING_SECONDS, headers=HEADERS)
+    return EventStream(events(), ping=protocol.PING_SECONDS, headers=HEADERS)
 
 
 routes = [

@@ -1,4 +1,5 @@
-"""Stored conversations: list, read (with messages), delete."""
+"""Stored conversations: list (search by title), read (messages with rendered HTML), rename,
+delete."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from starlette.routing import Route
 
 from app.auth.access import principal_of
 from app.db import conversations as conversation_sql
+from app.db import feedback as feedback_sql
 from app.errors import BadRequest, NotFound
-from app.routes.deps import parse_uuid, resources_of
+from app.routes.deps import parse_uuid, read_json, resources_of
+from app.text.markdown import render
 
 MAX_LIMIT = 200
+MAX_TITLE = 120
 
 
 def _conversation(row: asyncpg.Record) -> dict[str, Any]:
@@ -33,9 +37,12 @@ async def list_conversations(request: Request) -> JSONResponse:
     raw = request.query_params.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
         raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    query = request.query_params.get("q", "").strip()[:MAX_TITLE] or None
     user = principal_of(request)
     async with resources_of(request).pool.acquire() as conn:
-        rows = await conversation_sql.list_conversations(conn, int(raw), user_id=user.user_id)
+        rows = await conversation_sql.list_conversations(
+            conn, int(raw), query, user_id=user.user_id
+        )
     return JSONResponse({"conversations": [_conversation(r) for r in rows]})
 
 
@@ -47,6 +54,7 @@ async def get_conversation(request: Request) -> JSONResponse:
         if row is None:
             raise NotFound(f"there is no conversation {conversation_id}")
         messages = await conversation_sql.messages(conn, conversation_id)
+        ratings = await feedback_sql.for_conversation(conn, conversation_id)
     return JSONResponse(
         {
             "conversation": {
@@ -57,6 +65,9 @@ async def get_conversation(request: Request) -> JSONResponse:
                         "role": m["role"],
                         "content": m["content"],
                         "sources": m["sources"],
+                        # the answer as the page shows it once done: safe Markdown
+                        "html": render(m["content"]) if m["role"] == "assistant" else None,
+                        "rating": ratings.get(m["id"]),
                         "created_at": m["created_at"].isoformat(),
                     }
                     for m in messages
@@ -75,8 +86,24 @@ async def delete_conversation(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def rename_conversation(request: Request) -> JSONResponse:
+    conversation_id = parse_uuid(request.path_params["id"], "conversation")
+    body = await read_json(request)
+    title = body.get("title") if isinstance(body, dict) else None
+    if not isinstance(title, str) or not title.strip():
+        raise BadRequest('send {"title": "..."} with a title that is not empty')
+    title = " ".join(title.split())[:MAX_TITLE]
+    user = principal_of(request)
+    async with resources_of(request).pool.acquire() as conn:
+        if not await conversation_sql.rename(conn, conversation_id, title, user_id=user.user_id):
+            raise NotFound(f"there is no conversation {conversation_id}")
+        row = await conversation_sql.get(conn, conversation_id, user_id=user.user_id)
+    return JSONResponse({"conversation": _conversation(row)})
+
+
 routes = [
     Route("/api/conversations", list_conversations, methods=["GET"]),
     Route("/api/conversations/{id}", get_conversation, methods=["GET"]),
     Route("/api/conversations/{id}", delete_conversation, methods=["DELETE"]),
+    Route("/api/conversations/{id}", rename_conversation, methods=["PATCH"]),
 ]

@@ -19,13 +19,15 @@ from app.auth.access import (
     require_document,
     require_role,
 )
+from app.db import document_list
 from app.db import documents as document_sql
 from app.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from app.infra.sse import EventStream
+from app.ingest import formats
+from app.ingest.accept import Accepted, accept_document
 from app.ingest.fetch import fetch
-from app.ingest.parse import media_type_for
-from app.ingest.spool import spool
-from app.ingest.submit import prepare, submit
+from app.ingest.spool import read_pieces, spool
+from app.rag.protocol import PING_SECONDS
 from app.routes.deps import (
     capped_receive,
     parse_collection_name,
@@ -41,7 +43,8 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 
 async def upload(request: Request) -> Response:
-    """A multipart `file` field (streamed to disk in bounded pieces, never whole in memory)."""
+    """A multipart `file` field, spooled to local disk in bounded pieces (hashed as it goes),
+    checked, then copied into Postgres in parts: never whole in memory."""
     require_role(request, "editor")  # before reading a byte of the body
     resources = resources_of(request)
     settings = resources.settings
@@ -67,15 +70,19 @@ async def upload(request: Request) -> Response:
             raise BadRequest("no file: send the document in a multipart field named 'file'")
         filename = upload_file.filename
         collection = parse_collection_name(form.get("collection"))
-        media_type = media_type_for(filename)
-        uploads = settings.data_dir / "uploads"
-        async with spool(upload_file.read, uploads, limit, too_large) as spooled:
-            data = await spooled.read()
-    return await _store(request, data, filename, media_type, collection, spooled.sha256)
+        await require(request, "write", collection)  # may create it, private to the caller
+        fmt = formats.for_filename(filename)
+        pieces = read_pieces(upload_file.read)
+        async with spool(pieces, settings.data_dir / "uploads", limit, too_large) as file:
+            async with resources.pool.acquire() as conn, conn.transaction():
+                result = await accept_document(
+                    conn, file, source=filename, fmt=fmt, collection=collection
+                )
+    return _accepted(result)
 
 
 async def upload_url(request: Request) -> Response:
-    """JSON {"url": ...}: fetched now, so a bad URL answers 4xx at once."""
+    """JSON {"url": ...}: fetched now (spooled like an upload), so a bad URL answers 4xx."""
     resources = resources_of(request)
     settings = resources.settings
     body = await read_json(request)
@@ -83,48 +90,57 @@ async def upload_url(request: Request) -> Response:
     if not isinstance(url, str) or not url.strip() or len(url) > 2048:
         raise BadRequest('send JSON {"url": "https://..."} with the address of a document')
     collection = parse_collection_name(body.get("collection"))
-    fetched = await fetch(
+    await require(request, "write", collection)  # may create it, private to the caller
+    async with fetch(
         resources.http,
         url.strip(),
         max_bytes=settings.max_upload_bytes,
         timeout=settings.url_timeout_seconds,
         allow_private=settings.allow_private_urls,
-    )
-    return await _store(request, fetched.data, fetched.url, fetched.media_type, collection)
+        directory=settings.data_dir / "uploads",
+        allowed_ports=settings.url_ports,
+    ) as fetched:
+        async with resources.pool.acquire() as conn, conn.transaction():
+            result = await accept_document(
+                conn, fetched.file, source=fetched.url, fmt=fetched.format, collection=collection
+            )
+    return _accepted(result)
 
 
-async def _store(
-    request: Request,
-    data: bytes,
-    source: str,
-    media_type: str,
-    collection: str,
-    sha256: str | None = None,
-) -> Response:
-    title = prepare(data, source, media_type)
-    collection_id = await require(request, "write", collection)
-    async with resources_of(request).pool.acquire() as conn, conn.transaction():
-        result = await submit(
-            conn,
-            data=data,
-            source=source,
-            media_type=media_type,
-            title=title,
-            sha256=sha256,
-            collection_id=collection_id,
-        )
+def _accepted(result: Accepted) -> Response:
     return JSONResponse(
         {"document": document_sql.to_json(result.document), "duplicate": result.duplicate},
         status_code=200 if result.duplicate else 202,
     )
 
 
+STATUSES = ("queued", "processing", "ready", "failed")
+
+
 async def list_documents(request: Request) -> JSONResponse:
-    collection = request.query_params.get("collection") or None
+    """Newest first, `limit` (default 500) at a time from `offset`, by `collection`/`status`."""
+    params = request.query_params
+    collection = params.get("collection") or None
+    status = params.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
+    limit, offset = params.get("limit", "500"), params.get("offset", "0")
+    if not (limit.isdigit() and 1 <= int(limit) <= 500 and offset.isdigit()):
+        raise BadRequest("limit must be 1 to 500 and offset a whole number")
     readable = await readable_ids(request)
     async with resources_of(request).pool.acquire() as conn:
-        rows = await document_sql.list_documents(conn, collection=collection, readable=readable)
-    return JSONResponse({"documents": [document_sql.to_json(row) for row in rows]})
+        rows = await document_list.page(
+            conn,
+            collection=collection,
+            status=status,
+            limit=int(limit),
+            offset=int(offset),
+            readable=readable,
+        )
+        counts = await document_list.status_counts(conn, collection, readable)
+    return JSONResponse(
+        {"documents": [document_sql.to_json(row) for row in rows], "counts": counts}
+    )
 
 
 async def get_document(request: Request) -> JSONResponse:
@@ -171,7 +187,7 @@ async def document_events(request: Request) -> Response:
             ),
         }
 
-    return EventStream(stream(), ping=15)
+    return EventStream(stream(), ping=PING_SECONDS)
 
 
 routes = [

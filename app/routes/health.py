@@ -5,6 +5,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.db.migrate import pending
+from app.resources import worker_stopped
 from app.routes.deps import resources_of
 
 
@@ -22,6 +23,8 @@ async def readyz(request: Request) -> JSONResponse:
         return JSONResponse(
             {"status": "unavailable", "pending_migrations": missing}, status_code=503
         )
+    if stopped := worker_stopped(resources_of(request)):
+        return JSONResponse({"status": "unavailable", "worker": stopped}, status_code=503)
     return JSONResponse({"status": "ready"})
 
 

@@ -1,17 +1,17 @@
 """An OpenAI-compatible API over the knowledge base: GET /v1/models, POST /v1/chat/completions.
 
-Any OpenAI client can ask the documents; the answer's sources ride along in the response
+Any OpenAI client can ask the documents. The model name picks what is searched: `rag` every
+document, `rag:<collection>` one collection. The answer's sources ride along in the response
 (`sources` on the completion and on the first and last stream chunks), an extra field the
-official clients keep.
+official clients keep. The client holds the conversation (it sends the earlier turns), so
+nothing is stored.
 """
 
 from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Any
 
 from sse_starlette import ServerSentEvent
@@ -19,41 +19,31 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app.auth.access import readable_scope
+from app.auth.access import readable_ids, readable_scope
 from app.errors import BadRequest, NotFound
 from app.infra.sse import EventStream
 from app.llm import Turn
-from app.rag.answer import MAX_QUESTION_CHARS, Outcome, answer_events, error_event
+from app.rag import protocol
+from app.rag.answer import Answerer, Ask
+from app.rag.protocol import DONE, ERROR, SOURCES, TOKEN, check_question, parse_model
 from app.rag.retrieve import Scope
-from app.resources import Resources
 from app.routes.deps import read_json, resources_of
 
-PING_SECONDS = 15
-# Model name -> collection searched (None: every document). The hook for collections: when
-# they exist, their names join this mapping as "rag/<collection>".
-MODELS: dict[str, str | None] = {"rag": None}
 MAX_BODY_BYTES = 1024 * 1024
 
 
 async def list_models(request: Request) -> JSONResponse:
+    readable = await readable_ids(request)
+    names = protocol.model_names(await resources_of(request).answerer.collections(readable))
     return JSONResponse(
         {
             "object": "list",
             "data": [
                 {"id": name, "object": "model", "created": 0, "owned_by": "rag-website"}
-                for name in MODELS
+                for name in names
             ],
         }
     )
-
-
-def collection_for(model: Any) -> str | None:
-    if not isinstance(model, str) or model not in MODELS:
-        raise NotFound(
-            f"there is no model {model!r}: use one of {', '.join(MODELS)} (GET /v1/models)",
-            code="model_not_found",
-        )
-    return MODELS[model]
 
 
 def _text(content: Any) -> str:
@@ -67,12 +57,12 @@ def _text(content: Any) -> str:
     raise BadRequest("each message's content must be a string or a list of text parts")
 
 
-def parse_request(body: Any) -> tuple[str, str, list[Turn], bool]:
-    """(model, question, earlier turns, stream) from a chat-completions request body."""
+def parse_request(body: Any) -> tuple[str, Scope, str, list[Turn], bool]:
+    """(model, the scope it selects, question, earlier turns, stream) from a request body."""
     if not isinstance(body, dict):
         raise BadRequest('send a JSON object such as {"model": "rag", "messages": [...]}')
     model = body.get("model")
-    collection_for(model)
+    scope = parse_model(model)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest("messages must be a non-empty list of {role, content} objects")
@@ -84,26 +74,30 @@ def parse_request(body: Any) -> tuple[str, str, list[Turn], bool]:
             turns.append(Turn(message["role"], _text(message.get("content")).strip()))
     if not turns or turns[-1].role != "user" or not turns[-1].content:
         raise BadRequest("the last message must be a user message with the question")
-    if len(turns[-1].content) > MAX_QUESTION_CHARS:
-        raise BadRequest(f"the question is longer than {MAX_QUESTION_CHARS} characters")
-    return model, turns[-1].content, turns[:-1], bool(body.get("stream", False))
+    question = check_question(turns[-1].content)
+    return model, scope, question, turns[:-1], bool(body.get("stream", False))
 
 
 async def chat_completions(request: Request) -> JSONResponse | EventStream:
-    model, question, history, stream = parse_request(await read_json(request, limit=MAX_BODY_BYTES))
-    resources = resources_of(request)
-    scope = await readable_scope(request, Scope(collection_for(model)))
-    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    body = await read_json(request, limit=MAX_BODY_BYTES)
+    model, scope, question, history, stream = parse_request(body)
+    answerer = resources_of(request).answerer
+    scope = await readable_scope(request, scope)
+    try:
+        ask = await answerer.open_unstored(question, history, scope)
+    except NotFound as exc:
+        if exc.code == "unknown_collection":  # rag:<a collection that does not exist>
+            raise protocol.unknown_model(model) from None
+        raise
+    completion_id = f"chatcmpl-{ask.message_id.hex}"
     if stream:
         return EventStream(
-            _chunks(resources, completion_id, model, question, history, scope),
-            ping=PING_SECONDS,
+            _chunks(answerer, ask, completion_id, model),
+            ping=protocol.PING_SECONDS,
             headers={"Cache-Control": "no-store"},
         )
-    outcome = Outcome()
     # Errors raise here, before any byte is sent: they become a JSON error with a status.
-    async for _ in answer_events(resources, question, history, outcome, scope):
-        pass
+    answer = await answerer.complete(ask)
     return JSONResponse(
         {
             "id": completion_id,
@@ -113,23 +107,18 @@ async def chat_completions(request: Request) -> JSONResponse | EventStream:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": outcome.text},
+                    "message": {"role": "assistant", "content": answer.text},
                     "finish_reason": "stop",
                 }
             ],
-            "sources": outcome.sources,
-            "unsupported_citations": outcome.unsupported,
+            "sources": answer.sources,
+            "unsupported_citations": answer.unsupported_citations,
         }
     )
 
 
 async def _chunks(
-    resources: Resources,
-    completion_id: str,
-    model: str,
-    question: str,
-    history: list[Turn],
-    scope: Scope,
+    answerer: Answerer, ask: Ask, completion_id: str, model: str
 ) -> AsyncIterator[ServerSentEvent]:
     created = int(time.time())
 
@@ -144,21 +133,20 @@ async def _chunks(
         }
         return ServerSentEvent(json.dumps(data))
 
-    outcome = Outcome()
-    try:
-        async with aclosing(answer_events(resources, question, history, outcome, scope)) as events:
-            async for name, data in events:
-                if name == "sources":
-                    yield chunk({"role": "assistant", "content": ""}, sources=data["sources"])
-                elif name == "token":
-                    yield chunk({"content": data["text"]})
-    except Exception as exc:
-        _, error = error_event(exc)
-        # OpenAI clients raise an APIError on a chunk that carries "error".
-        yield ServerSentEvent(json.dumps({"error": {**error, "type": error["code"]}}))
-        return
-    yield chunk({}, "stop", sources=outcome.sources, unsupported_citations=outcome.unsupported)
-    yield ServerSentEvent("[DONE]")
+    sources: list[dict[str, Any]] = []
+    async for name, data in answerer.stream(ask):
+        if name == TOKEN:
+            yield chunk({"content": data["text"]})
+        elif name == SOURCES:
+            sources = data["sources"]
+            yield chunk({"role": "assistant", "content": ""}, sources=sources)
+        elif name == DONE:
+            unsupported = data["unsupported_citations"]
+            yield chunk({}, "stop", sources=sources, unsupported_citations=unsupported)
+            yield ServerSentEvent("[DONE]")
+        elif name == ERROR:
+            # OpenAI clients raise an APIError on a chunk that carries "error".
+            yield ServerSentEvent(json.dumps({"error": {**data, "type": data["code"]}}))
 
 
 routes = [

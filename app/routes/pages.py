@@ -1,22 +1,40 @@
-"""The web UI."""
+"""The web UI: the chat page and the documents page (server-rendered, scripts in static/)."""
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from app.ingest import formats
 from app.routes.deps import resources_of
 from app.templating import STATIC_DIR, templates
 
 
-async def index(request: Request) -> Response:
+def _page(request: Request, template: str, page: str) -> Response:
     settings = resources_of(request).settings
     return templates.TemplateResponse(
-        request, "index.html", {"max_upload_mb": settings.max_upload_mb}
+        request,
+        template,
+        {"max_upload_mb": settings.max_upload_mb, "formats": formats, "page": page},
     )
+
+
+async def index(request: Request) -> Response:
+    return _page(request, "index.html", "chat")
+
+
+async def documents(request: Request) -> Response:
+    return _page(request, "documents.html", "documents")
+
+
+async def favicon(_request: Request) -> Response:
+    # Browsers ask for /favicon.ico whatever the page says; answer with the SVG icon.
+    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
 
 routes = [
     Route("/", index),
+    Route("/documents", documents),
+    Route("/favicon.ico", favicon),
     Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
 ]

@@ -35,6 +35,8 @@ async def search(request: Request) -> JSONResponse:
         int(raw_k),
         scope=scope,
         cache=resources.cache if request.query_params.get("cache") != "off" else None,
+        reranker=resources.reranker,
+        rerank_candidates=resources.settings.rerank_candidates,
     )
     return JSONResponse({"results": [p.to_json() for p in passages]})
 

@@ -10,6 +10,7 @@ import re
 _BOUNDARY = re.compile(r"(?P<stop>(?<=[.!?])[\"')\]]*\s+)|(?P<newline>\n\s*)")
 _BLOCK_START = re.compile(r"(?:[-*+>|#]|\d+[.)])\s")
 _LIST_NUMBER = re.compile(r"\d+[.)]")
+_LIST_NUMBER_MAX = 32
 # Common abbreviations that end with a period but do not end a sentence.
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "Mr.", "Mrs.", "Dr.", "Fig.", "cf.", "No.")
 
@@ -22,9 +23,11 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     for match in _BOUNDARY.finditer(text, start, end):
         gap = match.group()
         if match.group("stop") is not None:
-            before = text[begin : match.start()]
+            # Not a copy of the text since `begin`: after many abbreviations in a row
+            # ("e.g. e.g. ...") that copy made the split quadratic.
             if "\n" not in gap and (
-                before.endswith(_ABBREVIATIONS) or _LIST_NUMBER.fullmatch(before.strip())
+                text.endswith(_ABBREVIATIONS, begin, match.start())
+                or _is_list_number(text, begin, match.start())
             ):
                 continue
         elif gap.count("\n") == 1 and not _line_break_ends(text, match.start(), match.end()):
@@ -33,6 +36,11 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
         begin = match.end()
     _append(text, spans, begin, end)
     return spans
+
+
+def _is_list_number(text: str, start: int, end: int) -> bool:
+    # A list number is short: a longer run is never one, and is not copied to be checked.
+    return end - start <= _LIST_NUMBER_MAX and bool(_LIST_NUMBER.fullmatch(text[start:end].strip()))
 
 
 def _line_break_ends(text: str, newline: int, next_line: int) -> bool:

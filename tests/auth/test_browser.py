@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from tests.conftest import run_asgi
 from tests.helpers import AUTH, SOLAR_GUIDE, ingest
-from tests.test_ui import CHROMIUM_ARGS, chromium_path, sign_in
+from tests.ui_browser import CHROMIUM_ARGS, chromium_path, sign_in
 
 ATTACK = """<!doctype html><html><body>
 <form id="f" method="post" enctype="text/plain" action="{site}/api/account/keys">

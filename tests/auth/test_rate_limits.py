@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from app.asgi import Application
 from app.auth.ratelimit import MemoryLimiter, RedisLimiter
-from app.auth.settings import Limit, parse_limit
+from app.auth_settings import Limit, parse_limit
 from tests.conftest import settings_with
 from tests.helpers import ADMIN_EMAIL, AUTH, SOLAR_GUIDE, ingest
 

@@ -7,6 +7,7 @@ import pytest
 from app.db import jobs as job_sql
 from app.db.pool import create_pool
 from app.ingest.worker import Worker
+from tests.helpers import claim_one, eventually
 
 
 @pytest.fixture
@@ -17,17 +18,28 @@ async def pool(settings):
 
 
 async def test_a_running_job_keeps_its_lock_while_the_heartbeat_beats(pool):
+    lock = 1.5  # the heartbeat renews it every 0.5 s
     async with pool.acquire() as conn:
         job_id = await job_sql.enqueue(conn, "ingest", {"document_id": "x"})
-        job = await job_sql.claim(conn, lock_seconds=0.6, worker="a")
+        job = await claim_one(conn, lock_seconds=lock, worker="a")
+        first_expiry = await conn.fetchval("SELECT locked_until FROM jobs WHERE id = $1", job_id)
     assert job["id"] == job_id
-    worker = Worker(pool, embedder=None, lock_seconds=0.6)  # type: ignore[arg-type]
+    worker = Worker(pool, embedder=None, lock_seconds=lock)  # type: ignore[arg-type]
     heartbeat = asyncio.create_task(worker._heartbeat([job]))
+
+    async def well_past_the_first_lock() -> bool:
+        # Until the database's clock is a whole lock period past the first expiry, nobody
+        # else may claim the job at any moment.
+        async with pool.acquire() as conn:
+            assert await claim_one(conn, lock_seconds=5, worker="b") is None
+            return await conn.fetchval(
+                "SELECT now() > $1::timestamptz + make_interval(secs => $2::float8)",
+                first_expiry,
+                lock,
+            )
+
     try:
-        for _ in range(8):  # well past the 0.6 s lock
-            await asyncio.sleep(0.25)
-            async with pool.acquire() as conn:
-                assert await job_sql.claim(conn, lock_seconds=5, worker="b") is None
+        await eventually(well_past_the_first_lock, timeout=60)
     finally:
         heartbeat.cancel()
 
@@ -35,11 +47,11 @@ async def test_a_running_job_keeps_its_lock_while_the_heartbeat_beats(pool):
 async def test_a_worker_whose_lock_was_taken_over_cannot_finish_the_job(pool):
     async with pool.acquire() as conn:
         job_id = await job_sql.enqueue(conn, "ingest", {"document_id": "x"})
-        first = await job_sql.claim(conn, lock_seconds=0.05, worker="slow")
-        await asyncio.sleep(0.2)  # the slow worker's lock expires
-        second = await job_sql.claim(conn, lock_seconds=60, worker="fast")
+        first = await claim_one(conn, lock_seconds=0.05, worker="slow")
+        # Claimed again as soon as the slow worker's lock expires.
+        second = await eventually(lambda: claim_one(conn, lock_seconds=60, worker="fast"))
         assert second["id"] == job_id and second["attempts"] == first["attempts"] + 1
-        assert not await job_sql.extend_lock(conn, job_id, first["attempts"], 60)
+        assert not await job_sql.extend_locks(conn, [job_id], [first["attempts"]], 60)
         assert not await job_sql.finish(conn, job_id, first["attempts"])
         assert not await job_sql.fail(conn, job_id, "late", first["attempts"])
         assert await job_sql.finish_many(conn, [job_id], [first["attempts"]]) == set()

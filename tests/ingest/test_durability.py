@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +18,9 @@ import asyncpg
 import pytest
 
 from app.db.pool import init_connection
-from app.ingest.submit import submit
+from app.ingest import formats
+from app.ingest.accept import accept_document
+from app.ingest.spool import hashed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,14 +102,21 @@ async def _submit_all(url: str, texts: dict[str, str]) -> list[str]:
     conn = await asyncpg.connect(url)
     await init_connection(conn)
     try:
-        async with conn.transaction():
-            ids = []
-            for name, text in texts.items():
-                result = await submit(
-                    conn, data=text.encode(), source=name, media_type="text/plain", title=name
-                )
-                ids.append(str(result.document["id"]))
-            return ids
+        with tempfile.TemporaryDirectory() as folder:
+            async with conn.transaction():
+                ids = []
+                for name, text in texts.items():
+                    path = Path(folder) / name
+                    path.write_text(text)
+                    result = await accept_document(
+                        conn,
+                        await hashed(path),
+                        source=name,
+                        fmt=formats.for_filename(name),
+                        collection="default",
+                    )
+                    ids.append(str(result.document["id"]))
+                return ids
     finally:
         await conn.close()
 
@@ -187,31 +197,48 @@ def test_two_workers_ingest_fifty_documents_each_exactly_once(settings, workers)
     assert [a["attempts"] for a in attempts] == [1] * 50
 
 
+class SignallingEmbedder:
+    """The real model, which says when a worker starts embedding with it."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.embedding = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+    async def embed_spans(self, texts: Any, spans: Any) -> Any:
+        self.embedding.set()
+        return await self.model.embed_spans(texts, spans)
+
+
 async def test_a_stopped_worker_stops_beating_for_the_batch_it_was_embedding(settings):
     # Its heartbeat must end with it, or the half-done job would stay locked forever.
-    from app.db import jobs as job_sql
     from app.db.pool import create_pool
     from app.embedders.local import LocalEmbedder
     from app.ingest.worker import Worker
+    from tests.helpers import claim_one, eventually
 
     pool = await create_pool(settings.database_url, max_size=6)
-    embedder = await LocalEmbedder.load(None)
+    embedder = SignallingEmbedder(await LocalEmbedder.load(None))
     try:
         await _submit_all(settings.database_url, {"long.txt": long_document()})
-        worker = Worker(pool, embedder, lock_seconds=0.6)
+        worker = Worker(pool, embedder, lock_seconds=0.6)  # type: ignore[arg-type]
         running = asyncio.create_task(worker.run())
-        async with pool.acquire() as conn:
-            while not await conn.fetchval("SELECT count(*) FROM jobs WHERE status = 'running'"):
-                await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)  # embedding now
+        await asyncio.wait_for(embedder.embedding.wait(), 120)
         running.cancel()
         with pytest.raises(asyncio.CancelledError):
             await running
         assert not worker._heartbeats
-        await asyncio.sleep(1)  # past the 0.6 s lock
-        async with pool.acquire() as conn:
-            job = await job_sql.claim(conn, lock_seconds=5, worker="next")
-        assert job is not None and job["attempts"] == 2
+
+        async def claim_again() -> asyncpg.Record | None:
+            async with pool.acquire() as conn:
+                return await claim_one(conn, lock_seconds=5, worker="next")
+
+        # Claimable once the 0.6 s lock expires; a heartbeat still beating would keep it
+        # locked past the deadline.
+        job = await eventually(claim_again, timeout=30)
+        assert job["attempts"] == 2
     finally:
         await embedder.close()
         await pool.close()

@@ -89,3 +89,12 @@ def test_overlap_repeats_the_last_sentences_within_a_section():
     for before, after in zip(overlapped, overlapped[1:], strict=False):
         assert after.char_start < before.char_end  # each chunk starts inside the previous
         assert after.char_end > before.char_end  # and still moves forward
+
+
+def test_generic_metadata_titles_give_way_to_the_file_name():
+    from app.ingest.formats.base import Parsed
+
+    assert Parsed("text", title="untitled").title is None
+    assert Parsed("text", title="Microsoft Word - draft.doc").title is None
+    assert Parsed("text", title="  ").title is None
+    assert Parsed("text", title="Solar Panels Guide").title == "Solar Panels Guide"

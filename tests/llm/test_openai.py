@@ -12,9 +12,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from app.asgi import Application
-from app.llm.base import LLMError
+from app.llm.base import LLMError, Passage
 from app.llm.openai import OpenAILLM
-from app.rag.retrieve import Passage
 from tests.conftest import run_server, settings_with
 from tests.fake_llm import REWRITTEN, FakeLLM
 from tests.helpers import ADMIN_KEY, AUTH, SOLAR_GUIDE, ingest, parse_sse, row_counts

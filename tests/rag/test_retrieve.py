@@ -4,7 +4,7 @@ import asyncio
 
 import numpy as np
 
-from app.cache import MemoryCache
+from app.backends.cache import MemoryCache
 from app.db.pool import create_pool
 from app.rag.retrieve import search
 
@@ -36,3 +36,17 @@ async def test_a_burst_of_the_same_question_is_embedded_once(settings):
         await pool.close()
     assert embedder.calls == 1
     assert all(r == results[0] for r in results)
+
+
+async def test_issue_search_cache_key_left_out_the_embedder(settings):
+    # After a model change a shared cache answered with the ranking of the old model.
+    pool = await create_pool(settings.database_url, max_size=4)
+    cache = MemoryCache()
+    old, new = CountingEmbedder(), CountingEmbedder()
+    new.name = "another-model"
+    try:
+        await search(pool, old, "green tea", 5, cache=cache)  # type: ignore[arg-type]
+        await search(pool, new, "green tea", 5, cache=cache)  # type: ignore[arg-type]
+    finally:
+        await pool.close()
+    assert old.calls == 1 and new.calls == 1

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from app.embedders.local import LocalEmbedder
-from app.ingest.embed import embed_sorted, sentence_vectors
-from app.rag import extractive
-from app.rag.retrieve import Passage
+from app.embedders.stored import sentence_vectors
+from app.ingest.embed import embed_sorted
+from app.llm import extractive
+from app.llm.base import Passage
 from app.text.sentences import sentence_spans
 from tests.helpers import SOLAR_GUIDE, ingest
 

@@ -1,9 +1,9 @@
 """Pure text helpers of the answerers: compound questions, citation parsing, the prompt budget."""
 
+from app.llm.base import Passage
+from app.llm.extractive import _parts
+from app.llm.prompt import answer_messages, estimate_tokens, fit_passages
 from app.rag.citations import cited_sentences
-from app.rag.extractive import _parts
-from app.rag.prompt import answer_messages, estimate_tokens, fit_passages
-from app.rag.retrieve import Passage
 
 
 def passage(n: int, text: str) -> Passage:

@@ -5,7 +5,7 @@ import uuid
 
 import asyncpg
 
-from app.rag.extractive import NO_ANSWER
+from app.llm.extractive import NO_ANSWER
 from tests.helpers import SOLAR_GUIDE, ingest, parse_sse
 
 

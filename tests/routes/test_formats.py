@@ -95,3 +95,38 @@ def test_docx_zip_bomb_is_refused_before_it_is_expanded(client, settings):
     assert response.status_code == 422, response.text
     assert "zip bomb" in response.json()["error"]["message"]
     assert row_counts(settings.database_url) == before
+
+
+def test_pptx_is_searchable_and_results_cite_the_slide(client, settings):
+    data = files.pptx_file(
+        [
+            ("Solar", "Panels convert sunlight into electricity."),
+            ("Wind", "Turbines need steady wind."),
+            ("Storage", "Flywheels and batteries store the surplus."),
+        ],
+        title="Energy deck",
+    )
+    document = ingest(client, "energy.pptx", data)
+    assert document["title"] == "Energy deck"
+    assert document["media_type"] == (
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+    )
+    rows = chunk_rows(settings.database_url, document["id"])
+    assert [(r["page"], r["heading_path"]) for r in rows] == [
+        (1, ["Solar"]),
+        (2, ["Wind"]),
+        (3, ["Storage"]),
+    ]
+    results = client.get("/api/search", params={"q": "flywheels"}).json()["results"]
+    assert results[0]["document_id"] == document["id"]
+    assert "Flywheels and batteries" in results[0]["text"]
+    assert results[0]["page"] == 3
+
+
+def test_the_upload_form_accepts_every_registered_format(client):
+    from app.ingest import formats
+
+    page = client.get("/").text
+    accept = ",".join(s for f in formats.FORMATS for s in f.suffixes)
+    assert f'accept="{accept}"' in page and ".pptx" in accept
+    assert all(f.label in page for f in formats.FORMATS)

@@ -18,7 +18,7 @@ def api(live_server):
 
 
 def test_models_lists_the_knowledge_base(api):
-    assert [m.id for m in api.models.list()] == ["rag"]
+    assert [m.id for m in api.models.list()] == ["rag", "rag:default"]
 
 
 def test_completion_answers_from_the_documents_with_sources(api):
@@ -67,4 +67,60 @@ def test_unknown_model_and_bad_requests_are_refused_and_store_nothing(api, setti
         api.chat.completions.create(
             model="rag", messages=[{"role": "assistant", "content": "Hello"}]
         )
+    assert row_counts(settings.database_url) == before
+
+
+TEA = "Green tea is brewed at eighty degrees for two minutes to keep it sweet."
+COFFEE = "Espresso is brewed at ninety degrees under nine bars of pressure."
+BREWED = "At what temperature is it brewed?"
+
+
+@pytest.fixture
+def collections_api(live_server):
+    with httpx.Client(base_url=live_server, timeout=60) as http:
+        ingest(http, "tea.txt", TEA, collection="tea")
+        ingest(http, "coffee.txt", COFFEE, collection="coffee")
+    with openai.OpenAI(base_url=live_server + "/v1", api_key="unused", max_retries=0) as client:
+        yield client
+
+
+def test_models_list_one_model_per_collection(collections_api):
+    assert [m.id for m in collections_api.models.list()] == [
+        "rag",
+        "rag:default",
+        "rag:tea",
+        "rag:coffee",
+    ]
+
+
+def test_collection_model_answers_only_from_that_collection(collections_api):
+    messages = [{"role": "user", "content": BREWED}]
+    for model, title, words in (
+        ("rag:tea", "tea.txt", "eighty"),
+        ("rag:coffee", "coffee.txt", "ninety"),
+    ):
+        plain = collections_api.chat.completions.create(model=model, messages=messages)
+        assert {s["title"] for s in plain.sources} == {title}
+        assert words in plain.choices[0].message.content and plain.model == model
+        chunks = list(
+            collections_api.chat.completions.create(model=model, messages=messages, stream=True)
+        )
+        assert {s["title"] for s in chunks[0].sources} == {title}
+        assert "".join(c.choices[0].delta.content or "" for c in chunks) == (
+            plain.choices[0].message.content
+        )
+    everything = collections_api.chat.completions.create(model="rag", messages=messages)
+    assert {s["title"] for s in everything.sources} == {"tea.txt", "coffee.txt"}
+
+
+def test_model_of_an_unknown_collection_is_not_found_and_stores_nothing(collections_api, settings):
+    before = row_counts(settings.database_url)
+    messages = [{"role": "user", "content": BREWED}]
+    for model in ("rag:nope", "rag:../x", "rag:"):
+        for stream in (False, True):
+            with pytest.raises(openai.NotFoundError, match="GET /v1/models") as caught:
+                collections_api.chat.completions.create(
+                    model=model, messages=messages, stream=stream
+                )
+            assert caught.value.code == "model_not_found"
     assert row_counts(settings.database_url) == before

@@ -150,7 +150,7 @@ def test_answers_still_stream_when_redis_is_down(client, settings):
 
 
 def test_sse_pings_while_the_model_is_slow(client, settings, fake_llm, monkeypatch):
-    monkeypatch.setattr("app.routes.chat.PING_SECONDS", 0.05)
+    monkeypatch.setattr("app.rag.protocol.PING_SECONDS", 0.05)
     ingest(client, "solar.md", SOLAR_GUIDE)
     configured = settings_with(
         settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="stall", LLM_READ_TIMEOUT="1"
@@ -165,11 +165,12 @@ async def test_issue_too_many_redis_connections_when_thousands_of_streams_record
     # bench/stream.py found resume lost at 1,000 streams: the default pool refused to wait.
     import uuid as uuid_module
 
-    from app.rag.stream_log import Recorder, RedisStreamLog, StreamWriter
-    from app.resources import _redis_client
+    from app.backends import redis_client
+    from app.backends.stream_log import RedisStreamLog
+    from app.rag.stream_log import Recorder, StreamWriter
 
-    client = _redis_client(REDIS_URL)
-    log = RedisStreamLog(client)
+    client, prefix = redis_client(REDIS_URL)
+    log = RedisStreamLog(client, prefix)
     writer = StreamWriter(log)
     ids = [uuid_module.uuid4() for _ in range(1500)]
     try:
@@ -178,6 +179,6 @@ async def test_issue_too_many_redis_connections_when_thousands_of_streams_record
         await asyncio.gather(*(Recorder(writer, i).close() for i in ids))
         assert await log.after(ids[-1], 0) == [(1, "meta", {"n": 1})]
         assert not writer.lost
-        await client.delete(*(RedisStreamLog._key(i) for i in ids))
+        await client.delete(*(log.key(i) for i in ids))
     finally:
         await client.aclose()

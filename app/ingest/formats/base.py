@@ -1,12 +1,25 @@
-"""What every format parser returns."""
+"""What every format module declares, and what every parser returns."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from app.errors import EmptyDocument, IngestError
 
-class IngestError(Exception):
-    """The document cannot be ingested as it is; retrying will not help."""
+# Titles that tools write by default and that name nothing: the file name says more.
+_GENERIC_TITLE = re.compile(
+    r"(untitled( document)?|document\d*|none|unknown|new document|presentation\d*"
+    r"|microsoft (word|powerpoint) - .*|slide \d+|page \d+)",
+    re.IGNORECASE,
+)
+
+# Pieces in which upload checks read a file, so none holds a whole upload in memory.
+PIECE = 256 * 1024
+
+__all__ = ["IngestError", "Parsed", "join_pages"]
 
 
 @dataclass
@@ -16,6 +29,32 @@ class Parsed:
     # Offset in `text` at which page 1, 2, ... begins; empty for formats without pages.
     page_starts: list[int] = field(default_factory=list)
     markdown: bool = True  # headings are written as Markdown `#` lines
+
+    def __post_init__(self) -> None:
+        if self.title is not None and (
+            not self.title.strip() or _GENERIC_TITLE.fullmatch(self.title.strip())
+        ):
+            self.title = None  # the document is then named after its file
+
+
+@dataclass(frozen=True)
+class Format:
+    """A file format: how it is recognised, checked at upload time and parsed.
+
+    `check` reads the uploaded file from its path (in pieces, or only its head) and raises
+    a 4xx AppError when it cannot be a document of this format; it returns the document's
+    title when the part it read shows one (a Markdown H1), else None. `parse` runs in the
+    worker on the stored bytes and raises IngestError when they cannot be read.
+    """
+
+    label: str  # what people call it: "PDF"
+    media_type: str  # stored as documents.media_type
+    suffixes: tuple[str, ...]  # file names it is recognised by, lower case with the dot
+    check: Callable[[Path, str], str | None]
+    parse: Callable[[bytes, str], Parsed]
+    also_fetched_as: tuple[str, ...] = ()  # further Content-Types a URL may answer with
+    # What a chunk's `page` counts when the parser returns page_starts ("page", "slide").
+    pages: str | None = None
 
 
 def join_pages(pages: list[str]) -> tuple[str, list[int]]:
@@ -28,3 +67,22 @@ def join_pages(pages: list[str]) -> tuple[str, list[int]]:
         parts.append(page)
         offset += len(page) + 2
     return "\n\n".join(parts), starts
+
+
+def pieces(path: Path) -> Iterator[bytes]:
+    """The file's bytes in PIECE-sized pieces."""
+    with path.open("rb") as file:
+        while piece := file.read(PIECE):
+            yield piece
+
+
+def head(path: Path, size: int) -> bytes:
+    """The first `size` bytes of the file."""
+    with path.open("rb") as file:
+        return file.read(size)
+
+
+def refuse_blank(path: Path, filename: str) -> None:
+    """EmptyDocument when the file holds nothing but whitespace (read only as far as needed)."""
+    if not any(piece.strip() for piece in pieces(path)):
+        raise EmptyDocument(f"{filename!r} is empty")

@@ -7,10 +7,12 @@ is read; headings become Markdown so chunks keep their heading path.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from selectolax.lexbor import LexborHTMLParser
 
-from app.ingest.formats.base import IngestError, Parsed
+from app.errors import IngestError
+from app.ingest.formats.base import Format, Parsed, head, refuse_blank
 
 _DROP = (
     "script, style, noscript, template, svg, canvas, iframe, nav, header, footer, aside, "
@@ -18,11 +20,18 @@ _DROP = (
 )
 _BLOCKS = "h1, h2, h3, h4, h5, h6, p, li, pre, blockquote, td, th, dt, dd, figcaption"
 _SPACES = re.compile(r"\s+")
+MAX_DEPTH = 1024
+_TAG = re.compile(rb"<(/?)([A-Za-z][A-Za-z0-9]{0,15})")
+_NOT_NESTING = {
+    *(b"area base br col embed hr img input link meta source track wbr param keygen".split()),
+    *(b"p li dt dd option tr td th".split()),
+}
 
 
 def parse(data: bytes, source: str) -> Parsed:
     if b"\x00" in data[:8192]:
         raise IngestError(f"{source!r} looks like binary data, not HTML")
+    _check_nesting(data, source)
     tree = LexborHTMLParser(data)
     title_node = tree.css_first("title")
     title = _SPACES.sub(" ", title_node.text()).strip() if title_node else ""
@@ -32,9 +41,10 @@ def parse(data: bytes, source: str) -> Parsed:
     if root is None:
         raise IngestError(f"{source!r} has no body to read")
     lines: list[str] = []
+    inside: dict[int, bool] = {root.mem_id: False}
     for node in root.css(_BLOCKS):
         # Nested blocks (a <p> inside an <li>) are read once, through the outermost one.
-        if _inside_block(node, root):
+        if _inside_block(node, inside):
             continue
         text = node.text()
         text = text.strip() if node.tag == "pre" else _SPACES.sub(" ", text).strip()
@@ -52,13 +62,62 @@ def parse(data: bytes, source: str) -> Parsed:
     return Parsed(text, title=title[:200] or None)
 
 
-def _inside_block(node, root) -> bool:
+def _inside_block(node, inside: dict[int, bool]) -> bool:
+    """Whether a block element lies within another one below the root.
+
+    `inside` remembers the answer for every ancestor walked through, so each node is
+    visited once: walking every block's ancestors to the root was quadratic in depth.
+    """
+    path = []
     parent = node.parent
-    while parent is not None and parent.mem_id != root.mem_id:
-        if parent.tag in _BLOCK_TAGS:
-            return True
+    while parent is not None and parent.mem_id not in inside:
+        path.append(parent)
         parent = parent.parent
-    return False
+    # A node outside the root (cannot happen for root.css results) counts as not inside.
+    answer = inside.get(parent.mem_id, False) if parent is not None else False
+    for ancestor in reversed(path):
+        answer = answer or ancestor.tag in _BLOCK_TAGS
+        inside[ancestor.mem_id] = answer
+    return answer
+
+
+def _check_nesting(data: bytes, source: str) -> None:
+    """Refuse elements nested deeper than MAX_DEPTH before lexbor parses them.
+
+    lexbor's tree building is quadratic in depth (100,000 nested divs: a minute); real
+    pages nest a few dozen levels. Elements that close themselves (void ones, <p>, <li>)
+    are not counted, so the estimate errs low only for markup lexbor would close anyway.
+    """
+    depth = 0
+    for match in _TAG.finditer(data):
+        name = match.group(2).lower()
+        if name in _NOT_NESTING:
+            continue
+        if match.group(1):
+            depth = max(depth - 1, 0)
+            continue
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise IngestError(
+                f"{source!r} nests HTML elements more than {MAX_DEPTH} levels deep; "
+                "it is not a page a person reads"
+            )
 
 
 _BLOCK_TAGS = {tag.strip() for tag in _BLOCKS.split(",")}
+
+
+def check(path: Path, filename: str) -> None:
+    refuse_blank(path, filename)
+    if b"\x00" in head(path, 8192):
+        raise IngestError(f"{filename!r} looks like binary data, not HTML", code="not_html")
+
+
+FORMAT = Format(
+    label="HTML",
+    media_type="text/html",
+    suffixes=(".html", ".htm"),
+    check=check,
+    parse=parse,
+    also_fetched_as=("application/xhtml+xml",),
+)

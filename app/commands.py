@@ -11,20 +11,21 @@ from uuid import UUID
 from tqdm import tqdm
 
 from app.config import Settings
-from app.db import collections as collection_sql
 from app.db import documents as document_sql
-from app.errors import AppError
-from app.ingest.parse import MEDIA_TYPES, media_type_for
-from app.ingest.submit import prepare, submit
+from app.errors import AppError, DocumentTooLarge, IngestError
+from app.ingest import formats
+from app.ingest.accept import accept_document
+from app.ingest.spool import hashed
 
 
 def files_under(paths: list[str]) -> Iterator[Path]:
     """The given files, and the supported files anywhere under the given folders."""
+    accepted = set(formats.suffixes())
     for name in paths:
         path = Path(name)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() in MEDIA_TYPES:
+                if child.is_file() and child.suffix.lower() in accepted:
                     yield child
         else:
             yield path
@@ -42,20 +43,14 @@ async def ingest_command(settings: Settings, paths: list[str], collection: str =
         for path in tqdm(list(files_under(paths)), desc="queue", unit="file", file=sys.stderr):
             try:
                 if not path.is_file():
-                    raise AppError(f"{path} does not exist or is not a file")
+                    raise IngestError(f"{path} does not exist or is not a file")
                 if path.stat().st_size > settings.max_upload_bytes:
-                    raise AppError(f"{path} is larger than MAX_UPLOAD_MB")
-                media_type = media_type_for(path.name)
-                data = path.read_bytes()
-                title = prepare(data, path.name, media_type)
+                    raise DocumentTooLarge(f"{path} is larger than MAX_UPLOAD_MB")
+                fmt = formats.for_filename(path.name)
+                file = await hashed(path)  # read in pieces where it lies: no spool copy
                 async with resources.pool.acquire() as conn, conn.transaction():
-                    result = await submit(
-                        conn,
-                        data=data,
-                        source=path.name,
-                        media_type=media_type,
-                        title=title,
-                        collection_id=await collection_sql.get_or_create(conn, collection),
+                    result = await accept_document(
+                        conn, file, source=path.name, fmt=fmt, collection=collection
                     )
             except AppError as exc:
                 problems.append(exc.message)

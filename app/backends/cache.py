@@ -1,6 +1,7 @@
-"""A small byte cache: Redis when REDIS_URL is set (shared by all workers), else in process.
+"""A small byte cache: in process (memory://) or Redis (shared by all workers).
 
 Only rebuildable values go here. A Redis that is down counts as a miss: requests still succeed.
+app/backends/__init__.py picks one by URL.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ class Cache(Protocol):
     async def get(self, key: str) -> bytes | None: ...
 
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 class MemoryCache:
@@ -45,6 +48,9 @@ class MemoryCache:
         self._items.move_to_end(key)
         while len(self._items) > self.max_items:
             self._items.popitem(last=False)
+
+    async def aclose(self) -> None:
+        self._items.clear()
 
 
 class RedisCache:
@@ -82,6 +88,5 @@ class RedisCache:
         except (RedisError, OSError) as exc:
             self._unavailable(exc)
 
-
-def make_cache(client: redis.Redis | None) -> Cache:
-    return RedisCache(client) if client is not None else MemoryCache()
+    async def aclose(self) -> None:
+        await self.client.aclose()

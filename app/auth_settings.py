@@ -1,4 +1,4 @@
-"""The auth settings, read with the rest of the configuration (app.config)."""
+"""The auth settings, read with the rest of the configuration (app.config); below app.auth."""
 
 from __future__ import annotations
 

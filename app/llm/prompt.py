@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from app.llm.base import Turn
-from app.rag.retrieve import Passage
+from app.llm.base import Passage, Turn
 
 SYSTEM = """You answer questions using only the numbered sources below.
 Cite the source of every claim with its number in square brackets, like [1] or [2][3], right

@@ -1,0 +1,66 @@
+"""The documents page's list: filtered by collection and status, one page at a time."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from app.db.documents import COLUMNS
+
+
+async def page(
+    conn: asyncpg.Connection,
+    *,
+    collection: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+    readable: list[int] | None = None,
+) -> list[asyncpg.Record]:
+    """Newest first, with each document's page count (the highest page a chunk is on); only
+    those in the `readable` collections when that is given."""
+    return await conn.fetch(
+        f"""SELECT {COLUMNS},
+                   (SELECT max(page) FROM chunks c WHERE c.document_id = documents.id)
+                       AS page_count
+            FROM documents
+            WHERE ($1::text IS NULL
+                   OR collection_id = (SELECT id FROM collections WHERE name = $1))
+              AND ($2::text IS NULL OR status = $2)
+              AND ($5::int[] IS NULL OR collection_id = ANY($5::int[]))
+            ORDER BY created_at DESC, id LIMIT $3 OFFSET $4""",
+        collection,
+        status,
+        limit,
+        offset,
+        readable,
+    )
+
+
+async def status_counts(
+    conn: asyncpg.Connection, collection: str | None, readable: list[int] | None = None
+) -> dict[str, int]:
+    rows = await conn.fetch(
+        """SELECT status, count(*)::int AS n FROM documents
+           WHERE ($1::text IS NULL
+                  OR collection_id = (SELECT id FROM collections WHERE name = $1))
+             AND ($2::int[] IS NULL OR collection_id = ANY($2::int[]))
+           GROUP BY status""",
+        collection,
+        readable,
+    )
+    return {r["status"]: r["n"] for r in rows}
+
+
+async def collections(
+    conn: asyncpg.Connection, readable: list[int] | None = None
+) -> list[asyncpg.Record]:
+    """Every collection (among the `readable` ids when given) with how many documents it
+    holds, by name."""
+    return await conn.fetch(
+        """SELECT c.name, c.created_at,
+                  (SELECT count(*) FROM documents d WHERE d.collection_id = c.id)::int
+                      AS document_count
+           FROM collections c WHERE $1::int[] IS NULL OR c.id = ANY($1::int[])
+           ORDER BY c.name""",
+        readable,
+    )

