@@ -67,6 +67,7 @@ class Application:
                 if self.on_ready is not None:
                     self.on_ready()
             elif message["type"] == "lifespan.shutdown":
+                await self.guarded.aclose()
                 if resources is not None:
                     await shutdown(resources)
                 await send({"type": "lifespan.shutdown.complete"})

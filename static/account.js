@@ -1,7 +1,7 @@
 // The account page: change the password, create and revoke one's own API keys.
+// $ and the other helpers come from common.js, loaded first.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const json = (method, body) => ({
   method,
   headers: { "Content-Type": "application/json" },

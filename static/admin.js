@@ -1,7 +1,7 @@
 // The admin page: users and roles, invitation links, collections and their members.
+// $ and the other helpers come from common.js, loaded first.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const json = (method, body) => ({
   method,
   headers: { "Content-Type": "application/json" },

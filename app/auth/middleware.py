@@ -48,7 +48,13 @@ BAD_KEY = "the API key is not valid: it was revoked, has expired or never existe
 # through this process's auth, account, admin or upload routes forgets them all at once.
 KEY_CACHE_SECONDS = 1.0
 KEY_CACHE_SIZE = 10_000
-FORGETTING_PREFIXES = ("/api/auth/", "/api/account/", "/api/admin/", "/api/documents")
+FORGETTING_PREFIXES = (
+    "/api/auth/",
+    "/api/account/",
+    "/api/admin/",
+    "/api/documents",
+    "/api/collections",
+)
 
 
 def _host_name(host: str) -> str:
@@ -83,6 +89,12 @@ class AuthMiddleware:
         if self._limiter is None or self._limiter[0] is not resources:
             self._limiter = (resources, make_limiter(resources.settings.redis_url))
         return self._limiter[1]
+
+    async def aclose(self) -> None:
+        """Close the rate limiter's Redis client (the app's lifespan ends)."""
+        if self._limiter is not None:
+            limiter, self._limiter = self._limiter[1], None
+            await limiter.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         resources = scope["state"]["resources"]

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 class Limiter(Protocol):
     async def hit(self, key: str, limit: Limit) -> int | None: ...
 
+    async def aclose(self) -> None: ...
+
 
 def _window(limit: Limit, now: float) -> tuple[int, int]:
     """(window number, seconds until it ends, at least 1)."""
@@ -54,6 +56,9 @@ class MemoryLimiter:
         self._window.clear()
         self._counts.clear()
 
+    async def aclose(self) -> None:
+        pass
+
 
 class RedisLimiter:
     """INCR on a key per window, which expires with the window."""
@@ -77,6 +82,9 @@ class RedisLimiter:
             log.warning("rate limit not checked, Redis failed: %s", exc)
             return None
         return retry if count > limit.count else None
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
 
 def make_limiter(redis_url: str | None) -> Limiter:

@@ -31,6 +31,7 @@ TABLES = (
     "invitations",
     "collections",
     "collection_members",
+    "message_feedback",
 )
 _counter = itertools.count()
 
@@ -38,7 +39,12 @@ _counter = itertools.count()
 async def _counts(url: str) -> dict[str, int]:
     conn = await asyncpg.connect(url)
     try:
-        return {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in TABLES}
+        counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in TABLES}
+        # A rename changes no count: the titles themselves are compared too.
+        counts["titles"] = await conn.fetchval(
+            "SELECT md5(coalesce(string_agg(title, '|' ORDER BY id), '')) FROM conversations"
+        )
+        return counts
     finally:
         await conn.close()
 
@@ -52,6 +58,18 @@ class World:
     document: dict[str, str]  # collection name -> a document id in it
     conversation: dict[str, str]  # actor -> their conversation id
     stream: dict[str, str]  # conversation id -> the Last-Event-ID of its first answer's meta
+    answer: dict[str, str]  # conversation id -> its first answer's message id
+    chunk: dict[str, int]  # collection name -> a passage (chunk id) of its document
+
+
+async def _chunk_of(url: str, document_id: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval(
+            "SELECT min(id) FROM chunks WHERE document_id = $1::uuid", document_id
+        )
+    finally:
+        await conn.close()
 
 
 def _ask(client, body: dict[str, Any]) -> list:
@@ -72,7 +90,7 @@ def world(client, settings) -> World:
         with acting_as(client, person.headers):
             documents[name] = ingest(client, f"{name}.md", f"# {name}\n\n{SOLAR_GUIDE}", name)["id"]
     documents["default"] = client.get("/api/documents").json()["documents"][-1]["id"]
-    conversations, streams = {}, {}
+    conversations, streams, answers = {}, {}, {}
     for actor, headers in (
         ("reader", reader.headers),
         ("editor", editor.headers),
@@ -83,6 +101,7 @@ def world(client, settings) -> World:
             name, meta, event_id = _ask(client, {"question": "How efficient?"})[0]
             conversations[actor] = meta["conversation_id"]
             streams[meta["conversation_id"]] = event_id
+            answers[meta["conversation_id"]] = meta["message_id"]
     # A revoked key and an expired session of the reader.
     revoked = make_person(url, "revoked@example.org", "reader")
     run_sql(url, "UPDATE api_keys SET revoked_at = now() WHERE user_id = $1", revoked.user_id)
@@ -103,7 +122,8 @@ def world(client, settings) -> World:
         collection[actor, "own"] = own
         collection[actor, "shared"] = "default"
         collection[actor, "private"] = "mine" if actor == "other" else "theirs"
-    return World(credentials, collection, documents, conversations, streams)
+    chunks = {name: asyncio.run(_chunk_of(url, doc)) for name, doc in documents.items()}
+    return World(credentials, collection, documents, conversations, streams, answers, chunks)
 
 
 READABLE = {
@@ -134,15 +154,21 @@ def expected(case: Case, world: World) -> int | str:
         return "refused" if route == "WS /ws/chat" else 401
     readable = name in READABLE[actor]
     writable = name in WRITABLE.get(actor, set())
-    if route in ("GET /api/documents/{id}", "GET /api/search", "POST /api/chat collection"):
+    if route in (
+        "GET /api/documents/{id}",
+        "GET /api/documents/{id}/file",
+        "GET /api/passages/{chunk_id}",
+        "GET /api/search",
+        "POST /api/chat collection",
+    ):
         return 200 if readable else 404
     if route == "DELETE /api/documents/{id}":
         return 204 if writable else 403 if readable else 404
-    if route == "POST /api/documents":
+    if route in ("POST /api/documents", "POST /api/collections"):
         if actor == "reader":
             return 403
         return (
-            202
+            (202 if route == "POST /api/documents" else 201)
             if writable or name not in {"default", "mine", "theirs"}
             else (403 if readable else 404)
         )
@@ -150,9 +176,11 @@ def expected(case: Case, world: World) -> int | str:
         ("GET /api/conversations/", "POST /api/chat conversation", "GET /api/chat")
     ):
         return 200 if case.resource == "own" else 404
+    if route in ("PATCH /api/conversations/{id}", "PUT /api/messages/{id}/feedback"):
+        return 200 if case.resource == "own" else 404
     if route == "DELETE /api/conversations/{id}":
         return 204 if case.resource == "own" else 404
-    if route in ("GET /api/admin/users", "POST /api/admin/invitations"):
+    if route in ("GET /api/admin/users", "POST /api/admin/invitations", "GET /api/feedback"):
         return (201 if route.startswith("POST") else 200) if actor == "admin" else 403
     if route == "WS /ws/chat":
         return "open"
@@ -180,6 +208,21 @@ def perform(client, case: Case, world: World, document: str | None = None) -> in
         return client.get("/", follow_redirects=False).status_code
     if route == "GET /api/documents/{id}":
         return client.get(f"/api/documents/{document}").status_code
+    if route == "GET /api/documents/{id}/file":
+        return client.get(f"/api/documents/{document}/file").status_code
+    if route == "GET /api/passages/{chunk_id}":
+        return client.get(f"/api/passages/{world.chunk[name]}", params={"cite": "x"}).status_code
+    if route == "POST /api/render":
+        return client.post("/api/render", json={"text": "**Solar** [1]"}).status_code
+    if route == "POST /api/collections":
+        return client.post("/api/collections", json={"name": name}).status_code
+    if route == "PATCH /api/conversations/{id}":
+        path = f"/api/conversations/{_conversation(world, case)}"
+        return client.patch(path, json={"title": f"renamed {next(_counter)}"}).status_code
+    if route == "PUT /api/messages/{id}/feedback":
+        message = world.answer[_conversation(world, case)]
+        body = {"rating": -1, "comment": f"by {case.actor}"}
+        return client.put(f"/api/messages/{message}/feedback", json=body).status_code
     if route == "DELETE /api/documents/{id}":
         return client.delete(f"/api/documents/{document}").status_code
     if route == "POST /api/documents":
@@ -214,6 +257,11 @@ READS = [
     "GET /",
     "GET /api/documents",
     "GET /api/documents/{id}",
+    "GET /api/documents/{id}/file",
+    "GET /api/passages/{chunk_id}",
+    "GET /api/collections",
+    "POST /api/render",
+    "GET /api/feedback",
     "GET /api/search",
     "POST /api/chat collection",
     "GET /api/conversations",
@@ -230,6 +278,9 @@ CHANGES = [
     "POST /api/documents",
     "DELETE /api/documents/{id}",
     "POST /api/chat conversation",
+    "POST /api/collections",
+    "PATCH /api/conversations/{id}",
+    "PUT /api/messages/{id}/feedback",
     "DELETE /api/conversations/{id}",
     "POST /api/admin/invitations",
 ]
@@ -273,6 +324,8 @@ def test_lists_show_only_what_the_caller_may_read(client, world):
         headers, _ = world.credentials[actor]
         with acting_as(client, headers):
             listed = {d["collection"] for d in client.get("/api/documents").json()["documents"]}
+            collections = client.get("/api/collections").json()["collections"]
+            models = {m["id"] for m in client.get("/v1/models").json()["data"]}
             conversations = client.get("/api/conversations").json()["conversations"]
             sources = {
                 s["document_id"]
@@ -282,6 +335,8 @@ def test_lists_show_only_what_the_caller_may_read(client, world):
                 for s in data.get("sources", [])
             }
         assert listed == READABLE[actor], actor
+        assert {c["name"] for c in collections} == READABLE[actor], actor
+        assert models == {"rag", *(f"rag:{name}" for name in READABLE[actor])}, actor
         assert [c["id"] for c in conversations] == [world.conversation[actor]]
         allowed = {world.document[name] for name in READABLE[actor]}
         assert sources and sources <= allowed, actor
