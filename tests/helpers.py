@@ -110,3 +110,36 @@ async def claim_one(conn: Any, *, lock_seconds: float, worker: str) -> Any:
 
     rows = await job_sql.claim_many(conn, lock_seconds=lock_seconds, worker=worker, limit=1)
     return rows[0] if rows else None
+
+
+async def submit(conn: Any, *, data: bytes, source: str, media_type: str, title: str) -> Any:
+    """Store a document and queue it as accept_document does, but without its upload check:
+    tests put files before the worker that the check would have refused."""
+    import hashlib
+    from dataclasses import dataclass
+
+    from app.db import collections as collection_sql
+    from app.db import documents as document_sql
+    from app.db import jobs as job_sql
+
+    async def one_part() -> Any:
+        yield data
+
+    row = await document_sql.insert_document(
+        conn,
+        title=title,
+        source=source,
+        media_type=media_type,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        collection_id=collection_sql.DEFAULT_ID,
+    )
+    assert row is not None, "the same content was submitted twice"
+    await document_sql.copy_file(conn, row["id"], one_part())
+    await job_sql.enqueue(conn, "ingest", {"document_id": str(row["id"])})
+
+    @dataclass
+    class Submitted:
+        document: Any
+
+    return Submitted(row)

@@ -6,12 +6,12 @@ import asyncio
 import time
 
 import pytest
-from app.ingest.submit import submit
 
 from app.db import jobs as job_sql
 from app.db.pool import create_pool
 from app.embedders.local import LocalEmbedder
 from app.ingest.worker import Worker
+from tests.helpers import submit
 
 TEXT = "Solar panels convert sunlight into electricity. Document number {n} says so."
 
@@ -120,8 +120,12 @@ async def test_a_batch_is_bounded_by_the_bytes_of_its_files(pool):
     big = b"word " * 80_000  # 400 kB
     await _submit(pool, {f"{n}.txt": big + str(n).encode() for n in range(3)})
     async with pool.acquire() as conn:
-        first = await job_sql.claim_many(conn, lock_seconds=60, limit=256, max_bytes=1024 * 1024)
+        first = await job_sql.claim_many(
+            conn, lock_seconds=60, worker="w", limit=256, max_bytes=1024 * 1024
+        )
         assert len(first) == 2
         # A file bigger than the bound still goes, alone.
-        alone = await job_sql.claim_many(conn, lock_seconds=60, limit=256, max_bytes=1000)
+        alone = await job_sql.claim_many(
+            conn, lock_seconds=60, worker="w", limit=256, max_bytes=1000
+        )
         assert len(alone) == 1

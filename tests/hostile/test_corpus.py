@@ -10,13 +10,13 @@ import asyncio
 import time
 
 import pytest
-from app.ingest.submit import submit
 
 from app.db.pool import create_pool
 from app.embedders.local import LocalEmbedder
 from app.ingest import sandbox
 from app.ingest.worker import Worker
 from tests import files
+from tests.helpers import submit
 from tests.hostile import corpus
 
 

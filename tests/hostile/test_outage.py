@@ -10,13 +10,12 @@ import asyncio
 import time
 from pathlib import Path
 
-from app.ingest.submit import submit
-
 from app.db.embedded import create_database, start_embedded
 from app.db.pool import create_pool
 from app.embedders.local import LocalEmbedder
 from app.ingest.worker import Worker
 from app.resources import run_migrations
+from tests.helpers import submit
 
 
 async def _until(check, timeout: float = 120, what: str = "condition") -> None:

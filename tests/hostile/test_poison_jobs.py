@@ -4,11 +4,11 @@ import asyncio
 import time
 
 import pytest
-from app.ingest.submit import submit
 
 from app.db import jobs as job_sql
 from app.db.pool import create_pool
 from app.ingest.worker import Worker
+from tests.helpers import submit
 
 
 @pytest.fixture
