@@ -25,9 +25,10 @@ def _pdf(objects: list[bytes]) -> bytes:
     return bytes(out)
 
 
-def pdf_many_pages(pages: int) -> bytes:
-    """`pages` pages that all draw the same content stream: small file, endless work."""
-    content = b"BT /F1 12 Tf 72 700 Td (a page of text that repeats) Tj ET"
+def pdf_many_pages(pages: int, ops: int = 1) -> bytes:
+    """`pages` pages that all draw the same content stream (`ops` text runs): small file,
+    endless work."""
+    content = b"BT /F1 12 Tf 72 700 Td " + b"(a page of text that repeats) Tj " * ops + b"ET"
     first_page = 5
     kids = b" ".join(b"%d 0 R" % (first_page + i) for i in range(pages))
     objects = [

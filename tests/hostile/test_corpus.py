@@ -36,7 +36,11 @@ def _hostile() -> dict[str, tuple[bytes, str, str]]:
     return {
         "bomb.docx": (files.docx_bomb(16), corpus.DOCX, "zip bomb"),
         "pages.pdf": (corpus.pdf_many_pages(5001), "application/pdf", "5001 pages"),
-        "slow.pdf": (corpus.pdf_many_pages(4000), "application/pdf", "PARSE_TIMEOUT_SECONDS"),
+        "slow.pdf": (
+            corpus.pdf_many_pages(4000, ops=300),
+            "application/pdf",
+            "PARSE_TIMEOUT_SECONDS",
+        ),
         "recursing.pdf": (corpus.pdf_deep_nesting(), "application/pdf", "recursing.pdf"),
         "cyclic.pdf": (corpus.pdf_huge_page_tree(), "application/pdf", "cyclic.pdf"),
         "nested.html": (corpus.nested_html(), "text/html", "levels deep"),
