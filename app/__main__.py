@@ -1,4 +1,4 @@
-"""Command line: python -m app {serve,migrate,worker,ingest,reindex,formats,eval}."""
+"""Command line: python -m app {serve,migrate,worker,ingest,reindex,formats,eval,users,keys}."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from dataclasses import fields, replace
@@ -58,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
             default=field.default,
             help=f"search tuning (default {field.default})",
         )
+    from app.auth.cli import add_commands as add_auth_commands
+
+    add_auth_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "formats":
         print(formats.markdown_table())
@@ -82,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
             from app.commands import reindex_command
 
             return asyncio.run(reindex_command(settings))
+        if args.command in ("users", "keys"):
+            from app.auth.cli import run as auth_command
+
+            return asyncio.run(auth_command(settings, args))
         if args.command == "eval":
             tuning = Tuning(**{f.name: getattr(args, f.name) for f in fields(Tuning)})
             return asyncio.run(eval_command(settings, args.dataset, tuning, args.json))
@@ -114,8 +122,13 @@ def serve_command(
     import uvicorn
 
     from app.asgi import Application
+    from app.auth_settings import default_hosts
     from app.infra.logging import config_dict
 
+    if not os.environ.get("ALLOWED_HOSTS"):  # the host serve binds, whatever HOST says
+        settings = replace(
+            settings, auth=replace(settings.auth, allowed_hosts=default_hosts(settings.host))
+        )
     url = f"http://{settings.host}:{settings.port}"
     options = {
         "host": settings.host,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
+from app.auth.middleware import AuthMiddleware
 from app.config import Settings, load_settings
 from app.errors import AppError
 from app.http_errors import exception_handlers
@@ -35,15 +36,16 @@ class Application:
         self.settings = settings
         self.local = local
         self.on_ready = on_ready
-        self.http = AccessLog(Starlette(routes=routes, exception_handlers=exception_handlers))
-        self.websocket = AccessLog(chat_websocket)
+        self.http = Starlette(routes=routes, exception_handlers=exception_handlers)
+        # Every HTTP request and WebSocket passes the host check and authentication first;
+        # the access log is outside it, so refused requests are logged too.
+        self.guarded = AuthMiddleware(self.http, chat_websocket)
+        self.logged = AccessLog(self.guarded)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
-            await self.http(scope, receive, send)
-        elif kind == "websocket":
-            await self.websocket(scope, receive, send)
+        if kind == "http" or kind == "websocket":
+            await self.logged(scope, receive, send)
         elif kind == "lifespan":
             await self.lifespan(scope, receive, send)
         else:
@@ -74,6 +76,7 @@ class Application:
             elif message["type"] == "lifespan.shutdown":
                 if sampler is not None:
                     sampler.cancel()
+                await self.guarded.aclose()
                 if resources is not None:
                     await shutdown(resources)
                 await send({"type": "lifespan.shutdown.complete"})

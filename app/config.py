@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from app.auth_settings import AuthSettings, load_auth_settings
 from app.errors import ConfigError
 
 T = TypeVar("T")
@@ -60,6 +61,7 @@ class Settings:
     rerank_candidates: int = 20  # how many fused results the reranker reorders
     log_format: str = "text"
     metrics_token: str | None = None
+    auth: AuthSettings = AuthSettings()
 
     @property
     def max_upload_bytes(self) -> int:
@@ -196,11 +198,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("LLM_PROVIDER='openai' needs LLM_BASE_URL (the server's /v1 URL)")
     if llm_provider == "auto":
         llm_provider = "openai" if llm_base_url else "extractive"
+    host = get("HOST", str, "127.0.0.1")
     return Settings(
         database_url=get("DATABASE_URL", _database_url, None),
         redis_url=get("REDIS_URL", _redis_url, None),
         data_dir=get("DATA_DIR", Path, Path("data")),
-        host=get("HOST", str, "127.0.0.1"),
+        host=host,
         port=get("PORT", _port, 8000),
         web_concurrency=get("WEB_CONCURRENCY", _positive_int, 2),
         embedding_provider=provider,
@@ -235,4 +238,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         rerank_candidates=get("RERANK_CANDIDATES", _positive_int, 20),
         log_format=get("LOG_FORMAT", _one_of(LOG_FORMATS), "text"),
         metrics_token=get("METRICS_TOKEN", str, None),
+        # HOST unset (gunicorn binds 0.0.0.0:$PORT): any Host, unless ALLOWED_HOSTS says.
+        auth=load_auth_settings(get, host if env.get("HOST", "").strip() else ""),
     )

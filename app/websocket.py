@@ -19,6 +19,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from app.auth.access import principal_of, readable_scope
 from app.errors import AppError
 from app.rag import protocol
 from app.rag.answer import Ask
@@ -114,7 +115,11 @@ class _Session:
             return
         try:
             question, conversation_id, scope = parse_chat(message)
-            ask = await self.resources.answerer.open(question, conversation_id, scope)
+            scope = await readable_scope(self.websocket, scope)
+            user_id = principal_of(self.websocket).user_id
+            ask = await self.resources.answerer.open(
+                question, conversation_id, scope, user_id=user_id
+            )
         except AppError as exc:
             await self.error(exc.code, exc.message)
             return

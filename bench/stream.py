@@ -151,6 +151,24 @@ def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
 
 
 OPEN = [0, 0]  # answers streaming tokens right now, and the most there were at once
+# Every /api request needs a key: the bench makes an admin's (bench_key) before it asks.
+AUTHORIZATION = b""
+
+
+async def bench_key(url: str) -> bytes:
+    import asyncpg
+
+    from app.auth import tokens
+    from app.db import users as user_sql
+
+    conn = await asyncpg.connect(url)
+    try:
+        user_id = await user_sql.create_user(conn, "bench@example.org", "-", "admin")
+        key, prefix = tokens.new_api_key()
+        await user_sql.create_key(conn, user_id, "bench", prefix, tokens.digest(key))
+    finally:
+        await conn.close()
+    return f"Authorization: Bearer {key}\r\n".encode()
 
 
 async def ask(port: int, question: str) -> tuple[float | None, list[float], bool]:
@@ -160,7 +178,8 @@ async def ask(port: int, question: str) -> tuple[float | None, list[float], bool
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(
         b"POST /api/chat HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        + AUTHORIZATION
+        + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
     )
     first, last, gaps, ok, tail = None, None, [], False, b""
     try:
@@ -253,7 +272,8 @@ async def stream(port: int, question: str, first_only: bool = False) -> Stream:
     body = json.dumps({"question": question}).encode()
     request = (
         b"POST /api/chat HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        + AUTHORIZATION
+        + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
     )
     loop = asyncio.get_running_loop()
     _, protocol = await loop.create_connection(
@@ -410,13 +430,16 @@ def main() -> None:
     url = asyncio.run(create_database(admin, "bench"))
 
     async def create() -> None:
+        global AUTHORIZATION
         await run_migrations(url)
         await load_chunks(url, args.chunks, real_vectors=args.questions > 0)
+        AUTHORIZATION = await bench_key(url)
 
     t0 = time.perf_counter()
     asyncio.run(create())
     print(f"embedded and loaded {args.chunks} chunks in {time.perf_counter() - t0:.1f} s")
     env = {"DATABASE_URL": url, "DATA_DIR": str(tmp), "LOG_LEVEL": "WARNING"}
+    env |= {"ALLOWED_HOSTS": "bench,127.0.0.1", "RATE_LIMIT_ASKS": "0/minute"}  # a load test
     if args.redis:
         env["REDIS_URL"] = args.redis
     result: dict[str, object] = {"chunks": args.chunks}

@@ -7,6 +7,7 @@ function uploadFile(file, collection, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/documents");
+    if (window.csrfToken) xhr.setRequestHeader("X-CSRF-Token", window.csrfToken); // see csrf.js
     xhr.responseType = "json";
     xhr.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) onProgress(event.loaded / event.total);

@@ -19,10 +19,23 @@ import uvicorn
 from starlette.testclient import TestClient
 
 from app.asgi import Application
+from app.auth.passwords import hash_password
+from app.auth.tokens import digest
 from app.config import load_settings
 from app.db.embedded import start_embedded, with_database
 from app.resources import run_migrations
 from tests.fake_llm import FakeLLM
+from tests.helpers import ADMIN_EMAIL, ADMIN_KEY, ADMIN_PASSWORD, AUTH
+
+# Hashed once: Argon2 is slow on purpose.
+_ADMIN_HASH = hash_password(ADMIN_PASSWORD)
+LIMITS = ("ASKS", "UPLOADS", "SEARCHES", "LOGINS", "INVITATIONS")
+# Tests run as the admin on testserver (TestClient) or loopback, with limits that tests which
+# do not test them never reach.
+TEST_ENV = {
+    "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+    **{f"RATE_LIMIT_{kind}": "100000/minute" for kind in LIMITS},
+}
 
 REDIS_ADDRESS = ("127.0.0.1", 6379)
 TEST_REDIS_DB = 9  # never the app's database 0
@@ -91,23 +104,49 @@ async def _truncate(url: str) -> None:
     # TRUNCATE fires no DELETE triggers: the postings and collection statistics go too.
     await _admin(
         url,
-        "TRUNCATE documents, jobs, conversations, collections, postings RESTART IDENTITY CASCADE;"
+        "TRUNCATE documents, jobs, conversations, collections, postings, users"
+        " RESTART IDENTITY CASCADE;"
         " INSERT INTO collections (name) VALUES ('default')",
     )
+    await add_test_admin(url)
+
+
+async def add_test_admin(url: str) -> None:
+    """The admin the tests act as, with the API key every test client sends (AUTH)."""
+    conn = await asyncpg.connect(url)
+    try:
+        user_id = await conn.fetchval(
+            "INSERT INTO users (email, password_hash, role) VALUES ($1, $2, 'admin') RETURNING id",
+            ADMIN_EMAIL,
+            _ADMIN_HASH,
+        )
+        await conn.execute(
+            "INSERT INTO api_keys (user_id, name, prefix, key_hash) VALUES ($1, 'tests', $2, $3)",
+            user_id,
+            ADMIN_KEY[:12],
+            digest(ADMIN_KEY),
+        )
+    finally:
+        await conn.close()
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path):
     asyncio.run(_truncate(database_url))
     return load_settings(
-        {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path), "MAX_UPLOAD_MB": "1"}
+        {
+            "DATABASE_URL": database_url,
+            "DATA_DIR": str(tmp_path),
+            "MAX_UPLOAD_MB": "1",
+            **TEST_ENV,
+        }
     )
 
 
 @pytest.fixture
 def client(settings) -> Iterator[TestClient]:
     """The ASGI app through httpx, lifespan included, with an in-process worker."""
-    with TestClient(Application(settings, local=True)) as test_client:
+    with TestClient(Application(settings, local=True), headers=AUTH) as test_client:
         yield test_client
 
 
@@ -165,6 +204,7 @@ def settings_with(settings, **env: str):
             "DATABASE_URL": settings.database_url,
             "DATA_DIR": str(settings.data_dir),
             "MAX_UPLOAD_MB": "1",
+            **TEST_ENV,
             **env,
         }
     )

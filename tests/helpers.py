@@ -13,6 +13,12 @@ import httpx
 
 T = TypeVar("T")
 
+# The admin every app test runs as (tests/conftest.py creates it after emptying the tables).
+ADMIN_EMAIL = "admin@example.org"
+ADMIN_PASSWORD = "admin password"
+ADMIN_KEY = "rag_0000test_admin-key-used-by-the-tests-only-0000000000"
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
 SOLAR_GUIDE = """# Solar Panels Guide
 
 ## Efficiency

@@ -11,6 +11,7 @@ from app.asgi import Application
 from app.config import load_settings
 from app.db.migrate import DatabaseSetupError
 from app.errors import SchemaBehind
+from tests.helpers import AUTH
 
 MACHINE_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -27,7 +28,7 @@ def test_startup_on_a_database_without_pgvector_fails_with_what_to_do(tmp_path):
     settings = load_settings({"DATABASE_URL": MACHINE_POSTGRES, "DATA_DIR": str(tmp_path)})
     try:
         with pytest.raises(DatabaseSetupError) as caught:
-            with TestClient(Application(settings)):
+            with TestClient(Application(settings), headers=AUTH):
                 pass
     except (OSError, asyncpg.PostgresError) as exc:
         pytest.skip(f"no PostgreSQL without pgvector on 127.0.0.1:5432 ({exc})")
@@ -37,7 +38,7 @@ def test_startup_on_a_database_without_pgvector_fails_with_what_to_do(tmp_path):
 def test_startup_on_an_unmigrated_database_says_to_migrate(empty_database, tmp_path):
     settings = load_settings({"DATABASE_URL": empty_database, "DATA_DIR": str(tmp_path)})
     with pytest.raises(SchemaBehind, match="python -m app migrate"):
-        with TestClient(Application(settings)):
+        with TestClient(Application(settings), headers=AUTH):
             pass
 
 
@@ -46,7 +47,7 @@ def test_startup_keeps_the_garbage_collector_off_the_streams_path(settings):
     try:
         gc.set_threshold(700, 10, 10)
         gc.unfreeze()
-        with TestClient(Application(settings)):
+        with TestClient(Application(settings), headers=AUTH):
             assert gc.get_freeze_count() > 0  # what startup loaded is never scanned again
             assert gc.get_threshold()[0] == 20_000
     finally:

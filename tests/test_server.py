@@ -5,11 +5,11 @@ import json
 import httpx
 from websockets.sync.client import connect
 
-from tests.helpers import SOLAR_GUIDE, ingest
+from tests.helpers import AUTH, SOLAR_GUIDE, ingest
 
 
 def test_real_server_uploads_searches_and_streams(live_server):
-    with httpx.Client(base_url=live_server, timeout=60) as client:
+    with httpx.Client(base_url=live_server, timeout=60, headers=AUTH) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
         assert client.get("/readyz").json() == {"status": "ready"}
         assert "Ask a question" in client.get("/").text
@@ -31,7 +31,7 @@ def test_real_server_uploads_searches_and_streams(live_server):
         assert "[1]" in text
 
     ws_url = live_server.replace("http://", "ws://") + "/ws/chat"
-    with connect(ws_url) as ws:
+    with connect(ws_url, additional_headers=AUTH) as ws:
         ws.send(json.dumps({"type": "ask", "question": "How efficient are panels?"}))
         events = [json.loads(ws.recv(timeout=60))]
         while events[-1]["type"] not in ("done", "error"):

@@ -17,7 +17,7 @@ import uvicorn
 from app.asgi import Application
 from tests.conftest import run_server, settings_with
 from tests.files import docx_file, pdf
-from tests.helpers import SOLAR_GUIDE, ingest
+from tests.helpers import AUTH, SOLAR_GUIDE, ingest
 from tests.ui_browser import DESKTOP, PHONE, browser, new_page, screenshot
 
 BATTERY_NOTES = """# Battery Storage Notes
@@ -97,7 +97,7 @@ def test_ask_see_tokens_arrive_and_open_the_cited_sentence(settings, fake_llm):
     fake_llm.hold_last = threading.Event()
     configured = settings_with(settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="ok")
     with run_server(configured) as url, browser() as launched:
-        with httpx.Client(base_url=url, timeout=60) as http:
+        with httpx.Client(base_url=url, timeout=60, headers=AUTH) as http:
             ingest(http, "solar.md", SOLAR_GUIDE)
             ingest(http, "battery.md", BATTERY_NOTES)
         page = new_page(launched, url)
@@ -129,7 +129,7 @@ def test_stop_cancels_the_answer_and_the_upstream_llm(settings, fake_llm):
     fake_llm.token_seconds = 0.05
     configured = settings_with(settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="slow")
     with run_server(configured) as url, browser() as launched:
-        with httpx.Client(base_url=url, timeout=60) as http:
+        with httpx.Client(base_url=url, timeout=60, headers=AUTH) as http:
             ingest(http, "solar.md", SOLAR_GUIDE)
         page = new_page(launched, url)
         page.fill("#question", "How efficient are the panels?")
@@ -143,7 +143,7 @@ def test_stop_cancels_the_answer_and_the_upstream_llm(settings, fake_llm):
 
 
 def test_reload_keeps_the_chat_then_rename_and_delete_it(live_server):
-    with httpx.Client(base_url=live_server, timeout=60) as http:
+    with httpx.Client(base_url=live_server, timeout=60, headers=AUTH) as http:
         ingest(http, "solar.md", SOLAR_GUIDE)
     with browser() as launched:
         page = new_page(launched, live_server)
@@ -181,7 +181,7 @@ def test_reload_keeps_the_chat_then_rename_and_delete_it(live_server):
 
 
 def test_thumbs_down_with_a_comment_is_stored(live_server):
-    with httpx.Client(base_url=live_server, timeout=60) as http:
+    with httpx.Client(base_url=live_server, timeout=60, headers=AUTH) as http:
         ingest(http, "solar.md", SOLAR_GUIDE)
         with browser() as launched:
             page = new_page(launched, live_server)
@@ -198,7 +198,7 @@ def test_thumbs_down_with_a_comment_is_stored(live_server):
 
 
 def test_phone_in_dark_theme(live_server):
-    with httpx.Client(base_url=live_server, timeout=60) as http:
+    with httpx.Client(base_url=live_server, timeout=60, headers=AUTH) as http:
         ingest(http, "solar.md", SOLAR_GUIDE)
     with browser() as launched:
         page = new_page(launched, live_server, viewport=PHONE, color_scheme="dark")
@@ -234,7 +234,7 @@ def test_every_page_passes_axe_without_serious_violations(live_server, viewport)
     from tests.ui_browser import axe_source, serious_violations
 
     source = axe_source()
-    with httpx.Client(base_url=live_server, timeout=60) as http:
+    with httpx.Client(base_url=live_server, timeout=60, headers=AUTH) as http:
         ingest(http, "solar.md", SOLAR_GUIDE)
     with browser() as launched:
         for scheme in ("light", "dark"):
@@ -271,7 +271,7 @@ def test_unsupported_citations_are_marked(settings, fake_llm):
     ]
     configured = settings_with(settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="ok")
     with run_server(configured) as url, browser() as launched:
-        with httpx.Client(base_url=url, timeout=60) as http:
+        with httpx.Client(base_url=url, timeout=60, headers=AUTH) as http:
             ingest(http, "solar.md", SOLAR_GUIDE)
         page = new_page(launched, url)
         page.fill("#question", "How efficient are monocrystalline solar panels?")
@@ -318,7 +318,7 @@ def test_server_restart_mid_answer_resumes_and_offers_retry(settings, fake_llm):
         port = probe.getsockname()[1]
     with browser() as launched:
         with serve_on(configured, port) as url:
-            with httpx.Client(base_url=url, timeout=60) as http:
+            with httpx.Client(base_url=url, timeout=60, headers=AUTH) as http:
                 ingest(http, "solar.md", SOLAR_GUIDE)
             page = new_page(launched, url)
             page.fill("#question", "How efficient are the panels?")

@@ -3,7 +3,7 @@
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from tests.helpers import SOLAR_GUIDE, ingest, parse_sse
+from tests.helpers import AUTH, SOLAR_GUIDE, ingest, parse_sse
 
 QUESTION = "How efficient are monocrystalline solar panels?"
 
@@ -90,7 +90,10 @@ def test_a_second_ask_while_answering_is_refused_as_busy(client, settings, fake_
     configured = settings_with(
         settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="slow", LLM_READ_TIMEOUT="60"
     )
-    with TestClient(Application(configured)) as app, app.websocket_connect("/ws/chat") as ws:
+    with (
+        TestClient(Application(configured), headers=AUTH) as app,
+        app.websocket_connect("/ws/chat") as ws,
+    ):
         ws.send_json({"type": "ask", "question": QUESTION})
         while ws.receive_json()["type"] != "token":
             pass

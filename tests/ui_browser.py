@@ -8,8 +8,11 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,16 +45,33 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
-def new_page(launched: Any, url: str, **context: Any) -> Any:
-    """A page in its own context (viewport, color_scheme...) at url, failing on script errors."""
-    ctx = launched.new_context(viewport=context.pop("viewport", DESKTOP), **context)
+def new_page(launched: Any, url: str, *, signed_in: bool = True, **context: Any) -> Any:
+    """A page in its own context (viewport, color_scheme...) at url, failing on script errors;
+    signed in as the tests' admin through the login form unless `signed_in` is False."""
+    # bypass_csp: Playwright's polling predicates run through eval, which the site's CSP
+    # forbids (tests/auth/test_browser.py checks the CSP in a browser without this).
+    ctx = launched.new_context(
+        viewport=context.pop("viewport", DESKTOP), bypass_csp=True, **context
+    )
     page = ctx.new_page()
     page.set_default_timeout(60_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.js_errors = errors
+    if signed_in:
+        sign_in(page, url)
     page.goto(url)
     return page
+
+
+def sign_in(page: Any, url: str) -> None:
+    """Sign in through the login form as the tests' admin (tests/conftest.py creates it)."""
+    parts = urlsplit(url)
+    page.goto(f"{parts.scheme}://{parts.netloc}/login")
+    page.fill("#email", ADMIN_EMAIL)
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login-form button")
+    page.wait_for_selector("#signed-in-as", state="attached")  # hidden on phones
 
 
 def screenshot(page: Any, name: str, *, full_page: bool = False) -> Path:

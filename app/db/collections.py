@@ -40,3 +40,9 @@ async def delete_by_name(conn: asyncpg.Connection, name: str) -> bool:
 async def names(conn: asyncpg.Connection) -> list[str]:
     """Every collection's name, oldest first."""
     return [row["name"] for row in await conn.fetch("SELECT name FROM collections ORDER BY id")]
+
+
+async def names_among(conn: asyncpg.Connection, ids: list[int]) -> list[str]:
+    """The names of the collections with those ids, oldest first."""
+    rows = await conn.fetch("SELECT name FROM collections WHERE id = ANY($1) ORDER BY id", ids)
+    return [row["name"] for row in rows]

@@ -8,21 +8,26 @@ from uuid import UUID
 import asyncpg
 
 
-async def start(conn: asyncpg.Connection, title: str, question: str) -> UUID:
-    """A new conversation with its first question, in one statement (one round trip)."""
+async def start(conn: asyncpg.Connection, title: str, question: str, *, user_id: UUID) -> UUID:
+    """A new conversation of the user with its first question, in one statement."""
     return await conn.fetchval(
-        """WITH conversation AS (INSERT INTO conversations (title) VALUES ($1) RETURNING id),
+        """WITH conversation AS (INSERT INTO conversations (title, user_id) VALUES ($1, $3)
+                                 RETURNING id),
                 question AS (INSERT INTO messages (conversation_id, role, content)
                              SELECT id, 'user', $2 FROM conversation)
            SELECT id FROM conversation""",
         title,
         question,
+        user_id,
     )
 
 
-async def exists(conn: asyncpg.Connection, conversation_id: UUID) -> bool:
+async def exists(conn: asyncpg.Connection, conversation_id: UUID, *, user_id: UUID) -> bool:
+    """Whether the user has that conversation (someone else's does not exist for them)."""
     return await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $1)", conversation_id
+        "SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $1 AND user_id = $2)",
+        conversation_id,
+        user_id,
     )
 
 
@@ -70,37 +75,49 @@ async def recent_messages(
 
 
 async def list_conversations(
-    conn: asyncpg.Connection, limit: int, query: str | None = None
+    conn: asyncpg.Connection, limit: int, query: str | None = None, *, user_id: UUID
 ) -> list[asyncpg.Record]:
-    """Newest first; only those whose title contains `query` (any case) when given."""
+    """The user's, newest first; only those whose title contains `query` (any case) if given."""
     return await conn.fetch(
         """SELECT c.id, c.title, c.created_at, c.updated_at,
                   (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)::int
                       AS message_count
            FROM conversations c
-           WHERE $2::text IS NULL OR strpos(lower(c.title), lower($2)) > 0
+           WHERE c.user_id = $3 AND ($2::text IS NULL OR strpos(lower(c.title), lower($2)) > 0)
            ORDER BY c.updated_at DESC, c.id LIMIT $1""",
         limit,
         query,
+        user_id,
     )
 
 
-async def rename(conn: asyncpg.Connection, conversation_id: UUID, title: str) -> bool:
-    """Give a conversation a new title; False if there is none."""
+async def rename(
+    conn: asyncpg.Connection, conversation_id: UUID, title: str, *, user_id: UUID
+) -> bool:
+    """Give the user's conversation a new title; False if they have none such."""
     status = await conn.execute(
-        "UPDATE conversations SET title = $2 WHERE id = $1", conversation_id, title
+        "UPDATE conversations SET title = $2 WHERE id = $1 AND user_id = $3",
+        conversation_id,
+        title,
+        user_id,
     )
     return status == "UPDATE 1"
 
 
-async def get(conn: asyncpg.Connection, conversation_id: UUID) -> asyncpg.Record | None:
+async def get(
+    conn: asyncpg.Connection, conversation_id: UUID, *, user_id: UUID
+) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT id, title, created_at, updated_at FROM conversations WHERE id = $1",
+        """SELECT id, title, created_at, updated_at FROM conversations
+           WHERE id = $1 AND user_id = $2""",
         conversation_id,
+        user_id,
     )
 
 
-async def delete(conn: asyncpg.Connection, conversation_id: UUID) -> bool:
-    """Delete a conversation and its messages; False if there was none."""
-    status = await conn.execute("DELETE FROM conversations WHERE id = $1", conversation_id)
+async def delete(conn: asyncpg.Connection, conversation_id: UUID, *, user_id: UUID) -> bool:
+    """Delete the user's conversation and its messages; False if they have none such."""
+    status = await conn.execute(
+        "DELETE FROM conversations WHERE id = $1 AND user_id = $2", conversation_id, user_id
+    )
     return status == "DELETE 1"

@@ -14,8 +14,10 @@ async def page(
     status: str | None,
     limit: int,
     offset: int,
+    readable: list[int] | None = None,
 ) -> list[asyncpg.Record]:
-    """Newest first, with each document's page count (the highest page a chunk is on)."""
+    """Newest first, with each document's page count (the highest page a chunk is on); only
+    those in the `readable` collections when that is given."""
     return await conn.fetch(
         f"""SELECT {COLUMNS},
                    (SELECT max(page) FROM chunks c WHERE c.document_id = documents.id)
@@ -24,30 +26,41 @@ async def page(
             WHERE ($1::text IS NULL
                    OR collection_id = (SELECT id FROM collections WHERE name = $1))
               AND ($2::text IS NULL OR status = $2)
+              AND ($5::int[] IS NULL OR collection_id = ANY($5::int[]))
             ORDER BY created_at DESC, id LIMIT $3 OFFSET $4""",
         collection,
         status,
         limit,
         offset,
+        readable,
     )
 
 
-async def status_counts(conn: asyncpg.Connection, collection: str | None) -> dict[str, int]:
+async def status_counts(
+    conn: asyncpg.Connection, collection: str | None, readable: list[int] | None = None
+) -> dict[str, int]:
     rows = await conn.fetch(
         """SELECT status, count(*)::int AS n FROM documents
-           WHERE $1::text IS NULL
-              OR collection_id = (SELECT id FROM collections WHERE name = $1)
+           WHERE ($1::text IS NULL
+                  OR collection_id = (SELECT id FROM collections WHERE name = $1))
+             AND ($2::int[] IS NULL OR collection_id = ANY($2::int[]))
            GROUP BY status""",
         collection,
+        readable,
     )
     return {r["status"]: r["n"] for r in rows}
 
 
-async def collections(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    """Every collection with how many documents it holds, by name."""
+async def collections(
+    conn: asyncpg.Connection, readable: list[int] | None = None
+) -> list[asyncpg.Record]:
+    """Every collection (among the `readable` ids when given) with how many documents it
+    holds, by name."""
     return await conn.fetch(
         """SELECT c.name, c.created_at,
                   (SELECT count(*) FROM documents d WHERE d.collection_id = c.id)::int
                       AS document_count
-           FROM collections c ORDER BY c.name"""
+           FROM collections c WHERE $1::int[] IS NULL OR c.id = ANY($1::int[])
+           ORDER BY c.name""",
+        readable,
     )

@@ -7,18 +7,24 @@ from uuid import UUID
 import asyncpg
 
 
-async def upsert(conn: asyncpg.Connection, message_id: UUID, rating: int, comment: str) -> bool:
-    """Store a rating of an assistant message; False when there is no such message."""
+async def upsert(
+    conn: asyncpg.Connection, message_id: UUID, rating: int, comment: str, *, user_id: UUID
+) -> bool:
+    """Store a rating of an assistant message in one of the user's conversations; False when
+    they have no such message."""
     return bool(
         await conn.fetchval(
             """INSERT INTO message_feedback (message_id, rating, comment)
-               SELECT id, $2, $3 FROM messages WHERE id = $1 AND role = 'assistant'
+               SELECT m.id, $2, $3 FROM messages m
+               JOIN conversations c ON c.id = m.conversation_id
+               WHERE m.id = $1 AND m.role = 'assistant' AND c.user_id = $4
                ON CONFLICT (message_id) DO UPDATE
                SET rating = EXCLUDED.rating, comment = EXCLUDED.comment, updated_at = now()
                RETURNING true""",
             message_id,
             rating,
             comment,
+            user_id,
         )
     )
 

@@ -68,18 +68,25 @@ class Answerer:
     rerank_candidates: int = 20
 
     async def open(
-        self, question: str, conversation_id: UUID | None = None, scope: Scope = EVERYTHING
+        self,
+        question: str,
+        conversation_id: UUID | None = None,
+        scope: Scope = EVERYTHING,
+        *,
+        user_id: UUID,
     ) -> Ask:
-        """Store the question (in a new conversation unless one is given); NotFound if the
-        conversation or the collection is unknown."""
+        """Store the question (in a new conversation of the user unless one is given);
+        NotFound if the conversation (the user's) or the collection is unknown."""
         async with self.pool.acquire() as conn:
             await _check_collection(conn, scope)
             if conversation_id is None:
                 # Every ask holds a pooled connection meanwhile: one round trip, not five.
-                conversation_id = await conversation_sql.start(conn, question[:120], question)
+                conversation_id = await conversation_sql.start(
+                    conn, question[:120], question, user_id=user_id
+                )
                 return Ask(question, conversation_id, scope=scope)
             async with conn.transaction():
-                if not await conversation_sql.exists(conn, conversation_id):
+                if not await conversation_sql.exists(conn, conversation_id, user_id=user_id):
                     raise NotFound(
                         f"there is no conversation {conversation_id}", code="unknown_conversation"
                     )
@@ -100,10 +107,13 @@ class Answerer:
                 await _check_collection(conn, scope)
         return Ask(question, history=tuple(history), scope=scope)
 
-    async def collections(self) -> list[str]:
-        """The names of the collections a question can be limited to."""
+    async def collections(self, readable: Sequence[int] | None = None) -> list[str]:
+        """The names of the collections a question can be limited to (among the `readable`
+        ids when given)."""
         async with self.pool.acquire() as conn:
-            return await collection_sql.names(conn)
+            if readable is None:
+                return await collection_sql.names(conn)
+            return await collection_sql.names_among(conn, list(readable))
 
     async def stream(self, ask: Ask) -> AsyncIterator[Event]:
         """The ask's events; once started, failures end them with an `error` event."""
@@ -218,5 +228,10 @@ class Answerer:
 
 
 async def _check_collection(conn: asyncpg.Connection, scope: Scope) -> None:
-    if scope.collection and not await collection_sql.versions(conn, scope.collection):
+    """NotFound unless the scope's collection exists and is among those the caller may read."""
+    if scope.collection and not [
+        c
+        for c in await collection_sql.versions(conn, scope.collection)
+        if scope.collection_ids is None or c["id"] in scope.collection_ids
+    ]:
         raise NotFound(f"there is no collection {scope.collection!r}", code="unknown_collection")

@@ -45,6 +45,8 @@ class Scope:
 
     collection: str | None = None
     document_ids: tuple[UUID, ...] = ()
+    # The collections the caller may read (None: all); others are treated as absent.
+    collection_ids: tuple[int, ...] | None = None
 
 
 EVERYTHING = Scope()
@@ -83,6 +85,8 @@ async def search(
     scope = scope or Scope()
     async with pool.acquire() as conn:
         collections = await collection_sql.versions(conn, scope.collection)
+    if scope.collection_ids is not None:
+        collections = [c for c in collections if c["id"] in scope.collection_ids]
     if scope.collection is not None and not collections:
         raise NotFound(f"there is no collection {scope.collection!r}", code="unknown_collection")
     reranking = reranker is not None and mode == "hybrid"

@@ -3,6 +3,9 @@
 from starlette.routing import BaseRoute
 
 from app.routes import (
+    account,
+    admin,
+    auth,
     chat,
     collections,
     conversations,
@@ -29,5 +32,8 @@ routes: list[BaseRoute] = [
     *feedback.routes,
     *passages.routes,
     *openai_api.routes,
+    *auth.routes,
+    *account.routes,
+    *admin.routes,
     *pages.routes,
 ]

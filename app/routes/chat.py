@@ -15,6 +15,7 @@ import anyio
 from starlette.requests import Request
 from starlette.routing import Route
 
+from app.auth.access import principal_of, readable_scope, require_conversation
 from app.errors import BadRequest, NotFound
 from app.infra.sse import EventStream, encode
 from app.rag import protocol
@@ -57,7 +58,9 @@ async def _start(
     request: Request, question: str, conversation_id: UUID | None, scope: Scope
 ) -> EventStream:
     resources = resources_of(request)
-    ask = await resources.answerer.open(question, conversation_id, scope)
+    scope = await readable_scope(request, scope)
+    user_id = principal_of(request).user_id
+    ask = await resources.answerer.open(question, conversation_id, scope, user_id=user_id)
     return EventStream(
         _live(resources, ask),
         ping=protocol.PING_SECONDS,
@@ -108,6 +111,7 @@ async def _resume(request: Request) -> EventStream:
             "ask the question again",
             code="unknown_stream",
         )
+    await require_conversation(request, (await store.after(stream_id, 0))[0][2]["conversation_id"])
     idle = resources.settings.llm_read_timeout + 30
 
     async def events() -> AsyncIterator[bytes]:

@@ -6,15 +6,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app.db import collections as collection_sql
+from app.auth.access import readable_ids, require
 from app.db import document_list
 from app.errors import BadRequest
 from app.routes.deps import parse_collection_name, read_json, resources_of
 
 
 async def list_collections(request: Request) -> JSONResponse:
+    readable = await readable_ids(request)
     async with resources_of(request).pool.acquire() as conn:
-        rows = await document_list.collections(conn)
+        rows = await document_list.collections(conn, readable)
     return JSONResponse(
         {"collections": [{"name": r["name"], "document_count": r["document_count"]} for r in rows]}
     )
@@ -26,8 +27,8 @@ async def create_collection(request: Request) -> JSONResponse:
     name = parse_collection_name(raw, default=None)
     if name is None:
         raise BadRequest('send {"name": "..."} with the name of the new collection')
-    async with resources_of(request).pool.acquire() as conn:
-        await collection_sql.get_or_create(conn, name)
+    # Editors and admins; a new one is private to its creator, an existing one must be theirs.
+    await require(request, "write", name)
     return JSONResponse({"collection": {"name": name}}, status_code=201)
 
 

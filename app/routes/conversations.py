@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.auth.access import principal_of
 from app.db import conversations as conversation_sql
 from app.db import feedback as feedback_sql
 from app.errors import BadRequest, NotFound
@@ -37,15 +38,19 @@ async def list_conversations(request: Request) -> JSONResponse:
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
         raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
     query = request.query_params.get("q", "").strip()[:MAX_TITLE] or None
+    user = principal_of(request)
     async with resources_of(request).pool.acquire() as conn:
-        rows = await conversation_sql.list_conversations(conn, int(raw), query)
+        rows = await conversation_sql.list_conversations(
+            conn, int(raw), query, user_id=user.user_id
+        )
     return JSONResponse({"conversations": [_conversation(r) for r in rows]})
 
 
 async def get_conversation(request: Request) -> JSONResponse:
     conversation_id = parse_uuid(request.path_params["id"], "conversation")
+    user = principal_of(request)
     async with resources_of(request).pool.acquire() as conn:
-        row = await conversation_sql.get(conn, conversation_id)
+        row = await conversation_sql.get(conn, conversation_id, user_id=user.user_id)
         if row is None:
             raise NotFound(f"there is no conversation {conversation_id}")
         messages = await conversation_sql.messages(conn, conversation_id)
@@ -74,8 +79,9 @@ async def get_conversation(request: Request) -> JSONResponse:
 
 async def delete_conversation(request: Request) -> Response:
     conversation_id = parse_uuid(request.path_params["id"], "conversation")
+    user = principal_of(request)
     async with resources_of(request).pool.acquire() as conn:
-        if not await conversation_sql.delete(conn, conversation_id):
+        if not await conversation_sql.delete(conn, conversation_id, user_id=user.user_id):
             raise NotFound(f"there is no conversation {conversation_id}")
     return Response(status_code=204)
 
@@ -87,10 +93,11 @@ async def rename_conversation(request: Request) -> JSONResponse:
     if not isinstance(title, str) or not title.strip():
         raise BadRequest('send {"title": "..."} with a title that is not empty')
     title = " ".join(title.split())[:MAX_TITLE]
+    user = principal_of(request)
     async with resources_of(request).pool.acquire() as conn:
-        if not await conversation_sql.rename(conn, conversation_id, title):
+        if not await conversation_sql.rename(conn, conversation_id, title, user_id=user.user_id):
             raise NotFound(f"there is no conversation {conversation_id}")
-        row = await conversation_sql.get(conn, conversation_id)
+        row = await conversation_sql.get(conn, conversation_id, user_id=user.user_id)
     return JSONResponse({"conversation": _conversation(row)})
 
 

@@ -12,6 +12,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.auth.access import (
+    document_filter,
+    readable_ids,
+    require,
+    require_document,
+    require_role,
+)
 from app.db import document_list
 from app.db import documents as document_sql
 from app.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
@@ -38,6 +45,7 @@ MULTIPART_OVERHEAD = 64 * 1024
 async def upload(request: Request) -> Response:
     """A multipart `file` field, spooled to local disk in bounded pieces (hashed as it goes),
     checked, then copied into Postgres in parts: never whole in memory."""
+    require_role(request, "editor")  # before reading a byte of the body
     resources = resources_of(request)
     settings = resources.settings
     limit = settings.max_upload_bytes
@@ -62,6 +70,7 @@ async def upload(request: Request) -> Response:
             raise BadRequest("no file: send the document in a multipart field named 'file'")
         filename = upload_file.filename
         collection = parse_collection_name(form.get("collection"))
+        await require(request, "write", collection)  # may create it, private to the caller
         fmt = formats.for_filename(filename)
         pieces = read_pieces(upload_file.read)
         async with spool(pieces, settings.data_dir / "uploads", limit, too_large) as file:
@@ -81,6 +90,7 @@ async def upload_url(request: Request) -> Response:
     if not isinstance(url, str) or not url.strip() or len(url) > 2048:
         raise BadRequest('send JSON {"url": "https://..."} with the address of a document')
     collection = parse_collection_name(body.get("collection"))
+    await require(request, "write", collection)  # may create it, private to the caller
     async with fetch(
         resources.http,
         url.strip(),
@@ -117,11 +127,17 @@ async def list_documents(request: Request) -> JSONResponse:
     limit, offset = params.get("limit", "500"), params.get("offset", "0")
     if not (limit.isdigit() and 1 <= int(limit) <= 500 and offset.isdigit()):
         raise BadRequest("limit must be 1 to 500 and offset a whole number")
+    readable = await readable_ids(request)
     async with resources_of(request).pool.acquire() as conn:
         rows = await document_list.page(
-            conn, collection=collection, status=status, limit=int(limit), offset=int(offset)
+            conn,
+            collection=collection,
+            status=status,
+            limit=int(limit),
+            offset=int(offset),
+            readable=readable,
         )
-        counts = await document_list.status_counts(conn, collection)
+        counts = await document_list.status_counts(conn, collection, readable)
     return JSONResponse(
         {"documents": [document_sql.to_json(row) for row in rows], "counts": counts}
     )
@@ -129,6 +145,7 @@ async def list_documents(request: Request) -> JSONResponse:
 
 async def get_document(request: Request) -> JSONResponse:
     document_id = parse_uuid(request.path_params["id"], "document")
+    await require_document(request, "read", document_id)
     async with resources_of(request).pool.acquire() as conn:
         row = await document_sql.get_document(conn, document_id)
     if row is None:
@@ -138,6 +155,7 @@ async def get_document(request: Request) -> JSONResponse:
 
 async def delete_document(request: Request) -> Response:
     document_id = parse_uuid(request.path_params["id"], "document")
+    await require_document(request, "write", document_id)
     async with resources_of(request).pool.acquire() as conn:
         deleted = await document_sql.delete_document(conn, document_id)
     if not deleted:
@@ -149,6 +167,7 @@ async def document_events(request: Request) -> Response:
     """SSE: `status` and `progress` events of every document, fed by NOTIFY document_events."""
     hub = resources_of(request).document_events
     assert hub is not None
+    visible = await document_filter(request)
 
     async def stream() -> AsyncIterator[dict[str, str]]:
         # The stream owns its subscription and ends with an error event, never an exception.
@@ -156,7 +175,9 @@ async def document_events(request: Request) -> Response:
             async with hub.subscribe() as queue:
                 yield {"event": "listening", "data": "{}"}
                 while (payload := await queue.get()) is not None:
-                    yield {"event": json.loads(payload)["type"], "data": payload}
+                    event = json.loads(payload)
+                    if await visible(str(event.get("id"))):
+                        yield {"event": event["type"], "data": payload}
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("document event stream ended: %s", exc)
         yield {

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from app.auth.access import require_document
 from app.db import document_files as file_sql
 from app.errors import NotFound
 from app.resources import Resources
@@ -73,6 +74,7 @@ async def _pieces(
 
 async def document_file(request: Request) -> Response:
     document_id = parse_uuid(request.path_params["id"], "document")
+    await require_document(request, "read", document_id)  # 404 outside readable collections
     resources = resources_of(request)
     async with resources.pool.acquire() as conn:
         info = await file_sql.file_info(conn, document_id)

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.auth.access import principal_of, require_role
 from app.db import feedback as feedback_sql
 from app.errors import BadRequest, NotFound
 from app.routes.deps import parse_uuid, read_json, resources_of
@@ -23,14 +24,18 @@ async def rate_message(request: Request) -> JSONResponse:
         raise BadRequest('send {"rating": 1} (helpful) or {"rating": -1} (not helpful)')
     if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
         raise BadRequest(f"the comment must be text of at most {MAX_COMMENT} characters")
+    user = principal_of(request)
     async with resources_of(request).pool.acquire() as conn:
-        if not await feedback_sql.upsert(conn, message_id, rating, comment.strip()):
+        if not await feedback_sql.upsert(
+            conn, message_id, rating, comment.strip(), user_id=user.user_id
+        ):
             raise NotFound(f"there is no answer {message_id}")
     return JSONResponse({"feedback": {"message_id": str(message_id), "rating": rating}})
 
 
 async def list_feedback(request: Request) -> JSONResponse:
-    """The latest ratings, newest first (an admin route once accounts exist)."""
+    """The latest ratings, newest first (admins only)."""
+    require_role(request, "admin")
     async with resources_of(request).pool.acquire() as conn:
         rows = await feedback_sql.recent(conn, 200)
     return JSONResponse(

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.auth.access import readable_ids, readable_scope
 from app.errors import BadRequest, NotFound
 from app.infra.sse import EventStream
 from app.llm import Turn
@@ -32,7 +33,8 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 async def list_models(request: Request) -> JSONResponse:
-    names = protocol.model_names(await resources_of(request).answerer.collections())
+    readable = await readable_ids(request)
+    names = protocol.model_names(await resources_of(request).answerer.collections(readable))
     return JSONResponse(
         {
             "object": "list",
@@ -80,6 +82,7 @@ async def chat_completions(request: Request) -> JSONResponse | EventStream:
     body = await read_json(request, limit=MAX_BODY_BYTES)
     model, scope, question, history, stream = parse_request(body)
     answerer = resources_of(request).answerer
+    scope = await readable_scope(request, scope)
     try:
         ask = await answerer.open_unstored(question, history, scope)
     except NotFound as exc:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.auth.access import principal_of, require_document
 from app.db import passages as passage_sql
 from app.errors import BadRequest, NotFound
 from app.routes.deps import read_json, resources_of
@@ -42,8 +43,13 @@ async def get_passage(request: Request) -> JSONResponse:
         raise NotFound(f"there is no passage {raw!r}")
     async with resources_of(request).pool.acquire() as conn:
         row = await passage_sql.get(conn, int(raw))
+    missing = NotFound(f"there is no passage {raw} (its document may have been deleted)")
     if row is None:
-        raise NotFound(f"there is no passage {raw} (its document may have been deleted)")
+        raise missing
+    try:  # a passage of a document the caller may not read does not exist for them
+        await require_document(request, "read", row["document_id"])
+    except NotFound:
+        raise missing from None
     text = row["text"]
     lead = _LEADING_HEADINGS.match(text)
     if lead and lead.end() < len(text):
@@ -69,6 +75,7 @@ async def get_passage(request: Request) -> JSONResponse:
 
 async def render_markdown(request: Request) -> JSONResponse:
     """POST {"text": ...}: the sanitised HTML of an answer (what the page shows at done)."""
+    principal_of(request)  # signed-in users only
     body = await read_json(request, limit=MAX_RENDER_CHARS * 4)
     text = body.get("text") if isinstance(body, dict) else None
     if not isinstance(text, str) or len(text) > MAX_RENDER_CHARS:

@@ -4,6 +4,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.auth.access import readable_scope
 from app.errors import BadRequest
 from app.rag.retrieve import Scope
 from app.rag.retrieve import search as hybrid_search
@@ -25,6 +26,7 @@ async def search(request: Request) -> JSONResponse:
             parse_uuid(value, "document") for value in request.query_params.getlist("document_id")
         ),
     )
+    scope = await readable_scope(request, scope)
     resources = resources_of(request)
     passages = await hybrid_search(
         resources.pool,

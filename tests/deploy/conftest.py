@@ -12,7 +12,7 @@ import pytest
 
 from app.db.embedded import with_database
 from app.resources import run_migrations
-from tests.conftest import _admin
+from tests.conftest import TEST_ENV, _admin, add_test_admin
 from tests.deploy.stack import Stack, run_stack
 from tests.fake_llm import FakeLLM
 from tests.helpers import SOLAR_GUIDE, ingest
@@ -37,6 +37,7 @@ def stack(postgres_url, fake_upstream, tmp_path_factory) -> Iterator[Stack]:
     asyncio.run(_admin(postgres_url, f"CREATE DATABASE {name}"))
     url = with_database(postgres_url, name)
     asyncio.run(run_migrations(url))
+    asyncio.run(add_test_admin(url))
     directory = tmp_path_factory.mktemp("stack")
     env = {
         "DATABASE_URL": url,
@@ -54,6 +55,7 @@ def stack(postgres_url, fake_upstream, tmp_path_factory) -> Iterator[Stack]:
         "EMBEDDING_PROVIDER": "openai",
         "EMBEDDING_BASE_URL": fake_upstream.url,
         "EMBEDDING_MODEL": "hash",
+        **{k: v for k, v in TEST_ENV.items() if k.startswith("RATE_LIMIT_")},
     }
     try:
         with run_stack(env, directory) as running:

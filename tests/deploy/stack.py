@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.helpers import AUTH
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -102,6 +104,7 @@ class Stack:
         return ssl.create_default_context(cafile=str(self.cert))
 
     def client(self, **options: object) -> httpx.Client:
+        options.setdefault("headers", AUTH)
         return httpx.Client(base_url=self.https, verify=self.tls(), **options)  # type: ignore[arg-type]
 
 

@@ -20,9 +20,10 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.conftest import add_test_admin
 from tests.deploy.client import ask
 from tests.deploy.stack import ROOT, free_port
-from tests.helpers import SOLAR_GUIDE, ingest
+from tests.helpers import AUTH, SOLAR_GUIDE, ingest
 
 pytestmark = pytest.mark.container
 
@@ -140,6 +141,7 @@ def test_the_image_migrates_serves_and_answers(image, tmp_path):
         ]  # fmt: skip
         run = ["run", "--network", "host", *env]
         _podman(*run, "--rm", image, "migrate", timeout=300)
+        asyncio.run(add_test_admin(database))
         web, worker = f"rag-web-{port}", f"rag-worker-{port}"
         try:
             _podman(*run, "-d", "--name", web, image)
@@ -158,7 +160,7 @@ def test_the_image_migrates_serves_and_answers(image, tmp_path):
                 time.sleep(0.5)
             assert _podman("exec", web, "id", "-u").strip() != "0"  # not root
             assert "healthz" in _podman("inspect", "--format", "{{json .Config.Healthcheck}}", web)
-            with httpx.Client(base_url=base, timeout=60) as client:
+            with httpx.Client(base_url=base, timeout=60, headers=AUTH) as client:
                 document = ingest(client, "solar.md", SOLAR_GUIDE)
                 assert document["chunk_count"] >= 1
                 answer = ask(client, "How often should solar panels be cleaned?")

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from app.asgi import Application
 from app.ingest.fetch import RefusedURL, check_url, refused_because
+from tests.helpers import AUTH
 
 SECRET = "zebracorn-credentials-7731"
 
@@ -65,7 +66,7 @@ def rebinding_dns(monkeypatch) -> list[str]:
 def test_dns_rebinding_never_reaches_the_loopback_server(settings, secret_server, rebinding_dns):
     # The check saw 1.1.1.1; httpx resolved the name again and got 127.0.0.1.
     allowed = dataclasses.replace(settings, url_ports=(secret_server,), url_timeout_seconds=2)
-    with TestClient(Application(allowed, local=True)) as client:
+    with TestClient(Application(allowed, local=True), headers=AUTH) as client:
         response = client.post(
             "/api/documents", json={"url": f"http://rebind.test:{secret_server}/notes.txt"}
         )

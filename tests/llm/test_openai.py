@@ -16,7 +16,7 @@ from app.llm.base import LLMError, Passage
 from app.llm.openai import OpenAILLM
 from tests.conftest import run_server, settings_with
 from tests.fake_llm import REWRITTEN, FakeLLM
-from tests.helpers import SOLAR_GUIDE, ingest, parse_sse, row_counts
+from tests.helpers import ADMIN_KEY, AUTH, SOLAR_GUIDE, ingest, parse_sse, row_counts
 
 QUESTION = "How efficient are monocrystalline solar panels?"
 
@@ -34,7 +34,7 @@ def llm_app(settings, fake_llm):
             LLM_READ_TIMEOUT=env.pop("LLM_READ_TIMEOUT", "2"),
             **env,
         )
-        client = TestClient(Application(configured, local=True))
+        client = TestClient(Application(configured, local=True), headers=AUTH)
         client.__enter__()
         clients.append(client)
         return client
@@ -66,13 +66,15 @@ def upstream_app(live_server) -> Iterator[str]:
 def test_openai_provider_streams_from_a_second_instance_of_this_app(
     settings, live_server, upstream_app
 ):
-    with httpx.Client(base_url=live_server, timeout=60) as upstream:
+    with httpx.Client(base_url=live_server, timeout=60, headers=AUTH) as upstream:
         ingest(upstream, "solar.md", SOLAR_GUIDE)
         expected = answer_of(
             parse_sse(upstream.post("/api/chat", json={"question": QUESTION}).text)
         )
-    configured = settings_with(settings, LLM_BASE_URL=upstream_app, LLM_MODEL="rag")
-    with TestClient(Application(configured)) as client:
+    configured = settings_with(
+        settings, LLM_BASE_URL=upstream_app, LLM_MODEL="rag", LLM_API_KEY=ADMIN_KEY
+    )
+    with TestClient(Application(configured), headers=AUTH) as client:
         events = ask(client)
     names = [name for name, _, _ in events]
     assert names[:2] == ["meta", "sources"] and names[-1] == "done"
@@ -162,7 +164,7 @@ def test_unreachable_model_server_is_an_error_event(client, settings):
     configured = settings_with(
         settings, LLM_BASE_URL="http://127.0.0.1:9/v1", LLM_CONNECT_TIMEOUT="1"
     )
-    with TestClient(Application(configured)) as app:
+    with TestClient(Application(configured), headers=AUTH) as app:
         name, error, _ = ask(app)[-1]
     assert name == "error" and error["code"] == "upstream_unreachable"
     assert "LLM_BASE_URL" in error["message"]
@@ -187,7 +189,10 @@ def test_client_disconnect_closes_the_upstream_request(settings, fake_llm, clien
     configured = settings_with(
         settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="slow", LLM_READ_TIMEOUT="60"
     )
-    with run_server(configured) as url, httpx.Client(base_url=url, timeout=60) as http:
+    with (
+        run_server(configured) as url,
+        httpx.Client(base_url=url, timeout=60, headers=AUTH) as http,
+    ):
         with http.stream("POST", "/api/chat", json={"question": QUESTION}) as response:
             for line in response.iter_lines():
                 if line.startswith("event: token"):

@@ -15,7 +15,7 @@ from app.asgi import Application
 from app.rerankers.http import HttpReranker
 from app.rerankers.local import LocalReranker
 from tests.conftest import _free_port, settings_with
-from tests.helpers import ingest
+from tests.helpers import AUTH, ingest
 
 QUERY = "how long is tea steeped"
 TEXTS = [
@@ -89,7 +89,7 @@ def test_http_reranker_scores_equal_the_local_cross_encoder(rerank_server, cross
 
 def test_search_results_come_in_the_rerankers_order(settings, rerank_server, cross_encoder):
     reranked = settings_with(settings, RERANK_PROVIDER="http", RERANK_BASE_URL=rerank_server)
-    with TestClient(Application(reranked, local=True)) as client:
+    with TestClient(Application(reranked, local=True), headers=AUTH) as client:
         for i, text in enumerate(TEXTS):
             ingest(client, f"t{i}.txt", text)
         response = client.get("/api/search", params={"q": QUERY, "k": 4, "cache": "off"})

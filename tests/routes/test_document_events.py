@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 
-from tests.helpers import SOLAR_GUIDE
+from tests.helpers import AUTH, SOLAR_GUIDE
 
 
 def read_events(lines: Iterator[str], until: Callable) -> list[tuple[str, dict]]:
@@ -25,7 +25,7 @@ def read_events(lines: Iterator[str], until: Callable) -> list[tuple[str, dict]]
 
 def test_upload_streams_queued_processing_progress_and_ready(live_server):
     with (
-        httpx.Client(base_url=live_server, timeout=120) as client,
+        httpx.Client(base_url=live_server, timeout=120, headers=AUTH) as client,
         client.stream("GET", "/api/documents/events") as stream,
     ):
         assert stream.headers["content-type"].startswith("text/event-stream")
@@ -46,7 +46,7 @@ def test_upload_streams_queued_processing_progress_and_ready(live_server):
 
 def test_failed_documents_stream_their_error(live_server):
     with (
-        httpx.Client(base_url=live_server, timeout=120) as client,
+        httpx.Client(base_url=live_server, timeout=120, headers=AUTH) as client,
         client.stream("GET", "/api/documents/events") as stream,
     ):
         lines = stream.iter_lines()

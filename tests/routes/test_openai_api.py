@@ -4,16 +4,16 @@ import httpx
 import openai
 import pytest
 
-from tests.helpers import SOLAR_GUIDE, ingest, row_counts
+from tests.helpers import ADMIN_KEY, AUTH, SOLAR_GUIDE, ingest, row_counts
 
 QUESTION = "How efficient are monocrystalline solar panels?"
 
 
 @pytest.fixture
 def api(live_server):
-    with httpx.Client(base_url=live_server, timeout=60) as http:
+    with httpx.Client(base_url=live_server, timeout=60, headers=AUTH) as http:
         ingest(http, "solar.md", SOLAR_GUIDE)
-    with openai.OpenAI(base_url=live_server + "/v1", api_key="unused", max_retries=0) as client:
+    with openai.OpenAI(base_url=live_server + "/v1", api_key=ADMIN_KEY, max_retries=0) as client:
         yield client
 
 
@@ -77,10 +77,10 @@ BREWED = "At what temperature is it brewed?"
 
 @pytest.fixture
 def collections_api(live_server):
-    with httpx.Client(base_url=live_server, timeout=60) as http:
+    with httpx.Client(base_url=live_server, timeout=60, headers=AUTH) as http:
         ingest(http, "tea.txt", TEA, collection="tea")
         ingest(http, "coffee.txt", COFFEE, collection="coffee")
-    with openai.OpenAI(base_url=live_server + "/v1", api_key="unused", max_retries=0) as client:
+    with openai.OpenAI(base_url=live_server + "/v1", api_key=ADMIN_KEY, max_retries=0) as client:
         yield client
 
 

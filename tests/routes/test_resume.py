@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from app.asgi import Application
 from tests.conftest import _free_port, run_server, settings_with
-from tests.helpers import SOLAR_GUIDE, ingest, parse_sse, row_counts
+from tests.helpers import AUTH, SOLAR_GUIDE, ingest, parse_sse, row_counts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,7 @@ def backend_env(request) -> dict[str, str]:
 
 def test_eventsource_get_form_and_resume_after_any_event(client, settings, backend_env):
     ingest(client, "solar.md", SOLAR_GUIDE)
-    with TestClient(Application(settings_with(settings, **backend_env))) as app:
+    with TestClient(Application(settings_with(settings, **backend_env)), headers=AUTH) as app:
         response = app.get("/api/chat", params={"question": QUESTION})
         assert response.headers["x-accel-buffering"] == "no"
         events = parse_sse(response.text)
@@ -66,7 +66,10 @@ def test_a_stream_cut_by_the_client_resumes_to_an_interrupted_error(
         settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="slow", LLM_READ_TIMEOUT="60", **backend_env
     )
     before = row_counts(settings.database_url)
-    with run_server(configured) as url, httpx.Client(base_url=url, timeout=60) as http:
+    with (
+        run_server(configured) as url,
+        httpx.Client(base_url=url, timeout=60, headers=AUTH) as http,
+    ):
         last_id = None
         with http.stream("GET", "/api/chat", params={"question": QUESTION}) as response:
             for line in response.iter_lines():
@@ -114,7 +117,7 @@ def test_resume_from_another_worker_process(client, settings, backend_env, tmp_p
     ingest(client, "solar.md", SOLAR_GUIDE)
     env = {"DATABASE_URL": settings.database_url, "DATA_DIR": str(tmp_path), **backend_env}
     with web_process(env) as first, web_process(env) as second:
-        with httpx.Client(timeout=60) as http:
+        with httpx.Client(timeout=60, headers=AUTH) as http:
             with http.stream("POST", first + "/api/chat", json={"question": QUESTION}) as r:
                 lines = r.iter_lines()
                 head = []
@@ -139,7 +142,7 @@ def test_resume_from_another_worker_process(client, settings, backend_env, tmp_p
 def test_answers_still_stream_when_redis_is_down(client, settings):
     ingest(client, "solar.md", SOLAR_GUIDE)
     down = settings_with(settings, REDIS_URL="redis://127.0.0.1:1/0")
-    with TestClient(Application(down)) as app:
+    with TestClient(Application(down), headers=AUTH) as app:
         events = parse_sse(app.post("/api/chat", json={"question": QUESTION}).text)
     assert events[-1][0] == "done" and "[1]" in "".join(
         d["text"] for name, d, _ in events if name == "token"
@@ -152,7 +155,7 @@ def test_sse_pings_while_the_model_is_slow(client, settings, fake_llm, monkeypat
     configured = settings_with(
         settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="stall", LLM_READ_TIMEOUT="1"
     )
-    with TestClient(Application(configured)) as app:
+    with TestClient(Application(configured), headers=AUTH) as app:
         body = app.post("/api/chat", json={"question": QUESTION}).text
     assert ": ping" in body
     assert parse_sse(body)[-1][1]["code"] == "upstream_timeout"

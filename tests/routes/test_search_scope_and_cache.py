@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from app.asgi import Application
 from tests.conftest import _free_port
-from tests.helpers import ingest, upload
+from tests.helpers import AUTH, ingest, upload
 
 TEA = "Green tea is steeped at eighty degrees for two minutes."
 BREAD = "Sourdough bread rises slowly thanks to wild yeast."
@@ -97,7 +97,9 @@ def redis_url():
 @pytest.fixture
 def redis_client(settings, redis_url):
     url, _ = redis_url
-    with TestClient(Application(replace(settings, redis_url=url), local=True)) as client:
+    with TestClient(
+        Application(replace(settings, redis_url=url), local=True), headers=AUTH
+    ) as client:
         yield client
 
 

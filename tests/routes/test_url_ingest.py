@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from app.asgi import Application
 from app.ingest.fetch import refused_because
 from tests import files
-from tests.helpers import SOLAR_GUIDE, ingest, row_counts, wait_ready
+from tests.helpers import AUTH, SOLAR_GUIDE, ingest, row_counts, wait_ready
 
 PAGE = files.html_page("<h1>Wind</h1><p>Turbines turn wind into electricity.</p>")
 
@@ -90,7 +90,7 @@ def site() -> Iterator[str]:
 def url_client(settings) -> Iterator[TestClient]:
     """The app allowed to fetch loopback URLs, with a short fetch timeout."""
     allowed = dataclasses.replace(settings, allow_private_urls=True, url_timeout_seconds=1)
-    with TestClient(Application(allowed, local=True)) as client:
+    with TestClient(Application(allowed, local=True), headers=AUTH) as client:
         yield client
 
 

@@ -1,0 +1,101 @@
+"""The auth settings, read with the rest of the configuration (app.config); below app.auth."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]", "::1")
+
+
+@dataclass(frozen=True)
+class Limit:
+    """`count` requests per `seconds`; count 0 switches the limit off."""
+
+    count: int
+    seconds: int
+
+    def __str__(self) -> str:
+        return f"{self.count}/{self.seconds}s"
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    signup: str = "invite"  # "open": anyone may create a reader account
+    session_idle_seconds: int = 7 * 86400
+    session_max_seconds: int = 30 * 86400
+    invitation_seconds: int = 7 * 86400
+    allowed_hosts: tuple[str, ...] = LOOPBACK_NAMES  # "*" allows any Host
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)  # "*" trusts every peer
+    limit_asks: Limit = Limit(30, 60)
+    limit_uploads: Limit = Limit(30, 60)
+    limit_searches: Limit = Limit(300, 60)
+    limit_logins: Limit = Limit(10, 60)
+    limit_invitations: Limit = Limit(10, 60)
+
+
+def parse_limit(value: str) -> Limit:
+    """'30/minute', '5/second', '1000/hour', '0/minute' (off)."""
+    count, _, period = value.partition("/")
+    seconds = PERIODS.get(period.strip().lower().removesuffix("s") or "minute")
+    if not count.strip().isdigit() or seconds is None:
+        raise ValueError("must look like 30/minute (per second, minute, hour or day)")
+    return Limit(int(count), seconds)
+
+
+def _names(value: str) -> tuple[str, ...]:
+    names = tuple(n.strip().lower() for n in value.split(",") if n.strip())
+    if not names:
+        raise ValueError("must be a comma-separated list of host names, or *")
+    return names
+
+
+def _ips(value: str) -> tuple[str, ...]:
+    items = tuple(n.strip() for n in value.split(",") if n.strip())
+    for item in items:
+        if item != "*":
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad one
+    return items
+
+
+def _signup(value: str) -> str:
+    if value.lower() not in ("invite", "open"):
+        raise ValueError("must be invite or open")
+    return value.lower()
+
+
+def _minutes(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be a whole number of minutes, at least 1")
+    return number * 60
+
+
+def default_hosts(host: str) -> tuple[str, ...]:
+    """The host serve binds, and loopback names; a wildcard bind cannot know the site's name."""
+    if host in ("0.0.0.0", "::", ""):
+        return ("*",)
+    return LOOPBACK_NAMES if host in LOOPBACK_NAMES else (host.lower(), *LOOPBACK_NAMES)
+
+
+def load_auth_settings(
+    get: Callable[[str, Callable[[str], Any], Any], Any], host: str
+) -> AuthSettings:
+    """Read the AUTH settings with app.config's `get` (which names a bad variable)."""
+    default = AuthSettings()
+    return AuthSettings(
+        signup=get("SIGNUP", _signup, default.signup),
+        session_idle_seconds=get("SESSION_IDLE_MINUTES", _minutes, default.session_idle_seconds),
+        session_max_seconds=get("SESSION_MAX_MINUTES", _minutes, default.session_max_seconds),
+        invitation_seconds=get("INVITATION_MINUTES", _minutes, default.invitation_seconds),
+        allowed_hosts=get("ALLOWED_HOSTS", _names, default_hosts(host)),
+        forwarded_allow_ips=get("FORWARDED_ALLOW_IPS", _ips, default.forwarded_allow_ips),
+        limit_asks=get("RATE_LIMIT_ASKS", parse_limit, default.limit_asks),
+        limit_uploads=get("RATE_LIMIT_UPLOADS", parse_limit, default.limit_uploads),
+        limit_searches=get("RATE_LIMIT_SEARCHES", parse_limit, default.limit_searches),
+        limit_logins=get("RATE_LIMIT_LOGINS", parse_limit, default.limit_logins),
+        limit_invitations=get("RATE_LIMIT_INVITATIONS", parse_limit, default.limit_invitations),
+    )

@@ -1,0 +1,205 @@
+"""Sign in and out, the first admin, sign-up by invitation (or open sign-up)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from app.auth import passwords, sessions, tokens
+from app.auth.access import principal_of
+from app.auth.errors import Forbidden, Unauthorized
+from app.db import users as user_sql
+from app.errors import BadRequest, NotFound
+from app.routes.deps import read_json, resources_of
+from app.templating import templates
+
+BAD_LOGIN = "the email or password is wrong"
+MAX_EMAIL = 254
+
+
+async def _fields(request: Request) -> tuple[dict[str, Any], bool]:
+    """The request's fields and whether it came from a plain HTML form (then it gets pages)."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise BadRequest('send a JSON object such as {"email": ..., "password": ...}')
+        return body, False
+    async with request.form(max_files=0, max_fields=10) as form:
+        return {k: v for k, v in form.items() if isinstance(v, str)}, True
+
+
+def _email(value: object) -> str:
+    if not isinstance(value, str) or "@" not in value.strip() or len(value) > MAX_EMAIL:
+        raise BadRequest("give an email address such as ada@example.org", code="bad_email")
+    return value.strip()
+
+
+def _next(value: object) -> str:
+    """Only a path on this site: a login link must not send people elsewhere."""
+    if isinstance(value, str) and value.startswith("/") and not urlsplit(value).netloc:
+        if not value.startswith("//") and "\\" not in value:
+            return value
+    return "/"
+
+
+def _user(row: Any) -> dict[str, Any]:
+    return {"id": str(row["id"]), "email": row["email"], "role": row["role"]}
+
+
+async def _signed_in(request: Request, user: Any, as_form: bool, next_url: str = "/") -> Response:
+    resources = resources_of(request)
+    settings = resources.settings.auth
+    async with resources.pool.acquire() as conn:
+        session_id = await sessions.start(conn, user["id"], settings)
+    response: Response = (
+        RedirectResponse(next_url, status_code=303)
+        if as_form
+        else JSONResponse({"user": _user(user)})
+    )
+    sessions.set_cookie(request, response, session_id, settings.session_max_seconds)
+    return response
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+async def _has_users(request: Request) -> bool:
+    async with resources_of(request).pool.acquire() as conn:
+        return await user_sql.any_user(conn)
+
+
+async def login_page(request: Request) -> Response:
+    if not await _has_users(request):
+        return RedirectResponse("/setup", status_code=303)
+    return _page(
+        request,
+        "login.html",
+        next=_next(request.query_params.get("next")),
+        signup_open=resources_of(request).settings.auth.signup == "open",
+    )
+
+
+async def login(request: Request) -> Response:
+    data, as_form = await _fields(request)
+    email, password = data.get("email"), data.get("password")
+    next_url = _next(data.get("next"))
+    row = None
+    if isinstance(email, str) and isinstance(password, str):
+        async with resources_of(request).pool.acquire() as conn:
+            row = await user_sql.by_email(conn, email.strip())
+    # Always one Argon2 verification, so a wrong email answers as slowly as a wrong password.
+    ok = await anyio.to_thread.run_sync(
+        passwords.verify, row["password_hash"] if row else None, password or ""
+    )
+    if not ok:
+        if as_form:
+            return _page(request, "login.html", 401, error=BAD_LOGIN, email=email, next=next_url)
+        raise Unauthorized(BAD_LOGIN, code="invalid_credentials")
+    return await _signed_in(request, row, as_form, next_url)
+
+
+async def logout(request: Request) -> Response:
+    """Ends every session of the user: signing out on one device signs out all of them."""
+    principal = request.scope["state"].get("principal")
+    if principal is not None and principal.via == "session":
+        async with resources_of(request).pool.acquire() as conn:
+            await user_sql.end_sessions(conn, principal.user_id)
+    as_form = not request.headers.get("content-type", "").startswith("application/json")
+    response: Response = (
+        RedirectResponse("/login", status_code=303) if as_form else JSONResponse({"ok": True})
+    )
+    sessions.clear_cookie(request, response)
+    return response
+
+
+async def setup_page(request: Request) -> Response:
+    if await _has_users(request):
+        return RedirectResponse("/login", status_code=303)
+    return _page(request, "setup.html")
+
+
+async def setup(request: Request) -> Response:
+    """The first account, an admin; refused once any user exists."""
+    data, as_form = await _fields(request)
+    email = _email(data.get("email"))
+    password = passwords.check_new(data.get("password"))
+    password_hash = await anyio.to_thread.run_sync(passwords.hash_password, password)
+    async with resources_of(request).pool.acquire() as conn, conn.transaction():
+        # Two first visitors at once: the lock makes the second see the first's admin.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('first admin'))")
+        if await user_sql.any_user(conn):
+            raise Forbidden("the site already has an admin: sign in", code="already_set_up")
+        user_id = await user_sql.create_user(conn, email, password_hash, "admin")
+        user = await user_sql.by_id(conn, user_id)
+    return await _signed_in(request, user, as_form)
+
+
+async def invite_page(request: Request) -> Response:
+    token = request.path_params["token"]
+    async with resources_of(request).pool.acquire() as conn:
+        invitation = await user_sql.open_invitation(conn, tokens.digest(token))
+    if invitation is None:
+        raise NotFound("this invitation link is not valid: it was used, has expired or is wrong")
+    return _page(request, "invite.html", token=token, invitation=invitation)
+
+
+async def signup(request: Request) -> Response:
+    """A new account from an invitation token, or a reader when SIGNUP=open."""
+    data, as_form = await _fields(request)
+    email = _email(data.get("email"))
+    password = passwords.check_new(data.get("password"))
+    token = data.get("token")
+    resources = resources_of(request)
+    password_hash = await anyio.to_thread.run_sync(passwords.hash_password, password)
+    async with resources.pool.acquire() as conn, conn.transaction():
+        if isinstance(token, str) and token:
+            token_hash = tokens.digest(token)
+            invitation = await user_sql.open_invitation(conn, token_hash)
+            if invitation is None:
+                raise NotFound(
+                    "this invitation is not valid: it was used, has expired or is wrong",
+                    code="bad_invitation",
+                )
+            if invitation["email"] and invitation["email"].lower() != email.lower():
+                raise Forbidden("this invitation is for another email address")
+            user_id = await user_sql.create_user(conn, email, password_hash, invitation["role"])
+            if not await user_sql.use_invitation(conn, token_hash, user_id):
+                raise NotFound("this invitation was just used", code="bad_invitation")
+        elif resources.settings.auth.signup == "open":
+            user_id = await user_sql.create_user(conn, email, password_hash, "reader")
+        else:
+            raise Forbidden("sign-up is by invitation: ask an admin for a link")
+        user = await user_sql.by_id(conn, user_id)
+    return await _signed_in(request, user, as_form)
+
+
+async def me(request: Request) -> JSONResponse:
+    principal = principal_of(request)
+    return JSONResponse(
+        {
+            "user": {
+                "id": str(principal.user_id),
+                "email": principal.email,
+                "role": principal.role,
+            },
+            "via": principal.via,
+        }
+    )
+
+
+routes = [
+    Route("/login", login_page, methods=["GET"]),
+    Route("/setup", setup_page, methods=["GET"]),
+    Route("/invite/{token}", invite_page, methods=["GET"]),
+    Route("/api/auth/login", login, methods=["POST"]),
+    Route("/api/auth/logout", logout, methods=["POST"]),
+    Route("/api/auth/setup", setup, methods=["POST"]),
+    Route("/api/auth/signup", signup, methods=["POST"]),
+    Route("/api/auth/me", me, methods=["GET"]),
+]

@@ -1,0 +1,87 @@
+// The admin page: users and roles, invitation links, collections and their members.
+// $ and the other helpers come from common.js, loaded first.
+"use strict";
+
+const json = (method, body) => ({
+  method,
+  headers: { "Content-Type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+function node(tag, text = "", attrs = {}) {
+  const element = document.createElement(tag);
+  element.textContent = text;
+  for (const [key, value] of Object.entries(attrs)) element.setAttribute(key, value);
+  return element;
+}
+
+function select(options, value, onChange) {
+  const element = node("select");
+  for (const option of options) element.append(node("option", option));
+  element.value = value;
+  element.addEventListener("change", () => onChange(element.value));
+  return element;
+}
+
+async function refreshUsers() {
+  const { users } = await (await fetch("/api/admin/users")).json();
+  $("user-list").replaceChildren(...users.map((user) => {
+    const row = node("tr");
+    const role = node("td");
+    role.append(select(["reader", "editor", "admin"], user.role, async (value) => {
+      await fetch(`/api/admin/users/${user.id}`, json("PATCH", { role: value }));
+      refreshUsers();
+    }));
+    row.append(node("td", user.email), role, node("td", user.created_at.slice(0, 10)));
+    return row;
+  }));
+}
+
+async function refreshCollections() {
+  const { collections } = await (await fetch("/api/admin/collections")).json();
+  $("collection-list").replaceChildren(...collections.map((c) => {
+    const row = node("tr");
+    const base = `/api/admin/collections/${encodeURIComponent(c.name)}`;
+    const visibility = node("td");
+    visibility.append(select(["private", "shared"], c.visibility, async (value) => {
+      await fetch(base, json("PATCH", { visibility: value }));
+      refreshCollections();
+    }));
+    const members = node("td");
+    for (const email of c.members) {
+      const remove = node("button", `${email} ×`, { class: "link-button" });
+      remove.addEventListener("click", async () => {
+        await fetch(`${base}/members/${encodeURIComponent(email)}`, { method: "DELETE" });
+        refreshCollections();
+      });
+      members.append(remove, " ");
+    }
+    const add = node("input", "", { type: "text", placeholder: "add by email" });
+    add.addEventListener("change", async () => {
+      await fetch(`${base}/members`, json("POST", { email: add.value }));
+      refreshCollections();
+    });
+    members.append(add);
+    row.append(node("td", c.name), node("td", c.owner || "—"), node("td", String(c.document_count)),
+      visibility, members);
+    return row;
+  }));
+}
+
+$("invite-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const response = await fetch("/api/admin/invitations", json("POST", {
+    role: $("invite-role").value,
+    email: $("invite-email").value || null,
+  }));
+  const shown = $("invite-link");
+  shown.hidden = false;
+  if (response.ok) {
+    shown.textContent = (await response.json()).url;
+  } else {
+    shown.textContent = (await response.json()).error.message;
+  }
+});
+
+refreshUsers();
+refreshCollections();
