@@ -178,7 +178,8 @@ class AuthMiddleware:
         forwarded_for = headers.get("x-forwarded-for", "").split(",")[0].strip()
         if not proto and not forwarded_for:
             return scope
-        scope = dict(scope)
+        # In place, as uvicorn's proxy-headers middleware does: the access log outside reads
+        # what the app below leaves in this scope (the matched route).
         if proto in ("http", "https"):
             websocket = scope["type"] == "websocket"
             scope["scheme"] = {"http": "ws", "https": "wss"}[proto] if websocket else proto

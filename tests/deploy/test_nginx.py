@@ -11,6 +11,7 @@ from websockets.sync.client import connect
 
 from tests.deploy.client import ask
 from tests.deploy.conftest import ANSWER
+from tests.helpers import AUTH
 
 
 def test_first_token_reaches_the_client_while_the_llm_is_still_writing(stack, fake_upstream):
@@ -36,7 +37,7 @@ def test_a_whole_answer_streams_through_nginx(stack):
 
 def test_websocket_chat_works_through_nginx(stack):
     url = stack.https.replace("https://", "wss://") + "/ws/chat"
-    with connect(url, ssl=stack.tls(), open_timeout=10) as ws:
+    with connect(url, ssl=stack.tls(), open_timeout=10, additional_headers=AUTH) as ws:
         ws.send(json.dumps({"type": "ask", "question": "How efficient are the panels?"}))
         text, kinds = "", []
         while True:
