@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.db.embedded import start_embedded  # noqa: E402
 from app.resources import run_migrations  # noqa: E402
+from bench.search import api_key  # noqa: E402
 from tests.deploy.stack import run_stack  # noqa: E402
 from tests.helpers import SOLAR_GUIDE  # noqa: E402
 
@@ -134,10 +135,14 @@ async def upload(client: httpx.AsyncClient, rec: Recorder) -> None:
 
 
 KINDS = [(search, 0.6), (ask, 0.3), (upload, 0.1)]
+KEY = ""  # an admin's API key, made when the database is
 
 
 async def user(base: str, verify: object, until: float, rec: Recorder) -> None:
-    async with httpx.AsyncClient(base_url=base, verify=verify, timeout=60) as client:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(
+        base_url=base, verify=verify, timeout=60, headers=headers
+    ) as client:
         while time.monotonic() < until:
             kind = random.choices([k for k, _ in KINDS], [w for _, w in KINDS])[0]
             try:
@@ -213,6 +218,8 @@ def main() -> None:
     try:
         url = server.get_uri()
         asyncio.run(run_migrations(url))
+        global KEY
+        KEY = asyncio.run(api_key(url))  # every /api request needs one
         with fake_llm(args.token_ms / 1000) as fake_url:
             env = {
                 "DATABASE_URL": url, "DATA_DIR": str(directory / "data"),
@@ -221,9 +228,12 @@ def main() -> None:
                 "LLM_BASE_URL": fake_url, "LLM_MODEL": "paced",
                 "EMBEDDING_PROVIDER": "openai", "EMBEDDING_BASE_URL": fake_url,
                 "EMBEDDING_MODEL": "hash",
+                # The load is the point: no per-user limits.
+                **{f"RATE_LIMIT_{kind}": "1000000/minute"
+                   for kind in ("ASKS", "UPLOADS", "SEARCHES")},
             }  # fmt: skip
             with run_stack(env, directory) as stack:
-                with stack.client(timeout=60) as client:
+                with stack.client(timeout=60, headers={"Authorization": f"Bearer {KEY}"}) as client:
                     for n in range(20):
                         text = SOLAR_GUIDE + f"\n\nEdition {n}: " + " ".join(WORDS) + "\n"
                         client.post("/api/documents", files={"file": (f"g{n}.md", text)})
