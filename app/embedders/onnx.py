@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from app.embedders.base import InProcessEmbedder
 from app.embedders.pooling import pool_spans
 
 TOKENIZER = Path(__file__).parent / "minilm" / "tokenizer.json"
@@ -72,7 +73,7 @@ def _tokenizer(path: Path, max_length: int) -> Any:
     return tokenizer
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(InProcessEmbedder):
     """A BERT-style sentence embedder (mean pooling, unit vectors) on ONNX Runtime."""
 
     def __init__(self, session: Any, tokenizer: Any, name: str) -> None:
@@ -149,20 +150,3 @@ class OnnxEmbedder:
                 offsets = np.asarray(encodings[row].offsets)
                 pooled[i] = pool_spans(tokens[row], offsets, spans[i])
         return out, pooled
-
-    async def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._encode, texts)
-
-    async def embed_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
-    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32), []
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._encode_spans, texts, spans)
-
-    async def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
