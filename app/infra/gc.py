@@ -15,9 +15,5 @@ def tune_collector() -> None:
     every stream to clear. The threshold took one worker from about 1,120 to about 1,450
     streams (`python bench/stream.py --levels 2000 --tokens 600`, separate runs).
     """
-    # A process that starts the app again (the tests) first frees what the last start left:
-    # frozen objects that became cyclic garbage would otherwise never be collected.
-    gc.unfreeze()
-    gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 10, 10)
