@@ -180,7 +180,7 @@ def test_reload_keeps_the_chat_then_rename_and_delete_it(live_server):
         page.wait_for_selector("#conversation-list li:has-text('No conversations yet')")
 
 
-def test_thumbs_down_with_a_comment_is_stored(live_server):
+def test_thumbs_down_with_a_comment_is_stored_and_listed_for_the_admin(live_server):
     with httpx.Client(base_url=live_server, timeout=60, headers=AUTH) as http:
         ingest(http, "solar.md", SOLAR_GUIDE)
         with browser() as launched:
@@ -192,6 +192,13 @@ def test_thumbs_down_with_a_comment_is_stored(live_server):
             page.fill(".feedback-form textarea", "It should mention pollen.")
             page.click(".feedback-form button[type=submit]")
             page.wait_for_selector("button[aria-label='Not helpful'][aria-pressed=true]")
+            page.goto(f"{live_server}/admin")
+            row = page.locator("#feedback-list tr.feedback").first
+            row.wait_for()
+            assert "It should mention pollen." in row.inner_text()
+            assert "not helpful" in row.inner_text()
+            assert "How often should panels be cleaned?" in row.inner_text()
+            assert page.js_errors == []
         feedback = http.get("/api/feedback").json()["feedback"]
     assert feedback[0]["rating"] == -1 and feedback[0]["comment"] == "It should mention pollen."
     assert feedback[0]["question"] == "How often should panels be cleaned?"
