@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 
 from app.asgi import Application
+from tests.auth.people import PASSWORD, make_person
 from tests.conftest import run_server, settings_with
 from tests.files import docx_file, pdf
 from tests.helpers import AUTH, SOLAR_GUIDE, ingest
@@ -259,6 +260,26 @@ def test_every_page_passes_axe_without_serious_violations(live_server, viewport)
             assert serious_violations(page, source) == [], f"documents, {scheme}"
             page.goto(f"{live_server}/no-such-page")
             assert serious_violations(page, source) == [], f"error page, {scheme}"
+
+
+UPLOAD_CONTROLS = ".drop-zone, input[type=file], #url-form, #new-collection"
+
+
+def test_a_reader_who_cannot_upload_sees_no_upload_control(settings, live_server):
+    reader = make_person(settings.database_url, "reader@example.org", "reader")
+    with browser() as launched:
+        page = new_page(launched, f"{live_server}/login", signed_in=False)
+        page.fill("#email", reader.email)
+        page.fill("#password", PASSWORD)
+        page.click("#login-form button")
+        page.wait_for_selector("#signed-in-as:has-text('reader')")
+        page.wait_for_selector("#no-documents", state="visible")  # the chat, with no documents
+        assert "shared with you" in page.inner_text("#no-documents")
+        assert page.locator(UPLOAD_CONTROLS).count() == 0
+        page.goto(f"{live_server}/documents")
+        page.wait_for_selector("#collection option", state="attached")
+        assert page.locator(UPLOAD_CONTROLS).count() == 0
+        assert page.js_errors == []
 
 
 def test_upload_error_is_shown_in_words(live_server, tmp_path: Path):
