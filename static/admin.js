@@ -15,8 +15,8 @@ function node(tag, text = "", attrs = {}) {
   return element;
 }
 
-function select(options, value, onChange) {
-  const element = node("select");
+function select(options, value, label, onChange) {
+  const element = node("select", "", { "aria-label": label });
   for (const option of options) element.append(node("option", option));
   element.value = value;
   element.addEventListener("change", () => onChange(element.value));
@@ -28,7 +28,7 @@ async function refreshUsers() {
   $("user-list").replaceChildren(...users.map((user) => {
     const row = node("tr");
     const role = node("td");
-    role.append(select(["reader", "editor", "admin"], user.role, async (value) => {
+    role.append(select(["reader", "editor", "admin"], user.role, `Role of ${user.email}`, async (value) => {
       await fetch(`/api/admin/users/${user.id}`, json("PATCH", { role: value }));
       refreshUsers();
     }));
@@ -43,7 +43,7 @@ async function refreshCollections() {
     const row = node("tr");
     const base = `/api/admin/collections/${encodeURIComponent(c.name)}`;
     const visibility = node("td");
-    visibility.append(select(["private", "shared"], c.visibility, async (value) => {
+    visibility.append(select(["private", "shared"], c.visibility, `Visibility of ${c.name}`, async (value) => {
       await fetch(base, json("PATCH", { visibility: value }));
       refreshCollections();
 refreshFeedback();
@@ -58,7 +58,9 @@ refreshFeedback();
       });
       members.append(remove, " ");
     }
-    const add = node("input", "", { type: "text", placeholder: "add by email" });
+    const add = node("input", "", {
+      type: "text", placeholder: "add by email", "aria-label": `Add a member to ${c.name} by email`,
+    });
     add.addEventListener("change", async () => {
       await fetch(`${base}/members`, json("POST", { email: add.value }));
       refreshCollections();

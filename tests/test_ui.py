@@ -260,6 +260,21 @@ def test_every_page_passes_axe_without_serious_violations(live_server, viewport)
             assert serious_violations(page, source) == [], f"documents, {scheme}"
             page.goto(f"{live_server}/no-such-page")
             assert serious_violations(page, source) == [], f"error page, {scheme}"
+            page.goto(f"{live_server}/account")
+            page.wait_for_selector("#key-list tr")
+            assert serious_violations(page, source) == [], f"account, {scheme}"
+            page.goto(f"{live_server}/admin")
+            page.wait_for_selector("#collection-list tr")
+            page.wait_for_selector("#feedback-list tr")
+            assert serious_violations(page, source) == [], f"admin, {scheme}"
+            signed_out = new_page(
+                launched,
+                f"{live_server}/login",
+                viewport=viewport,
+                color_scheme=scheme,
+                signed_in=False,
+            )
+            assert serious_violations(signed_out, source) == [], f"login, {scheme}"
 
 
 UPLOAD_CONTROLS = ".drop-zone, input[type=file], #url-form, #new-collection"
