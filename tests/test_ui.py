@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 
 from app.asgi import Application
-from tests.auth.people import PASSWORD, make_person
+from tests.auth.people import PASSWORD, make_person, run_sql
 from tests.conftest import run_server, settings_with
 from tests.files import docx_file, pdf
 from tests.helpers import AUTH, SOLAR_GUIDE, ingest
@@ -275,6 +275,24 @@ def test_every_page_passes_axe_without_serious_violations(live_server, viewport)
                 signed_in=False,
             )
             assert serious_violations(signed_out, source) == [], f"login, {scheme}"
+
+
+def test_first_run_creates_the_admin_and_lands_signed_in_on_the_chat(settings):
+    run_sql(settings.database_url, "DELETE FROM users")  # an empty site: no one yet
+    with run_server(settings) as url, browser() as launched:
+        page = new_page(launched, url, signed_in=False)
+        page.wait_for_url(f"{url}/setup")
+        page.fill("#email", "first@example.org")
+        page.fill("#password", "first admin password")
+        page.click("#setup-form button")
+        page.wait_for_selector("#signed-in-as:has-text('first@example.org')")
+        assert "admin" in page.inner_text("#signed-in-as")
+        assert page.url == f"{url}/"
+        page.wait_for_selector("#question")  # the chat page
+        assert page.locator("nav a[href='/admin']").count() == 1
+        page.goto(f"{url}/setup")  # once there is an admin, setup is over
+        assert page.url.startswith(f"{url}/") and not page.url.endswith("/setup")
+        assert page.js_errors == []
 
 
 UPLOAD_CONTROLS = ".drop-zone, input[type=file], #url-form, #new-collection"
