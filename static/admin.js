@@ -1,4 +1,4 @@
-// The admin page: users and roles, invitation links, collections and their members.
+// The admin page: users and roles, invitation links, collections and their members, feedback.
 // $ and the other helpers come from common.js, loaded first.
 "use strict";
 
@@ -15,8 +15,8 @@ function node(tag, text = "", attrs = {}) {
   return element;
 }
 
-function select(options, value, onChange) {
-  const element = node("select");
+function select(options, value, label, onChange) {
+  const element = node("select", "", { "aria-label": label });
   for (const option of options) element.append(node("option", option));
   element.value = value;
   element.addEventListener("change", () => onChange(element.value));
@@ -28,7 +28,7 @@ async function refreshUsers() {
   $("user-list").replaceChildren(...users.map((user) => {
     const row = node("tr");
     const role = node("td");
-    role.append(select(["reader", "editor", "admin"], user.role, async (value) => {
+    role.append(select(["reader", "editor", "admin"], user.role, `Role of ${user.email}`, async (value) => {
       await fetch(`/api/admin/users/${user.id}`, json("PATCH", { role: value }));
       refreshUsers();
     }));
@@ -43,9 +43,10 @@ async function refreshCollections() {
     const row = node("tr");
     const base = `/api/admin/collections/${encodeURIComponent(c.name)}`;
     const visibility = node("td");
-    visibility.append(select(["private", "shared"], c.visibility, async (value) => {
+    visibility.append(select(["private", "shared"], c.visibility, `Visibility of ${c.name}`, async (value) => {
       await fetch(base, json("PATCH", { visibility: value }));
       refreshCollections();
+refreshFeedback();
     }));
     const members = node("td");
     for (const email of c.members) {
@@ -53,19 +54,40 @@ async function refreshCollections() {
       remove.addEventListener("click", async () => {
         await fetch(`${base}/members/${encodeURIComponent(email)}`, { method: "DELETE" });
         refreshCollections();
+refreshFeedback();
       });
       members.append(remove, " ");
     }
-    const add = node("input", "", { type: "text", placeholder: "add by email" });
+    const add = node("input", "", {
+      type: "text", placeholder: "add by email", "aria-label": `Add a member to ${c.name} by email`,
+    });
     add.addEventListener("change", async () => {
       await fetch(`${base}/members`, json("POST", { email: add.value }));
       refreshCollections();
+refreshFeedback();
     });
     members.append(add);
     row.append(node("td", c.name), node("td", c.owner || "—"), node("td", String(c.document_count)),
       visibility, members);
     return row;
   }));
+}
+
+// The API lists feedback newest first; an answer shows as its first words.
+async function refreshFeedback() {
+  const { feedback } = await (await fetch("/api/feedback")).json();
+  const excerpt = (text, max = 160) => (text && text.length > max ? `${text.slice(0, max)}…` : text || "");
+  const rows = feedback.map((f) => {
+    const row = node("tr", "", { class: "feedback" });
+    row.append(node("td", f.rating > 0 ? "helpful" : "not helpful"), node("td", f.comment || "—"),
+      node("td", excerpt(f.question)), node("td", excerpt(f.answer)), node("td", f.updated_at.slice(0, 10)));
+    return row;
+  });
+  if (!rows.length) {
+    rows.push(node("tr"));
+    rows[0].append(node("td", "No feedback yet.", { colspan: "5", class: "muted" }));
+  }
+  $("feedback-list").replaceChildren(...rows);
 }
 
 $("invite-form").addEventListener("submit", async (event) => {
@@ -85,3 +107,4 @@ $("invite-form").addEventListener("submit", async (event) => {
 
 refreshUsers();
 refreshCollections();
+refreshFeedback();

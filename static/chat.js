@@ -625,15 +625,18 @@ function onUploadEvent(type, data) {
   }
 }
 
-$("chat-file-input").addEventListener("change", (event) => {
-  if (event.target.files.length) uploadFromChat(event.target.files);
-  event.target.value = "";
-});
-$("messages").addEventListener("dragover", (event) => event.preventDefault());
-$("messages").addEventListener("drop", (event) => {
-  event.preventDefault();
-  if (event.dataTransfer.files.length) uploadFromChat(event.dataTransfer.files);
-});
+// Readers get no file input (the server leaves it out): nothing to drop files on either.
+if ($("chat-file-input")) {
+  $("chat-file-input").addEventListener("change", (event) => {
+    if (event.target.files.length) uploadFromChat(event.target.files);
+    event.target.value = "";
+  });
+  $("messages").addEventListener("dragover", (event) => event.preventDefault());
+  $("messages").addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer.files.length) uploadFromChat(event.dataTransfer.files);
+  });
+}
 
 // Page wiring ------------------------------------------------------------------------------
 

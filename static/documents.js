@@ -171,61 +171,64 @@ function scheduleReload() {
   reloadTimer = setTimeout(loadDocuments, 300);
 }
 
-const zone = $("drop-zone");
-for (const type of ["dragenter", "dragover"]) {
-  zone.addEventListener(type, (event) => { event.preventDefault(); zone.classList.add("over"); });
-}
-for (const type of ["dragleave", "drop"]) zone.addEventListener(type, () => zone.classList.remove("over"));
-zone.addEventListener("drop", (event) => {
-  event.preventDefault();
-  if (event.dataTransfer.files.length) uploadFiles(event.dataTransfer.files);
-});
-$("file-input").addEventListener("change", (event) => {
-  if (event.target.files.length) uploadFiles(event.target.files);
-  event.target.value = "";
-});
-$("url-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const status = $("url-status");
-  status.className = "";
-  status.textContent = "Fetching…";
-  try {
-    const { document: doc } = await api("/api/documents", { method: "POST", json: { url: $("url-input").value, collection: view.collection } });
-    status.textContent = `Added ${documentName(doc.title, doc.source).title}.`;
-    $("url-input").value = "";
-    applyEvent({ type: "status", ...doc });
-  } catch (error) {
-    status.className = "error";
-    status.textContent = error.message;
-  }
-});
 $("collection").addEventListener("change", (event) => {
   view.collection = event.target.value;
   localStorage.setItem("collection", view.collection);
   view.offset = 0;
   loadDocuments();
 });
-$("new-collection").addEventListener("click", () => {
-  $("new-collection-form").hidden = false;
-  $("new-collection-name").focus();
-});
-$("new-collection-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const name = $("new-collection-name").value.trim();
-  try {
-    await api("/api/collections", { method: "POST", json: { name } });
-  } catch (error) {
-    toast(error.message, "error");
-    return;
+// Readers get no upload controls (the server leaves them out of the page).
+if ($("drop-zone")) {
+  const zone = $("drop-zone");
+  for (const type of ["dragenter", "dragover"]) {
+    zone.addEventListener(type, (event) => { event.preventDefault(); zone.classList.add("over"); });
   }
-  view.collection = name;
-  localStorage.setItem("collection", name);
-  $("new-collection-form").hidden = true;
-  $("new-collection-name").value = "";
-  await loadCollections();
-  view.offset = 0;
-  loadDocuments();
-});
+  for (const type of ["dragleave", "drop"]) zone.addEventListener(type, () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer.files.length) uploadFiles(event.dataTransfer.files);
+  });
+  $("file-input").addEventListener("change", (event) => {
+    if (event.target.files.length) uploadFiles(event.target.files);
+    event.target.value = "";
+  });
+  $("url-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const status = $("url-status");
+    status.className = "";
+    status.textContent = "Fetching…";
+    try {
+      const { document: doc } = await api("/api/documents", { method: "POST", json: { url: $("url-input").value, collection: view.collection } });
+      status.textContent = `Added ${documentName(doc.title, doc.source).title}.`;
+      $("url-input").value = "";
+      applyEvent({ type: "status", ...doc });
+    } catch (error) {
+      status.className = "error";
+      status.textContent = error.message;
+    }
+  });
+  $("new-collection").addEventListener("click", () => {
+    $("new-collection-form").hidden = false;
+    $("new-collection-name").focus();
+  });
+  $("new-collection-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = $("new-collection-name").value.trim();
+    try {
+      await api("/api/collections", { method: "POST", json: { name } });
+    } catch (error) {
+      toast(error.message, "error");
+      return;
+    }
+    view.collection = name;
+    localStorage.setItem("collection", name);
+    $("new-collection-form").hidden = true;
+    $("new-collection-name").value = "";
+    await loadCollections();
+    view.offset = 0;
+    loadDocuments();
+  });
+}
 $("prev-page").addEventListener("click", () => { view.offset = Math.max(0, view.offset - PAGE_SIZE); loadDocuments(); });
 $("next-page").addEventListener("click", () => { view.offset += PAGE_SIZE; loadDocuments(); });
 

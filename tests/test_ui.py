@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 
 from app.asgi import Application
+from tests.auth.people import PASSWORD, make_person, run_sql
 from tests.conftest import run_server, settings_with
 from tests.files import docx_file, pdf
 from tests.helpers import AUTH, SOLAR_GUIDE, ingest
@@ -180,7 +181,7 @@ def test_reload_keeps_the_chat_then_rename_and_delete_it(live_server):
         page.wait_for_selector("#conversation-list li:has-text('No conversations yet')")
 
 
-def test_thumbs_down_with_a_comment_is_stored(live_server):
+def test_thumbs_down_with_a_comment_is_stored_and_listed_for_the_admin(live_server):
     with httpx.Client(base_url=live_server, timeout=60, headers=AUTH) as http:
         ingest(http, "solar.md", SOLAR_GUIDE)
         with browser() as launched:
@@ -192,6 +193,13 @@ def test_thumbs_down_with_a_comment_is_stored(live_server):
             page.fill(".feedback-form textarea", "It should mention pollen.")
             page.click(".feedback-form button[type=submit]")
             page.wait_for_selector("button[aria-label='Not helpful'][aria-pressed=true]")
+            page.goto(f"{live_server}/admin")
+            row = page.locator("#feedback-list tr.feedback").first
+            row.wait_for()
+            assert "It should mention pollen." in row.inner_text()
+            assert "not helpful" in row.inner_text()
+            assert "How often should panels be cleaned?" in row.inner_text()
+            assert page.js_errors == []
         feedback = http.get("/api/feedback").json()["feedback"]
     assert feedback[0]["rating"] == -1 and feedback[0]["comment"] == "It should mention pollen."
     assert feedback[0]["question"] == "How often should panels be cleaned?"
@@ -252,6 +260,59 @@ def test_every_page_passes_axe_without_serious_violations(live_server, viewport)
             assert serious_violations(page, source) == [], f"documents, {scheme}"
             page.goto(f"{live_server}/no-such-page")
             assert serious_violations(page, source) == [], f"error page, {scheme}"
+            page.goto(f"{live_server}/account")
+            page.wait_for_selector("#key-list tr")
+            assert serious_violations(page, source) == [], f"account, {scheme}"
+            page.goto(f"{live_server}/admin")
+            page.wait_for_selector("#collection-list tr")
+            page.wait_for_selector("#feedback-list tr")
+            assert serious_violations(page, source) == [], f"admin, {scheme}"
+            signed_out = new_page(
+                launched,
+                f"{live_server}/login",
+                viewport=viewport,
+                color_scheme=scheme,
+                signed_in=False,
+            )
+            assert serious_violations(signed_out, source) == [], f"login, {scheme}"
+
+
+def test_first_run_creates_the_admin_and_lands_signed_in_on_the_chat(settings):
+    run_sql(settings.database_url, "DELETE FROM users")  # an empty site: no one yet
+    with run_server(settings) as url, browser() as launched:
+        page = new_page(launched, url, signed_in=False)
+        page.wait_for_url(f"{url}/setup")
+        page.fill("#email", "first@example.org")
+        page.fill("#password", "first admin password")
+        page.click("#setup-form button")
+        page.wait_for_selector("#signed-in-as:has-text('first@example.org')")
+        assert "admin" in page.inner_text("#signed-in-as")
+        assert page.url == f"{url}/"
+        page.wait_for_selector("#question")  # the chat page
+        assert page.locator("nav a[href='/admin']").count() == 1
+        page.goto(f"{url}/setup")  # once there is an admin, setup is over
+        assert page.url.startswith(f"{url}/") and not page.url.endswith("/setup")
+        assert page.js_errors == []
+
+
+UPLOAD_CONTROLS = ".drop-zone, input[type=file], #url-form, #new-collection"
+
+
+def test_a_reader_who_cannot_upload_sees_no_upload_control(settings, live_server):
+    reader = make_person(settings.database_url, "reader@example.org", "reader")
+    with browser() as launched:
+        page = new_page(launched, f"{live_server}/login", signed_in=False)
+        page.fill("#email", reader.email)
+        page.fill("#password", PASSWORD)
+        page.click("#login-form button")
+        page.wait_for_selector("#signed-in-as:has-text('reader')")
+        page.wait_for_selector("#no-documents", state="visible")  # the chat, with no documents
+        assert "shared with you" in page.inner_text("#no-documents")
+        assert page.locator(UPLOAD_CONTROLS).count() == 0
+        page.goto(f"{live_server}/documents")
+        page.wait_for_selector("#collection option", state="attached")
+        assert page.locator(UPLOAD_CONTROLS).count() == 0
+        assert page.js_errors == []
 
 
 def test_upload_error_is_shown_in_words(live_server, tmp_path: Path):

@@ -12,10 +12,18 @@ from app.templating import STATIC_DIR, templates
 
 def _page(request: Request, template: str, page: str) -> Response:
     settings = resources_of(request).settings
+    principal = request.scope.get("state", {}).get("principal")
+    # Readers may not add documents: their pages show no upload control (the API refuses too).
+    can_upload = principal is not None and principal.editor
     return templates.TemplateResponse(
         request,
         template,
-        {"max_upload_mb": settings.max_upload_mb, "formats": formats, "page": page},
+        {
+            "max_upload_mb": settings.max_upload_mb,
+            "formats": formats,
+            "page": page,
+            "can_upload": can_upload,
+        },
     )
 
 
