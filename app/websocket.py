@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.auth.access import principal_of, readable_scope
+from app.db import unavailable
 from app.errors import AppError
 from app.rag import protocol
 from app.rag.answer import Ask
@@ -129,6 +130,12 @@ class _Session:
             )
         except AppError as exc:
             await self.error(exc.code, exc.message)
+            return
+        except Exception as exc:
+            if not unavailable.is_unavailable(exc):
+                raise
+            log.warning("database unavailable on %s: %r", PATH, exc)
+            await self.error("database_unavailable", unavailable.MESSAGE)
             return
         self.current = anyio.CancelScope()
         group.start_soon(self._answer, ask, self.current)
