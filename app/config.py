@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,20 @@ def _one_of(options: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
+def redacted(value: str) -> str:
+    """The value with any URL password masked: error messages reach logs and screens."""
+    head, at, tail = value.rpartition("@")  # the last @: a password may hold one too
+    scheme = _SCHEME.match(head)
+    start = scheme.end() if scheme else 0
+    user, colon, _ = head[start:].partition(":")
+    if not at or not colon:
+        return value
+    return f"{head[:start]}{user}:***@{tail}"
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/+")
+
+
 def _database_url(value: str) -> str:
     if not value.startswith(("postgres://", "postgresql://")):
         raise ValueError("must start with postgresql://")
@@ -168,7 +183,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             return parse(raw)
         except ValueError as exc:
-            raise ConfigError(f"{name}={raw!r} is invalid: {exc}") from None
+            raise ConfigError(f"{name}={redacted(raw)!r} is invalid: {exc}") from None
 
     provider = get("EMBEDDING_PROVIDER", _one_of(EMBEDDING_PROVIDERS), "local")
     base_url = get("EMBEDDING_BASE_URL", _http_url, None)

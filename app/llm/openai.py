@@ -88,7 +88,7 @@ class OpenAILLM:
             except httpx.TimeoutException as exc:
                 if started or last:
                     raise LLMError(
-                        f"The language model at {self.base_url} did not answer within "
+                        f"The language model (LLM_BASE_URL) did not answer within "
                         f"{self.read_timeout:g} s; try again, or raise LLM_READ_TIMEOUT "
                         "if the model is slow.",
                         code="upstream_timeout",
@@ -102,7 +102,7 @@ class OpenAILLM:
                     ) from exc
                 if last:
                     raise LLMError(
-                        f"Could not reach the language model at {self.base_url} "
+                        "Could not reach the language model at LLM_BASE_URL "
                         f"({type(exc).__name__}); check LLM_BASE_URL and that the model "
                         "server is running.",
                         code="upstream_unreachable",

@@ -13,6 +13,7 @@ from app.asgi import Application
 from app.config import load_settings
 from app.db.embedded import create_database, start_embedded
 from app.resources import run_migrations
+from app.routes.health import DB_DOWN
 from tests.conftest import TEST_ENV, add_test_admin
 from tests.helpers import AUTH
 from tests.hostile.test_outage import _stop
@@ -41,6 +42,10 @@ def test_database_outage_answers_503_with_retry_after_and_recovers(tmp_path: Pat
             assert response.headers["retry-after"] == "5"
             error = response.json()["error"]
             assert error["code"] == "database_unavailable" and "try again" in error["message"]
+
+            ready = client.get("/readyz")  # the exception's text goes to the log only
+            assert ready.status_code == 503
+            assert ready.json() == {"status": "unavailable", "database": DB_DOWN}
 
             # An error event, or 1013 (try again later) when the API key's cached lookup has
             # expired and authentication itself needs the database.
