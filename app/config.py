@@ -47,6 +47,9 @@ class Settings:
     llm_model: str = "default"
     llm_connect_timeout: float = 5.0
     llm_read_timeout: float = 60.0
+    llm_max_tokens: int = 1024
+    db_statement_timeout: float = 30.0
+    db_acquire_timeout: float = 10.0
     llm_context_tokens: int = 3000
     # Backends by URL (app/backends); None: REDIS_URL when set, else memory:// and postgres.
     cache_url: str | None = None
@@ -237,6 +240,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         llm_model=get("LLM_MODEL", str, "default"),
         llm_connect_timeout=get("LLM_CONNECT_TIMEOUT", _positive_float, 5.0),
         llm_read_timeout=get("LLM_READ_TIMEOUT", _positive_float, 60.0),
+        llm_max_tokens=get("LLM_MAX_TOKENS", _positive_int, 1024),
+        db_statement_timeout=get("DB_STATEMENT_TIMEOUT", _positive_float, 30.0),
+        db_acquire_timeout=get("DB_ACQUIRE_TIMEOUT", _positive_float, 10.0),
         llm_context_tokens=get("LLM_CONTEXT_TOKENS", _positive_int, 3000),
         cache_url=get("CACHE_URL", _backend_url("memory", *REDIS_SCHEMES), None),
         stream_log_url=get(

@@ -37,6 +37,7 @@ class OpenAILLM:
         self.model = settings.llm_model
         self.context_tokens = settings.llm_context_tokens
         self.read_timeout = settings.llm_read_timeout
+        self.max_tokens = settings.llm_max_tokens
         # identity: the stream is read raw (a decoder per piece is one more layer per token),
         # and an event stream gains little from compression.
         headers = {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
@@ -69,7 +70,13 @@ class OpenAILLM:
         await self.client.aclose()
 
     async def _complete(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
-        body = {"model": self.model, "messages": messages, "stream": True}
+        # max_tokens bounds what one answer can cost and how long it can stream.
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "stream": True,
+            "max_tokens": self.max_tokens,
+        }
         for attempt in range(ATTEMPTS):
             last = attempt == ATTEMPTS - 1
             started = False
