@@ -17,6 +17,7 @@ from typing import Any
 from app.config import Settings, load_settings
 from app.db.search import Tuning
 from app.errors import AppError, ConfigError, DatabaseSetupError
+from app.infra.event_loop import WS_MAX_BYTES
 from app.infra.logging import configure as configure_logging
 from app.ingest import formats
 
@@ -138,6 +139,7 @@ def serve_command(
         "log_level": settings.log_level.lower(),
         "log_config": config_dict(settings.log_level, settings.log_format),
         "access_log": False,  # app/infra/access.py writes the request lines
+        "ws_max_size": WS_MAX_BYTES,
         "lifespan": "on",
     }
     if reload:

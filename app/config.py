@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,9 @@ class Settings:
     llm_model: str = "default"
     llm_connect_timeout: float = 5.0
     llm_read_timeout: float = 60.0
+    llm_max_tokens: int = 1024
+    db_statement_timeout: float = 30.0
+    db_acquire_timeout: float = 10.0
     llm_context_tokens: int = 3000
     # Backends by URL (app/backends); None: REDIS_URL when set, else memory:// and postgres.
     cache_url: str | None = None
@@ -127,6 +131,20 @@ def _one_of(options: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
+def redacted(value: str) -> str:
+    """The value with any URL password masked: error messages reach logs and screens."""
+    head, at, tail = value.rpartition("@")  # the last @: a password may hold one too
+    scheme = _SCHEME.match(head)
+    start = scheme.end() if scheme else 0
+    user, colon, _ = head[start:].partition(":")
+    if not at or not colon:
+        return value
+    return f"{head[:start]}{user}:***@{tail}"
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/+")
+
+
 def _database_url(value: str) -> str:
     if not value.startswith(("postgres://", "postgresql://")):
         raise ValueError("must start with postgresql://")
@@ -168,7 +186,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             return parse(raw)
         except ValueError as exc:
-            raise ConfigError(f"{name}={raw!r} is invalid: {exc}") from None
+            raise ConfigError(f"{name}={redacted(raw)!r} is invalid: {exc}") from None
 
     provider = get("EMBEDDING_PROVIDER", _one_of(EMBEDDING_PROVIDERS), "local")
     base_url = get("EMBEDDING_BASE_URL", _http_url, None)
@@ -222,6 +240,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         llm_model=get("LLM_MODEL", str, "default"),
         llm_connect_timeout=get("LLM_CONNECT_TIMEOUT", _positive_float, 5.0),
         llm_read_timeout=get("LLM_READ_TIMEOUT", _positive_float, 60.0),
+        llm_max_tokens=get("LLM_MAX_TOKENS", _positive_int, 1024),
+        db_statement_timeout=get("DB_STATEMENT_TIMEOUT", _positive_float, 30.0),
+        db_acquire_timeout=get("DB_ACQUIRE_TIMEOUT", _positive_float, 10.0),
         llm_context_tokens=get("LLM_CONTEXT_TOKENS", _positive_int, 3000),
         cache_url=get("CACHE_URL", _backend_url("memory", *REDIS_SCHEMES), None),
         stream_log_url=get(

@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from app.db import unavailable
 from app.errors import AppError
 from app.templating import templates
 
@@ -22,11 +23,19 @@ HTTP_CODES = {
 }
 
 
-def _respond(request: Request, status: int, code: str, message: str) -> Response:
+def _respond(
+    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
     if request.url.path.startswith(API_PREFIXES):
-        return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+        return JSONResponse(
+            {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+        )
     return templates.TemplateResponse(
-        request, "error.html", {"status": status, "message": message}, status_code=status
+        request,
+        "error.html",
+        {"status": status, "message": message},
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -42,6 +51,8 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
+    if unavailable.is_unavailable(exc):
+        return _database_unavailable(request, exc)
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     message = "Something went wrong on the server; the error has been logged."
     if request.url.path.startswith(API_PREFIXES):
@@ -51,4 +62,17 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return HTMLResponse(f"<h1>Server error</h1><p>{message}</p>", status_code=500)
 
 
-exception_handlers = {AppError: app_error, HTTPException: http_exception, Exception: server_error}
+def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database is out of reach: 503 with Retry-After, so clients and proxies retry."""
+    log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+    retry = {"Retry-After": str(unavailable.RETRY_AFTER_SECONDS)}
+    return _respond(request, 503, "database_unavailable", unavailable.MESSAGE, retry)
+
+
+exception_handlers = {
+    AppError: app_error,
+    HTTPException: http_exception,
+    Exception: server_error,
+    # Handled here rather than by the catch-all, which logs a traceback and re-raises.
+    **dict.fromkeys(unavailable.HANDLED, server_error),
+}

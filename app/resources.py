@@ -79,7 +79,12 @@ async def startup(
             await _check_schema(dsn)
         # Streams hold no connection while they stream, but each ask needs two short queries
         # to open: at 500 asks a second the default 10 queued them for a minute.
-        pool = await create_pool(dsn, max_size=30)
+        pool = await create_pool(
+            dsn,
+            max_size=30,
+            acquire_timeout=settings.db_acquire_timeout,
+            statement_timeout=settings.db_statement_timeout,
+        )
         embedder = await load_embedder(settings)
         if check_model:
             async with pool.acquire() as conn:

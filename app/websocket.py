@@ -20,11 +20,13 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.auth.access import principal_of, readable_scope
+from app.db import unavailable
 from app.errors import AppError
 from app.rag import protocol
 from app.rag.answer import Ask
 from app.rag.protocol import ERROR, parse_chat
 from app.resources import Resources
+from app.text import json_input
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +86,22 @@ class _Session:
 
     async def _receiver(self, group: TaskGroup) -> None:
         while True:
-            text = await self.websocket.receive_text()
+            event = await self.websocket.receive()
+            if event["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(event.get("code", 1000), event.get("reason"))
+            text = event.get("text")
+            if text is None:  # a binary frame: Starlette's receive_text would close with 1011
+                await self.error("binary_frame", "send messages as JSON text frames")
+                continue
             if len(text.encode()) > MAX_MESSAGE_BYTES:
                 await self.error(
                     "message_too_large", f"messages are limited to {MAX_MESSAGE_BYTES} bytes"
                 )
                 continue
             try:
-                message = json.loads(text)
-            except json.JSONDecodeError as exc:
-                await self.error("malformed_json", f"the message is not valid JSON ({exc})")
+                message = json_input.loads(text, "the message")
+            except AppError as exc:
+                await self.error(exc.code, exc.message)
                 continue
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "ask":
@@ -122,6 +130,12 @@ class _Session:
             )
         except AppError as exc:
             await self.error(exc.code, exc.message)
+            return
+        except Exception as exc:
+            if not unavailable.is_unavailable(exc):
+                raise
+            log.warning("database unavailable on %s: %r", PATH, exc)
+            await self.error("database_unavailable", unavailable.MESSAGE)
             return
         self.current = anyio.CancelScope()
         group.start_soon(self._answer, ask, self.current)

@@ -26,6 +26,7 @@ from app.auth.headers import security_headers
 from app.auth.principal import Principal
 from app.auth.ratelimit import Limiter, make_limiter
 from app.auth_settings import AuthSettings, Limit
+from app.db import unavailable
 from app.db import users as user_sql
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,19 @@ class AuthMiddleware:
         site = f"{'https' if tls else 'http'}://{headers.get('host', '')}"
         scope["state"]["site_origin"] = site
 
-        principal, key_refused = await self._authenticate(resources, headers, settings)
+        try:
+            principal, key_refused = await self._authenticate(resources, headers, settings)
+        except Exception as exc:
+            if not unavailable.is_unavailable(exc):
+                raise
+            log.warning("database unavailable while authenticating: %r", exc)
+            if websocket:  # before accept; 1013 is "try again later"
+                await send({"type": "websocket.close", "code": 1013, "reason": "database down"})
+                return None
+            retry = [(b"retry-after", str(unavailable.RETRY_AFTER_SECONDS).encode())]
+            return await self._refuse(
+                scope, send, 503, "database_unavailable", unavailable.MESSAGE, retry
+            )
         scope["state"]["principal"] = principal
         path: str = scope["path"]
         public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)

@@ -19,7 +19,7 @@ import redis.asyncio as redis
 
 from app.backends.cache import Cache, CountedCache, MemoryCache, RedisCache
 from app.backends.stream_log import MemoryStreamLog, PostgresStreamLog, RedisStreamLog, StreamLog
-from app.config import REDIS_SCHEMES, Settings
+from app.config import REDIS_SCHEMES, Settings, redacted
 from app.errors import ConfigError
 
 DEFAULT_PREFIX = "rag:"
@@ -43,7 +43,7 @@ def open_cache(url: str) -> Cache:
     if scheme in REDIS_SCHEMES:
         client, prefix = redis_client(url)
         return CountedCache(RedisCache(client, prefix=prefix))
-    raise ConfigError(f"CACHE_URL={url!r} is invalid: must be memory:// or redis://...")
+    raise ConfigError(f"CACHE_URL={redacted(url)!r} is invalid: must be memory:// or redis://...")
 
 
 def open_stream_log(url: str, pool: asyncpg.Pool) -> StreamLog:
@@ -57,7 +57,7 @@ def open_stream_log(url: str, pool: asyncpg.Pool) -> StreamLog:
         client, prefix = redis_client(url)
         return RedisStreamLog(client, prefix=prefix)
     raise ConfigError(
-        f"STREAM_LOG_URL={url!r} is invalid: must be postgres, memory:// or redis://..."
+        f"STREAM_LOG_URL={redacted(url)!r} is invalid: must be postgres, memory:// or redis://..."
     )
 
 

@@ -9,6 +9,7 @@ to it in batches and replays from it.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -18,10 +19,17 @@ import asyncpg
 import redis.asyncio as redis
 
 from app.db import stream_events as stream_sql
+from app.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
 
 KEEP_SECONDS = 3600  # how long a finished stream can still be resumed
 TERMINAL = ("done", "error")
 SLICE = 200  # streams per Redis pipeline
+UNAVAILABLE = (
+    "the answer stream cannot be resumed right now (its log is unavailable); "
+    "try again shortly, or ask the question again"
+)
 
 Record = tuple[int, str, Any]  # (seq, event name, data) as read back
 # As written: the data as JSON text, encoded once for both the client and the log.
@@ -69,7 +77,11 @@ class RedisStreamLog:
 
     async def after(self, stream_id: UUID, seq: int) -> list[Record]:
         # Events are pushed in order from seq 1, so event n sits at index n - 1.
-        raw = await self.client.lrange(self.key(stream_id), seq, -1)
+        try:
+            raw = await self.client.lrange(self.key(stream_id), seq, -1)
+        except redis.RedisError as exc:  # a resume then answers 503, not a 500
+            log.warning("the stream log in Redis cannot be read: %r", exc)
+            raise ServiceUnavailable(UNAVAILABLE, code="stream_log_unavailable") from None
         return [tuple(json.loads(item)) for item in raw]  # type: ignore[misc]
 
     async def aclose(self) -> None:

@@ -78,6 +78,9 @@ async def swap_in(conn: asyncpg.Connection, dimension: int) -> None:
 
     A new dimension means a new column (and HNSW index), since vector(n) is fixed.
     """
+    # Rewriting every vector and building the HNSW index can outlast the pool's
+    # DB_STATEMENT_TIMEOUT; this transaction alone runs without one.
+    await conn.execute("SET LOCAL statement_timeout = 0")
     current = await conn.fetchval(
         """SELECT atttypmod FROM pg_attribute
            WHERE attrelid = 'chunks'::regclass AND attname = 'embedding'"""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import asyncpg
 from pgvector.asyncpg import register_vector
@@ -40,12 +41,47 @@ def _unavailable(exc: Exception) -> DatabaseUnavailable:
     )
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """Open a pool; the schema must already be migrated (the vector type must exist)."""
+class _Pool(asyncpg.Pool):
+    """asyncpg's pool with a default acquire timeout: with every connection busy (or the
+    server gone) a request waits this long, then answers 503, instead of queueing forever."""
+
+    acquire_timeout: float | None = None
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    acquire_timeout: float | None = 10.0,
+    statement_timeout: float | None = 30.0,
+) -> asyncpg.Pool:
+    """Open a pool; the schema must already be migrated (the vector type must exist).
+
+    statement_timeout (seconds, None for none) is set on every connection, so one heavy
+    query cannot hold a connection forever."""
+    server_settings = {}
+    if statement_timeout:
+        server_settings["statement_timeout"] = str(int(statement_timeout * 1000))
+    pool = _Pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        init=init_connection,
+        reset=keep_session,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        server_settings=server_settings,
+    )
+    pool.acquire_timeout = acquire_timeout
     try:
-        return await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=init_connection, reset=keep_session
-        )
+        return await pool
     except ValueError as exc:  # pgvector's codec: the vector type does not exist
         raise SchemaBehind(
             "the database has no 'vector' type: run `python -m app migrate` first"

@@ -145,6 +145,11 @@ class _RecyclingServer(Server):
         return exiting
 
 
+# The largest WebSocket frame uvicorn reads (its default is 16 MiB); our handler refuses
+# messages over 64 KiB anyway, and a larger frame closes the connection with 1009.
+WS_MAX_BYTES = 1024 * 1024
+
+
 class Worker(UvicornWorker):
     """gunicorn's worker class for the web process: uvicorn on this loop, with httptools.
 
@@ -157,6 +162,7 @@ class Worker(UvicornWorker):
         "loop": "app.infra.event_loop:new_event_loop",
         "http": "httptools",
         "access_log": False,
+        "ws_max_size": WS_MAX_BYTES,
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

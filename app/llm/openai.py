@@ -37,6 +37,7 @@ class OpenAILLM:
         self.model = settings.llm_model
         self.context_tokens = settings.llm_context_tokens
         self.read_timeout = settings.llm_read_timeout
+        self.max_tokens = settings.llm_max_tokens
         # identity: the stream is read raw (a decoder per piece is one more layer per token),
         # and an event stream gains little from compression.
         headers = {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
@@ -69,7 +70,13 @@ class OpenAILLM:
         await self.client.aclose()
 
     async def _complete(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
-        body = {"model": self.model, "messages": messages, "stream": True}
+        # max_tokens bounds what one answer can cost and how long it can stream.
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "stream": True,
+            "max_tokens": self.max_tokens,
+        }
         for attempt in range(ATTEMPTS):
             last = attempt == ATTEMPTS - 1
             started = False
@@ -88,7 +95,7 @@ class OpenAILLM:
             except httpx.TimeoutException as exc:
                 if started or last:
                     raise LLMError(
-                        f"The language model at {self.base_url} did not answer within "
+                        f"The language model (LLM_BASE_URL) did not answer within "
                         f"{self.read_timeout:g} s; try again, or raise LLM_READ_TIMEOUT "
                         "if the model is slow.",
                         code="upstream_timeout",
@@ -102,7 +109,7 @@ class OpenAILLM:
                     ) from exc
                 if last:
                     raise LLMError(
-                        f"Could not reach the language model at {self.base_url} "
+                        "Could not reach the language model at LLM_BASE_URL "
                         f"({type(exc).__name__}); check LLM_BASE_URL and that the model "
                         "server is running.",
                         code="upstream_unreachable",

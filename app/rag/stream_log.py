@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from uuid import UUID
 
 from app.backends.stream_log import TERMINAL, Record, StreamLog, Written
+from app.errors import AppError
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,11 @@ async def replay(
     """The events after `seq`, following the stream until it ends (or stays idle too long)."""
     quiet_since = time.monotonic()
     while True:
-        events = await store.after(stream_id, seq)
+        try:
+            events = await store.after(stream_id, seq)
+        except AppError as exc:  # the stream has begun: an error event, not a broken stream
+            yield (seq + 1, "error", {"code": exc.code, "message": exc.message})
+            return
         for event in events:
             yield event
             seq = event[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +13,7 @@ from app.db.collections import NAME as collection_names
 from app.db.collections import NAME_RULE
 from app.errors import BadRequest, NotFound, PayloadTooLarge
 from app.resources import Resources
+from app.text import json_input
 
 
 def resources_of(request: Request) -> Resources:
@@ -59,9 +59,4 @@ async def read_json(request: Request, *, limit: int = 64 * 1024) -> Any:
         request.scope, capped_receive(request.receive, limit, "the JSON body is too large")
     )
     body = await capped.body()
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(
-            f"the request body is not valid JSON ({exc})", code="malformed_json"
-        ) from None
+    return json_input.loads(body, "the request body")

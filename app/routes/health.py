@@ -1,5 +1,7 @@
 """Liveness and readiness."""
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -7,6 +9,9 @@ from starlette.routing import Route
 from app.db.migrate import pending
 from app.resources import worker_stopped
 from app.routes.deps import resources_of
+
+log = logging.getLogger(__name__)
+DB_DOWN = "the database cannot be reached or did not answer in time; see the server log"
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -18,7 +23,9 @@ async def readyz(request: Request) -> JSONResponse:
         async with resources_of(request).pool.acquire(timeout=5) as conn:
             missing = await pending(conn)
     except Exception as exc:
-        return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
+        # The exception's text may name hosts, users or paths: it goes to the log only.
+        log.warning("readiness check: the database is unavailable: %r", exc)
+        return JSONResponse({"status": "unavailable", "database": DB_DOWN}, status_code=503)
     if missing:
         return JSONResponse(
             {"status": "unavailable", "pending_migrations": missing}, status_code=503

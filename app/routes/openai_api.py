@@ -30,6 +30,8 @@ from app.rag.retrieve import Scope
 from app.routes.deps import read_json, resources_of
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_HISTORY_TURNS = 20
+MAX_HISTORY_CHARS = 20_000
 
 
 async def list_models(request: Request) -> JSONResponse:
@@ -75,7 +77,20 @@ def parse_request(body: Any) -> tuple[str, Scope, str, list[Turn], bool]:
     if not turns or turns[-1].role != "user" or not turns[-1].content:
         raise BadRequest("the last message must be a user message with the question")
     question = check_question(turns[-1].content)
-    return model, scope, question, turns[:-1], bool(body.get("stream", False))
+    return model, scope, question, _bounded(turns[:-1]), bool(body.get("stream", False))
+
+
+def _bounded(history: list[Turn]) -> list[Turn]:
+    """The latest turns only: at most MAX_HISTORY_TURNS and MAX_HISTORY_CHARS of text, so a
+    client resending a long chat cannot make every request rewrite all of it."""
+    kept: list[Turn] = []
+    total = 0
+    for turn in reversed(history[-MAX_HISTORY_TURNS:]):
+        total += len(turn.content)
+        if total > MAX_HISTORY_CHARS:
+            break
+        kept.append(turn)
+    return kept[::-1]
 
 
 async def chat_completions(request: Request) -> JSONResponse | EventStream:

@@ -11,12 +11,18 @@ from app.rag.retrieve import search as hybrid_search
 from app.routes.deps import parse_collection_name, parse_uuid, resources_of
 
 MAX_K = 50
+MAX_QUERY_CHARS = 1000  # a search is a few words; longer only costs tokenizing and ranking
 
 
 async def search(request: Request) -> JSONResponse:
     query = request.query_params.get("q", "").strip()
     if not query:
         raise BadRequest("the query is empty: pass it as ?q=...", code="empty_query")
+    if len(query) > MAX_QUERY_CHARS:
+        raise BadRequest(
+            f"the query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}",
+            code="query_too_long",
+        )
     raw_k = request.query_params.get("k", "10")
     if not raw_k.isdigit() or not 1 <= int(raw_k) <= MAX_K:
         raise BadRequest(f"k must be a whole number from 1 to {MAX_K}, not {raw_k!r}")

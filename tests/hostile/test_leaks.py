@@ -1,0 +1,53 @@
+"""Regression tests: error messages and logs must not repeat secrets or internal addresses."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from starlette.testclient import TestClient
+
+from app.asgi import Application
+from app.config import load_settings
+from app.errors import ConfigError
+from tests.conftest import settings_with
+from tests.helpers import AUTH, SOLAR_GUIDE, ingest, parse_sse
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DATABASE_URL": "mysql://bob:hunter2secret@db.internal/rag"},
+        {"DATABASE_URL": "postgresql://a@b/c", "REDIS_URL": "http://bob:hunter2secret@r/0"},
+        {"DATABASE_URL": "postgresql://a@b/c", "CACHE_URL": "redis:/bob:hunter2secret@r/0"},
+    ],
+)
+def test_config_error_for_a_malformed_url_does_not_echo_its_password(env):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert "hunter2secret" not in caught.value.message and "is invalid" in caught.value.message
+
+
+def test_llm_errors_do_not_repeat_llm_base_url(client, settings):
+    ingest(client, "solar.md", SOLAR_GUIDE)
+    configured = settings_with(
+        settings,
+        LLM_BASE_URL="http://bob:hunter2secret@127.0.0.1:9/v1",
+        LLM_CONNECT_TIMEOUT="1",
+    )
+    with TestClient(Application(configured), headers=AUTH) as app:
+        with app.stream("POST", "/api/chat", json={"question": "Solar panels?"}) as response:
+            name, error, _ = parse_sse(response.read().decode())[-1]
+    assert name == "error" and error["code"] == "upstream_unreachable"
+    assert "LLM_BASE_URL" in error["message"]
+    assert "127.0.0.1:9" not in error["message"] and "hunter2secret" not in error["message"]
+
+
+def test_access_log_records_the_path_without_the_query_string(client, caplog):
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        assert client.get("/api/search", params={"q": "hunter2secret"}).status_code == 200
+    lines = [r for r in caplog.records if r.name == "app.access"]
+    assert any("/api/search" in r.getMessage() for r in lines)
+    for record in lines:
+        assert "hunter2secret" not in record.getMessage()
+        assert "hunter2secret" not in str(record.__dict__)
