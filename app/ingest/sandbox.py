@@ -146,7 +146,10 @@ class _Child:
 
     def run(self, data: bytes, media_type: str, source: str, limits: Limits) -> tuple[str, Any]:
         self.tasks += 1
-        self.connection.send((data, media_type, source, limits))
+        try:
+            self.connection.send((data, media_type, source, limits))
+        except OSError:  # it died while idle (the OOM killer, say): the pipe is broken
+            return "refused", self._died(source, limits)
         # The CPU limit is the bound; the clock only catches a child stuck without using CPU,
         # and is twice as lenient because a busy machine stretches wall time.
         deadline = time.monotonic() + 2 * limits.timeout_seconds + 1
