@@ -81,8 +81,13 @@ def docx_inflating(paragraphs: int, *, text: bool = True) -> bytes:
         body = "".join(f'<w:p w:rsidR="{i * 2654435761 % 2**32:08X}"/>' for i in range(paragraphs))
     ns = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
     document = f'<w:document xmlns:w="{ns}"><w:body>{body}</w:body></w:document>'
+    return docx_archive(document.encode(), zipfile.ZIP_DEFLATED)
+
+
+def docx_archive(document: bytes, compression: int = zipfile.ZIP_STORED) -> bytes:
+    """The smallest DOCX package around a word/document.xml."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
         archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
         archive.writestr("_rels/.rels", _RELS)
         archive.writestr("word/document.xml", document)

@@ -7,9 +7,7 @@ examples) and "dev" (HYPOTHESIS_PROFILE=dev, many more).
 
 from __future__ import annotations
 
-import io
 import os
-import zipfile
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +18,7 @@ from app.ingest.formats import DOCX, parse
 from app.ingest.formats.base import IngestError
 from app.rag.citations import cited_sentences
 from app.text.sentences import sentence_spans
+from tests.hostile.corpus import docx_archive
 
 settings.register_profile(
     "ci",
@@ -136,25 +135,4 @@ _xml = st.lists(
 def docx(body: str) -> None:
     ns = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
     document = f'<w:document xmlns:w="{ns}"><w:body>{body}</w:body></w:document>'
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
-        archive.writestr("_rels/.rels", _RELS)
-        archive.writestr("word/document.xml", document.encode("utf-8", "surrogatepass"))
-    _parse_then_chunk(buffer.getvalue(), DOCX)
-
-
-_CONTENT_TYPES = (
-    '<?xml version="1.0" encoding="UTF-8"?>'
-    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
-    'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
-    '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-'
-    'officedocument.wordprocessingml.document.main+xml"/></Types>'
-)
-_RELS = (
-    '<?xml version="1.0" encoding="UTF-8"?>'
-    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-    'relationships/officeDocument" Target="word/document.xml"/></Relationships>'
-)
+    _parse_then_chunk(docx_archive(document.encode("utf-8", "surrogatepass")), DOCX)
