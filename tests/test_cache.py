@@ -2,13 +2,15 @@
 
 import asyncio
 import time
+import tracemalloc
 import uuid
 
 import pytest
 
 from app.backends import cache_url, open_cache
-from app.backends.cache import MemoryCache
+from app.backends.cache import DEFAULT_MAX_BYTES, MemoryCache
 from app.config import load_settings
+from app.errors import ConfigError
 from tests.helpers import eventually
 
 
@@ -48,12 +50,51 @@ async def test_keys_are_kept_apart(cache):
 
 
 async def test_memory_cache_evicts_the_least_recently_used():
-    cache = MemoryCache(max_items=2)
-    await cache.set("a", b"1", ttl=60)
-    await cache.set("b", b"2", ttl=60)
-    assert await cache.get("a") == b"1"  # "a" is now the most recent
-    await cache.set("c", b"3", ttl=60)
-    assert await cache.get("b") is None and await cache.get("a") == b"1"
+    value = b"v" * 1_000
+    cache = MemoryCache(max_bytes=10 * (2 + len(value) + MemoryCache.ENTRY_OVERHEAD))
+    for n in range(10):  # full
+        await cache.set(f"k{n}", value, ttl=60)
+    assert await cache.get("k0") == value  # "k0" is now the most recent
+    await cache.set("kx", value, ttl=60)
+    assert await cache.get("k1") is None and await cache.get("k0") == value
+
+
+async def test_memory_cache_is_bounded_in_bytes_not_entries():
+    # 2,000 search results of 100 KB (k=50) were 200 MB under the old 10,000-entry bound.
+    cache = MemoryCache(max_bytes=16 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        for n in range(2_000):
+            await cache.set(f"search:{n}", bytes([n % 256]) * 100_000, ttl=60)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 20 * 1024 * 1024, held
+    assert await cache.get("search:1999") is not None  # the newest are kept
+    assert await cache.get("search:0") is None
+
+
+async def test_one_huge_value_does_not_empty_the_memory_cache():
+    cache = MemoryCache(max_bytes=1_000_000)
+    await cache.set("small", b"kept", ttl=60)
+    await cache.set("huge", b"x" * 200_000, ttl=60)  # over a tenth of the bound: not kept
+    assert await cache.get("huge") is None and await cache.get("small") == b"kept"
+
+
+async def test_replacing_a_memory_cache_value_counts_its_bytes_once():
+    cache = MemoryCache(max_bytes=1_000_000)
+    for _ in range(100):
+        await cache.set("same", b"x" * 50_000, ttl=60)
+    assert cache.size == len("same") + 50_000 + MemoryCache.ENTRY_OVERHEAD
+    assert await cache.get("same") is not None
+
+
+def test_the_memory_cache_size_is_set_by_its_url():
+    assert open_cache("memory://?max_mb=2").inner.max_bytes == 2 * 1024 * 1024
+    assert open_cache("memory://").inner.max_bytes == DEFAULT_MAX_BYTES
+    for bad in ("memory://?max_mb=0", "memory://?max_mb=lots"):
+        with pytest.raises(ConfigError, match="max_mb"):
+            open_cache(bad)
 
 
 async def test_a_redis_that_fails_is_a_miss_and_is_left_alone_for_a_while():

@@ -1,6 +1,7 @@
 """The optional services' backends, each chosen by a URL in one place (like encode/broadcaster).
 
-    cache       memory://         in-process LRU, one per process (the default)
+    cache       memory://         in-process LRU, one per process (the default), 64 MB unless
+                                  memory://?max_mb=N
                 redis://host/db   Redis, shared by every worker
     stream log  postgres          the app's own database, table stream_events (the default)
                 redis://host/db   Redis lists
@@ -17,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 import redis.asyncio as redis
 
-from app.backends.cache import Cache, CountedCache, MemoryCache, RedisCache
+from app.backends.cache import DEFAULT_MAX_BYTES, Cache, CountedCache, MemoryCache, RedisCache
 from app.backends.stream_log import MemoryStreamLog, PostgresStreamLog, RedisStreamLog, StreamLog
 from app.config import REDIS_SCHEMES, Settings, redacted
 from app.errors import ConfigError
@@ -39,11 +40,27 @@ def open_cache(url: str) -> Cache:
     """The cache backend for `url` (memory:// or a Redis URL)."""
     scheme = urlsplit(url).scheme
     if scheme == "memory":
-        return CountedCache(MemoryCache())
+        return CountedCache(MemoryCache(_max_bytes(url)))
     if scheme in REDIS_SCHEMES:
         client, prefix = redis_client(url)
         return CountedCache(RedisCache(client, prefix=prefix))
     raise ConfigError(f"CACHE_URL={redacted(url)!r} is invalid: must be memory:// or redis://...")
+
+
+def _max_bytes(url: str) -> int:
+    """memory://?max_mb=N in bytes (a positive number of megabytes), else the default."""
+    query = dict(parse_qsl(urlsplit(url).query))
+    if "max_mb" not in query:
+        return DEFAULT_MAX_BYTES
+    try:
+        megabytes = float(query["max_mb"])
+    except ValueError:
+        megabytes = 0
+    if not 0 < megabytes < 1_000_000:
+        raise ConfigError(
+            f"CACHE_URL={url!r} is invalid: max_mb must be a positive number of megabytes"
+        )
+    return int(megabytes * 1024 * 1024)
 
 
 def open_stream_log(url: str, pool: asyncpg.Pool) -> StreamLog:

@@ -18,6 +18,8 @@ from app.infra.metrics import cache_lookup
 
 log = logging.getLogger(__name__)
 
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024  # per process; memory://?max_mb=N sets it
+
 
 class Cache(Protocol):
     async def get(self, key: str) -> bytes | None: ...
@@ -28,11 +30,26 @@ class Cache(Protocol):
 
 
 class MemoryCache:
-    """Least-recently-used entries with an expiry, bounded in count."""
+    """Least-recently-used entries with an expiry, bounded in bytes (keys and values).
 
-    def __init__(self, max_items: int = 10_000) -> None:
-        self.max_items = max_items
+    Bounded in bytes, not entries: a search result at k=50 is about 100 KB, so 10,000 entries
+    could hold a gigabyte. A value larger than a tenth of the bound is not kept at all, so one
+    entry cannot empty the cache.
+    """
+
+    ENTRY_OVERHEAD = 120  # the dict slot, the tuple and the float, roughly
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0  # bytes held, by the same count as max_bytes
         self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+
+    def _cost(self, key: str, value: bytes) -> int:
+        return len(key) + len(value) + self.ENTRY_OVERHEAD
+
+    def _drop(self, key: str) -> None:
+        _, value = self._items.pop(key)
+        self.size -= self._cost(key, value)
 
     async def get(self, key: str) -> bytes | None:
         item = self._items.get(key)
@@ -40,19 +57,25 @@ class MemoryCache:
             return None
         expires, value = item
         if expires < time.monotonic():
-            del self._items[key]
+            self._drop(key)
             return None
         self._items.move_to_end(key)
         return value
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
+        if key in self._items:
+            self._drop(key)
+        cost = self._cost(key, value)
+        if cost > self.max_bytes // 10:
+            return
         self._items[key] = (time.monotonic() + ttl, value)
-        self._items.move_to_end(key)
-        while len(self._items) > self.max_items:
-            self._items.popitem(last=False)
+        self.size += cost
+        while self.size > self.max_bytes:
+            self._drop(next(iter(self._items)))
 
     async def aclose(self) -> None:
         self._items.clear()
+        self.size = 0
 
 
 class RedisCache:
