@@ -7,6 +7,8 @@ import socket
 import ssl
 
 import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.deploy.client import ask
@@ -49,6 +51,22 @@ def test_websocket_chat_works_through_nginx(stack):
                 break
     assert kinds[-1] == "done", kinds
     assert text == "".join(ANSWER)
+
+
+def test_an_oversized_websocket_frame_is_refused_unread_and_the_worker_goes_on(stack):
+    """A 4 MiB frame (uvicorn's default would read up to 16 MiB into memory) closes the
+    connection with 1009 as soon as its header is read; the next WebSocket is served."""
+    url = stack.gunicorn.replace("http://", "ws://") + "/ws/chat"
+    with connect(url, open_timeout=10, additional_headers=AUTH, max_size=None) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.send("x" * (4 * 1024 * 1024))
+            ws.recv(timeout=30)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009, closed.value
+    with connect(url, open_timeout=10, additional_headers=AUTH) as ws:
+        ws.send(json.dumps({"type": "ask", "question": "How efficient are the panels?"}))
+        while (message := json.loads(ws.recv(timeout=30)))["type"] not in ("done", "error"):
+            pass
+    assert message["type"] == "done", message
 
 
 def test_an_upload_at_the_size_limit_passes_and_a_larger_one_is_refused_by_nginx(stack):
