@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from app.db import collections as collection_sql
+from app.db import unavailable
 from app.errors import AppError, BadRequest, NotFound
 from app.rag.retrieve import EVERYTHING, Scope
 
@@ -116,6 +117,9 @@ def error_event(exc: Exception) -> Event:
     """The `error` event a failed answer ends with; unexpected errors are logged."""
     if isinstance(exc, AppError):
         return ERROR, {"code": exc.code, "message": exc.message}
+    if unavailable.is_unavailable(exc):  # e.g. lost while the answer was being stored
+        log.warning("database unavailable while answering: %r", exc)
+        return ERROR, {"code": "database_unavailable", "message": unavailable.MESSAGE}
     log.error("answering failed", exc_info=exc)
     return (
         ERROR,
