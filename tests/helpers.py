@@ -125,7 +125,7 @@ async def submit(conn: Any, *, data: bytes, source: str, media_type: str, title:
     async def one_part() -> Any:
         yield data
 
-    row = await document_sql.insert_document(
+    row, inserted = await document_sql.insert_document(
         conn,
         title=title,
         source=source,
@@ -134,7 +134,7 @@ async def submit(conn: Any, *, data: bytes, source: str, media_type: str, title:
         size=len(data),
         collection_id=collection_sql.DEFAULT_ID,
     )
-    assert row is not None, "the same content was submitted twice"
+    assert inserted, "the same content was submitted twice"
     await document_sql.copy_file(conn, row["id"], one_part())
     await job_sql.enqueue(conn, "ingest", {"document_id": str(row["id"])})
 

@@ -21,6 +21,7 @@ COLUMNS = (
 
 def to_json(row: asyncpg.Record) -> dict[str, Any]:
     doc = dict(row)
+    doc.pop("inserted", None)  # insert_document's flag, not a field of the document
     doc["id"] = str(doc["id"])
     doc["created_at"] = doc["created_at"].isoformat()
     doc["updated_at"] = doc["updated_at"].isoformat()
@@ -36,13 +37,18 @@ async def insert_document(
     sha256: str,
     size: int,
     collection_id: int,
-) -> asyncpg.Record | None:
-    """Insert a document (its file follows: copy_file); None when the collection holds it."""
-    return await conn.fetchrow(
+) -> tuple[asyncpg.Record, bool]:
+    """Insert a document (its file follows: copy_file), or find the one in the collection with
+    the same content: (row, whether it was inserted).
+
+    One statement: ON CONFLICT DO UPDATE inserts or locks the existing row atomically, so a
+    delete between "it exists" and "read it" (DO NOTHING, then SELECT) cannot lose it.
+    """
+    row = await conn.fetchrow(
         f"""INSERT INTO documents (title, source, media_type, sha256, size_bytes, collection_id)
             VALUES ($1, $2, $3, $4, $5, $6)
-            ON CONFLICT (collection_id, sha256) DO NOTHING
-            RETURNING {COLUMNS}""",
+            ON CONFLICT (collection_id, sha256) DO UPDATE SET sha256 = EXCLUDED.sha256
+            RETURNING {COLUMNS}, xmax = 0 AS inserted""",
         title,
         source,
         media_type,
@@ -50,6 +56,7 @@ async def insert_document(
         size,
         collection_id,
     )
+    return row, row["inserted"]
 
 
 async def copy_file(
@@ -80,16 +87,6 @@ async def read_file(conn: asyncpg.Connection, document_id: UUID) -> bytes | None
         "SELECT content FROM document_files WHERE document_id = $1 ORDER BY part", document_id
     )
     return b"".join(row["content"] for row in parts) if parts else None
-
-
-async def get_by_sha256(
-    conn: asyncpg.Connection, collection_id: int, sha256: str
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"SELECT {COLUMNS} FROM documents WHERE collection_id = $1 AND sha256 = $2",
-        collection_id,
-        sha256,
-    )
 
 
 async def get_document(conn: asyncpg.Connection, document_id: UUID) -> asyncpg.Record | None:

@@ -42,7 +42,7 @@ async def accept_document(
     # Reads the file (in pieces, or only its head): off the event loop.
     seen_title = await asyncio.to_thread(fmt.check, file.path, source)
     collection_id = await collection_sql.get_or_create(conn, collection)
-    row = await document_sql.insert_document(
+    row, inserted = await document_sql.insert_document(
         conn,
         title=title_for(seen_title, source),
         source=source,
@@ -51,10 +51,8 @@ async def accept_document(
         size=file.size,
         collection_id=collection_id,
     )
-    if row is None:
-        existing = await document_sql.get_by_sha256(conn, collection_id, file.sha256)
-        assert existing is not None
-        return Accepted(existing, duplicate=True)
+    if not inserted:
+        return Accepted(row, duplicate=True)
     await document_sql.copy_file(conn, row["id"], file.pieces(PART_BYTES))
     await job_sql.enqueue(conn, "ingest", {"document_id": str(row["id"])})
     await document_sql.notify_event(conn, row)

@@ -1,8 +1,10 @@
 """accept_document: the file goes into Postgres in parts, never whole in memory, once."""
 
+import asyncio
 import hashlib
 import tracemalloc
 
+import asyncpg
 import pytest
 
 from app.db import documents as document_sql
@@ -11,7 +13,7 @@ from app.errors import IngestError
 from app.ingest import formats
 from app.ingest.accept import PART_BYTES, accept_document
 from app.ingest.spool import hashed
-from tests.helpers import row_counts
+from tests.helpers import eventually, row_counts
 
 
 @pytest.fixture
@@ -116,3 +118,42 @@ async def test_a_byte_range_across_stored_parts_reads_the_right_bytes(pool, tmp_
             piece = await document_files.read_piece(conn, document_id, start, size)
             assert piece == data[start : start + size], (start, size)
         assert await document_files.read_piece(conn, document_id, len(data), 10) == b""
+
+
+async def test_an_upload_racing_a_delete_of_the_same_content_gets_a_document(
+    pool, tmp_path, settings
+):
+    # Was: "exists" (INSERT ... DO NOTHING) then "read it" (SELECT) in two statements; a
+    # delete between them hit an assert, a 500. Now one statement inserts or locks the row:
+    # a delete in flight is waited for, and the upload becomes a new document.
+    path = tmp_path / "notes.md"
+    path.write_text("# Tea\n\nTea grows on hills.")
+    fmt = formats.for_filename(path.name)
+    file = await hashed(path)
+
+    async def accept():
+        async with pool.acquire() as conn, conn.transaction():
+            return await accept_document(
+                conn, file, source="notes.md", fmt=fmt, collection="default"
+            )
+
+    first = await accept()
+    watcher = await asyncpg.connect(settings.database_url)  # the pool's two: upload, delete
+    async with pool.acquire() as deleter:
+        async with deleter.transaction():
+            await deleter.execute("DELETE FROM documents WHERE id = $1", first.document["id"])
+            racing = asyncio.create_task(accept())
+            await eventually(  # the upload waits on the row being deleted
+                lambda: watcher.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            )
+        again = await asyncio.wait_for(racing, 30)
+    await watcher.close()
+    assert not again.duplicate and again.document["id"] != first.document["id"]
+    async with pool.acquire() as conn:
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM jobs WHERE payload->>'document_id' = $1",
+                str(again.document["id"]),
+            )
+            == 1
+        )
