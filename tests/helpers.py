@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -143,3 +145,15 @@ async def submit(conn: Any, *, data: bytes, source: str, media_type: str, title:
         document: Any
 
     return Submitted(row)
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A certificate for localhost and 127.0.0.1 (one day) and its key, made by openssl."""
+    cert, key = directory / "fullchain.pem", directory / "privkey.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers import AUTH
+from tests.helpers import AUTH, self_signed_cert
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,17 +57,6 @@ def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
-
-
-def self_signed_cert(directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "fullchain.pem", directory / "privkey.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
 
 
 def nginx_config(upstream: int, http: int, https: int, directory: Path, body_mb: int) -> str:

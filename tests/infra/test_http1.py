@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +16,7 @@ from app.infra.http1 import Http1Transport
 from app.llm.base import LLMError
 from app.llm.openai import OpenAILLM
 from tests.conftest import settings_with
+from tests.helpers import self_signed_cert
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 PIECE = 16384
@@ -260,19 +259,8 @@ async def test_a_refused_connection_is_a_connect_error():
             await http.get("ftp://127.0.0.1/")
 
 
-def self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
-
-
 async def test_https_with_the_certificate_checked(tmp_path):
-    cert, key = self_signed(tmp_path)
+    cert, key = self_signed_cert(tmp_path)
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
     trusted = ssl.create_default_context(cafile=str(cert))
