@@ -94,6 +94,31 @@ def docx_archive(document: bytes, compression: int = zipfile.ZIP_STORED) -> byte
     return buffer.getvalue()
 
 
+def pptx_with_slide(shapes: bytes) -> bytes:
+    """A one-slide deck made by python-pptx whose slide holds `shapes` as its shape tree."""
+    import pptx
+
+    deck = io.BytesIO()
+    presentation = pptx.Presentation()
+    presentation.slides.add_slide(presentation.slide_layouts[6])
+    presentation.save(deck)
+    ns = "http://schemas.openxmlformats.org/"
+    slide = (
+        (
+            f'<p:sld xmlns:a="{ns}drawingml/2006/main" xmlns:p="{ns}presentationml/2006/main">'
+            "<p:cSld><p:spTree><p:nvGrpSpPr/><p:grpSpPr/>"
+        ).encode()
+        + shapes
+        + b"</p:spTree></p:cSld></p:sld>"
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(deck) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = slide if item.filename == "ppt/slides/slide1.xml" else source.read(item)
+            target.writestr(item, data)
+    return out.getvalue()
+
+
 def nested_html(depth: int = 100_000) -> bytes:
     return b"<html><body>" + b"<div>" * depth + b"deep" + b"</div>" * depth + b"</body></html>"
 

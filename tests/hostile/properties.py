@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from app.errors import AppError
 from app.ingest.chunk import chunk_text
-from app.ingest.formats import DOCX, parse
+from app.ingest.formats import DOCX, parse, pptx
 from app.ingest.formats.base import IngestError
 from app.rag.citations import cited_sentences
 from app.text.sentences import sentence_spans
-from tests.hostile.corpus import docx_archive
+from tests.hostile.corpus import docx_archive, pptx_with_slide
 
 settings.register_profile(
     "ci",
@@ -94,7 +94,7 @@ def _parse_then_chunk(data: bytes, media_type: str) -> None:
     assert parsed.page_starts == sorted(parsed.page_starts)
 
 
-_MEDIA = ["text/plain", "text/markdown", "text/html", "application/pdf", DOCX]
+_MEDIA = ["text/plain", "text/markdown", "text/html", "application/pdf", DOCX, pptx.MEDIA_TYPE]
 
 
 @given(st.binary(max_size=4000), st.sampled_from(_MEDIA))
@@ -136,3 +136,19 @@ def docx(body: str) -> None:
     ns = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
     document = f'<w:document xmlns:w="{ns}"><w:body>{body}</w:body></w:document>'
     _parse_then_chunk(docx_archive(document.encode("utf-8", "surrogatepass")), DOCX)
+
+
+_slide_xml = st.lists(
+    st.sampled_from(
+        ['<p:sp>', '</p:sp>', '<p:txBody>', '</p:txBody>', '<a:p>', '</a:p>', '<a:r>',
+         '</a:r>', '<a:t>', '</a:t>', 'words ', '<p:grpSp>', '</p:grpSp>', '<p:nvSpPr>',
+         '<p:cNvPr id="9" name="x"/>', '<p:ph type="title"/>', '</p:nvSpPr>', '<a:br/>',
+         '<p:graphicFrame>', '<a:tbl>', '<a:tr>', '<a:tc>', '&lt;', '&a;']
+    ) | st.text(max_size=10),
+    max_size=200,
+).map("".join)  # fmt: skip
+
+
+@given(_slide_xml)
+def slides(shapes: str) -> None:
+    _parse_then_chunk(pptx_with_slide(shapes.encode("utf-8", "surrogatepass")), pptx.MEDIA_TYPE)

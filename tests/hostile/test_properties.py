@@ -10,7 +10,7 @@ BOUND = 240  # seconds for all examples of one property (the "ci" profile), impo
 
 
 @pytest.mark.parametrize(
-    "prop", ["chunker", "sentences", "citations", "any_bytes", "html", "pdf", "docx"]
+    "prop", ["chunker", "sentences", "citations", "any_bytes", "html", "pdf", "docx", "slides"]
 )
 def test_property_holds_for_any_input_within_the_time_bound(prop):
     finishes_within(BOUND, f"from tests.hostile.properties import {prop}; {prop}()")
