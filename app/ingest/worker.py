@@ -22,7 +22,7 @@ from app.db import chunks as chunk_sql
 from app.db import documents as document_sql
 from app.db import jobs as job_sql
 from app.embedders import Embedder
-from app.errors import IngestError
+from app.errors import AppError, IngestError
 from app.ingest.chunk import Chunk, chunk_text
 from app.ingest.embed import embed_sorted
 from app.ingest.sandbox import Parsed, parse
@@ -260,7 +260,11 @@ class Worker:
             try:
                 await self._write([item], vectors[start:end], sentences[start:end])
             except asyncpg.DataError as exc:  # e.g. a NUL character: the same every time
-                await self._give_up(item.job, f"its text could not be stored: {exc}")
+                await self._give_up(
+                    item.job,
+                    "its text holds characters the database cannot store (such as NUL)",
+                    f"{type(exc).__name__}: {exc}",
+                )
             except Exception as exc:
                 log.exception("storing job %s failed", item.job["id"])
                 await self._retry_or_fail(item.job, exc)
@@ -394,23 +398,41 @@ class Worker:
         log.info("%d document(s) ready: %d chunks", len(kept), len(rows))
 
     async def _retry_or_fail(self, job: asyncpg.Record, exc: Exception) -> None:
+        # The document's error is read by its uploader: what happened, not our exception
+        # text (addresses, SQL, paths); the job's last_error keeps the detail for operators.
+        detail = f"{type(exc).__name__}: {exc}"
         if job["attempts"] >= job["max_attempts"]:
-            await self._give_up(job, f"{type(exc).__name__}: {exc}")
+            await self._give_up(job, _public_error(exc, job, final=True), detail)
             return
         delay = self.retry_base_seconds * 2 ** (job["attempts"] - 1)
         async with self.pool.acquire() as conn, conn.transaction():
-            if await job_sql.retry_later(conn, job["id"], str(exc), delay, job["attempts"]):
+            if await job_sql.retry_later(conn, job["id"], detail, delay, job["attempts"]):
                 await document_sql.set_status(
-                    conn, UUID(job["payload"]["document_id"]), "queued", error=str(exc)
+                    conn,
+                    UUID(job["payload"]["document_id"]),
+                    "queued",
+                    error=_public_error(exc, job, final=False),
                 )
 
-    async def _give_up(self, job: asyncpg.Record, error: str) -> None:
+    async def _give_up(self, job: asyncpg.Record, error: str, detail: str | None = None) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            if not await job_sql.fail(conn, job["id"], error, job["attempts"]):
+            if not await job_sql.fail(conn, job["id"], detail or error, job["attempts"]):
                 return
             document_id = job["payload"].get("document_id")
             if document_id:
                 await document_sql.set_status(conn, UUID(document_id), "failed", error=error)
+
+
+def _public_error(exc: Exception, job: asyncpg.Record, *, final: bool) -> str:
+    """What a document's uploader reads about a failed attempt."""
+    if isinstance(exc, AppError):  # written for people: e.g. the embedding service is down
+        what = exc.message
+    else:
+        what = f"processing failed on the server (job {job['id']}; the server log has why)"
+    tries = f"attempt {job['attempts']} of {job['max_attempts']}"
+    if final:
+        return f"{what}; {tries}, it will not be tried again: upload it again to retry"
+    return f"{what}; {tries}, it will be tried again"
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:

@@ -110,7 +110,7 @@ async def test_a_document_whose_text_cannot_be_stored_fails_alone(pool, embedder
             )
         }
     poisoned = rows.pop(ids["poison.txt"])
-    assert poisoned["status"] == "failed" and "0x00" in poisoned["error"]
+    assert poisoned["status"] == "failed" and "such as NUL" in poisoned["error"]
     assert poisoned["attempts"] == 1  # the same every time: not retried
     assert [(r["status"], r["attempts"]) for r in rows.values()] == [("ready", 1)] * 3
 

@@ -9,7 +9,8 @@ from starlette.testclient import TestClient
 
 from app.asgi import Application
 from app.config import load_settings
-from app.errors import ConfigError
+from app.errors import ConfigError, EmbeddingUnavailable
+from app.ingest.worker import _public_error
 from tests.conftest import settings_with
 from tests.helpers import AUTH, SOLAR_GUIDE, ingest, parse_sse
 
@@ -51,3 +52,15 @@ def test_access_log_records_the_path_without_the_query_string(client, caplog):
     for record in lines:
         assert "hunter2secret" not in record.getMessage()
         assert "hunter2secret" not in str(record.__dict__)
+
+
+def test_a_failed_documents_error_says_what_happened_not_the_exception_text():
+    job = {"id": 7, "attempts": 3, "max_attempts": 3}
+    internal = OSError("connect to 10.0.0.5:5432 failed (/run/secrets/db)")
+    final = _public_error(internal, job, final=True)
+    assert "10.0.0.5" not in final and "OSError" not in final and "secrets" not in final
+    assert "job 7" in final and "server log" in final and "upload it again" in final
+    # Errors written for people (AppError) are shown as they are.
+    readable = EmbeddingUnavailable("the embedding service is unreachable")
+    again = _public_error(readable, {**job, "attempts": 1}, final=False)
+    assert again == "the embedding service is unreachable; attempt 1 of 3, it will be tried again"
