@@ -35,7 +35,7 @@ SESSION_COOKIE = "session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 PUBLIC_PATHS = frozenset(
-    ["/healthz", "/readyz", "/metrics", "/login", "/setup", "/favicon.ico"]
+    ["/healthz", "/readyz", "/openapi.json", "/metrics", "/login", "/setup", "/favicon.ico"]
     + ["/api/auth/login", "/api/auth/logout", "/api/auth/setup", "/api/auth/signup"]
 )
 PUBLIC_PREFIXES = ("/static/", "/invite/")
