@@ -33,7 +33,13 @@ WHEN: Schema = {"type": ["string", "null"], "format": "date-time"}
 COLLECTION: Schema = {"type": "string", "pattern": NAME.pattern}  # ECMA: $ ends the text
 EMAIL: Schema = {"type": "string", "pattern": "@", "maxLength": MAX_EMAIL}
 PASSWORD: Schema = {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD}
-EVENT_STREAM = {"text/event-stream": {"schema": TEXT}}
+# In OpenAPI 3.1 an event stream's schema describes each event; `data` is JSON text.
+SSE_EVENT: Schema = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"event": TEXT, "data": TEXT, "id": TEXT, "retry": {"type": "integer"}},
+}
+EVENT_STREAM = {"text/event-stream": {"schema": SSE_EVENT}}
 
 REASONS = {
     400: "Bad request: the message says what to change",
