@@ -248,9 +248,8 @@ PATHS: dict[str, dict[str, Schema]] = {
             {
                 200: {"description": "The file", "content": {"*/*": {"schema": TEXT}}},
                 206: {"description": "The range", "content": {"*/*": {"schema": TEXT}}},
-                416: {"description": "The range cannot be satisfied"},
             },
-            (404,),
+            (404, 416),
             parameters=[*DOC_ID, {"name": "Range", "in": "header", "schema": TEXT}],
         )
     },
