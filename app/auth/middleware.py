@@ -1,11 +1,11 @@
 """The ASGI middleware in front of every HTTP request and WebSocket.
 
-In order: the Host must be one of ALLOWED_HOSTS (DNS rebinding); X-Forwarded-* are believed
-from FORWARDED_ALLOW_IPS only; the caller is found from an API key or the session cookie and
-put in scope["state"]["principal"]; anonymous callers reach only the public paths; a
-cookie-authenticated change needs the site's Origin and the session's CSRF token; asks,
-uploads, searches, logins and invitation use are rate limited; every response gets the
-security headers.
+In order: the Host must be one of ALLOWED_HOSTS (DNS rebinding); a path or query holding NUL
+(%00) is refused; X-Forwarded-* are believed from FORWARDED_ALLOW_IPS only; the caller is found
+from an API key or the session cookie and put in scope["state"]["principal"]; anonymous callers
+reach only the public paths; a cookie-authenticated change needs the site's Origin and the
+session's CSRF token; asks, uploads, searches, logins and invitation use are rate limited;
+every response gets the security headers.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ SESSION_COOKIE = "session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 PUBLIC_PATHS = frozenset(
-    ["/healthz", "/readyz", "/metrics", "/login", "/setup", "/favicon.ico"]
+    ["/healthz", "/readyz", "/openapi.json", "/metrics", "/login", "/setup", "/favicon.ico"]
     + ["/api/auth/login", "/api/auth/logout", "/api/auth/setup", "/api/auth/signup"]
 )
 PUBLIC_PREFIXES = ("/static/", "/invite/")
@@ -43,6 +43,7 @@ PUBLIC_PREFIXES = ("/static/", "/invite/")
 NO_TOKEN_PATHS = frozenset(["/api/auth/login", "/api/auth/setup", "/api/auth/signup"])
 API_PREFIXES = ("/api/", "/v1/", "/ws/")
 NO_KEY = "sign in, or send an API key as Authorization: Bearer <key>"
+NUL_IN_URL = "the address holds a NUL character (%00), which no path or query may contain"
 BAD_KEY = "the API key is not valid: it was revoked, has expired or never existed"
 # A key's user is remembered this long per process, so a burst of API calls costs one lookup;
 # another process sees a revocation or a membership change at most this late. Any change made
@@ -107,6 +108,9 @@ class AuthMiddleware:
             return await self._refuse(
                 scope, send, 400, "bad_host", f"the Host {host!r} is not in ALLOWED_HOSTS"
             )
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            # No name, id or query holds NUL, and PostgreSQL text cannot store one.
+            return await self._refuse(scope, send, 400, "bad_request", NUL_IN_URL)
         scope = self._behind_proxy(scope, headers, settings)
         tls = scope["scheme"] in ("https", "wss")
         site = f"{'https' if tls else 'http'}://{headers.get('host', '')}"

@@ -70,7 +70,7 @@ def parse_chat(data: Any) -> tuple[str, UUID | None, Scope]:
 def parse_scope(collection: object = None, document_ids: object = None) -> Scope:
     """What a question is limited to: a collection name and/or a list of document ids."""
     if collection is not None and not (
-        isinstance(collection, str) and collection_sql.NAME.match(collection)
+        isinstance(collection, str) and collection_sql.NAME.fullmatch(collection)
     ):
         raise BadRequest(
             f"{collection!r} is not a collection name: use {collection_sql.NAME_RULE}",
@@ -95,7 +95,7 @@ def parse_model(model: object) -> Scope:
         return EVERYTHING
     if isinstance(model, str) and model.startswith(MODEL_PREFIX):
         collection = model.removeprefix(MODEL_PREFIX)
-        if collection_sql.NAME.match(collection):
+        if collection_sql.NAME.fullmatch(collection):
             return Scope(collection)
     raise unknown_model(model)
 

@@ -15,6 +15,7 @@ from app.routes import (
     health,
     metrics,
     openai_api,
+    openapi,
     pages,
     passages,
     search,
@@ -22,6 +23,7 @@ from app.routes import (
 
 routes: list[BaseRoute] = [
     *health.routes,
+    *openapi.routes,
     *collections.routes,
     *documents_file.routes,
     *metrics.routes,

@@ -22,9 +22,18 @@ BAD_LOGIN = "the email or password is wrong"
 MAX_EMAIL = 254
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _from_form(request: Request) -> bool:
+    """A plain HTML form post (it gets pages and redirects); anything else is the JSON API,
+    answered in JSON, even without a Content-Type."""
+    return request.headers.get("content-type", "").lower().startswith(FORM_TYPES)
+
+
 async def _fields(request: Request) -> tuple[dict[str, Any], bool]:
     """The request's fields and whether it came from a plain HTML form (then it gets pages)."""
-    if request.headers.get("content-type", "").startswith("application/json"):
+    if not _from_form(request):
         body = await read_json(request)
         if not isinstance(body, dict):
             raise BadRequest('send a JSON object such as {"email": ..., "password": ...}')
@@ -95,7 +104,9 @@ async def login(request: Request) -> Response:
             row = await user_sql.by_email(conn, email.strip())
     # Always one Argon2 verification, so a wrong email answers as slowly as a wrong password.
     ok = await anyio.to_thread.run_sync(
-        passwords.verify, row["password_hash"] if row else None, password or ""
+        passwords.verify,
+        row["password_hash"] if row else None,
+        password if isinstance(password, str) else "",
     )
     if not ok:
         if as_form:
@@ -110,7 +121,7 @@ async def logout(request: Request) -> Response:
     if principal is not None and principal.via == "session":
         async with resources_of(request).pool.acquire() as conn:
             await user_sql.end_sessions(conn, principal.user_id)
-    as_form = not request.headers.get("content-type", "").startswith("application/json")
+    as_form = _from_form(request)
     response: Response = (
         RedirectResponse("/login", status_code=303) if as_form else JSONResponse({"ok": True})
     )

@@ -14,7 +14,7 @@ from app.auth.access import principal_of
 from app.db import conversations as conversation_sql
 from app.db import feedback as feedback_sql
 from app.errors import BadRequest, NotFound
-from app.routes.deps import parse_uuid, read_json, resources_of
+from app.routes.deps import parse_uuid, read_json, resources_of, whole_number
 from app.text.markdown import render
 
 MAX_LIMIT = 200
@@ -34,15 +34,11 @@ def _conversation(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def list_conversations(request: Request) -> JSONResponse:
-    raw = request.query_params.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    limit = whole_number(request.query_params.get("limit", "50"), "limit", 1, MAX_LIMIT)
     query = request.query_params.get("q", "").strip()[:MAX_TITLE] or None
     user = principal_of(request)
     async with resources_of(request).pool.acquire() as conn:
-        rows = await conversation_sql.list_conversations(
-            conn, int(raw), query, user_id=user.user_id
-        )
+        rows = await conversation_sql.list_conversations(conn, limit, query, user_id=user.user_id)
     return JSONResponse({"conversations": [_conversation(r) for r in rows]})
 
 

@@ -27,11 +27,23 @@ def parse_uuid(value: str, what: str) -> UUID:
         raise NotFound(f"there is no {what} {value!r}") from None
 
 
+INT64_MAX = 2**63 - 1  # PostgreSQL bigint: a larger number fails in the driver
+
+
+def whole_number(value: str, what: str, low: int = 0, high: int = INT64_MAX) -> int:
+    """A query or path value as an integer from low to high; 400 naming `what` otherwise.
+
+    Only ASCII digits: str.isdigit() also accepts "²", which int() then refuses."""
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+        raise BadRequest(f"{what} must be a whole number from {low} to {high}, not {value!r}")
+    return int(value)
+
+
 def parse_collection_name(value: object, default: str | None = DEFAULT_COLLECTION) -> str | None:
     """A collection name from a form or query; 400 when it could not be one."""
     if value is None or value == "":
         return default
-    if not isinstance(value, str) or not collection_names.match(value):
+    if not isinstance(value, str) or not collection_names.fullmatch(value):
         raise BadRequest(
             f"{value!r} is not a valid collection name: use {NAME_RULE}", code="bad_collection"
         )

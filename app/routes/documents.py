@@ -34,6 +34,7 @@ from app.routes.deps import (
     parse_uuid,
     read_json,
     resources_of,
+    whole_number,
 )
 
 log = logging.getLogger(__name__)
@@ -124,17 +125,16 @@ async def list_documents(request: Request) -> JSONResponse:
     status = params.get("status") or None
     if status is not None and status not in STATUSES:
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
-    limit, offset = params.get("limit", "500"), params.get("offset", "0")
-    if not (limit.isdigit() and 1 <= int(limit) <= 500 and offset.isdigit()):
-        raise BadRequest("limit must be 1 to 500 and offset a whole number")
+    limit = whole_number(params.get("limit", "500"), "limit", 1, 500)
+    offset = whole_number(params.get("offset", "0"), "offset")
     readable = await readable_ids(request)
     async with resources_of(request).pool.acquire() as conn:
         rows = await document_list.page(
             conn,
             collection=collection,
             status=status,
-            limit=int(limit),
-            offset=int(offset),
+            limit=limit,
+            offset=offset,
             readable=readable,
         )
         counts = await document_list.status_counts(conn, collection, readable)

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from app.auth.access import require_document
@@ -93,7 +93,18 @@ async def document_file(request: Request) -> Response:
     try:
         wanted = parse_range(request.headers.get("range"), length)
     except ValueError:
-        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{length}"})
+        # A JSON error like every other 4xx of the API, with the Content-Range RFC 9110 asks for.
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "range_not_satisfiable",
+                    "message": f"the Range {request.headers['range']!r} is outside the file's "
+                    f"{length} bytes",
+                }
+            },
+            status_code=416,
+            headers={"Accept-Ranges": "bytes", "Content-Range": f"bytes */{length}"},
+        )
     if length == 0:
         return Response(b"", media_type=media_type, headers=headers)
     start, end = wanted or (0, length - 1)

@@ -8,7 +8,7 @@ from app.auth.access import readable_scope
 from app.errors import BadRequest
 from app.rag.retrieve import Scope
 from app.rag.retrieve import search as hybrid_search
-from app.routes.deps import parse_collection_name, parse_uuid, resources_of
+from app.routes.deps import parse_collection_name, parse_uuid, resources_of, whole_number
 
 MAX_K = 50
 MAX_QUERY_CHARS = 1000  # a search is a few words; longer only costs tokenizing and ranking
@@ -23,9 +23,7 @@ async def search(request: Request) -> JSONResponse:
             f"the query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}",
             code="query_too_long",
         )
-    raw_k = request.query_params.get("k", "10")
-    if not raw_k.isdigit() or not 1 <= int(raw_k) <= MAX_K:
-        raise BadRequest(f"k must be a whole number from 1 to {MAX_K}, not {raw_k!r}")
+    k = whole_number(request.query_params.get("k", "10"), "k", 1, MAX_K)
     scope = Scope(
         collection=parse_collection_name(request.query_params.get("collection"), default=None),
         document_ids=tuple(
@@ -38,7 +36,7 @@ async def search(request: Request) -> JSONResponse:
         resources.pool,
         resources.embedder,
         query,
-        int(raw_k),
+        k,
         scope=scope,
         cache=resources.cache if request.query_params.get("cache") != "off" else None,
         reranker=resources.reranker,

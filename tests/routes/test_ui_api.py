@@ -35,6 +35,9 @@ def test_original_file_streams_whole_and_by_byte_range(client):
     assert open_ended.content == data[-3:]
     beyond = client.get(url, headers={"Range": f"bytes={len(data)}-"})
     assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{len(data)}"
+    # Like every 4xx of the API: a JSON error with a message (schemathesis' check in tests/fuzz).
+    assert beyond.json()["error"]["code"] == "range_not_satisfiable"
+    assert "outside" in beyond.json()["error"]["message"]
 
     assert client.get(f"/api/documents/{uuid.uuid4()}/file").status_code == 404
 

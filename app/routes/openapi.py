@@ -1,0 +1,606 @@
+"""GET /openapi.json: the JSON API described as OpenAPI 3.1, for client generators and fuzzers.
+
+The document is data, written by hand next to the handlers it describes: the limits below are
+the handlers' own constants, and tests/routes/test_openapi.py fails when a route of the JSON API
+is missing here (or described but gone). It is public, like /healthz: it holds nothing a caller
+could not read in the README, and generators fetch it without a key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from app.auth.passwords import MAX_LENGTH as MAX_PASSWORD
+from app.auth.passwords import MIN_LENGTH as MIN_PASSWORD
+from app.db.collections import NAME
+from app.db.users import ROLES
+from app.rag.protocol import MAX_QUESTION_CHARS
+from app.routes import conversations, documents, feedback, openai_api, passages, search
+from app.routes.account import MAX_KEY_DAYS
+from app.routes.auth import MAX_EMAIL
+
+Schema = dict[str, Any]
+
+JSON = "application/json"
+UUID: Schema = {"type": "string", "format": "uuid"}
+TEXT: Schema = {"type": "string"}
+NONEMPTY: Schema = {"type": "string", "pattern": r"\S"}  # the handlers strip, then refuse ""
+WHEN: Schema = {"type": ["string", "null"], "format": "date-time"}
+COLLECTION: Schema = {"type": "string", "pattern": NAME.pattern}  # ECMA: $ ends the text
+EMAIL: Schema = {"type": "string", "pattern": "@", "maxLength": MAX_EMAIL}
+PASSWORD: Schema = {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD}
+# In OpenAPI 3.1 an event stream's schema describes each event; `data` is JSON text.
+SSE_EVENT: Schema = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"event": TEXT, "data": TEXT, "id": TEXT, "retry": {"type": "integer"}},
+}
+EVENT_STREAM = {"text/event-stream": {"schema": SSE_EVENT}}
+
+REASONS = {
+    400: "Bad request: the message says what to change",
+    401: "No valid API key or session",
+    403: "Not allowed (role, Origin, CSRF token)",
+    404: "Not found, or not readable by the caller",
+    413: "The body is too large",
+    415: "Unsupported media type",
+    416: "The range cannot be satisfied",
+    422: "The document cannot be ingested as it is",
+    429: "Rate limited: see Retry-After",
+    503: "The database is unavailable: see Retry-After",
+}
+
+
+def obj(required: tuple[str, ...] = (), **properties: Schema) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def array(items: Schema, **extra: Any) -> Schema:
+    return {"type": "array", "items": items, **extra}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def body(schema: Schema, required: bool = True) -> Schema:
+    return {"required": required, "content": {JSON: {"schema": schema}}}
+
+
+def ok(schema: Schema | None, status: int = 200, description: str = "OK") -> dict[int, Schema]:
+    answer: Schema = {"description": description}
+    if schema is not None:
+        answer["content"] = {JSON: {"schema": schema}}
+    return {status: answer}
+
+
+def query(name: str, schema: Schema, description: str = "", **extra: Any) -> Schema:
+    return {"name": name, "in": "query", "schema": schema, "description": description, **extra}
+
+
+def path(name: str, schema: Schema) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def op(
+    summary: str,
+    responses: dict[int, Schema],
+    errors: tuple[int, ...] = (),
+    *,
+    public: bool = False,
+    **extra: Any,
+) -> Schema:
+    """An operation: its own answers, then the errors it may give, all as the Error shape.
+
+    Every operation may answer 400 (a Host outside ALLOWED_HOSTS) and 503; guarded ones 401."""
+    codes = {400, 503, *errors} | (set() if public else {401})
+    answers = {str(status): answer for status, answer in responses.items()}
+    for status in sorted(codes - set(responses)):
+        answers[str(status)] = {"$ref": f"#/components/responses/E{status}"}
+    operation = {"summary": summary, "responses": answers, **extra}
+    if public:
+        operation["security"] = []
+    return operation
+
+
+DOCUMENT = obj(
+    ("id", "title", "source", "status"),
+    id=UUID,
+    title=TEXT,
+    source=TEXT,
+    media_type=TEXT,
+    status={"enum": list(documents.STATUSES)},
+    error={"type": ["string", "null"]},
+    chunk_count={"type": ["integer", "null"]},
+    collection={"type": ["string", "null"]},
+    created_at=WHEN,
+    updated_at=WHEN,
+)
+CONVERSATION = obj(
+    ("id", "title", "created_at", "updated_at"),
+    id=UUID,
+    title=TEXT,
+    created_at=WHEN,
+    updated_at=WHEN,
+    message_count={"type": "integer"},
+)
+USER = obj(("id", "email", "role"), id=UUID, email=TEXT, role={"enum": list(ROLES)})
+KEY = obj(
+    ("prefix", "name"),
+    prefix=TEXT,
+    name=TEXT,
+    created_at=WHEN,
+    expires_at=WHEN,
+    last_used_at=WHEN,
+    revoked_at=WHEN,
+)
+TEXT_PART = obj(("type",), type={"const": "text"}, text=TEXT)
+MESSAGE = obj(
+    ("role", "content"),
+    role={"enum": ["system", "user", "assistant", "developer", "tool"]},
+    content={"anyOf": [TEXT, array(TEXT_PART)]},
+)
+CREDENTIALS = obj(("email", "password"), email=EMAIL, password=PASSWORD)
+SIGNED_IN = ok(obj(("user",), user=USER), description="Signed in: sets the session cookie")
+ANSWER_STREAM = {
+    "200": {
+        "description": "Server-Sent Events: meta, sources, token..., then done or error",
+        "content": EVENT_STREAM,
+    }
+}
+DOC_ID = [path("id", UUID)]
+COLLECTION_PATH = [path("name", COLLECTION)]
+
+PATHS: dict[str, dict[str, Schema]] = {
+    "/healthz": {"get": op("Liveness", ok(obj(("status",), status={"const": "ok"})), public=True)},
+    "/readyz": {
+        "get": op(
+            "Readiness: database reachable, migrations applied, worker running",
+            {
+                **ok(obj(("status",), status={"const": "ready"})),
+                503: {
+                    "description": "Not ready: says what is missing",
+                    "content": {JSON: {"schema": obj(("status",), status=TEXT)}},
+                },
+            },
+            public=True,
+        )
+    },
+    "/openapi.json": {"get": op("This document", ok({"type": "object"}), public=True)},
+    "/api/collections": {
+        "get": op(
+            "Collections the caller may read, with document counts",
+            ok(obj(("collections",), collections=array(obj(("name",), name=TEXT)))),
+        ),
+        "post": op(
+            "Create a collection, private to the caller (editors and admins)",
+            ok(obj(("collection",), collection=obj(("name",), name=TEXT)), 201),
+            (403, 404, 413),
+            requestBody=body(obj(("name",), name=COLLECTION)),
+        ),
+    },
+    "/api/documents": {
+        "post": op(
+            "Add a document: a multipart file, or JSON {url} fetched at once",
+            {
+                **ok(obj(("document",), document=DOCUMENT, duplicate={"type": "boolean"}), 202),
+                **ok(obj(("document",), document=DOCUMENT), 200, "Already in the collection"),
+            },
+            (403, 404, 413, 415, 422),
+            requestBody={
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": obj(
+                            ("file",),
+                            file={"type": "string", "contentMediaType": "application/octet-stream"},
+                            collection=COLLECTION,
+                        )
+                    },
+                    JSON: {
+                        "schema": obj(
+                            ("url",),
+                            url={"type": "string", "pattern": r"\S", "maxLength": 2048},
+                            collection=COLLECTION,
+                        )
+                    },
+                },
+            },
+        ),
+        "get": op(
+            "Documents, newest first, with counts per status",
+            ok(obj(("documents", "counts"), documents=array(DOCUMENT), counts={"type": "object"})),
+            parameters=[
+                query("collection", TEXT),
+                query("status", {"enum": list(documents.STATUSES)}),
+                query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 500}),
+                query("offset", {"type": "integer", "minimum": 0, "default": 0}),
+            ],
+        ),
+    },
+    "/api/documents/events": {
+        "get": op(
+            "Server-Sent Events: listening, then status and progress of every document (endless)",
+            {200: {"description": "An endless event stream", "content": EVENT_STREAM}},
+        )
+    },
+    "/api/documents/{id}": {
+        "get": op(
+            "One document", ok(obj(("document",), document=DOCUMENT)), (404,), parameters=DOC_ID
+        ),
+        "delete": op(
+            "Delete a document and its chunks",
+            ok(None, 204, "Deleted"),
+            (403, 404),
+            parameters=DOC_ID,
+        ),
+    },
+    "/api/documents/{id}/file": {
+        "get": op(
+            "The stored original (Range: one byte range)",
+            {
+                200: {"description": "The file", "content": {"*/*": {"schema": TEXT}}},
+                206: {"description": "The range", "content": {"*/*": {"schema": TEXT}}},
+            },
+            (404, 416),
+            parameters=[*DOC_ID, {"name": "Range", "in": "header", "schema": TEXT}],
+        )
+    },
+    "/api/search": {
+        "get": op(
+            "Hybrid search over the passages the caller may read",
+            ok(obj(("results",), results=array({"type": "object"}))),
+            (404, 429),
+            parameters=[
+                query("q", {**NONEMPTY, "maxLength": search.MAX_QUERY_CHARS}, required=True),
+                query("k", {"type": "integer", "minimum": 1, "maximum": search.MAX_K}),
+                query("collection", COLLECTION),
+                query("document_id", array(UUID), explode=True),
+                query("cache", {"enum": ["on", "off"]}, "off skips the search cache"),
+            ],
+        )
+    },
+    "/api/chat": {
+        "post": op(
+            "Ask: the answer as Server-Sent Events",
+            ANSWER_STREAM,
+            (404, 413, 429),
+            requestBody=body(
+                obj(
+                    ("question",),
+                    question={**NONEMPTY, "maxLength": MAX_QUESTION_CHARS},
+                    conversation_id={"anyOf": [UUID, {"type": "null"}]},
+                    collection={"anyOf": [COLLECTION, {"type": "null"}]},
+                    document_ids=array(UUID),
+                )
+            ),
+        ),
+        "get": op(
+            "Ask, for EventSource: the answer as Server-Sent Events",
+            ANSWER_STREAM,
+            (404, 429),
+            parameters=[
+                query("question", {**NONEMPTY, "maxLength": MAX_QUESTION_CHARS}, required=True),
+                query("conversation_id", UUID),
+                query("collection", COLLECTION),
+                query("document_id", array(UUID), explode=True),
+            ],
+        ),
+    },
+    "/api/conversations": {
+        "get": op(
+            "The caller's conversations, latest first",
+            ok(obj(("conversations",), conversations=array(CONVERSATION))),
+            parameters=[
+                query(
+                    "limit",
+                    {"type": "integer", "minimum": 1, "maximum": conversations.MAX_LIMIT},
+                ),
+                query("q", TEXT, "keeps titles containing it"),
+            ],
+        )
+    },
+    "/api/conversations/{id}": {
+        "get": op(
+            "One conversation and its messages",
+            ok(obj(("conversation",), conversation=CONVERSATION)),
+            (404,),
+            parameters=DOC_ID,
+        ),
+        "delete": op("Delete a conversation", ok(None, 204, "Deleted"), (404,), parameters=DOC_ID),
+        "patch": op(
+            "Rename a conversation",
+            ok(obj(("conversation",), conversation=CONVERSATION)),
+            (404, 413),
+            parameters=DOC_ID,
+            requestBody=body(obj(("title",), title=NONEMPTY)),
+        ),
+    },
+    "/api/messages/{id}/feedback": {
+        "put": op(
+            "Rate one of the caller's answers (the latest rating wins)",
+            ok(obj(("feedback",), feedback={"type": "object"})),
+            (404, 413),
+            parameters=DOC_ID,
+            requestBody=body(
+                obj(
+                    ("rating",),
+                    rating={"enum": [1, -1]},
+                    comment={"type": "string", "maxLength": feedback.MAX_COMMENT},
+                )
+            ),
+        )
+    },
+    "/api/feedback": {
+        "get": op("The latest ratings (admins)", ok(obj(("feedback",), feedback=array({}))), (403,))
+    },
+    "/api/passages/{id}": {
+        "get": op(
+            "A cited passage and the sentence closest to `cite`",
+            ok(obj(("passage",), passage={"type": "object"})),
+            (404,),
+            parameters=[
+                path("id", {"type": "integer", "minimum": 0, "format": "int64"}),
+                query("cite", TEXT, "the answer's sentence (its first 2,000 characters count)"),
+            ],
+        )
+    },
+    "/api/render": {
+        "post": op(
+            "An answer's Markdown as sanitised HTML",
+            ok(obj(("html",), html=TEXT)),
+            (413,),
+            requestBody=body(
+                obj(("text",), text={"type": "string", "maxLength": passages.MAX_RENDER_CHARS})
+            ),
+        )
+    },
+    "/v1/models": {
+        "get": op(
+            "OpenAI-compatible: rag, and rag:<collection> for each readable collection",
+            ok(obj(("object", "data"), object={"const": "list"}, data=array({"type": "object"}))),
+        )
+    },
+    "/v1/chat/completions": {
+        "post": op(
+            "OpenAI-compatible: answer the last user message from the documents",
+            {
+                200: {
+                    "description": "A chat.completion, or chunks as Server-Sent Events",
+                    "content": {
+                        JSON: {"schema": obj(("id", "object", "choices"))},
+                        **EVENT_STREAM,
+                    },
+                }
+            },
+            (404, 413, 429),
+            requestBody=body(
+                {
+                    **obj(
+                        ("model", "messages"),
+                        model={"type": "string", "description": "rag or rag:<collection>"},
+                        messages=array(MESSAGE, minItems=1),
+                        stream={"type": "boolean"},
+                    ),
+                    "description": "Other OpenAI fields are accepted and ignored; at most "
+                    f"{openai_api.MAX_BODY_BYTES} bytes",
+                }
+            ),
+        )
+    },
+    "/api/auth/login": {
+        "post": op(
+            "Sign in (sets the session cookie); form posts get pages instead",
+            SIGNED_IN,
+            (401, 403, 413, 429),
+            public=True,
+            requestBody=body(obj(("email", "password"), email=TEXT, password=TEXT, next=TEXT)),
+        )
+    },
+    "/api/auth/logout": {
+        "post": op(
+            "Sign out: ends every session of the user",
+            ok(obj(("ok",), ok={"const": True})),
+            (403,),
+            public=True,
+        )
+    },
+    "/api/auth/setup": {
+        "post": op(
+            "The first admin, while the site has no user",
+            SIGNED_IN,
+            (403, 413),
+            public=True,
+            requestBody=body(CREDENTIALS),
+        )
+    },
+    "/api/auth/signup": {
+        "post": op(
+            "An account from an invitation token (or a reader with SIGNUP=open)",
+            SIGNED_IN,
+            (403, 404, 413, 429),
+            public=True,
+            requestBody=body(
+                {**CREDENTIALS, "properties": {**CREDENTIALS["properties"], "token": TEXT}}
+            ),
+        )
+    },
+    "/api/auth/me": {
+        "get": op(
+            "Who the caller is",
+            ok(obj(("user", "via"), user=USER, via={"enum": ["key", "session"]})),
+        )
+    },
+    "/api/account/password": {
+        "post": op(
+            "Change one's password: ends every session",
+            ok(obj(("ok",), ok={"const": True})),
+            (403, 413),
+            requestBody=body(
+                obj(
+                    ("current_password", "new_password"),
+                    current_password=TEXT,
+                    new_password=PASSWORD,
+                )
+            ),
+        )
+    },
+    "/api/account/keys": {
+        "get": op("One's API keys", ok(obj(("keys",), keys=array(KEY)))),
+        "post": op(
+            "A new API key, shown once",
+            ok(
+                {
+                    **KEY,
+                    "required": ["key", "prefix"],
+                    "properties": {**KEY["properties"], "key": TEXT},
+                },
+                201,
+            ),
+            (413,),
+            requestBody=body(
+                obj(
+                    name={"type": ["string", "null"], "maxLength": 100},
+                    expires_days={
+                        "type": ["integer", "null"],
+                        "minimum": 1,
+                        "maximum": MAX_KEY_DAYS,
+                    },
+                )
+            ),
+        ),
+    },
+    "/api/account/keys/{prefix}": {
+        "delete": op(
+            "Revoke one of one's keys",
+            ok(None, 204, "Revoked"),
+            (404,),
+            parameters=[path("prefix", TEXT)],
+        )
+    },
+    "/api/admin/users": {
+        "get": op("Every user (admins)", ok(obj(("users",), users=array(USER))), (403,))
+    },
+    "/api/admin/users/{id}": {
+        "patch": op(
+            "Set a user's role (admins)",
+            ok(obj(("id", "role"), id=UUID, role={"enum": list(ROLES)})),
+            (403, 404, 413),
+            parameters=DOC_ID,
+            requestBody=body(obj(("role",), role={"enum": list(ROLES)})),
+        )
+    },
+    "/api/admin/invitations": {
+        "get": op("Invitations (admins)", ok(obj(("invitations",), invitations=array({}))), (403,)),
+        "post": op(
+            "An invitation link, shown once (admins)",
+            ok(obj(("url", "token", "role"), url=TEXT, token=TEXT, role=TEXT), 201),
+            (403, 413),
+            requestBody=body(
+                obj(
+                    role={"enum": list(ROLES)},
+                    email={"anyOf": [{"type": "string", "pattern": "@"}, {"type": "null"}]},
+                )
+            ),
+        ),
+    },
+    "/api/admin/collections": {
+        "get": op(
+            "Every collection with owner and members (admins)",
+            ok(obj(("collections",), collections=array({}))),
+            (403,),
+        )
+    },
+    "/api/admin/collections/{name}": {
+        "patch": op(
+            "Make a collection private or shared (admins)",
+            ok(obj(("name", "visibility"))),
+            (403, 404, 413),
+            parameters=COLLECTION_PATH,
+            requestBody=body(obj(("visibility",), visibility={"enum": ["private", "shared"]})),
+        )
+    },
+    "/api/admin/collections/{name}/members": {
+        "post": op(
+            "Add a member to a collection (admins)",
+            ok(obj(("name", "member")), 201),
+            (403, 404, 413),
+            parameters=COLLECTION_PATH,
+            requestBody=body(obj(("email",), email=TEXT)),
+        )
+    },
+    "/api/admin/collections/{name}/members/{email}": {
+        "delete": op(
+            "Remove a member from a collection (admins)",
+            ok(None, 204, "Removed"),
+            (403, 404),
+            parameters=[*COLLECTION_PATH, path("email", TEXT)],
+        )
+    },
+    "/api/admin/keys": {
+        "get": op("Every API key (admins)", ok(obj(("keys",), keys=array(KEY))), (403,))
+    },
+    "/api/admin/keys/{prefix}": {
+        "delete": op(
+            "Revoke any key (admins)",
+            ok(None, 204, "Revoked"),
+            (403, 404),
+            parameters=[path("prefix", TEXT)],
+        )
+    },
+}
+
+ERROR = obj(
+    ("error",),
+    error=obj(("code", "message"), code=TEXT, message={"type": "string", "minLength": 1}),
+)
+
+DOCUMENT_ROOT: Schema = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "RAG website API",
+        "version": "1",
+        "description": "Upload documents, search them, ask questions answered with citations. "
+        'Errors are {"error": {"code", "message"}} with a 4xx or 5xx status.',
+    },
+    "paths": PATHS,
+    "security": [{"apiKey": []}, {"session": []}],
+    "components": {
+        "securitySchemes": {
+            "apiKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key (Account page, POST /api/account/keys)",
+            },
+            "session": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": "session",
+                "description": "The browser's session; changes also need the X-CSRF-Token "
+                "header and the site's Origin",
+            },
+        },
+        "schemas": {"Error": ERROR},
+        "responses": {
+            f"E{status}": {
+                "description": reason,
+                "content": {JSON: {"schema": ref("Error")}},
+            }
+            for status, reason in REASONS.items()
+        },
+    },
+}
+
+
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(DOCUMENT_ROOT)
+
+
+routes = [Route("/openapi.json", openapi, methods=["GET"])]
