@@ -346,8 +346,8 @@ def _limited_kind(method: str, path: str, headers: dict[str, str]) -> str | None
         return "uploads"
     if path == "/api/search":
         return "searches"
-    if method == "POST" and path == "/api/auth/login":
-        return "logins"
+    if method == "POST" and path in ("/api/auth/login", "/api/auth/setup"):
+        return "logins"  # both hash a password a stranger sends
     if method == "POST" and path == "/api/auth/signup":
         return "invitations"
     return None

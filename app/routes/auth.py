@@ -138,6 +138,10 @@ async def setup_page(request: Request) -> Response:
 async def setup(request: Request) -> Response:
     """The first account, an admin; refused once any user exists."""
     data, as_form = await _fields(request)
+    # Checked before the (deliberately slow) hash: once set up, this public route costs
+    # a stranger's request one query, not an Argon2 hash.
+    if await _has_users(request):
+        raise Forbidden("the site already has an admin: sign in", code="already_set_up")
     email = _email(data.get("email"))
     password = passwords.check_new(data.get("password"))
     password_hash = await anyio.to_thread.run_sync(passwords.hash_password, password)

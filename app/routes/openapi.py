@@ -416,7 +416,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "post": op(
             "The first admin, while the site has no user",
             SIGNED_IN,
-            (403, 413),
+            (403, 413, 429),
             public=True,
             requestBody=body(CREDENTIALS),
         )

@@ -60,6 +60,16 @@ def test_login_brute_force_from_one_address_is_limited(limited):
     assert limited.post("/api/auth/login", json=right).status_code == 429
 
 
+def test_setup_once_an_admin_exists_is_refused_unhashed_and_counts_as_a_login(limited):
+    limited.headers.pop("Authorization")
+    # A password too short to hash is not even looked at: the site is set up.
+    attempt = {"email": "mallory@example.com", "password": "short"}
+    for _ in range(5):
+        refused = limited.post("/api/auth/setup", json=attempt)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "already_set_up"
+    assert limited.post("/api/auth/setup", json=attempt).status_code == 429
+
+
 def test_a_burst_of_asks_over_the_limit_gets_429_with_retry_after(limited):
     ingest(limited, "solar.md", SOLAR_GUIDE)
     question = {"question": "How efficient are solar panels?"}
