@@ -14,7 +14,7 @@ from app.templating import templates
 
 log = logging.getLogger(__name__)
 
-API_PREFIXES = ("/api", "/v1", "/healthz", "/readyz")
+API_PREFIXES = ("/api", "/v1", "/healthz", "/readyz", "/metrics", "/openapi.json")
 HTTP_CODES = {
     400: "bad_request",
     404: "not_found",

@@ -64,7 +64,7 @@ def test_metrics_need_the_token_from_a_public_address(stack):
     public = {"X-Forwarded-For": "1.2.3.4"}
     refused = httpx.get(f"{stack.gunicorn}/metrics", headers=public)
     assert refused.status_code == 403
-    assert "METRICS_TOKEN" in refused.text
+    assert "METRICS_TOKEN" in refused.json()["error"]["message"]  # JSON for a scraper
     wrong = httpx.get(
         f"{stack.gunicorn}/metrics", headers={**public, "Authorization": "Bearer nope"}
     )
