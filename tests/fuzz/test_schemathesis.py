@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +30,10 @@ from app.resources import run_migrations
 from tests.conftest import TEST_ENV, _admin, add_test_admin, run_server
 from tests.helpers import AUTH
 
-EXAMPLES = 15  # generated cases per operation and run, besides the boundary (coverage) cases
+# Generated cases per operation and run, besides the boundary (coverage) cases. CI runs the
+# fixed default; FUZZ_EXAMPLES=200 FUZZ_SEED=<n> hunts deeper by hand.
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
+SEED = int(os.environ.get("FUZZ_SEED", "13"))
 SLOW_EXAMPLES = 5
 SLOW_ON_PURPOSE = "^/api/(auth/(login|setup|signup)|account/password)$"
 REQUEST_TIMEOUT = 30  # seconds; a stream that stalls fails the case instead of the suite hanging
@@ -64,7 +68,7 @@ def fuzz_server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
 def api_schema(fuzz_server: str) -> schemathesis.BaseSchema:
     config = schemathesis.Config.from_dict(
         {
-            "seed": 13,
+            "seed": SEED,
             "suppress-health-check": ["all"],
             "generation": {"max-examples": EXAMPLES, "deterministic": True, "database": "none"},
             "phases": {"stateful": {"enabled": False}},
