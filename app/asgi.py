@@ -14,6 +14,7 @@ from app.config import Settings, load_settings
 from app.errors import AppError
 from app.http_errors import exception_handlers
 from app.infra.access import AccessLog
+from app.infra.event_loop import CLEANUP_SECONDS
 from app.infra.gc import tune_collector
 from app.infra.metrics import start_sampler
 from app.resources import Resources, shutdown, startup
@@ -41,11 +42,21 @@ class Application:
         # the access log is outside it, so refused requests are logged too.
         self.guarded = AuthMiddleware(self.http, chat_websocket)
         self.logged = AccessLog(self.guarded)
+        self.open_requests = 0
+        self.no_requests = asyncio.Event()
+        self.no_requests.set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http" or kind == "websocket":
-            await self.logged(scope, receive, send)
+            self.open_requests += 1
+            self.no_requests.clear()
+            try:
+                await self.logged(scope, receive, send)
+            finally:
+                self.open_requests -= 1
+                if not self.open_requests:
+                    self.no_requests.set()
         elif kind == "lifespan":
             await self.lifespan(scope, receive, send)
         else:
@@ -76,6 +87,13 @@ class Application:
             elif message["type"] == "lifespan.shutdown":
                 if sampler is not None:
                     sampler.cancel()
+                # Requests the server cancelled (past its graceful timeout) clean up before
+                # what they use is closed: an answer stores what it streamed, and its stream
+                # log gets its last event.
+                try:
+                    await asyncio.wait_for(self.no_requests.wait(), CLEANUP_SECONDS)
+                except TimeoutError:
+                    log.warning("%d requests still running at shutdown", self.open_requests)
                 await self.guarded.aclose()
                 if resources is not None:
                     await shutdown(resources)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import aclosing
 from typing import Any
 
 import anyio
@@ -143,8 +144,10 @@ class _Session:
     async def _answer(self, ask: Ask, scope: anyio.CancelScope) -> None:
         try:
             with scope:
-                async for name, data in self.resources.answerer.stream(ask):
-                    await self.send(name, data)
+                # aclosing: a cancelled answer stores what it streamed before this returns.
+                async with aclosing(self.resources.answerer.stream(ask)) as events:
+                    async for name, data in events:
+                        await self.send(name, data)
         finally:
             if self.current is scope:  # a cancelled answer must not clear its successor
                 self.current = None

@@ -138,7 +138,9 @@ async function openConversation(id) {
       turn.text = reply.content;
       showAnswerHtml(turn, reply.html);
       renderTurnSources(turn);
-      finishTurn(turn, { rating: reply.rating });
+      // A cut answer (stopped, connection lost, server restarted) shows what arrived, and says so.
+      if (reply.status === "interrupted") markInterrupted(turn, "Answer interrupted: it stopped before it was finished.");
+      else finishTurn(turn, { rating: reply.rating });
       i += 1;
     } else {
       markInterrupted(turn, "This answer was interrupted before it was finished.");

@@ -395,3 +395,47 @@ def test_server_restart_mid_answer_resumes_and_offers_retry(settings, fake_llm):
             page.click(".turn button.retry")
             page.wait_for_selector(".turn >> nth=1")
             assert page.locator(".turn").nth(1).inner_text().startswith("How efficient")
+
+
+def test_a_stopped_answer_reloads_as_interrupted_and_retry_completes_it(settings, fake_llm):
+    from tests.ui_browser import axe_source, serious_violations
+
+    fake_llm.hold_last = threading.Event()  # the answer waits before its last piece
+    configured = settings_with(settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="ok")
+    with run_server(configured) as url, browser() as launched:
+        with httpx.Client(base_url=url, timeout=60, headers=AUTH) as http:
+            ingest(http, "solar.md", SOLAR_GUIDE)
+        page = new_page(launched, url)
+        page.fill("#question", "How efficient are the panels?")
+        page.press("#question", "Enter")
+        page.wait_for_selector(".answer.streaming:has-text('of sunlight')")
+        page.click("#stop-button")
+        page.wait_for_selector(".turn[data-stopped=true]")
+        fake_llm.hold_last.set()  # answers finish from now on
+        # Reloaded, the stopped answer is what arrived, said to be interrupted, with Retry.
+        page.wait_for_function("new URLSearchParams(location.search).has('c')")
+        with httpx.Client(base_url=url, timeout=60, headers=AUTH) as http:
+            conversation_id = page.evaluate("new URLSearchParams(location.search).get('c')")
+
+            def stored() -> bool:
+                messages = http.get(f"/api/conversations/{conversation_id}").json()
+                return len(messages["conversation"]["messages"]) == 2
+
+            deadline = time.monotonic() + 30
+            while not stored():  # the server stores it as the stopped request ends
+                assert time.monotonic() < deadline, "the stopped answer was not stored"
+                time.sleep(0.05)
+        page.reload()
+        page.wait_for_selector(".turn[data-interrupted=true]")
+        turn = page.locator(".turn").first
+        assert "of sunlight" in turn.locator(".answer").inner_text()
+        assert "Answer interrupted" in turn.locator(".notices").inner_text()
+        assert page.locator(".turn[data-done=true]").count() == 0
+        assert serious_violations(page, axe_source()) == []
+        screenshot(page, "interrupted-answer")
+        turn.locator("button.retry").click()
+        page.wait_for_selector(".turn[data-done=true]")
+        retried = page.locator(".turn").nth(1)
+        assert retried.locator(".answer").inner_text().startswith("Monocrystalline panels convert")
+        assert "[1]" in fake_llm.answer[-1] and retried.locator("button.cite").count() == 1
+        assert page.js_errors == []

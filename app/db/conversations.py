@@ -53,9 +53,35 @@ async def add_message(
     return message_id
 
 
+async def keep_interrupted(
+    conn: asyncpg.Connection,
+    conversation_id: UUID,
+    message_id: UUID,
+    content: str,
+    sources: list[dict[str, Any]],
+) -> bool:
+    """Store what was streamed of an answer that did not finish, marked interrupted; False
+    when nothing was stored: the answer is already there (stored complete after all, or kept
+    before), or its conversation was deleted meanwhile."""
+    status = await conn.execute(
+        """WITH kept AS (
+               INSERT INTO messages (id, conversation_id, role, content, sources, status)
+               SELECT $1, id, 'assistant', $3, $4, 'interrupted' FROM conversations
+               WHERE id = $2
+               ON CONFLICT (id) DO NOTHING RETURNING conversation_id)
+           UPDATE conversations SET updated_at = now()
+           WHERE id IN (SELECT conversation_id FROM kept)""",
+        message_id,
+        conversation_id,
+        content,
+        sources,
+    )
+    return status == "UPDATE 1"
+
+
 async def messages(conn: asyncpg.Connection, conversation_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """SELECT id, role, content, sources, created_at FROM messages
+        """SELECT id, role, content, sources, status, created_at FROM messages
            WHERE conversation_id = $1 ORDER BY created_at, id""",
         conversation_id,
     )

@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 BATCH = 100  # connections accepted per turn at most, as asyncio does
 RETRY_SECONDS = 1.0  # after running out of file descriptors or memory
 OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+# What a stopping server leaves its cancelled requests to clean up in (app/asgi.py waits that
+# long at most); gunicorn's worker cancels them this much before gunicorn's own deadline.
+CLEANUP_SECONDS = 10.0
 
 
 class _PatchedCreateServer:
@@ -155,7 +158,8 @@ class Worker(UvicornWorker):
 
     gunicorn's settings map to uvicorn's: worker_connections caps open connections and tasks
     (more get a 503 at once rather than a slow queue), graceful_timeout bounds how long a
-    stopping worker lets its answers finish. The access log is ours (app/infra/access.py).
+    stopping worker lets its answers finish (less a few seconds to store what it cuts). The
+    access log is ours (app/infra/access.py).
     """
 
     CONFIG_KWARGS = {
@@ -168,7 +172,10 @@ class Worker(UvicornWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.config.limit_concurrency = self.cfg.worker_connections
-        self.config.timeout_graceful_shutdown = self.cfg.graceful_timeout
+        # gunicorn kills a worker still running at graceful_timeout: the answers it cancels
+        # need a moment before that to store what they streamed.
+        graceful = self.cfg.graceful_timeout
+        self.config.timeout_graceful_shutdown = graceful - min(CLEANUP_SECONDS, graceful / 2)
 
     async def _serve(self) -> None:
         # UvicornWorker._serve with our server class.

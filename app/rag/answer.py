@@ -7,6 +7,8 @@ transports cannot drift.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import anyio
 import asyncpg
 
 from app.backends.cache import Cache
@@ -30,9 +33,13 @@ from app.rag.protocol import DONE, META, SOURCES, TOKEN, Event, error_event
 from app.rag.retrieve import EVERYTHING, Scope, embed_query, search, stored_sentence_vectors
 from app.rerankers import Reranker
 
+log = logging.getLogger(__name__)
+
 TOP_K = 5
 HISTORY_MESSAGES = 6  # the last three exchanges are enough to resolve a follow-up
 NO_DOCUMENTS = "There are no searchable documents yet: upload one and ask again."
+SAVE_SECONDS = 5.0  # at most this long to store an interrupted answer
+_SAVING: set[asyncio.Task[None]] = set()  # interrupted answers being stored
 
 
 @dataclass(frozen=True)
@@ -116,24 +123,55 @@ class Answerer:
             return await collection_sql.names_among(conn, list(readable))
 
     async def stream(self, ask: Ask) -> AsyncIterator[Event]:
-        """The ask's events; once started, failures end them with an `error` event."""
+        """The ask's events; once started, failures end them with an `error` event. An answer
+        of a stored conversation that ends without `done` (an error, or cancelled: the client
+        stopped or went away, the server shut down) is stored as far as it got, interrupted."""
         timer = AnswerTimer()  # time to first token, duration and outcome (/metrics)
+        partial = _Partial()
         try:
             # aclosing: a cancelled or abandoned stream closes the upstream request at once.
             async with aclosing(self._events(ask)) as events:
                 async for event in events:
                     if not timer.first and event[0] == TOKEN:
                         timer.token()
+                    partial.add(event)
                     yield event
         except Exception as exc:
             name, data = error_event(exc)
             timer.end("error", data["code"])
+            await self._keep_interrupted(ask, partial)  # before the client hears of it
             yield name, data
             return
         except BaseException:  # cancelled, or the client went away
             timer.end("cancelled")
+            await self._keep_interrupted(ask, partial)
             raise
         timer.end("done")
+
+    async def _keep_interrupted(self, ask: Ask, partial: _Partial) -> None:
+        """Store what was streamed as an interrupted answer: shielded from the cancellation
+        that ended the stream, and bounded (a shutdown does not wait on a database that is
+        away)."""
+        if ask.conversation_id is None or partial.done:
+            return
+        saving = asyncio.ensure_future(self._store_interrupted(ask, partial))
+        _SAVING.add(saving)  # held: a task only the loop refers to may be collected
+        saving.add_done_callback(_SAVING.discard)
+        # A second cancellation (anyio scopes repeat theirs) does not stop the save, only
+        # the wait for it.
+        with anyio.CancelScope(shield=True):
+            await asyncio.shield(saving)
+
+    async def _store_interrupted(self, ask: Ask, partial: _Partial) -> None:
+        assert ask.conversation_id is not None
+        try:
+            async with asyncio.timeout(SAVE_SECONDS):
+                async with self.pool.acquire() as conn:
+                    await conversation_sql.keep_interrupted(
+                        conn, ask.conversation_id, ask.message_id, partial.text(), partial.sources
+                    )
+        except Exception as exc:  # the database is away, or too slow: the answer is lost
+            log.warning("an interrupted answer (%s) could not be stored: %r", ask.message_id, exc)
 
     async def complete(self, ask: Ask) -> Answer:
         """The ask's events folded into one answer; raises what would be an `error` event."""
@@ -225,6 +263,29 @@ class Answerer:
             sentences=await stored_sentence_vectors(self.pool, self.embedder.dimension, passages),
             embedder=self.embedder,
         )
+
+
+@dataclass
+class _Partial:
+    """What a stream has sent so far: enough to store it if it does not finish."""
+
+    parts: list[str] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    done: bool = False
+
+    def add(self, event: Event) -> None:
+        name, data = event
+        if name == TOKEN:
+            self.parts.append(data["text"])
+            if len(self.parts) == 64:  # joined now and then, as in `_events`
+                self.parts[:] = ["".join(self.parts)]
+        elif name == SOURCES:
+            self.sources = data["sources"]
+        elif name == DONE:
+            self.done = True  # stored complete by `_events` before it said done
+
+    def text(self) -> str:
+        return "".join(self.parts)
 
 
 async def _check_collection(conn: asyncpg.Connection, scope: Scope) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from uuid import UUID
 
 import anyio
@@ -32,7 +33,8 @@ HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 RECONNECT = b'retry: 100\nevent: reconnect\ndata: {"reason": "server_restart", "resume": true}\n\n'
 INTERRUPTED = {
     "code": "interrupted",
-    "message": "The connection closed before the answer was finished; ask the question again.",
+    "message": "The answer was interrupted before it was finished (the connection closed or "
+    "the server restarted); what arrived is kept: retry to ask again.",
 }
 
 
@@ -75,11 +77,13 @@ async def _live(resources: Resources, ask: Ask) -> AsyncIterator[bytes]:
     stream_id = str(ask.message_id)
     seq = 0
     try:
-        async for name, data in resources.answerer.stream(ask):
-            seq += 1
-            text = json.dumps(data)  # once, for the client and the log
-            recorder.add(seq, name, text)
-            yield encode(name, text, f"{stream_id}:{seq}")
+        # aclosing: the answer stores what it streamed now, not when the generator is collected.
+        async with aclosing(resources.answerer.stream(ask)) as events:
+            async for name, data in events:
+                seq += 1
+                text = json.dumps(data)  # once, for the client and the log
+                recorder.add(seq, name, text)
+                yield encode(name, text, f"{stream_id}:{seq}")
     finally:
         # Shielded: the client is gone and this task is being cancelled, but what was sent
         # must reach the log, ending in an error a resuming client can show.

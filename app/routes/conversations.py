@@ -61,6 +61,8 @@ async def get_conversation(request: Request) -> JSONResponse:
                         "role": m["role"],
                         "content": m["content"],
                         "sources": m["sources"],
+                        # interrupted: the answer was cut (content is what was streamed)
+                        "status": m["status"],
                         # the answer as the page shows it once done: safe Markdown
                         "html": render(m["content"]) if m["role"] == "assistant" else None,
                         "rating": ratings.get(m["id"]),

@@ -123,6 +123,18 @@ DOCUMENT = obj(
     created_at=WHEN,
     updated_at=WHEN,
 )
+MESSAGE = obj(
+    ("id", "role", "content", "status"),
+    id=UUID,
+    role={"enum": ["user", "assistant"]},
+    content=TEXT,
+    # interrupted: an answer cut before it finished; content is what was streamed
+    status={"enum": ["complete", "interrupted"]},
+    sources=array({"type": "object"}),
+    html={"type": ["string", "null"]},
+    rating={"enum": [1, -1, None]},
+    created_at=WHEN,
+)
 CONVERSATION = obj(
     ("id", "title", "created_at", "updated_at"),
     id=UUID,
@@ -130,6 +142,7 @@ CONVERSATION = obj(
     created_at=WHEN,
     updated_at=WHEN,
     message_count={"type": "integer"},
+    messages=array(MESSAGE),  # GET /api/conversations/{id} only
 )
 USER = obj(("id", "email", "role"), id=UUID, email=TEXT, role={"enum": list(ROLES)})
 KEY = obj(

@@ -20,7 +20,9 @@ from tests.hostile.test_outage import _stop
 NOTES = "# Panels\n\nMonocrystalline panels convert about 22 percent of sunlight.\n"
 
 
-def test_database_lost_mid_answer_ends_the_stream_with_an_error_event(tmp_path: Path, fake_llm):
+def test_database_lost_mid_answer_ends_the_stream_with_an_error_event(
+    tmp_path: Path, fake_llm, caplog
+):
     fake_llm.answer = ["Panels convert", " about 22 percent [1]."]
     fake_llm.hold_last = threading.Event()
     server = start_embedded(tmp_path / "pg")  # our own server: this test stops it
@@ -56,6 +58,8 @@ def test_database_lost_mid_answer_ends_the_stream_with_an_error_event(tmp_path: 
                 assert name == "error", events
                 assert data["code"] == "database_unavailable", data
                 assert "try again" in data["message"]
+                # Storing what was streamed, as interrupted, failed too: said, not raised.
+                assert "could not be stored" in caplog.text
 
                 server.ensure_postgres_running()
                 for _ in range(30):  # stale pooled connections fail once, then reconnect

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from starlette.testclient import TestClient
@@ -81,8 +82,22 @@ def test_a_stream_cut_by_the_client_resumes_to_an_interrupted_error(
         resumed = parse_sse(http.get("/api/chat", headers={"Last-Event-ID": last_id}).text)
     assert resumed[-1][0] == "error" and resumed[-1][1]["code"] == "interrupted"
     assert {name for name, _, _ in resumed[:-1]} <= {"token"}
-    # The question stays; no half answer is stored as if it were complete.
-    assert row_counts(settings.database_url) == {**before, "conversations": 1, "messages": 1}
+    # The question stays, and what was streamed is stored marked interrupted (before the
+    # interrupted event is logged), not as if it were complete.
+    assert row_counts(settings.database_url) == {**before, "conversations": 1, "messages": 2}
+    assert _statuses(settings.database_url) == [("user", "complete"), ("assistant", "interrupted")]
+
+
+def _statuses(url: str) -> list[tuple[str, str]]:
+    async def read() -> list[tuple[str, str]]:
+        conn = await asyncpg.connect(url)
+        try:
+            rows = await conn.fetch("SELECT role, status FROM messages ORDER BY created_at")
+            return [(r["role"], r["status"]) for r in rows]
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
 
 
 @contextmanager
