@@ -41,8 +41,13 @@ async def add_message(
     message_id: UUID | None = None,
 ) -> UUID:
     message_id = await conn.fetchval(
+        # A finished answer replaces the interrupted one a resuming worker may have kept when
+        # this one seemed gone (same id).
         """INSERT INTO messages (id, conversation_id, role, content, sources)
-           VALUES (coalesce($1, gen_random_uuid()), $2, $3, $4, $5) RETURNING id""",
+           VALUES (coalesce($1, gen_random_uuid()), $2, $3, $4, $5)
+           ON CONFLICT (id) DO UPDATE SET content = EXCLUDED.content,
+               sources = EXCLUDED.sources, status = 'complete'
+           RETURNING id""",
         message_id,
         conversation_id,
         role,

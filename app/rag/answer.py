@@ -162,6 +162,18 @@ class Answerer:
         with anyio.CancelScope(shield=True):
             await asyncio.shield(saving)
 
+    async def keep_logged(self, records: Sequence[tuple[int, str, Any]]) -> None:
+        """Store, as interrupted, an answer whose producer died (SIGKILL, a crash) from the
+        events it logged: called by the worker a client resumed on."""
+        meta: dict[str, Any] = {}
+        partial = _Partial()
+        for _, name, data in records:
+            meta = data if name == META else meta
+            partial.add((name, data))
+        if meta.get("conversation_id"):
+            ask = Ask("", UUID(meta["conversation_id"]), UUID(meta["message_id"]))
+            await self._keep_interrupted(ask, partial)
+
     async def _store_interrupted(self, ask: Ask, partial: _Partial) -> None:
         assert ask.conversation_id is not None
         try:

@@ -18,6 +18,14 @@ from app.rag.retrieve import EVERYTHING, Scope
 
 log = logging.getLogger(__name__)
 
+# The error that ends an answer cut before `done` (Stop, a dropped connection, a restart, a
+# worker that died): the UI shows what arrived and offers retry.
+INTERRUPTED = {
+    "code": "interrupted",
+    "message": "The answer was interrupted before it was finished (the connection closed or "
+    "the server restarted); what arrived is kept: retry to ask again.",
+}
+
 META = "meta"
 SOURCES = "sources"
 TOKEN = "token"

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from app.backends.stream_log import TERMINAL, Record, StreamLog, Written
 from app.errors import AppError
+from app.rag.protocol import ERROR, INTERRUPTED, TOKEN
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +124,13 @@ async def started(store: StreamLog, stream_id: UUID) -> bool:
 
 
 async def replay(
-    store: StreamLog, stream_id: UUID, seq: int, idle_seconds: float
+    store: StreamLog, stream_id: UUID, seq: int, idle_seconds: float, token_idle_seconds: float
 ) -> AsyncIterator[Record]:
-    """The events after `seq`, following the stream until it ends (or stays idle too long)."""
+    """The events after `seq`, following the stream until it ends, or until it is quiet for
+    longer than its producer could be (`token_idle_seconds` once tokens flow): then
+    INTERRUPTED, the very object, so the caller can tell a lost producer apart."""
     quiet_since = time.monotonic()
+    tokens = seq > 2  # meta and sources come first
     while True:
         try:
             events = await store.after(stream_id, seq)
@@ -136,19 +140,12 @@ async def replay(
         for event in events:
             yield event
             seq = event[0]
+            tokens = tokens or event[1] == TOKEN
             if event[1] in TERMINAL:
                 return
         if events:
             quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > idle_seconds:
-            yield (
-                seq + 1,
-                "error",
-                {
-                    "code": "stream_lost",
-                    "message": "The answer stopped arriving (its server may have restarted); "
-                    "ask the question again.",
-                },
-            )
+        elif time.monotonic() - quiet_since > (token_idle_seconds if tokens else idle_seconds):
+            yield (seq + 1, ERROR, INTERRUPTED)
             return
         await asyncio.sleep(POLL_SECONDS)

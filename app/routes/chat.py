@@ -31,11 +31,6 @@ HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 # The last event of a stream whose worker is stopping: no id, so Last-Event-ID still names the
 # last event received; EventSource reconnects after `retry` ms, and static/app.js does the same.
 RECONNECT = b'retry: 100\nevent: reconnect\ndata: {"reason": "server_restart", "resume": true}\n\n'
-INTERRUPTED = {
-    "code": "interrupted",
-    "message": "The answer was interrupted before it was finished (the connection closed or "
-    "the server restarted); what arrived is kept: retry to ask again.",
-}
 
 
 async def chat(request: Request) -> EventStream:
@@ -89,7 +84,7 @@ async def _live(resources: Resources, ask: Ask) -> AsyncIterator[bytes]:
         # must reach the log, ending in an error a resuming client can show.
         with anyio.CancelScope(shield=True), anyio.move_on_after(10):
             if not recorder.finished:
-                recorder.add(seq + 1, protocol.ERROR, json.dumps(INTERRUPTED))
+                recorder.add(seq + 1, protocol.ERROR, json.dumps(protocol.INTERRUPTED))
             await recorder.close()
 
 
@@ -116,11 +111,15 @@ async def _resume(request: Request) -> EventStream:
             code="unknown_stream",
         )
     await require_conversation(request, (await store.after(stream_id, 0))[0][2]["conversation_id"])
-    idle = resources.settings.llm_read_timeout + 30
+    # Before the first token: retrieval and the LLM's first read. Between tokens: one read.
+    between = resources.settings.llm_read_timeout + 5
+    first = between + 25
 
     async def events() -> AsyncIterator[bytes]:
         key = str(stream_id)
-        async for number, name, data in replay(store, stream_id, seq, idle):
+        async for number, name, data in replay(store, stream_id, seq, first, between):
+            if data is protocol.INTERRUPTED:  # its producer is gone: keep what it logged
+                await resources.answerer.keep_logged(await store.after(stream_id, 0))
             yield encode(name, json.dumps(data), f"{key}:{number}")
 
     return EventStream(events(), ping=protocol.PING_SECONDS, headers=HEADERS, handoff=RECONNECT)

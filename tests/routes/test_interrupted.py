@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -229,3 +230,64 @@ def test_sigterm_mid_answer_stores_it_interrupted_and_a_resume_ends_with_interru
     assert answer["id"] == meta["message_id"] and answer["status"] == "interrupted"
     # What was stored is what was streamed: what the client saw, then what the log kept.
     assert answer["content"] == seen + rest and seen.startswith(text)
+
+
+def test_a_killed_worker_s_answer_is_kept_interrupted_by_the_worker_the_client_resumes_on(
+    client, settings, fake_llm, tmp_path
+):
+    # SIGKILL: no shutdown, nothing stored by the producer. The resume used to wait
+    # LLM_READ_TIMEOUT + 30 s and end with stream_lost, and the question stayed unanswered.
+    ingest(client, "solar.md", SOLAR_GUIDE)
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "DATA_DIR": str(tmp_path),
+        "LLM_BASE_URL": fake_llm.url,
+        "LLM_MODEL": "slow",
+        "LLM_READ_TIMEOUT": "2",  # the resume waits one read (plus 5 s) once tokens flowed
+    }
+    with httpx.Client(timeout=60, headers=AUTH) as http, gunicorn(env) as (url, web):
+        with http.stream("POST", url + "/api/chat", json={"question": QUESTION}) as response:
+            lines_in = response.iter_lines()
+            lines, seen, last_id = _read_until_tokens(lines_in, 3)
+            stream_id = last_id.rpartition(":")[0]
+            asyncio.run(eventually(lambda: _logged_tokens(settings.database_url, stream_id)))
+            [worker] = subprocess.run(
+                ["pgrep", "-P", str(web.pid)], capture_output=True, text=True
+            ).stdout.split()
+            os.kill(int(worker), signal.SIGKILL)  # gunicorn starts another one
+        meta = parse_sse("\n".join(lines) + "\n\n")[0][1]
+        http.base_url = url
+        asyncio.run(eventually(lambda: _ready(http), timeout=120))
+        resume = http.get("/api/chat", headers={"Last-Event-ID": last_id})
+        assert resume.status_code == 200, resume.text
+        resumed = parse_sse(resume.text)
+        messages = _messages(http, meta["conversation_id"])
+    assert resumed[-1][0] == "error" and resumed[-1][1]["code"] == "interrupted", resumed[-3:]
+    rest = "".join(d["text"] for name, d, _ in resumed if name == "token")
+    assert [m["role"] for m in messages] == ["user", "assistant"], messages
+    answer = messages[1]
+    assert answer["id"] == meta["message_id"] and answer["status"] == "interrupted"
+    assert answer["content"] == seen + rest and answer["content"].startswith(seen)
+    assert answer["sources"], answer
+
+
+async def _logged_tokens(database_url: str, stream_id: str) -> bool:
+    """Whether the stream log holds tokens of the stream (it is written each second: a
+    SIGKILL loses at most the last second)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return bool(
+            await conn.fetchval(
+                "SELECT count(*) FROM stream_events WHERE stream_id = $1 AND event = 'token'",
+                uuid.UUID(stream_id),
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def _ready(http: httpx.Client) -> bool:
+    try:
+        return http.get("/readyz").status_code == 200
+    except httpx.TransportError:
+        return False
