@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -36,7 +37,7 @@ from app.db.embedded import start_embedded, with_database
 from app.db.pool import init_connection
 from app.resources import run_migrations
 from tests.conftest import TEST_ENV, _admin, _free_port, add_test_admin, run_asgi
-from tests.deploy.client import Answer, ask
+from tests.deploy.client import Answer, _read, ask
 from tests.fake_llm import FakeLLM
 from tests.helpers import AUTH, SOLAR_GUIDE, ingest, submit
 
@@ -357,22 +358,27 @@ def _redis(port: int, directory: Path) -> subprocess.Popen:
     return proc
 
 
-def _first_event_id(client: httpx.Client, question: str) -> tuple[str, str]:
-    """Start an answer, read up to its first token; (that event's id, the text so far)."""
+@contextlib.contextmanager
+def _streaming(client: httpx.Client, question: str) -> Iterator[tuple[str, str]]:
+    """An answer being streamed: (the id of its first token event, that token's text), with
+    the connection kept open meanwhile (a client that leaves interrupts its answer)."""
     with client.stream("POST", "/api/chat", json={"question": question}) as response:
+        lines = response.iter_lines()
         text, event_id, name = "", None, None
-        for line in response.iter_lines():
+        for line in lines:
             if line.startswith("event:"):
                 name = line[6:].strip()
             elif line.startswith("id:"):
                 event_id = line[3:].strip()
             elif line.startswith("data:") and name == "token":
-                import json
-
                 text = json.loads(line[5:])["text"]
             elif line == "" and name == "token" and event_id:
-                return event_id, text
-    raise RuntimeError("the answer ended before its first token")
+                break
+        else:
+            raise RuntimeError("the answer ended before its first token")
+        yield event_id, text
+        for _ in lines:  # read it to its end
+            pass
 
 
 def _resume(client: httpx.Client, event_id: str) -> tuple[int, str, Answer]:
@@ -383,8 +389,6 @@ def _resume(client: httpx.Client, event_id: str) -> tuple[int, str, Answer]:
         if response.status_code != 200:
             response.read()
             return response.status_code, response.json()["error"]["code"], answer
-        from tests.deploy.client import _read
-
         _read(response, answer)
     return 200, "", answer
 
@@ -406,7 +410,8 @@ def redis_killed(postgres_url: str, directory: Path, clients: int = 6) -> RedisK
             httpx.Client(base_url=base, headers=AUTH, timeout=30) as client,
         ):
             ingest(client, "solar.md", SOLAR_GUIDE)
-            resume_from, first_token = _first_event_id(client, "How efficient are solar panels?")
+            with _streaming(client, "How efficient are solar panels?") as (resume_from, _):
+                pass
 
             def one(n: int) -> bool:
                 with httpx.Client(base_url=base, headers=AUTH, timeout=30) as own:
@@ -429,10 +434,13 @@ def redis_killed(postgres_url: str, directory: Path, clients: int = 6) -> RedisK
             redis = _redis(port, directory)  # the same port: the app's URL does not change
             after = [one(clients + n) for n in range(2)]
             result.answers_ok_after = sum(after)
-            resume_from, first_token = _first_event_id(client, "How often to clean panels?")
-            status, _, rest = _resume(client, resume_from)
+            with (
+                httpx.Client(base_url=base, headers=AUTH, timeout=30) as asker,
+                _streaming(asker, "How often should panels be cleaned?") as (resume_from, first),
+            ):
+                status, _, rest = _resume(client, resume_from)  # from another connection
             result.resume_status_after = status
-            result.resume_complete_after = rest.ended == "done" and first_token + rest.text == whole
+            result.resume_complete_after = rest.ended == "done" and first + rest.text == whole
     finally:
         redis.kill()
         redis.wait(10)
@@ -517,7 +525,7 @@ class WorkerRecycled:
 
 
 def worker_recycled(
-    postgres_url: str, directory: Path, clients: int = 10, rounds: int = 3
+    postgres_url: str, directory: Path, clients: int = 12, rounds: int = 4
 ) -> WorkerRecycled:
     from tests.deploy.conftest import ANSWER, TOKEN_SECONDS, stack_env
     from tests.deploy.stack import run_stack
