@@ -208,6 +208,7 @@ class PostgresStopped:
     uploads_accepted: int = 0  # 202
     uploads_ready: int = 0  # of those, ready at the end
     uploads_failed: int = 0
+    seconds_to_all_ready: float = 0.0  # from the restart to every accepted upload ingested
 
 
 def _stop_postgres(server: Any) -> None:
@@ -312,6 +313,7 @@ def postgres_stopped(
                 )
 
             until(settled, 120, "the accepted uploads to be ingested", every=0.2)
+            result.seconds_to_all_ready = round(time.monotonic() - restarted, 1)
             ids = [uuid.UUID(a) for a in accepted]
             result.uploads_ready = fetchval(
                 url, "SELECT count(*) FROM documents WHERE id = ANY($1) AND status = 'ready'", ids
