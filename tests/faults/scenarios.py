@@ -204,6 +204,7 @@ class PostgresStopped:
     outage_hangs: int = 0  # no answer within the client's 10 s timeout
     outage_ok: int = 0  # answered without the database (/healthz)
     outage_other: dict[str, int] = field(default_factory=dict)
+    after_other_5xx: int = 0  # 5xx but a 503 once Postgres was back (until a search worked)
     seconds_to_first_200: float = 0.0  # from the restart to the first search that worked
     uploads_accepted: int = 0  # 202
     uploads_ready: int = 0  # of those, ready at the end
@@ -233,7 +234,11 @@ def postgres_stopped(
             with httpx.Client(base_url=base, headers=AUTH, timeout=30) as client:
                 ingest(client, "solar.md", SOLAR_GUIDE)
             phase = {"now": "before"}
-            seen: dict[str, Counter[str]] = {"before": Counter(), "outage": Counter()}
+            seen: dict[str, Counter[str]] = {
+                "before": Counter(),
+                "outage": Counter(),
+                "after": Counter(),
+            }
             accepted: list[str] = []
             stop = threading.Event()
             lock = threading.Lock()
@@ -305,6 +310,10 @@ def postgres_stopped(
                 outage_counts.pop(k) for k in list(outage_counts) if k.startswith("5")
             )
             result.outage_other = dict(outage_counts)
+            after = seen["after"]
+            result.after_other_5xx = sum(
+                n for k, n in after.items() if k.startswith("5") and not k.startswith("503")
+            )
             result.uploads_accepted = len(accepted)
 
             def settled() -> bool:
