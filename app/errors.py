@@ -51,6 +51,13 @@ class Unprocessable(AppError):
     code = "unprocessable"
 
 
+class InsufficientStorage(AppError):
+    """The server's disk (the upload spool) or the database's is full: nothing was kept."""
+
+    status = 507
+    code = "insufficient_storage"
+
+
 class ServiceUnavailable(AppError):
     status = 503
     code = "unavailable"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 
+from asyncpg.exceptions import DiskFullError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -53,6 +55,8 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     if unavailable.is_unavailable(exc):
         return _database_unavailable(request, exc)
+    if _disk_full(exc):
+        return _insufficient_storage(request, exc)
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     message = "Something went wrong on the server; the error has been logged."
     if request.url.path.startswith(API_PREFIXES):
@@ -69,10 +73,31 @@ def _database_unavailable(request: Request, exc: Exception) -> Response:
     return _respond(request, 503, "database_unavailable", unavailable.MESSAGE, retry)
 
 
+def _disk_full(exc: BaseException) -> bool:
+    """Postgres out of disk (SQLSTATE 53100), or a local write that found none (ENOSPC, EDQUOT:
+    Starlette's own multipart spool, say): the request failed for want of space, not a bug."""
+    if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        return _disk_full(exc.exceptions[0])
+    if isinstance(exc, DiskFullError):
+        return True
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _insufficient_storage(request: Request, exc: Exception) -> Response:
+    """507: nothing was stored (the transaction rolled back); an operator must free space."""
+    log.error("out of disk space on %s %s: %r", request.method, request.url.path, exc)
+    message = (
+        "the server is out of disk space and nothing was stored: try again later,"
+        " or ask the operator to free disk space"
+    )
+    return _respond(request, 507, "insufficient_storage", message)
+
+
 exception_handlers = {
     AppError: app_error,
     HTTPException: http_exception,
     Exception: server_error,
     # Handled here rather than by the catch-all, which logs a traceback and re-raises.
     **dict.fromkeys(unavailable.HANDLED, server_error),
+    DiskFullError: server_error,  # Postgres out of disk: 507, not a logged 500
 }

@@ -20,9 +20,17 @@ REWRITTEN = "How often should monocrystalline solar panels be cleaned?"
 
 
 class FakeLLM:
-    def __init__(self, *, answer: list[str] | None = None, token_seconds: float = 0.02) -> None:
+    def __init__(
+        self,
+        *,
+        answer: list[str] | None = None,
+        token_seconds: float = 0.02,
+        embed_seconds: float = 0.0,
+    ) -> None:
         self.answer = answer or ANSWER
         self.token_seconds = token_seconds
+        # How long each /v1/embeddings answer takes: holds an ingestion batch mid-flight.
+        self.embed_seconds = embed_seconds
         # When set, the last piece of an answer waits until the test sets it: the test can
         # look at a stream mid-answer without racing it.
         self.hold_last: threading.Event | None = None
@@ -83,6 +91,8 @@ class FakeLLM:
                     length = int(line.split(":", 1)[1])
             body = json.loads(await reader.readexactly(length))
             if embeddings:
+                if self.embed_seconds:
+                    await asyncio.sleep(self.embed_seconds)
                 return await _embeddings(writer, body["input"])
             with self._lock:
                 self.requests.append(body)

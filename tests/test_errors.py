@@ -1,5 +1,8 @@
 """One error tree: every expected failure is an AppError defined in app/errors.py."""
 
+import errno
+
+import asyncpg
 import pytest
 
 from app.config import ConfigError
@@ -43,3 +46,41 @@ async def test_a_refused_url_is_an_ingestion_error_with_a_4xx_status():
     with pytest.raises(IngestError) as caught:
         await check_url("http://127.0.0.1/x", allow_private=False)
     assert isinstance(caught.value, RefusedURL) and caught.value.status == 400
+
+
+def _raising(exc: Exception):
+    """An app with the site's error handlers whose one API route raises `exc`."""
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from app.http_errors import exception_handlers
+
+    async def route(request):
+        raise exc
+
+    return Starlette(routes=[Route("/api/x", route)], exception_handlers=exception_handlers)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        asyncpg.exceptions.DiskFullError("could not extend file: No space left"),
+        OSError(errno.ENOSPC, "No space left on device"),
+    ],
+    ids=["postgres-53100", "local-enospc"],
+)
+def test_disk_full_answers_507_insufficient_storage_not_500(exc):
+    from starlette.testclient import TestClient
+
+    with TestClient(_raising(exc), raise_server_exceptions=False) as client:
+        response = client.get("/api/x")
+    assert response.status_code == 507, response.text
+    error = response.json()["error"]
+    assert error["code"] == "insufficient_storage" and "disk space" in error["message"]
+
+
+def test_other_os_errors_still_answer_500():
+    from starlette.testclient import TestClient
+
+    with TestClient(_raising(OSError(5, "I/O error")), raise_server_exceptions=False) as client:
+        assert client.get("/api/x").status_code == 500

@@ -54,6 +54,21 @@ async def retry_later(
     )
 
 
+async def requeue(conn: asyncpg.Connection, job_ids: list[int], attempts: list[int]) -> int:
+    """Queue again, at once, the jobs these attempts still hold (their worker dropped them);
+    those out of attempts are left to expire and fail. How many were queued."""
+    status = await conn.execute(
+        """UPDATE jobs SET status = 'queued', locked_until = NULL, run_after = now(),
+               updated_at = now()
+           FROM unnest($1::bigint[], $2::int[]) AS held (id, attempt)
+           WHERE jobs.id = held.id AND jobs.attempts = held.attempt
+             AND jobs.status = 'running' AND jobs.attempts < jobs.max_attempts""",
+        job_ids,
+        attempts,
+    )
+    return int(status.split()[-1])
+
+
 async def fail(conn: asyncpg.Connection, job_id: int, error: str, attempt: int) -> bool:
     """Mark the job failed for good, if this attempt still holds it."""
     return bool(

@@ -7,6 +7,7 @@ is stored in Postgres (accept.py) before the request ends, and its spool file re
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -17,9 +18,11 @@ from pathlib import Path
 import aiofiles
 import aiofiles.os
 
-from app.errors import DocumentTooLarge
+from app.errors import DocumentTooLarge, InsufficientStorage
 
 PIECE = 256 * 1024
+# A full filesystem (or the spool user's quota): the upload is refused, nothing is kept.
+FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass
@@ -47,28 +50,48 @@ async def read_pieces(read: Callable[[int], Awaitable[bytes]]) -> AsyncIterator[
 async def spool(
     pieces: AsyncIterable[bytes], directory: Path, limit: int, too_large: str
 ) -> AsyncIterator[Spooled]:
-    """Write `pieces` to a file under `directory`; 413 past `limit` bytes.
+    """Write `pieces` to a file under `directory`; 413 past `limit` bytes, 507 when the
+    filesystem fills up.
 
     The file is removed when the block ends, whatever happens.
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="upload-", dir=directory)
+    size = 0
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="upload-", dir=directory)
+    except OSError as exc:
+        if exc.errno in FULL:
+            raise _full(size) from exc
+        raise
     os.close(fd)
     path = Path(name)
     try:
         digest = hashlib.sha256()
-        size = 0
-        async with aiofiles.open(path, "wb") as file:
-            async for piece in pieces:
-                size += len(piece)
-                if size > limit:
-                    raise DocumentTooLarge(too_large)
-                digest.update(piece)
-                await file.write(piece)
+        try:
+            async with aiofiles.open(path, "wb") as file:
+                async for piece in pieces:
+                    size += len(piece)
+                    if size > limit:
+                        raise DocumentTooLarge(too_large)
+                    digest.update(piece)
+                    await file.write(piece)
+        except OSError as exc:  # a write, or the flush on close
+            if exc.errno in FULL:
+                raise _full(size) from exc
+            raise
         yield Spooled(path, size, digest.hexdigest())
     finally:
         with contextlib.suppress(FileNotFoundError):
             await aiofiles.os.remove(path)
+
+
+def _full(size: int) -> InsufficientStorage:
+    """ENOSPC/EDQUOT as a 507 a person can act on (the path stays in the server's log)."""
+    return InsufficientStorage(
+        f"the server ran out of disk space after receiving {size / 1e6:.1f} MB of the file,"
+        " and nothing was stored: try again later, or ask the operator to free disk space"
+        " under DATA_DIR/uploads"
+    )
 
 
 async def hashed(path: Path) -> Spooled:

@@ -95,16 +95,21 @@ class Worker:
         self.batch_bytes = batch_bytes
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._wake = asyncio.Event()
-        # Heartbeats of the batches claimed and not yet stored (stopped when run() ends too).
-        self._heartbeats: set[asyncio.Task[None]] = set()
+        # Heartbeats of the batches claimed and not yet stored (stopped when run() ends too),
+        # with those batches' jobs.
+        self._heartbeats: dict[asyncio.Task[None], list[asyncpg.Record]] = {}
+        # Jobs (id, attempt) of batches a failed cycle dropped: queued again by the next cycle
+        # rather than left locked for lock_seconds after the database comes back.
+        self._abandoned: list[tuple[int, int]] = []
         self.problem: str | None = None  # why the last cycle failed, until one succeeds
         self.failures = 0
 
     async def run(self) -> None:
         """Run jobs until cancelled, riding out database outages (and any other failure).
 
-        A failure ends the current cycle: its batches' locks expire and their jobs are
-        claimed again, attempt counted. The worker waits (0.5 s doubling to 30 s) and
+        A failure ends the current cycle: the jobs of its batches are queued again (attempt
+        counted) by the next cycle, as soon as the database answers, or else claimed again by
+        any worker when their locks expire. The worker waits (0.5 s doubling to 30 s) and
         starts over; `problem` says what is wrong meanwhile.
         """
         delay = RETRY_MIN_SECONDS
@@ -135,6 +140,7 @@ class Worker:
         claiming: asyncio.Task[_Batch | None] | None = None
         storing: asyncio.Task[None] | None = None
         async with self.pool.acquire() as listener:
+            await self._requeue_abandoned(listener)
             await listener.add_listener(job_sql.CHANNEL, self._on_notify)
             try:
                 claiming = asyncio.create_task(self._claim())
@@ -161,9 +167,9 @@ class Worker:
                 for task in (claiming, storing):
                     if task is not None:
                         await _cancel(task)
-                # A batch claimed or embedded but not stored: its jobs' locks now expire.
+                # A batch claimed or embedded but not stored: the next cycle queues its jobs.
                 for heartbeat in list(self._heartbeats):
-                    await self._stop(heartbeat)
+                    await self._abandon(heartbeat)
                 with contextlib.suppress(Exception):  # the connection may be gone
                     await listener.remove_listener(job_sql.CHANNEL, self._on_notify)
 
@@ -184,12 +190,21 @@ class Worker:
         if not jobs:
             return None
         heartbeat = asyncio.create_task(self._heartbeat(jobs))
-        self._heartbeats.add(heartbeat)
+        self._heartbeats[heartbeat] = jobs
         try:
             return _Batch(await self._prepare(jobs), heartbeat)
         except BaseException:
-            await self._stop(heartbeat)
+            await self._abandon(heartbeat)
             raise
+
+    async def _requeue_abandoned(self, conn: asyncpg.Connection) -> None:
+        """Queue again the jobs of the batches the last cycle dropped (an outage, mostly):
+        their documents are ingested once the database is back, not lock_seconds later."""
+        if self._abandoned:
+            ids, attempts = (list(column) for column in zip(*self._abandoned, strict=True))
+            queued = await job_sql.requeue(conn, ids, attempts)
+            log.info("queued again %d job(s) a failed cycle had claimed", queued)
+            self._abandoned = []
 
     async def _fail_abandoned(self, conn: asyncpg.Connection) -> None:
         """Fail, with their documents, the jobs that took their worker down every time."""
@@ -271,8 +286,14 @@ class Worker:
             start = end
 
     async def _stop(self, heartbeat: asyncio.Task[None]) -> None:
-        self._heartbeats.discard(heartbeat)
+        self._heartbeats.pop(heartbeat, None)
         await _cancel(heartbeat)
+
+    async def _abandon(self, heartbeat: asyncio.Task[None]) -> None:
+        """Stop the batch's heartbeat and remember its jobs for the next cycle to queue."""
+        jobs = self._heartbeats.get(heartbeat, [])
+        self._abandoned.extend((job["id"], job["attempts"]) for job in jobs)
+        await self._stop(heartbeat)
 
     async def _retry_all(self, batch: _Batch, exc: Exception) -> None:
         for item in batch.prepared:

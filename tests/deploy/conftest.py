@@ -7,6 +7,7 @@ import asyncio
 import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -39,7 +40,20 @@ def stack(postgres_url, fake_upstream, tmp_path_factory) -> Iterator[Stack]:
     asyncio.run(run_migrations(url))
     asyncio.run(add_test_admin(url))
     directory = tmp_path_factory.mktemp("stack")
-    env = {
+    env = stack_env(url, directory, fake_upstream.url)
+    try:
+        with run_stack(env, directory) as running:
+            with running.client(timeout=30) as client:
+                ingest(client, "solar.md", SOLAR_GUIDE)
+            yield running
+    finally:
+        asyncio.run(_admin(postgres_url, f"DROP DATABASE {name} WITH (FORCE)"))
+
+
+def stack_env(url: str, directory: Path, upstream: str) -> dict[str, str]:
+    """The deployment's settings: two gunicorn workers recycled every 20 requests, JSON logs,
+    the LLM and embeddings from the fake `upstream`. tests/faults reuses them."""
+    return {
         "DATABASE_URL": url,
         "DATA_DIR": str(directory / "data"),
         "WEB_CONCURRENCY": "2",
@@ -50,17 +64,10 @@ def stack(postgres_url, fake_upstream, tmp_path_factory) -> Iterator[Stack]:
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",
         "METRICS_TOKEN": METRICS_TOKEN,
-        "LLM_BASE_URL": fake_upstream.url,
+        "LLM_BASE_URL": upstream,
         "LLM_MODEL": "paced",
         "EMBEDDING_PROVIDER": "openai",
-        "EMBEDDING_BASE_URL": fake_upstream.url,
+        "EMBEDDING_BASE_URL": upstream,
         "EMBEDDING_MODEL": "hash",
         **{k: v for k, v in TEST_ENV.items() if k.startswith("RATE_LIMIT_")},
     }
-    try:
-        with run_stack(env, directory) as running:
-            with running.client(timeout=30) as client:
-                ingest(client, "solar.md", SOLAR_GUIDE)
-            yield running
-    finally:
-        asyncio.run(_admin(postgres_url, f"DROP DATABASE {name} WITH (FORCE)"))

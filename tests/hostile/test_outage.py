@@ -13,9 +13,11 @@ from pathlib import Path
 from app.db.embedded import create_database, start_embedded
 from app.db.pool import create_pool
 from app.embedders.local import LocalEmbedder
+from app.embedders.openai import OpenAIEmbedder
 from app.ingest.worker import Worker
 from app.resources import run_migrations
-from tests.helpers import submit
+from tests.fake_llm import FakeLLM
+from tests.helpers import eventually, submit
 
 
 async def _until(check, timeout: float = 120, what: str = "condition") -> None:
@@ -100,3 +102,63 @@ def test_readyz_says_when_the_in_process_worker_is_gone(client):
     response = client.get("/readyz")
     assert response.status_code == 503
     assert "worker" in response.json()["worker"]
+
+
+async def test_jobs_held_when_the_database_went_down_are_queued_again_not_left_locked(
+    tmp_path: Path,
+):
+    """An upload claimed just before an outage waited out its whole lock (60 s) after the
+    database came back: the worker that dropped it now queues it again at once."""
+    server = start_embedded(tmp_path)  # our own server: this test stops it
+    pool = embedder = running = None
+    with FakeLLM() as upstream:
+        try:
+            dsn = await create_database(server.get_uri(), "held")
+            await run_migrations(dsn)
+            pool = await create_pool(dsn, max_size=4)
+            embedder = await OpenAIEmbedder.load(upstream.url, "hash")
+            upstream.embed_seconds = 2  # the batch is mid-flight when the database stops
+            worker = Worker(pool, embedder, lock_seconds=60, poll_seconds=0.2)
+            running = asyncio.create_task(worker.run())
+            async with pool.acquire() as conn, conn.transaction():
+                data = b"held.txt: solar panels turn light into power."
+                await submit(
+                    conn, data=data, source="held.txt", media_type="text/plain", title="held"
+                )
+
+            async def claimed():
+                async with pool.acquire() as conn:
+                    return await conn.fetchval(
+                        "SELECT locked_until FROM jobs WHERE status = 'running'"
+                    )
+
+            held_until = await eventually(claimed, timeout=60)
+            await asyncio.to_thread(_stop, server)
+
+            async def failed() -> bool:
+                assert not running.done(), running
+                return worker.failures >= 1
+
+            await _until(failed, what="the worker to notice the outage")
+            upstream.embed_seconds = 0
+            await asyncio.to_thread(server.ensure_postgres_running)
+
+            async def done():
+                async with pool.acquire() as conn:
+                    return await conn.fetchrow(
+                        "SELECT updated_at, attempts FROM jobs WHERE status = 'done'"
+                    )
+
+            job = await eventually(done, timeout=120, every=0.1)
+            # Without the requeue nothing could claim it again before its lock expired.
+            assert job["updated_at"] < held_until, (job, held_until)
+            assert job["attempts"] == 2
+        finally:
+            if running is not None:
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+            if embedder is not None:
+                await embedder.close()
+            if pool is not None:
+                await pool.close()
+            server.cleanup()

@@ -1,0 +1,61 @@
+"""Faults injected into real processes (tests/faults/scenarios.py), one test per scenario.
+
+Also runnable as `python bench/faults.py`, which prints what each scenario measured.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.faults import scenarios
+
+
+def test_a_worker_killed_mid_batch_costs_no_document_and_stores_none_twice(postgres_url, tmp_path):
+    result = scenarios.worker_killed(postgres_url, tmp_path)
+    assert result.running_when_killed > 0, result  # the kill landed mid-batch
+    assert result.ready == result.expected, result
+    assert result.failed == 0 and result.duplicated == 0, result
+
+
+def test_postgres_stopped_under_load_answers_503_then_recovers_without_restart(tmp_path):
+    result = scenarios.postgres_stopped(tmp_path)
+    assert result.outage_503_retry_after > 0, result
+    assert result.outage_other_5xx == 0 and result.outage_hangs == 0, result
+    assert not result.outage_other, result
+    # Recovery without a restart: scenarios.until fails if no search works within 60 s.
+    assert result.uploads_accepted > 0, result
+    if result.jobs_left.get("running") and result.uploads_ready < result.uploads_accepted:
+        # Seen about one run in four: an upload's job still 'running' 90 s after the restart
+        # (reported with issue 13's faults suite, not fixed yet). Only this outcome is excused.
+        pytest.xfail(f"known: a job left running after the Postgres restart: {result}")
+    assert result.uploads_ready == result.uploads_accepted, result  # nothing accepted is lost
+
+
+def test_redis_killed_and_restarted_costs_no_answer_and_resume_comes_back(postgres_url, tmp_path):
+    result = scenarios.redis_killed(postgres_url, tmp_path)
+    assert result.answers_ok_during == result.answers_during, result
+    assert result.resume_status_down == 503, result
+    assert result.resume_code_down == "stream_log_unavailable", result
+    assert result.answers_ok_after == 2, result
+    assert result.resume_status_after == 200 and result.resume_complete_after, result
+
+
+def test_disk_full_while_spooling_answers_507_and_keeps_nothing(postgres_url, tmp_path):
+    result = scenarios.disk_full(postgres_url, tmp_path)
+    if not result.mounted:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must be able to run this: {result.skipped}")
+        pytest.skip(result.skipped)
+    assert result.status == 507 and result.code == "insufficient_storage", result
+    assert "disk space" in result.message and "nothing was stored" in result.message, result
+    assert result.rows_left == 0 and result.spool_files_left == 0, result
+    assert result.next_status == 202 and result.next_ready, result
+
+
+def test_web_workers_recycled_mid_stream_cost_no_answer(postgres_url, tmp_path):
+    result = scenarios.worker_recycled(postgres_url, tmp_path)
+    assert result.answers > 0 and result.complete == result.answers, result
+    assert result.gap_or_repeat == 0 and result.not_done == 0, result
+    assert result.resumed > 0 and result.recycled >= 1, result  # a stream was handed over
