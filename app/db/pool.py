@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 from pgvector.asyncpg import register_vector
 
+from app.db import unavailable
 from app.db.search import DEFAULT_TUNING, apply_session_settings
 from app.errors import DatabaseUnavailable, SchemaBehind
 
@@ -43,12 +44,46 @@ def _unavailable(exc: Exception) -> DatabaseUnavailable:
 
 class _Pool(asyncpg.Pool):
     """asyncpg's pool with a default acquire timeout: with every connection busy (or the
-    server gone) a request waits this long, then answers 503, instead of queueing forever."""
+    server gone) a request waits this long, then answers 503, instead of queueing forever.
+    A connection that failed the way a broken one does is closed, not given to the next
+    request."""
 
     acquire_timeout: float | None = None
 
     def acquire(self, *, timeout: float | None = None) -> Any:
-        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+        return _Acquire(
+            super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+        )
+
+
+class _Acquire:
+    """`async with pool.acquire()` (or `await`), closing the connection on a broken error.
+
+    Our release skips the reset query (keep_session), so nothing else would notice a
+    connection whose protocol a server shutdown left mid-operation: every later request on
+    it failed with InternalClientError ("another operation is in progress"), a 500.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._conn: asyncpg.Connection | None = None
+
+    def __await__(self) -> Any:
+        return self._inner.__await__()
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        self._conn = await self._inner.__aenter__()
+        return self._conn
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        exc = exc_info[1]
+        if self._conn is not None and exc is not None and _broken(exc):
+            self._conn.terminate()  # the pool opens a new one when it is next needed
+        await self._inner.__aexit__(*exc_info)
+
+
+def _broken(exc: BaseException) -> bool:
+    return isinstance(exc, asyncpg.InternalClientError) or unavailable.is_unavailable(exc)
 
 
 async def create_pool(
