@@ -244,8 +244,12 @@ class Worker:
         try:
             if embedded is not None:
                 await self._write_isolated(batch.prepared, *embedded)
-        finally:
-            await self._stop(batch.heartbeat)
+        except BaseException:
+            # Even the retry could not be recorded (the database went away): the next cycle
+            # queues the jobs again (those already stored are left alone).
+            await self._abandon(batch.heartbeat)
+            raise
+        await self._stop(batch.heartbeat)
 
     async def _write_isolated(
         self, prepared: list[_Prepared], vectors: np.ndarray, sentences: list[bytes | None]
