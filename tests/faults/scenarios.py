@@ -557,7 +557,7 @@ def worker_recycled(
         FakeLLM(answer=ANSWER, token_seconds=TOKEN_SECONDS) as upstream,
         run_stack(stack_env(url, directory, upstream.url), directory) as stack,
     ):
-        # Through Nginx, as deployed (as tests/deploy/test_recycle.py does).
+        # Through Nginx, as deployed.
         with stack.client(timeout=30) as client:
             ingest(client, "solar.md", SOLAR_GUIDE)
 

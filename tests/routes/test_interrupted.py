@@ -8,11 +8,8 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
@@ -23,9 +20,9 @@ from starlette.testclient import TestClient
 from app.asgi import Application
 from app.db import conversations as conversation_sql
 from app.db.pool import init_connection
-from tests.conftest import _free_port, run_server, settings_with
+from tests.conftest import run_server, settings_with
 from tests.helpers import AUTH, SOLAR_GUIDE, eventually, ingest, parse_sse
-from tests.routes.test_resume import ROOT
+from tests.routes.test_resume import web_process
 
 QUESTION = "How efficient are monocrystalline solar panels?"
 
@@ -160,35 +157,6 @@ def test_a_finished_answer_is_stored_once_complete_and_a_retry_follows_an_interr
     assert asyncio.run(keep_again()) is False
 
 
-@contextmanager
-def gunicorn(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen]]:
-    """The Procfile's web process, one worker, on loopback: (its URL, the process)."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "app.asgi:application", "-c", "gunicorn.conf.py",
-         "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-        env={**os.environ, **env},
-        cwd=ROOT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(url + "/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the web process did not start")
-            time.sleep(0.2)
-        yield url, process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-        process.wait(60)
-
-
 @pytest.mark.parametrize("log", ["postgres", "redis"])
 def test_sigterm_mid_answer_stores_it_interrupted_and_a_resume_ends_with_interrupted(
     client, settings, fake_llm, tmp_path, log
@@ -203,7 +171,7 @@ def test_sigterm_mid_answer_stores_it_interrupted_and_a_resume_ends_with_interru
         **({"REDIS_URL": "redis://127.0.0.1:6379/0"} if log == "redis" else {}),
     }
     with httpx.Client(timeout=60, headers=AUTH) as http:
-        with gunicorn(env) as (url, web):
+        with web_process(env) as (url, web):
             with http.stream("POST", url + "/api/chat", json={"question": QUESTION}) as response:
                 lines_in = response.iter_lines()
                 lines, text, _ = _read_until_tokens(lines_in, 3)
@@ -215,7 +183,7 @@ def test_sigterm_mid_answer_stores_it_interrupted_and_a_resume_ends_with_interru
         last_id = [event_id for _, _, event_id in events if event_id][-1]
         seen = "".join(d["text"] for name, d, _ in events if name == "token")
         meta = events[0][1]
-        with gunicorn(env) as (url, _):
+        with web_process(env) as (url, _):
             # The producer is gone: the rest that it logged, then an error that says so.
             resumed = parse_sse(
                 http.get(url + "/api/chat", headers={"Last-Event-ID": last_id}).text
@@ -245,7 +213,7 @@ def test_a_killed_worker_s_answer_is_kept_interrupted_by_the_worker_the_client_r
         "LLM_MODEL": "slow",
         "LLM_READ_TIMEOUT": "2",  # the resume waits one read (plus 5 s) once tokens flowed
     }
-    with httpx.Client(timeout=60, headers=AUTH) as http, gunicorn(env) as (url, web):
+    with httpx.Client(timeout=60, headers=AUTH) as http, web_process(env) as (url, web):
         with http.stream("POST", url + "/api/chat", json={"question": QUESTION}) as response:
             lines_in = response.iter_lines()
             lines, seen, last_id = _read_until_tokens(lines_in, 3)

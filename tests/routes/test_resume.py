@@ -101,8 +101,9 @@ def _statuses(url: str) -> list[tuple[str, str]]:
 
 
 @contextmanager
-def web_process(env: dict[str, str]) -> Iterator[str]:
-    """The Procfile's web process (gunicorn with gunicorn.conf.py), one worker, on loopback."""
+def web_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The Procfile's web process (gunicorn with gunicorn.conf.py), one worker, on loopback:
+    (its URL, the process)."""
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "app.asgi:application", "-c", "gunicorn.conf.py",
@@ -122,16 +123,16 @@ def web_process(env: dict[str, str]) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the web process did not start")
             time.sleep(0.2)
-        yield url
+        yield url, process
     finally:
-        process.terminate()
-        process.wait(30)
+        process.terminate()  # (nothing if it has already ended)
+        process.wait(60)
 
 
 def test_resume_from_another_worker_process(client, settings, backend_env, tmp_path):
     ingest(client, "solar.md", SOLAR_GUIDE)
     env = {"DATABASE_URL": settings.database_url, "DATA_DIR": str(tmp_path), **backend_env}
-    with web_process(env) as first, web_process(env) as second:
+    with web_process(env) as (first, _), web_process(env) as (second, _):
         with httpx.Client(timeout=60, headers=AUTH) as http:
             with http.stream("POST", first + "/api/chat", json={"question": QUESTION}) as r:
                 lines = r.iter_lines()
