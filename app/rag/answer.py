@@ -152,8 +152,8 @@ class Answerer:
         """Store what was streamed as an interrupted answer: shielded from the cancellation
         that ended the stream, and bounded (a shutdown does not wait on a database that is
         away)."""
-        if ask.conversation_id is None or partial.done:
-            return
+        if ask.conversation_id is None or partial.done or not partial.parts:
+            return  # (an answer that never began is a failed ask: the question stands alone)
         saving = asyncio.ensure_future(self._store_interrupted(ask, partial))
         _SAVING.add(saving)  # held: a task only the loop refers to may be collected
         saving.add_done_callback(_SAVING.discard)
