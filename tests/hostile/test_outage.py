@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 from app.db.embedded import create_database, start_embedded
 from app.db.pool import create_pool
@@ -56,6 +57,18 @@ def _stop(server) -> None:
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
 
 
+async def _tear_down(running: Any, embedder: Any, pool: Any, server: Any) -> None:
+    """Stop what a worker outage test started (each may be None: it failed before)."""
+    if running is not None:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    if embedder is not None:
+        await embedder.close()
+    if pool is not None:
+        await pool.close()
+    server.cleanup()
+
+
 async def test_the_worker_rides_out_a_database_outage(tmp_path: Path):
     server = start_embedded(tmp_path)  # our own server: this test stops it
     pool = embedder = running = None
@@ -81,14 +94,7 @@ async def test_the_worker_rides_out_a_database_outage(tmp_path: Path):
         await _ingest(pool, "after.txt")
         assert not running.done() and worker.problem is None
     finally:
-        if running is not None:
-            running.cancel()
-            await asyncio.gather(running, return_exceptions=True)
-        if embedder is not None:
-            await embedder.close()
-        if pool is not None:
-            await pool.close()
-        server.cleanup()
+        await _tear_down(running, embedder, pool, server)
 
 
 def test_readyz_says_when_the_in_process_worker_is_gone(client):
@@ -154,11 +160,4 @@ async def test_jobs_held_when_the_database_went_down_are_queued_again_not_left_l
             assert job["updated_at"] < held_until, (job, held_until)
             assert job["attempts"] == 2
         finally:
-            if running is not None:
-                running.cancel()
-                await asyncio.gather(running, return_exceptions=True)
-            if embedder is not None:
-                await embedder.close()
-            if pool is not None:
-                await pool.close()
-            server.cleanup()
+            await _tear_down(running, embedder, pool, server)
