@@ -132,6 +132,8 @@ async function openConversation(id) {
     if (m.role !== "user") continue;
     const turn = newTurn(m.content);
     const reply = list[i + 1] && list[i + 1].role === "assistant" ? list[i + 1] : null;
+    // Retry is offered on the last turn only: a later turn is the retry, or moved on.
+    const isLast = !list.slice(i + 1).some((later) => later.role === "user");
     if (reply) {
       turn.messageId = reply.id;
       turn.sources = reply.sources || [];
@@ -139,11 +141,11 @@ async function openConversation(id) {
       showAnswerHtml(turn, reply.html);
       renderTurnSources(turn);
       // A cut answer (stopped, connection lost, server restarted) shows what arrived, and says so.
-      if (reply.status === "interrupted") markInterrupted(turn, "Answer interrupted: it stopped before it was finished.");
+      if (reply.status === "interrupted") markInterrupted(turn, "Answer interrupted: it stopped before it was finished.", isLast);
       else finishTurn(turn, { rating: reply.rating });
       i += 1;
     } else {
-      markInterrupted(turn, "This answer was interrupted before it was finished.");
+      markInterrupted(turn, "This answer was interrupted before it was finished.", isLast);
     }
   }
   const last = messages.lastElementChild;
@@ -277,12 +279,16 @@ function openFeedbackForm(turn, up, down) {
   comment.focus();
 }
 
-function markInterrupted(turn, message) {
+function markInterrupted(turn, message, offerRetry = true) {
   turn.answer.classList.remove("streaming");
   turn.node.dataset.interrupted = "true";
-  const retry = el("button", { type: "button", class: "action retry" }, "Retry");
-  retry.addEventListener("click", () => ask(turn.question));
-  turn.notices.append(el("p", { class: "notice warn" }, `${message} `, retry));
+  const notice = el("p", { class: "notice warn" }, `${message} `);
+  if (offerRetry) {
+    const retry = el("button", { type: "button", class: "action retry" }, "Retry");
+    retry.addEventListener("click", () => ask(turn.question));
+    notice.append(retry);
+  }
+  turn.notices.append(notice);
 }
 
 function scrollToEnd(force = false) {

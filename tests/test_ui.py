@@ -438,4 +438,9 @@ def test_a_stopped_answer_reloads_as_interrupted_and_retry_completes_it(settings
         retried = page.locator(".turn").nth(1)
         assert retried.locator(".answer").inner_text().startswith("Monocrystalline panels convert")
         assert "[1]" in fake_llm.answer[-1] and retried.locator("button.cite").count() == 1
+        # Reloaded again: the cut answer still says so, but its retry is the turn after it.
+        page.reload()
+        page.wait_for_selector(".turn[data-done=true]")
+        assert "Answer interrupted" in page.locator(".turn").first.inner_text()
+        assert page.locator(".turn button.retry").count() == 0
         assert page.js_errors == []
