@@ -127,14 +127,13 @@ class Answerer:
         of a stored conversation that ends without `done` (an error, or cancelled: the client
         stopped or went away, the server shut down) is stored as far as it got, interrupted."""
         timer = AnswerTimer()  # time to first token, duration and outcome (/metrics)
-        partial = _Partial()
+        partial = _Partial()  # what was sent, should it need storing
         try:
             # aclosing: a cancelled or abandoned stream closes the upstream request at once.
-            async with aclosing(self._events(ask)) as events:
+            async with aclosing(self._events(ask, partial)) as events:
                 async for event in events:
                     if not timer.first and event[0] == TOKEN:
                         timer.token()
-                    partial.add(event)
                     yield event
         except Exception as exc:
             name, data = error_event(exc)
@@ -152,7 +151,7 @@ class Answerer:
         """Store what was streamed as an interrupted answer: shielded from the cancellation
         that ended the stream, and bounded (a shutdown does not wait on a database that is
         away)."""
-        if ask.conversation_id is None or partial.done or not partial.parts:
+        if ask.conversation_id is None or partial.done is not None or not partial.parts:
             return  # (an answer that never began is a failed ask: the question stands alone)
         saving = asyncio.ensure_future(self._store_interrupted(ask, partial))
         _SAVING.add(saving)  # held: a task only the loop refers to may be collected
@@ -187,36 +186,38 @@ class Answerer:
 
     async def complete(self, ask: Ask) -> Answer:
         """The ask's events folded into one answer; raises what would be an `error` event."""
-        parts: list[str] = []
-        sources: list[dict[str, Any]] = []
-        done: dict[str, Any] = {}
-        async with aclosing(self._events(ask)) as events:
-            async for name, data in events:
-                if name == TOKEN:
-                    parts.append(data["text"])
-                elif name == SOURCES:
-                    sources = data["sources"]
-                elif name == DONE:
-                    done = data
+        partial = _Partial()
+        async with aclosing(self._events(ask, partial)) as events:
+            async for _ in events:
+                pass
+        assert partial.done is not None  # _events ends with done, or raises
         return Answer(
             ask.message_id,
-            "".join(parts),
-            sources,
-            done["unsupported_citations"],
-            done["timings_ms"],
+            partial.text(),
+            partial.sources,
+            partial.done["unsupported_citations"],
+            partial.done["timings_ms"],
         )
 
-    async def _events(self, ask: Ask) -> AsyncIterator[Event]:
-        """meta, sources, token..., done; raises on failure (LLMError says what to fix)."""
+    async def _events(self, ask: Ask, partial: _Partial) -> AsyncIterator[Event]:
+        """meta, sources, token..., done, each added to `partial` as it is yielded; raises on
+        failure (LLMError says what to fix)."""
+
+        def sent(event: Event) -> Event:
+            partial.add(event)
+            return event
+
         llm = self.llm
         conversation_id = ask.conversation_id
-        yield (
-            META,
-            {
-                "conversation_id": None if conversation_id is None else str(conversation_id),
-                "message_id": str(ask.message_id),
-                "provider": llm.name,
-            },
+        yield sent(
+            (
+                META,
+                {
+                    "conversation_id": None if conversation_id is None else str(conversation_id),
+                    "message_id": str(ask.message_id),
+                    "provider": llm.name,
+                },
+            )
         )
         started = time.perf_counter()
         question = ask.question
@@ -234,21 +235,14 @@ class Answerer:
             {"n": n, **{k: v for k, v in p.to_json().items() if k != "text"}}
             for n, p in enumerate(passages, start=1)
         ]
-        yield SOURCES, {"sources": sources}
+        yield sent((SOURCES, {"sources": sources}))
         if passages:
-            # Joined now and then: += would copy the whole answer for every token, and a list
-            # of 1,200 small strings is 60 KB per stream (16 of them, about 1 KB).
-            parts: list[str] = []
             async with aclosing(llm.stream(asked, passages, vectors)) as deltas:
                 async for delta in deltas:
-                    parts.append(delta)
-                    if len(parts) == 16:
-                        parts[:] = ["".join(parts)]
-                    yield TOKEN, {"text": delta}
-            text = "".join(parts)
+                    yield sent((TOKEN, {"text": delta}))
         else:
-            text = NO_DOCUMENTS
-            yield TOKEN, {"text": NO_DOCUMENTS}
+            yield sent((TOKEN, {"text": NO_DOCUMENTS}))
+        text = partial.text()
         generated = time.perf_counter()
         unsupported = await unsupported_citations(text, passages, self.embedder)
         timings_ms = {
@@ -266,7 +260,7 @@ class Answerer:
                     sources=sources,
                     message_id=ask.message_id,
                 )
-        yield DONE, {"timings_ms": timings_ms, "unsupported_citations": unsupported}
+        yield sent((DONE, {"timings_ms": timings_ms, "unsupported_citations": unsupported}))
 
     async def _vectors(self, question: str, passages: Sequence[Passage]) -> Vectors:
         # The question's vector is usually the one the search just cached.
@@ -279,22 +273,25 @@ class Answerer:
 
 @dataclass
 class _Partial:
-    """What a stream has sent so far: enough to store it if it does not finish."""
+    """The events of an answer so far, folded: its text (stored when it is done, or cut),
+    sources and, once done, the `done` event's data."""
 
     parts: list[str] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
-    done: bool = False
+    done: dict[str, Any] | None = None  # set once stored complete and said done
 
     def add(self, event: Event) -> None:
         name, data = event
         if name == TOKEN:
+            # Joined now and then: += would copy the whole answer for every token, and a list
+            # of 1,200 small strings is 60 KB per stream (16 of them, about 1 KB).
             self.parts.append(data["text"])
-            if len(self.parts) == 64:  # joined now and then, as in `_events`
+            if len(self.parts) == 16:
                 self.parts[:] = ["".join(self.parts)]
         elif name == SOURCES:
             self.sources = data["sources"]
         elif name == DONE:
-            self.done = True  # stored complete by `_events` before it said done
+            self.done = data
 
     def text(self) -> str:
         return "".join(self.parts)
