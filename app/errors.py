@@ -8,6 +8,8 @@ Anything else is a bug: logged with its traceback.
 
 from __future__ import annotations
 
+import errno
+
 
 class AppError(Exception):
     status = 500
@@ -49,6 +51,10 @@ class UnsupportedMediaType(AppError):
 class Unprocessable(AppError):
     status = 422
     code = "unprocessable"
+
+
+# The errno of a write that found no space: a full filesystem, or the user's quota.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class InsufficientStorage(AppError):

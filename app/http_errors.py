@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 
 from asyncpg.exceptions import DiskFullError
@@ -11,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from app.db import unavailable
-from app.errors import AppError
+from app.errors import DISK_FULL, AppError
 from app.templating import templates
 
 log = logging.getLogger(__name__)
@@ -80,7 +79,7 @@ def _disk_full(exc: BaseException) -> bool:
         return _disk_full(exc.exceptions[0])
     if isinstance(exc, DiskFullError):
         return True
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL
 
 
 def _insufficient_storage(request: Request, exc: Exception) -> Response:

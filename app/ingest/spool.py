@@ -7,7 +7,6 @@ is stored in Postgres (accept.py) before the request ends, and its spool file re
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import os
 import tempfile
@@ -18,11 +17,9 @@ from pathlib import Path
 import aiofiles
 import aiofiles.os
 
-from app.errors import DocumentTooLarge, InsufficientStorage
+from app.errors import DISK_FULL, DocumentTooLarge, InsufficientStorage
 
 PIECE = 256 * 1024
-# A full filesystem (or the spool user's quota): the upload is refused, nothing is kept.
-FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass
@@ -60,7 +57,7 @@ async def spool(
         directory.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix="upload-", dir=directory)
     except OSError as exc:
-        if exc.errno in FULL:
+        if exc.errno in DISK_FULL:
             raise _full(size) from exc
         raise
     os.close(fd)
@@ -76,7 +73,7 @@ async def spool(
                     digest.update(piece)
                     await file.write(piece)
         except OSError as exc:  # a write, or the flush on close
-            if exc.errno in FULL:
+            if exc.errno in DISK_FULL:
                 raise _full(size) from exc
             raise
         yield Spooled(path, size, digest.hexdigest())

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from app.auth.access import principal_of, require_document
 from app.db import passages as passage_sql
 from app.errors import BadRequest, NotFound
-from app.routes.deps import INT64_MAX, read_json, resources_of
+from app.routes.deps import read_json, resources_of, whole_number
 from app.text.markdown import render
 from app.text.sentences import sentence_spans
 
@@ -39,10 +39,12 @@ def best_sentence(text: str, claim: str) -> tuple[int, int] | None:
 async def get_passage(request: Request) -> JSONResponse:
     """GET /api/passages/{chunk_id}?cite=<the answer's sentence>: the passage and a highlight."""
     raw = request.path_params["id"]
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > INT64_MAX:
-        raise NotFound(f"there is no passage {raw!r}")  # chunk ids are positive bigints
+    try:
+        chunk_id = whole_number(raw, "a passage id")  # chunk ids are bigints
+    except BadRequest:
+        raise NotFound(f"there is no passage {raw!r}") from None
     async with resources_of(request).pool.acquire() as conn:
-        row = await passage_sql.get(conn, int(raw))
+        row = await passage_sql.get(conn, chunk_id)
     missing = NotFound(f"there is no passage {raw} (its document may have been deleted)")
     if row is None:
         raise missing
