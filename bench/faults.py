@@ -7,10 +7,12 @@ worker_killed     the ingestion worker SIGKILLed mid-batch; another one takes ov
 postgres_stopped  Postgres stopped for 10 s under load, then started again
 redis_killed      Redis SIGKILLed during answers, then restarted on the same port
 disk_full         an upload larger than the free space of the spool's filesystem (a tmpfs)
+database_full     an upload whose parts fill the database's disk (a tablespace on a tmpfs)
 worker_recycled   gunicorn workers recycled by max_requests while answers stream
 
 Everything runs on loopback: an embedded Postgres, redis-server, a fake LLM, uvicorn or
-gunicorn. disk_full needs root (mount -t tmpfs); without it, its row says why it skipped.
+gunicorn. disk_full and database_full need root (mount -t tmpfs); without it, a row says why it
+skipped.
 """
 
 from __future__ import annotations

@@ -531,6 +531,63 @@ def disk_full(postgres_url: str, directory: Path, size_mb: int = 4) -> DiskFull:
     return result
 
 
+@dataclass
+class DatabaseFull:
+    mounted: bool = False
+    skipped: str = ""  # why the scenario could not run (mount refused)
+    status: int = 0
+    code: str = ""
+    message: str = ""
+    rows_left: int = 0  # documents, document_files and jobs rows after the refused upload
+
+
+def database_full(postgres_url: str, directory: Path, size_mb: int = 3) -> DatabaseFull:
+    """An upload whose file parts fill the database's disk: document_files moved to a
+    tablespace on a small tmpfs of a Postgres of its own (SQLSTATE 53100 at COPY)."""
+    import pwd
+
+    result = DatabaseFull()
+    tiny = directory / "tablespace"
+    tiny.mkdir(parents=True, exist_ok=True)
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(tiny)],
+        capture_output=True,
+        text=True,
+    )
+    if mount.returncode != 0:
+        result.skipped = f"mount -t tmpfs refused: {mount.stderr.strip() or mount.returncode}"
+        return result
+    result.mounted = True
+    server = start_embedded(directory / "pg")  # its OS user must own the tablespace
+    try:
+        owner = pwd.getpwnam(server.system_user)
+        os.chown(tiny, owner.pw_uid, owner.pw_gid)
+        asyncio.run(_admin(server.get_uri(), f"CREATE TABLESPACE tiny LOCATION '{tiny}'"))
+        with (
+            database(server.get_uri(), "faults_dbfull") as url,
+            FakeLLM() as upstream,
+            serve(app_env(url, directory, upstream, MAX_UPLOAD_MB="20")) as base,
+            httpx.Client(base_url=base, headers=AUTH, timeout=60) as client,
+        ):
+            asyncio.run(_admin(url, "ALTER TABLE document_files SET TABLESPACE tiny"))
+            # Random hex: Postgres compresses it to about half, still more than the tmpfs.
+            big = os.urandom((size_mb + 3) << 19).hex().encode()
+            response = client.post("/api/documents", files={"file": ("big.txt", big)})
+            result.status = response.status_code
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                result.code = response.json()["error"]["code"]
+                result.message = response.json()["error"]["message"]
+            result.rows_left = fetchval(
+                url,
+                """SELECT (SELECT count(*) FROM documents) + (SELECT count(*) FROM document_files)
+                        + (SELECT count(*) FROM jobs)""",
+            )
+    finally:
+        server.cleanup()
+        subprocess.run(["umount", "-l", str(tiny)], check=False)
+    return result
+
+
 # -- 5. web workers recycled mid-stream -------------------------------------------------------
 
 
@@ -587,6 +644,7 @@ SCENARIOS = {
     "postgres_stopped": postgres_stopped,
     "redis_killed": redis_killed,
     "disk_full": disk_full,
+    "database_full": database_full,
     "worker_recycled": worker_recycled,
 }
 

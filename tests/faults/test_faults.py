@@ -54,6 +54,17 @@ def test_disk_full_while_spooling_answers_507_and_keeps_nothing(postgres_url, tm
     assert result.next_status == 202 and result.next_ready, result
 
 
+def test_database_disk_full_on_upload_answers_507_and_keeps_nothing(postgres_url, tmp_path):
+    result = scenarios.database_full(postgres_url, tmp_path)
+    if not result.mounted:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must be able to run this: {result.skipped}")
+        pytest.skip(result.skipped)
+    assert result.status == 507 and result.code == "insufficient_storage", result
+    assert "disk space" in result.message and "nothing was stored" in result.message, result
+    assert result.rows_left == 0, result
+
+
 def test_web_workers_recycled_mid_stream_cost_no_answer(postgres_url, tmp_path):
     result = scenarios.worker_recycled(postgres_url, tmp_path)
     assert result.answers > 0 and result.complete == result.answers, result
