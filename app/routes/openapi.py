@@ -168,7 +168,7 @@ ANSWER_STREAM = {
         "content": EVENT_STREAM,
     }
 }
-DOC_ID = [path("id", UUID)]
+UUID_ID = [path("id", UUID)]
 COLLECTION_PATH = [path("name", COLLECTION)]
 
 PATHS: dict[str, dict[str, Schema]] = {
@@ -246,13 +246,13 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/api/documents/{id}": {
         "get": op(
-            "One document", ok(obj(("document",), document=DOCUMENT)), (404,), parameters=DOC_ID
+            "One document", ok(obj(("document",), document=DOCUMENT)), (404,), parameters=UUID_ID
         ),
         "delete": op(
             "Delete a document and its chunks",
             ok(None, 204, "Deleted"),
             (403, 404),
-            parameters=DOC_ID,
+            parameters=UUID_ID,
         ),
     },
     "/api/documents/{id}/file": {
@@ -263,7 +263,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                 206: {"description": "The range", "content": {"*/*": {"schema": TEXT}}},
             },
             (404, 416),
-            parameters=[*DOC_ID, {"name": "Range", "in": "header", "schema": TEXT}],
+            parameters=[*UUID_ID, {"name": "Range", "in": "header", "schema": TEXT}],
         )
     },
     "/api/search": {
@@ -325,14 +325,14 @@ PATHS: dict[str, dict[str, Schema]] = {
             "One conversation and its messages",
             ok(obj(("conversation",), conversation=CONVERSATION)),
             (404,),
-            parameters=DOC_ID,
+            parameters=UUID_ID,
         ),
-        "delete": op("Delete a conversation", ok(None, 204, "Deleted"), (404,), parameters=DOC_ID),
+        "delete": op("Delete a conversation", ok(None, 204, "Deleted"), (404,), parameters=UUID_ID),
         "patch": op(
             "Rename a conversation",
             ok(obj(("conversation",), conversation=CONVERSATION)),
             (404, 413),
-            parameters=DOC_ID,
+            parameters=UUID_ID,
             requestBody=body(obj(("title",), title=NONEMPTY)),
         ),
     },
@@ -341,7 +341,7 @@ PATHS: dict[str, dict[str, Schema]] = {
             "Rate one of the caller's answers (the latest rating wins)",
             ok(obj(("feedback",), feedback={"type": "object"})),
             (404, 413),
-            parameters=DOC_ID,
+            parameters=UUID_ID,
             requestBody=body(
                 obj(
                     ("rating",),
@@ -506,7 +506,7 @@ PATHS: dict[str, dict[str, Schema]] = {
             "Set a user's role (admins)",
             ok(obj(("id", "role"), id=UUID, role={"enum": list(ROLES)})),
             (403, 404, 413),
-            parameters=DOC_ID,
+            parameters=UUID_ID,
             requestBody=body(obj(("role",), role={"enum": list(ROLES)})),
         )
     },
