@@ -471,50 +471,64 @@ def redis_killed(postgres_url: str, directory: Path, clients: int = 6) -> RedisK
 
 
 @dataclass
-class DiskFull:
+class RefusedUpload:
     mounted: bool = False
     skipped: str = ""  # why the scenario could not run (mount refused)
     status: int = 0
     code: str = ""
     message: str = ""
     rows_left: int = 0  # documents, document_files and jobs rows after the refused upload
+
+
+@dataclass
+class DiskFull(RefusedUpload):
     spool_files_left: int = 0
     next_status: int = 0
     next_ready: bool = False
 
 
-def disk_full(postgres_url: str, directory: Path, size_mb: int = 4) -> DiskFull:
-    result = DiskFull()
-    env_dir = directory
-    spool = env_dir / "data" / "uploads"  # where uploads are spooled (settings.data_dir)
-    spool.mkdir(parents=True, exist_ok=True)
+def _mount_tmpfs(path: Path, size_mb: int, result: RefusedUpload) -> bool:
+    """A small tmpfs on `path` (unmount it with `umount -l`); False, saying why, if refused."""
+    path.mkdir(parents=True, exist_ok=True)
     mount = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(spool)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(path)],
         capture_output=True,
         text=True,
     )
     if mount.returncode != 0:
         result.skipped = f"mount -t tmpfs refused: {mount.stderr.strip() or mount.returncode}"
+    result.mounted = mount.returncode == 0
+    return result.mounted
+
+
+def _upload_refused(client: httpx.Client, url: str, data: bytes, result: RefusedUpload) -> None:
+    """Upload `data`; note the answer and the rows it left in the database at `url`."""
+    response = client.post("/api/documents", files={"file": ("big.txt", data)})
+    result.status = response.status_code
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        result.code = response.json()["error"]["code"]
+        result.message = response.json()["error"]["message"]
+    result.rows_left = fetchval(
+        url,
+        """SELECT (SELECT count(*) FROM documents) + (SELECT count(*) FROM document_files)
+                + (SELECT count(*) FROM jobs)""",
+    )
+
+
+def disk_full(postgres_url: str, directory: Path, size_mb: int = 4) -> DiskFull:
+    result = DiskFull()
+    spool = directory / "data" / "uploads"  # where uploads are spooled (settings.data_dir)
+    if not _mount_tmpfs(spool, size_mb, result):
         return result
-    result.mounted = True
     try:
         with (
             database(postgres_url, "faults_disk") as url,
             FakeLLM() as upstream,
-            serve(app_env(url, env_dir, upstream, MAX_UPLOAD_MB="20")) as base,
+            serve(app_env(url, directory, upstream, MAX_UPLOAD_MB="20")) as base,
             httpx.Client(base_url=base, headers=AUTH, timeout=60) as client,
         ):
             big = b"panels and batteries\n" * (((size_mb + 2) << 20) // 21)
-            response = client.post("/api/documents", files={"file": ("big.txt", big)})
-            result.status = response.status_code
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                result.code = response.json()["error"]["code"]
-                result.message = response.json()["error"]["message"]
-            result.rows_left = fetchval(
-                url,
-                """SELECT (SELECT count(*) FROM documents) + (SELECT count(*) FROM document_files)
-                        + (SELECT count(*) FROM jobs)""",
-            )
+            _upload_refused(client, url, big, result)
             result.spool_files_left = len(list(spool.iterdir()))
             small = client.post("/api/documents", files={"file": ("small.txt", SOLAR_GUIDE)})
             result.next_status = small.status_code
@@ -531,33 +545,15 @@ def disk_full(postgres_url: str, directory: Path, size_mb: int = 4) -> DiskFull:
     return result
 
 
-@dataclass
-class DatabaseFull:
-    mounted: bool = False
-    skipped: str = ""  # why the scenario could not run (mount refused)
-    status: int = 0
-    code: str = ""
-    message: str = ""
-    rows_left: int = 0  # documents, document_files and jobs rows after the refused upload
-
-
-def database_full(postgres_url: str, directory: Path, size_mb: int = 3) -> DatabaseFull:
+def database_full(postgres_url: str, directory: Path, size_mb: int = 3) -> RefusedUpload:
     """An upload whose file parts fill the database's disk: document_files moved to a
     tablespace on a small tmpfs of a Postgres of its own (SQLSTATE 53100 at COPY)."""
     import pwd
 
-    result = DatabaseFull()
+    result = RefusedUpload()
     tiny = directory / "tablespace"
-    tiny.mkdir(parents=True, exist_ok=True)
-    mount = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(tiny)],
-        capture_output=True,
-        text=True,
-    )
-    if mount.returncode != 0:
-        result.skipped = f"mount -t tmpfs refused: {mount.stderr.strip() or mount.returncode}"
+    if not _mount_tmpfs(tiny, size_mb, result):
         return result
-    result.mounted = True
     server = start_embedded(directory / "pg")  # its OS user must own the tablespace
     try:
         owner = pwd.getpwnam(server.system_user)
@@ -571,17 +567,7 @@ def database_full(postgres_url: str, directory: Path, size_mb: int = 3) -> Datab
         ):
             asyncio.run(_admin(url, "ALTER TABLE document_files SET TABLESPACE tiny"))
             # Random hex: Postgres compresses it to about half, still more than the tmpfs.
-            big = os.urandom((size_mb + 3) << 19).hex().encode()
-            response = client.post("/api/documents", files={"file": ("big.txt", big)})
-            result.status = response.status_code
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                result.code = response.json()["error"]["code"]
-                result.message = response.json()["error"]["message"]
-            result.rows_left = fetchval(
-                url,
-                """SELECT (SELECT count(*) FROM documents) + (SELECT count(*) FROM document_files)
-                        + (SELECT count(*) FROM jobs)""",
-            )
+            _upload_refused(client, url, os.urandom((size_mb + 3) << 19).hex().encode(), result)
     finally:
         server.cleanup()
         subprocess.run(["umount", "-l", str(tiny)], check=False)

@@ -42,20 +42,8 @@ def test_redis_killed_and_restarted_costs_no_answer_and_resume_comes_back(postgr
     assert result.resume_status_after == 200 and result.resume_complete_after, result
 
 
-def test_disk_full_while_spooling_answers_507_and_keeps_nothing(postgres_url, tmp_path):
-    result = scenarios.disk_full(postgres_url, tmp_path)
-    if not result.mounted:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must be able to run this: {result.skipped}")
-        pytest.skip(result.skipped)
-    assert result.status == 507 and result.code == "insufficient_storage", result
-    assert "disk space" in result.message and "nothing was stored" in result.message, result
-    assert result.rows_left == 0 and result.spool_files_left == 0, result
-    assert result.next_status == 202 and result.next_ready, result
-
-
-def test_database_disk_full_on_upload_answers_507_and_keeps_nothing(postgres_url, tmp_path):
-    result = scenarios.database_full(postgres_url, tmp_path)
+def _refused_with_507(result: scenarios.RefusedUpload) -> None:
+    """A clear 507, and no row left; skipped only off CI when no tmpfs can be mounted."""
     if not result.mounted:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must be able to run this: {result.skipped}")
@@ -63,6 +51,17 @@ def test_database_disk_full_on_upload_answers_507_and_keeps_nothing(postgres_url
     assert result.status == 507 and result.code == "insufficient_storage", result
     assert "disk space" in result.message and "nothing was stored" in result.message, result
     assert result.rows_left == 0, result
+
+
+def test_disk_full_while_spooling_answers_507_and_keeps_nothing(postgres_url, tmp_path):
+    result = scenarios.disk_full(postgres_url, tmp_path)
+    _refused_with_507(result)
+    assert result.spool_files_left == 0, result
+    assert result.next_status == 202 and result.next_ready, result
+
+
+def test_database_disk_full_on_upload_answers_507_and_keeps_nothing(postgres_url, tmp_path):
+    _refused_with_507(scenarios.database_full(postgres_url, tmp_path))
 
 
 def test_web_workers_recycled_mid_stream_cost_no_answer(postgres_url, tmp_path):
