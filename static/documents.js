@@ -21,9 +21,19 @@ async function loadCollections() {
     toast(error.message, "error");
     return;
   }
-  if (!collections.some((c) => c.name === view.collection)) view.collection = collections.length ? collections[0].name : "default";
+  if (!collections.some((c) => c.name === view.collection)) view.collection = "default";
   $("collection").replaceChildren(...collections.map((c) => el("option", { value: c.name }, `${c.name} (${c.document_count})`)));
   $("collection").value = view.collection;
+  showDeleteButton();
+}
+
+// Offered only where the server would allow it (the collection's owner, or an admin).
+function showDeleteButton() {
+  const button = $("delete-collection");
+  if (!button) return;
+  const shown = collections.find((c) => c.name === view.collection);
+  button.hidden = !(shown && shown.can_delete);
+  if (shown) button.setAttribute("aria-label", `Delete collection ${shown.name}`);
 }
 
 async function loadDocuments() {
@@ -154,6 +164,7 @@ function showCollection(name) {
   view.collection = name;
   localStorage.setItem("collection", name);
   view.offset = 0;
+  showDeleteButton();
   loadDocuments();
 }
 
