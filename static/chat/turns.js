@@ -6,7 +6,7 @@ import { citedNumbers, citedSentence, openCitation } from "./sources.js";
 import { askAgain } from "./state.js";
 
 export const NO_LLM_NOTICE = "No language model is configured: this answer quotes the most relevant sentences of your documents.";
-export const NOT_ANSWERED_NOTICE = "Your documents don't seem to answer this. The passages below are the closest ones found, not an answer.";
+export const NOT_ANSWERED_NOTICE = "Not answered from your documents: the passages below are only the closest ones found.";
 
 /** A new turn at the end of the conversation. */
 export function newTurn(question) {
