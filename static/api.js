@@ -16,20 +16,23 @@ export class ApiError extends Error {
   }
 }
 
-/** The words to show for a failed response (the server's `error.message`), or a fallback. */
-export async function errorText(response) {
-  try {
-    const body = await response.json();
-    if (body && body.error && body.error.message) return body.error.message;
-  } catch {
-    /* not JSON: a proxy's page, an empty body */
-  }
-  return `The server answered HTTP ${response.status}.`;
-}
-
-/** The same from an XMLHttpRequest's parsed JSON body (uploads use one for their progress). */
+/** The words to show for a failed answer, from its parsed JSON body (null when it had none):
+ * the server's `error.message`, written for people, or a fallback that names the status. */
 export function errorTextOf(body, status) {
   return (body && body.error && body.error.message) || `The server answered HTTP ${status}.`;
+}
+
+async function bodyOf(response) {
+  try {
+    return await response.json();
+  } catch {
+    return null; // not JSON: a proxy's page, an empty body
+  }
+}
+
+/** The words to show for a failed fetch Response. */
+export async function errorText(response) {
+  return errorTextOf(await bodyOf(response), response.status);
 }
 
 function headersFor(method, options) {
@@ -58,14 +61,9 @@ export async function api(path, options = {}) {
     throw new ApiError("The server could not be reached: check the connection and try again.");
   }
   if (!response.ok) {
-    let code = null;
-    const message = await errorText(response.clone());
-    try {
-      code = (await response.json()).error.code || null;
-    } catch {
-      /* no code */
-    }
-    throw new ApiError(message, response.status, code);
+    const body = await bodyOf(response);
+    const code = body && body.error ? body.error.code || null : null;
+    throw new ApiError(errorTextOf(body, response.status), response.status, code);
   }
   return response.status === 204 ? null : response.json();
 }

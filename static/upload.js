@@ -54,12 +54,15 @@ const passages = (n) => `${n} passage${n === 1 ? "" : "s"}`;
  */
 export function uploadFlow(list, { readyText = (d) => `Ready: ${passages(d.chunk_count)}`, onReady = () => {}, onStored = () => {} } = {}) {
   const rows = new Map(); // document id -> upload row still being processed
-  const early = new Map(); // document id -> its last event, seen before its upload answered
+  // Events that came before their upload's answer (a small file can be ready by then), kept
+  // only while an upload is under way.
+  const early = new Map(); // document id -> its last event
+  let sending = 0;
 
   function apply(data) {
     const item = rows.get(data.id);
     if (!item) {
-      early.set(data.id, data);
+      if (sending) early.set(data.id, data);
       return;
     }
     if (data.type === "progress") {
@@ -82,20 +85,30 @@ export function uploadFlow(list, { readyText = (d) => `Ready: ${passages(d.chunk
   async function send(file, collection) {
     const item = uploadRow(file.name);
     list.prepend(item.row);
+    sending += 1;
     try {
       const { document: doc, duplicate } = await uploadFile(file, collection, (f) => item.set("uploading", `Uploading… ${Math.round(f * 100)}%`, f));
-      if (duplicate) {
-        item.set(doc.status === "failed" ? "failed" : "ready", `Already in “${doc.collection || collection || "default"}”`, 1);
+      const where = `“${doc.collection || collection || "default"}”`;
+      if (duplicate && doc.status === "ready") {
+        item.set("ready", `Already in ${where}`, 1);
         return;
       }
+      if (duplicate && doc.status === "failed") {
+        item.set("failed", `Already in ${where}, where it failed: ${doc.error || "it could not be read"}`, 0);
+        return;
+      }
+      // New, or the same file still being processed: follow it until it is ready.
       rows.set(doc.id, item);
-      item.set("queued", "Uploaded; waiting to be processed…", 0);
-      onStored(doc);
+      item.set("queued", duplicate ? `Already in ${where}; being processed…` : "Uploaded; waiting to be processed…", 0);
+      if (!duplicate) onStored(doc);
       apply({ type: "status", ...doc });
       if (early.has(doc.id)) apply(early.get(doc.id));
       early.delete(doc.id);
     } catch (error) {
       item.set("failed", error.message, 0);
+    } finally {
+      sending -= 1;
+      if (!sending) early.clear();
     }
   }
 
