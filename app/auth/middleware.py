@@ -28,6 +28,7 @@ from app.auth.ratelimit import Limiter, make_limiter
 from app.auth_settings import AuthSettings, Limit
 from app.db import unavailable
 from app.db import users as user_sql
+from app.errors import Overloaded
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,12 @@ class AuthMiddleware:
 
         try:
             principal, key_refused = await self._authenticate(resources, headers, settings)
+        except Overloaded as exc:  # every pooled connection busy: not an outage
+            if websocket:
+                await send({"type": "websocket.close", "code": 1013, "reason": "overloaded"})
+                return None
+            retry = [(b"retry-after", str(exc.retry_after).encode())]
+            return await self._refuse(scope, send, 503, exc.code, exc.message, retry)
         except Exception as exc:
             if not unavailable.is_unavailable(exc):
                 raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import asyncpg
@@ -10,7 +11,12 @@ from pgvector.asyncpg import register_vector
 
 from app.db import unavailable
 from app.db.search import DEFAULT_TUNING, apply_session_settings
-from app.errors import DatabaseUnavailable, SchemaBehind
+from app.errors import DatabaseUnavailable, Overloaded, SchemaBehind
+from app.infra import metrics
+from app.infra.throttled_log import ThrottledWarning
+
+log = logging.getLogger(__name__)
+_exhausted = ThrottledWarning(log)
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -46,14 +52,13 @@ class _Pool(asyncpg.Pool):
     """asyncpg's pool with a default acquire timeout: with every connection busy (or the
     server gone) a request waits this long, then answers 503, instead of queueing forever.
     A connection that failed the way a broken one does is closed, not given to the next
-    request."""
+    request. A wait that times out with every connection busy is Overloaded, not an outage."""
 
     acquire_timeout: float | None = None
 
     def acquire(self, *, timeout: float | None = None) -> Any:
-        return _Acquire(
-            super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
-        )
+        timeout = self.acquire_timeout if timeout is None else timeout
+        return _Acquire(self, super().acquire(timeout=timeout), timeout)
 
 
 class _Acquire:
@@ -64,15 +69,22 @@ class _Acquire:
     it failed with InternalClientError ("another operation is in progress"), a 500.
     """
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, pool: asyncpg.Pool, inner: Any, timeout: float | None) -> None:
+        self._pool = pool
         self._inner = inner
+        self._timeout = timeout
         self._conn: asyncpg.Connection | None = None
 
     def __await__(self) -> Any:
         return self._inner.__await__()
 
     async def __aenter__(self) -> asyncpg.Connection:
-        self._conn = await self._inner.__aenter__()
+        try:
+            self._conn = await self._inner.__aenter__()
+        except TimeoutError:
+            if not _all_busy(self._pool):
+                raise  # a connection could be opened but was not: the server is out of reach
+            raise _overloaded(self._pool, self._timeout) from None
         return self._conn
 
     async def __aexit__(self, *exc_info: Any) -> None:
@@ -80,6 +92,22 @@ class _Acquire:
         if self._conn is not None and exc is not None and _broken(exc):
             self._conn.terminate()  # the pool opens a new one when it is next needed
         await self._inner.__aexit__(*exc_info)
+
+
+def _all_busy(pool: asyncpg.Pool) -> bool:
+    """Every connection the pool may open is open and handed out: the wait was for a turn."""
+    return pool.get_size() >= pool.get_max_size() and pool.get_idle_size() == 0
+
+
+def _overloaded(pool: asyncpg.Pool, timeout: float | None) -> Overloaded:
+    metrics.DB_POOL_TIMEOUTS.inc()
+    _exhausted.warn(
+        "overloaded: all %d database connections stayed busy for %s s; the database is"
+        " reachable, this worker has more work than connections (see DB_POOL_SIZE)",
+        pool.get_max_size(),
+        timeout,
+    )
+    return Overloaded(unavailable.RETRY_AFTER_SECONDS)
 
 
 def _broken(exc: BaseException) -> bool:
