@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -17,6 +18,7 @@ from app.infra.throttled_log import ThrottledWarning
 
 log = logging.getLogger(__name__)
 _exhausted = ThrottledWarning(log)
+PROBE_SECONDS = 2.0  # a probe's time limit, and how long its answer is believed
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -55,10 +57,20 @@ class _Pool(asyncpg.Pool):
     request. A wait that times out with every connection busy is Overloaded, not an outage."""
 
     acquire_timeout: float | None = None
+    dsn: str = ""  # for the probe, which opens a connection of its own
+    _probe: tuple[float, asyncio.Future[bool]] | None = None  # (when, reachable?)
 
     def acquire(self, *, timeout: float | None = None) -> Any:
         timeout = self.acquire_timeout if timeout is None else timeout
         return _Acquire(self, super().acquire(timeout=timeout), timeout)
+
+    async def reachable(self) -> bool:
+        """Whether a new connection opens and answers within PROBE_SECONDS: one probe at a
+        time, its answer kept PROBE_SECONDS for every request that asks meanwhile."""
+        loop = asyncio.get_running_loop()
+        if self._probe is None or loop.time() - self._probe[0] > PROBE_SECONDS:
+            self._probe = (loop.time(), loop.create_task(_probe(self.dsn)))
+        return await asyncio.shield(self._probe[1])
 
 
 class _Acquire:
@@ -82,9 +94,12 @@ class _Acquire:
         try:
             self._conn = await self._inner.__aenter__()
         except TimeoutError:
-            if not _all_busy(self._pool):
-                raise  # a connection could be opened but was not: the server is out of reach
-            raise _overloaded(self._pool, self._timeout) from None
+            # Every connection busy and the server answers a probe: a wait for a turn.
+            # Otherwise a connection could not be opened, or the server went silent (a
+            # network partition leaves queries hanging): it is out of reach (unavailable).
+            if _all_busy(self._pool) and await self._pool.reachable():
+                raise _overloaded(self._pool, self._timeout) from None
+            raise
         return self._conn
 
     async def __aexit__(self, *exc_info: Any) -> None:
@@ -92,6 +107,20 @@ class _Acquire:
         if self._conn is not None and exc is not None and _broken(exc):
             self._conn.terminate()  # the pool opens a new one when it is next needed
         await self._inner.__aexit__(*exc_info)
+
+
+async def _probe(dsn: str) -> bool:
+    try:
+        async with asyncio.timeout(PROBE_SECONDS):
+            conn = await asyncpg.connect(dsn)
+            try:
+                await conn.fetchval("SELECT 1")
+            finally:
+                await conn.close()
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("database unreachable: a probe connection failed: %r", exc)
+        return False
+    return True
 
 
 def _all_busy(pool: asyncpg.Pool) -> bool:
@@ -143,6 +172,7 @@ async def create_pool(
         server_settings=server_settings,
     )
     pool.acquire_timeout = acquire_timeout
+    pool.dsn = dsn
     try:
         return await pool
     except ValueError as exc:  # pgvector's codec: the vector type does not exist

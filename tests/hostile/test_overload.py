@@ -1,0 +1,210 @@
+"""Regression tests: a burst of asks was told "the database is unavailable" (issue 28).
+
+At 2,000 asks opened within 4 s the pool's acquire timed out behind the burst and 23 answers
+ended with database_unavailable while PostgreSQL was up. Now asks past what a worker starts at
+once wait in a bounded queue, and the excess gets 503 `overloaded` with Retry-After on every
+transport, before anything is stored; `database_unavailable` is kept for a real outage.
+
+A lock on the conversations table holds the first ask in its start (storing the question),
+so the burst is built step by step, with no timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+import asyncpg
+import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from app.asgi import Application
+from app.config import load_settings
+from app.db.embedded import create_database, start_embedded
+from app.resources import run_migrations
+from tests.conftest import TEST_ENV, add_test_admin, run_asgi, settings_with
+from tests.helpers import AUTH, SOLAR_GUIDE, eventually, parse_sse
+from tests.hostile.test_outage import _stop
+
+REFUSED = "a refused question {}"
+
+
+def _metric(text: str, name: str) -> float:
+    found = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+async def _metrics(client: httpx.AsyncClient) -> str:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    return response.text
+
+
+async def _ws_ask(base: str, question: str) -> dict:
+    url = base.replace("http://", "ws://") + "/ws/chat"
+    async with connect(url, additional_headers=AUTH) as ws:
+        await ws.send(json.dumps({"type": "ask", "question": question}))
+        while True:
+            event = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            if event["type"] in ("error", "done"):
+                return event
+
+
+async def _locked(url: str) -> asyncpg.Connection:
+    """A connection holding conversations locked: an ask storing its question waits on it."""
+    conn = await asyncpg.connect(url)
+    await conn.execute("BEGIN; LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE")
+    return conn
+
+
+async def _waiting_on_lock(conn: asyncpg.Connection) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND datname = current_database()"
+        )
+    )
+
+
+async def test_a_burst_past_the_queue_is_refused_as_overloaded_on_every_transport(settings):
+    configured = settings_with(
+        settings, ASK_CONCURRENCY="1", ASK_QUEUE_SIZE="1", ASK_QUEUE_SECONDS="120"
+    )
+    with run_asgi(Application(configured, local=True)) as base:
+        async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=120) as client:
+            ingest = await client.post("/api/documents", files={"file": ("s.md", SOLAR_GUIDE)})
+            assert ingest.status_code == 202
+            refused_before = _metric(
+                await _metrics(client), 'asks_refused_total{reason="queue_full"}'
+            )
+            lock = await _locked(settings.database_url)
+            try:
+                # The first ask is admitted and waits on the lock; the second waits its turn.
+                first = asyncio.create_task(
+                    client.post("/api/chat", json={"question": "first question"})
+                )
+                await eventually(lambda: _waiting_on_lock(lock))
+                second = asyncio.create_task(_ws_ask(base, "second question"))
+
+                async def queued() -> bool:
+                    return _metric(await _metrics(client), "ask_queue_depth") == 1
+
+                await eventually(queued)
+
+                # The queue is full: each transport is refused at once, before any storage.
+                sse = await client.post("/api/chat", json={"question": REFUSED.format("sse")})
+                get = await client.get("/api/chat", params={"question": REFUSED.format("get")})
+                v1 = await client.post(
+                    "/v1/chat/completions",
+                    json={"model": "rag", "messages": [{"role": "user", "content": "v1?"}]},
+                )
+                ws = await _ws_ask(base, REFUSED.format("ws"))
+                for response in (sse, get, v1):
+                    assert response.status_code == 503, response.text
+                    error = response.json()["error"]
+                    assert error["code"] == "overloaded", error
+                    assert int(response.headers["retry-after"]) >= 1
+                    assert (
+                        f"try again in {response.headers['retry-after']} seconds"
+                        in (error["message"])
+                    )
+                assert ws["type"] == "error" and ws["code"] == "overloaded", ws
+                assert ws["retry_after"] >= 1 and "busy" in ws["message"]
+                assert not first.done() and not second.done()
+            finally:
+                await lock.execute("ROLLBACK")
+                await lock.close()
+
+            # The admitted asks complete, in turn.
+            answered = await first
+            assert answered.status_code == 200
+            assert parse_sse(answered.text)[-1][0] == "done"
+            assert (await second)["type"] == "done"
+
+            text = await _metrics(client)
+            assert _metric(text, 'asks_refused_total{reason="queue_full"}') == refused_before + 4
+            assert _metric(text, "ask_queue_depth") == 0
+            assert _metric(text, "asks_starting") == 0
+
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        stored = await conn.fetchval("SELECT count(*) FROM conversations")
+        refused = await conn.fetchval(
+            "SELECT count(*) FROM messages WHERE content LIKE 'a refused question%'"
+        )
+    finally:
+        await conn.close()
+    assert stored == 2 and refused == 0
+
+
+async def test_a_pool_wait_that_times_out_is_overloaded_not_database_unavailable(settings):
+    # One connection, held by an ask waiting on the lock: the next ask's acquire times out
+    # while PostgreSQL is up and answers.
+    configured = settings_with(
+        settings, DB_POOL_SIZE="1", DB_ACQUIRE_TIMEOUT="0.5", ASK_CONCURRENCY="4"
+    )
+    with run_asgi(Application(configured)) as base:
+        async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=120) as client:
+            before = _metric(await _metrics(client), "db_pool_timeouts_total")
+            lock = await _locked(settings.database_url)
+            try:
+                first = asyncio.create_task(client.post("/api/chat", json={"question": "one"}))
+                await eventually(lambda: _waiting_on_lock(lock))
+                second = await client.post("/api/chat", json={"question": "two"})
+                v1 = await client.post(
+                    "/v1/chat/completions",
+                    json={"model": "rag:default", "messages": [{"role": "user", "content": "?"}]},
+                )
+                for response in (second, v1):
+                    assert response.status_code == 503, response.text
+                    assert response.json()["error"]["code"] == "overloaded", response.text
+                    assert response.headers["retry-after"] == "5"
+            finally:
+                await lock.execute("ROLLBACK")
+                await lock.close()
+            assert (await first).status_code == 200
+            assert _metric(await _metrics(client), "db_pool_timeouts_total") >= before + 2
+
+
+async def _prepare(admin_url: str) -> str:
+    dsn = await create_database(admin_url, "down")
+    await run_migrations(dsn)
+    await add_test_admin(dsn)
+    return dsn
+
+
+async def test_a_real_outage_is_still_database_unavailable_on_every_transport(tmp_path: Path):
+    server = start_embedded(tmp_path / "pg")  # our own server: this test stops it
+    try:
+        dsn = await _prepare(server.get_uri())
+        settings = load_settings(
+            {"DATABASE_URL": dsn, "DATA_DIR": str(tmp_path / "data"), **TEST_ENV}
+        )
+        with run_asgi(Application(settings)) as base:
+            async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=60) as client:
+                assert (await client.get("/api/conversations")).status_code == 200
+                _stop(server)
+                sse = await client.post("/api/chat", json={"question": "Anyone there?"})
+                v1 = await client.post(
+                    "/v1/chat/completions",
+                    json={"model": "rag:default", "messages": [{"role": "user", "content": "?"}]},
+                )
+                for response in (sse, v1):
+                    assert response.status_code == 503, response.text
+                    assert response.json()["error"]["code"] == "database_unavailable"
+                    assert response.headers["retry-after"] == "5"
+                # An error event, or the handshake refused with 503 when authentication
+                # itself needed the database (the API key's cached lookup expired).
+                try:
+                    event = await _ws_ask(base, "Anyone there?")
+                    assert event["type"] == "error" and event["code"] == "database_unavailable"
+                except InvalidStatus as refused:
+                    assert refused.response.status_code == 503
+                    assert refused.response.headers["retry-after"] == "5"
+                    error = json.loads(refused.response.body)["error"]
+                    assert error["code"] == "database_unavailable"
+    finally:
+        server.cleanup()
