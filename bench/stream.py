@@ -116,7 +116,7 @@ async def load_chunks(url: str, count: int, real_vectors: bool) -> None:
         vectors = rng.standard_normal((count, 384)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         sentences = [None] * count
-    pool = await create_pool(url)
+    pool = await create_pool(url, statement_timeout=None)  # COPY builds the HNSW index as it goes
     try:
         async with pool.acquire() as conn, conn.transaction():
             document = await conn.fetchval(
@@ -234,7 +234,7 @@ class Stream(asyncio.Protocol):
         self.ok = False
         self.error = b""  # the error event's data, if the answer ended with one
         self.status = 0  # the response's HTTP status, once its first bytes arrived
-        self.answered: float | None = None  # seconds from the request to the status line
+        self.answered: float | None = None  # seconds from the request to a whole refusal
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -243,12 +243,15 @@ class Stream(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         now = time.perf_counter()
         if not self.status:
-            self.answered = now - self.started
             self.status = int(data[9:12]) if data.startswith(b"HTTP/1.1 ") else -1
-            if self.status != 200:  # refused (503 overloaded) or failed: no stream follows
-                self.error = data
+        if self.status != 200:  # refused (503 overloaded) or failed: the body says why
+            self.error += data
+            head, _, body = self.error.partition(b"\r\n\r\n")
+            length = re.search(rb"(?i)content-length: *(\d+)", head)
+            if not length or len(body) >= int(length.group(1)):
+                self.answered = now - self.started
                 self.transport.close()
-                return
+            return
         window = self.tail + data  # an event name can be split across two reads
         self.tail = window[-11:]  # too short to hold "event: token" whole: no double count
         if b"event: token" in window:

@@ -5,10 +5,13 @@ The rule (README, beside WEB_CONCURRENCY), with `c` = cores / WEB_CONCURRENCY (a
 - EMBEDDING_THREADS = max(1, floor(c)): ONNX Runtime's threads for one embedding; each worker
   would otherwise use every core and the workers' embeddings would fight over them.
 - ASK_CONCURRENCY = max(4, ASKS_PER_CORE * c): asks starting at once (storing the question,
-  embedding it, searching). Their time is mostly PostgreSQL's, so a few per core keep the
-  cores busy; more only lengthen every ask's start.
-- DB_POOL_SIZE = ASK_CONCURRENCY + SPARE_CONNECTIONS: every starting ask can hold a connection,
-  and answers being stored, stream logs, sign-ins and uploads still find one.
+  embedding it, searching). A start is a chain of short waits (PostgreSQL, the cache, the
+  embedder's thread) and each wait is also a wait for the event loop, which a burst keeps
+  busy: too few at once and the cores idle between them (measured: 16 on 2 cores started 5
+  asks a second in a burst).
+- DB_POOL_SIZE = SPARE_CONNECTIONS + CONNECTIONS_PER_CORE * c: PostgreSQL runs a few queries
+  per core at a time, the rest wait for a connection (briefly: admission bounds how many
+  ask), and answers being stored, stream logs, sign-ins and uploads still find one.
 - ASK_QUEUE_SIZE = STARTS_PER_CORE_SECOND * c * ASK_QUEUE_SECONDS: as many as the worker
   starts within the longest wait, so an ask is refused at once rather than after waiting for
   a place it would not get in time.
@@ -26,8 +29,9 @@ from dataclasses import dataclass
 from app.config import Settings
 
 # Measured with bench/stream.py on 2 shared cores (10k chunks, answers from a slow upstream).
-ASKS_PER_CORE = 8
+ASKS_PER_CORE = 32
 STARTS_PER_CORE_SECOND = 60
+CONNECTIONS_PER_CORE = 10
 SPARE_CONNECTIONS = 10
 
 
@@ -66,5 +70,6 @@ def capacity(settings: Settings, cores: int | None = None) -> Capacity:
         ask_concurrency=concurrency,
         ask_queue_size=queue,
         ask_queue_seconds=settings.ask_queue_seconds,
-        db_pool_size=settings.db_pool_size or concurrency + SPARE_CONNECTIONS,
+        db_pool_size=settings.db_pool_size
+        or SPARE_CONNECTIONS + round(CONNECTIONS_PER_CORE * per_worker),
     )

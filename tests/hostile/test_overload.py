@@ -18,12 +18,16 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from app.asgi import Application
 from app.config import load_settings
+from app.db import unavailable
 from app.db.embedded import create_database, start_embedded
+from app.db.pool import create_pool
+from app.errors import Overloaded
 from app.resources import run_migrations
 from tests.conftest import TEST_ENV, add_test_admin, run_asgi, settings_with
 from tests.helpers import AUTH, SOLAR_GUIDE, eventually, parse_sse
@@ -208,3 +212,65 @@ async def test_a_real_outage_is_still_database_unavailable_on_every_transport(tm
                     assert error["code"] == "database_unavailable"
     finally:
         server.cleanup()
+
+
+class _FreezableProxy:
+    """A TCP proxy to PostgreSQL that can go silent: connections stay open and nothing passes,
+    as in a network partition (no refusal, no reset)."""
+
+    def __init__(self, socket_path: str) -> None:
+        self.target = socket_path
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.port = 0
+
+    async def __aenter__(self) -> _FreezableProxy:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.flowing.set()
+        self.server.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self.flowing.wait()
+        up_reader, up_writer = await asyncio.open_unix_connection(self.target)
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pump(source, sink))
+            self.tasks.add(task)
+
+    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        while data := await source.read(65536):
+            await self.flowing.wait()
+            sink.write(data)
+        sink.close()
+
+
+async def test_a_silent_database_is_unavailable_not_overloaded(database_url: str):
+    # Every connection busy, and a probe connection gets no answer: an outage, not a queue.
+    # The embedded server listens on a Unix socket: postgresql://user:@/name?host=DIR
+    base, _, socket_dir = database_url.partition("?host=")
+    if not socket_dir.startswith("/"):
+        pytest.skip("needs the embedded server's Unix socket (TEST_DATABASE_URL is set)")
+    socket = next(p for p in Path(socket_dir).glob(".s.PGSQL.*") if p.suffix != ".lock")
+    async with _FreezableProxy(str(socket)) as proxy:
+        proxied = base.replace("@/", f"@127.0.0.1:{proxy.port}/", 1)
+        pool = await create_pool(proxied, max_size=1, acquire_timeout=0.5)
+        try:
+            async with pool.acquire():  # the only connection, held
+                proxy.flowing.clear()  # the network goes silent
+                try:
+                    with pytest.raises(TimeoutError) as waited:
+                        async with pool.acquire():
+                            pass
+                finally:
+                    proxy.flowing.set()
+            assert not isinstance(waited.value, Overloaded)
+            assert unavailable.is_unavailable(waited.value)
+        finally:
+            await pool.close()
