@@ -84,7 +84,7 @@ async def startup(
             await _check_schema(dsn)
         # Streams hold no connection while they stream; each starting ask may hold one (the
         # sizing rule: app/infra/capacity.py).
-        sizes = capacity(settings)
+        sizes = capacity(settings, workers=1 if local else None)  # serve: one process
         pool = await create_pool(
             dsn,
             max_size=sizes.db_pool_size,

@@ -54,10 +54,11 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def capacity(settings: Settings, cores: int | None = None) -> Capacity:
-    """The sizes for one web worker: each setting, or the rule where it is unset."""
+def capacity(settings: Settings, cores: int | None = None, workers: int | None = None) -> Capacity:
+    """The sizes for one web worker: each setting, or the rule where it is unset. `workers`
+    overrides WEB_CONCURRENCY (`python -m app serve` is one process)."""
     cores = cores or available_cores()
-    workers = settings.web_concurrency
+    workers = workers or settings.web_concurrency
     per_worker = max(1.0, cores / workers)
     concurrency = settings.ask_concurrency or max(4, round(ASKS_PER_CORE * per_worker))
     queue = settings.ask_queue_size
