@@ -104,13 +104,10 @@ async def chat_completions(request: Request) -> JSONResponse | EventStream:
     try:
         scope = await readable_scope(request, scope)
         ask = await answerer.open_unstored(question, history, scope)
-    except NotFound as exc:
+    except BaseException as exc:
         ticket.release()
-        if exc.code == "unknown_collection":  # rag:<a collection that does not exist>
-            raise protocol.unknown_model(model) from None
-        raise
-    except BaseException:
-        ticket.release()
+        if isinstance(exc, NotFound) and exc.code == "unknown_collection":
+            raise protocol.unknown_model(model) from None  # rag:<a collection that is not>
         raise
     completion_id = f"chatcmpl-{ask.message_id.hex}"
     if stream:

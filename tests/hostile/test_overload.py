@@ -12,6 +12,7 @@ so the burst is built step by step, with no timing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -30,7 +31,7 @@ from app.db.pool import create_pool
 from app.errors import Overloaded
 from app.resources import run_migrations
 from tests.conftest import TEST_ENV, add_test_admin, run_asgi, settings_with
-from tests.helpers import AUTH, SOLAR_GUIDE, eventually, parse_sse
+from tests.helpers import AUTH, SOLAR_GUIDE, eventually, ingest, parse_sse
 from tests.hostile.test_outage import _stop
 
 REFUSED = "a refused question {}"
@@ -274,3 +275,36 @@ async def test_a_silent_database_is_unavailable_not_overloaded(database_url: str
             assert unavailable.is_unavailable(waited.value)
         finally:
             await pool.close()
+
+
+async def test_a_completion_not_streamed_frees_its_place_once_its_sources_are_known(
+    settings, fake_llm
+):
+    # The upstream stalls after its first token: the completion is still being answered.
+    configured = settings_with(
+        settings,
+        ASK_CONCURRENCY="1",
+        ASK_QUEUE_SIZE="0",
+        LLM_BASE_URL=fake_llm.url,
+        LLM_MODEL="stall",
+    )
+    with run_asgi(Application(configured, local=True)) as base:
+        with httpx.Client(base_url=base, headers=AUTH, timeout=120) as sync_client:
+            ingest(sync_client, "solar.md", SOLAR_GUIDE)
+        async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=120) as client:
+            question = [{"role": "user", "content": "How efficient are solar panels?"}]
+            first = asyncio.create_task(
+                client.post("/v1/chat/completions", json={"model": "rag", "messages": question})
+            )
+
+            async def generating() -> bool:
+                return bool(fake_llm.requests)
+
+            await eventually(generating)
+            # With no queue, a second ask is admitted only if the first gave its place back.
+            async with client.stream("POST", "/api/chat", json={"question": "Panels?"}) as second:
+                assert second.status_code == 200  # admitted (its answer stalls too: let go)
+            assert not first.done()  # stalled until the client goes (or the 60 s read timeout)
+            first.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await first
