@@ -128,8 +128,11 @@ class AuthMiddleware:
                 retry_after = unavailable.RETRY_AFTER_SECONDS
             else:
                 raise
-            retry = [(b"retry-after", str(retry_after).encode())]
-            return await self._refuse(scope, send, 503, code, message, retry)
+            if scope["path"] not in PUBLIC_PATHS:
+                retry = [(b"retry-after", str(retry_after).encode())]
+                return await self._refuse(scope, send, 503, code, message, retry)
+            # Anyone may call a public path: /readyz then says itself what is down.
+            principal, key_refused = None, False
         scope["state"]["principal"] = principal
         path: str = scope["path"]
         public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
