@@ -50,6 +50,7 @@ _PRELOAD = [
     "app.ingest.formats.text",
     "docx",
     "pptx",
+    "pypdfium2",
 ]
 
 
