@@ -16,6 +16,8 @@ from app.text.headings import heading
 from app.text.sentences import sentence_spans
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+# A Markdown code fence (``` or ~~~, three or more) opening or closing a code block.
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.MULTILINE)
 _WORD = re.compile(r"\S+")
 
 
@@ -111,9 +113,13 @@ def _pieces(
 ) -> Iterator[_Piece]:
     """Paragraphs that fit the window, else their sentences, else runs of words."""
     headings: list[tuple[int, str]] = []  # (level, title) of the enclosing sections
+    fence = ""  # the fence of the code block we are in: a "# comment" there is no heading
     for start, end in _paragraph_spans(text):
         found = None
-        if markdown and text[start] == "#":
+        in_code = bool(fence)
+        if markdown:
+            fence = _fence_after(text, start, end, fence)
+        if markdown and not in_code and text[start] == "#":
             newline = text.find("\n", start, end)
             found = heading(text[start : end if newline == -1 else newline])
             if found:
@@ -130,6 +136,21 @@ def _pieces(
                 yield _Piece(s_start, s_end, s_tokens, path)
             else:
                 yield from _word_runs(text, s_start, s_end, count_tokens, max_tokens, path)
+
+
+def _fence_after(text: str, start: int, end: int, fence: str) -> str:
+    """The code fence still open after this paragraph ("" when none), given the one before."""
+    # From the start of the paragraph's line: `^` matches only there, not at `start`.
+    for match in _FENCE.finditer(text, text.rfind("\n", 0, start) + 1, end):
+        mark = match.group(1)
+        if not fence:
+            fence = mark
+        # A closing fence is the same character, at least as long, with nothing after it.
+        elif mark[0] == fence[0] and len(mark) >= len(fence):
+            line_end = text.find("\n", match.end(), end)
+            if not text[match.end() : end if line_end == -1 else line_end].strip():
+                fence = ""
+    return fence
 
 
 def _word_runs(

@@ -19,7 +19,10 @@ _GENERIC_TITLE = re.compile(
 # Pieces in which upload checks read a file, so none holds a whole upload in memory.
 PIECE = 256 * 1024
 
-__all__ = ["IngestError", "Parsed", "join_pages"]
+__all__ = ["IngestError", "Parsed", "code_block", "join_pages", "not_heading"]
+
+_LEADING_HASH = re.compile(r"^([ \t]*)#", re.MULTILINE)
+_BACKTICKS = re.compile(r"`{3,}")
 
 
 @dataclass
@@ -55,6 +58,19 @@ class Format:
     also_fetched_as: tuple[str, ...] = ()  # further Content-Types a URL may answer with
     # What a chunk's `page` counts when the parser returns page_starts ("page", "slide").
     pages: str | None = None
+
+
+def not_heading(text: str) -> str:
+    """Body text whose lines start with "#" ("# apt install", "#1 priority") escaped as
+    Markdown ("\\#"), so the chunker never reads them as headings."""
+    return _LEADING_HASH.sub(r"\1\\#", text)
+
+
+def code_block(text: str) -> str:
+    """Text fenced as a Markdown code block: the chunker reads no heading inside it."""
+    longest = max((len(m.group()) for m in _BACKTICKS.finditer(text)), default=2)
+    fence = "`" * (longest + 1)
+    return f"{fence}\n{text}\n{fence}"
 
 
 def join_pages(pages: list[str]) -> tuple[str, list[int]]:

@@ -10,7 +10,7 @@ import io
 import re
 
 from app.ingest.formats import ooxml
-from app.ingest.formats.base import Format, IngestError, Parsed
+from app.ingest.formats.base import Format, IngestError, Parsed, not_heading
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 _HEADING_STYLE = re.compile(r"^(?:Heading|Überschrift|Titre)\s*(\d)$", re.IGNORECASE)
@@ -54,7 +54,7 @@ def _paragraph(paragraph, names: dict[str, str]) -> str:
     match = _HEADING_STYLE.match(style or "")
     if text and match:
         return "#" * min(int(match.group(1)) + 1, 6) + " " + text
-    return text
+    return not_heading(text)
 
 
 def _table(table) -> str:

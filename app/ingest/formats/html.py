@@ -12,7 +12,7 @@ from pathlib import Path
 from selectolax.lexbor import LexborHTMLParser
 
 from app.errors import IngestError
-from app.ingest.formats.base import Format, Parsed, head, refuse_blank
+from app.ingest.formats.base import Format, Parsed, code_block, head, not_heading, refuse_blank
 
 _DROP = (
     "script, style, noscript, template, svg, canvas, iframe, nav, header, footer, aside, "
@@ -20,6 +20,7 @@ _DROP = (
 )
 _BLOCKS = "h1, h2, h3, h4, h5, h6, p, li, pre, blockquote, td, th, dt, dd, figcaption"
 _SPACES = re.compile(r"\s+")
+_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
 MAX_DEPTH = 1024
 _TAG = re.compile(rb"<(/?)([A-Za-z][A-Za-z0-9]{0,15})")
 _NOT_NESTING = {
@@ -46,12 +47,19 @@ def parse(data: bytes, source: str) -> Parsed:
         # Nested blocks (a <p> inside an <li>) are read once, through the outermost one.
         if _inside_block(node, inside):
             continue
-        text = node.text()
-        text = text.strip() if node.tag == "pre" else _SPACES.sub(" ", text).strip()
+        if node.tag == "pre":  # code and shell sessions: kept as a code block, lines intact
+            # Blank lines inside would split the block into paragraphs, and chunks.
+            text = _BLANK_LINES.sub("\n", node.text().strip("\n").rstrip())
+            if text.strip():
+                lines.append(code_block(text))
+            continue
+        text = _SPACES.sub(" ", node.text()).strip()
         if not text:
             continue
         if node.tag[0] == "h" and node.tag[1:].isdigit():
             text = "#" * int(node.tag[1]) + " " + text
+        else:
+            text = not_heading(text)
         lines.append(text)
     if not lines:  # a page of bare text without block elements
         loose = _SPACES.sub(" ", root.text(separator=" ")).strip()

@@ -64,7 +64,8 @@ def parse(data: bytes, source: str) -> Parsed:
         )
     pages = join_hyphens(drop_furniture(pages))
     text, starts = join_pages(pages)
-    return Parsed(text, title=title[:200] if title else None, page_starts=starts)
+    # No headings in a PDF's text: a "# comment" line in a manual is not one.
+    return Parsed(text, title=title[:200] if title else None, page_starts=starts, markdown=False)
 
 
 def _page_texts(document) -> list[str]:

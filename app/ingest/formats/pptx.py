@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from app.ingest.formats import ooxml
-from app.ingest.formats.base import Format, IngestError, Parsed, join_pages
+from app.ingest.formats.base import Format, IngestError, Parsed, join_pages, not_heading
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 _PART = "ppt/presentation.xml"
@@ -64,7 +64,7 @@ def _blocks(shape: Any) -> Iterator[str]:
     elif shape.has_text_frame:
         lines = [_clean(p.text) for p in shape.text_frame.paragraphs]
         if text := "\n".join(line for line in lines if line):
-            yield text
+            yield not_heading(text)
     elif shape.has_table:
         rows = [" | ".join(_clean(c.text) for c in row.cells) for row in shape.table.rows]
         if text := "\n".join(row for row in rows if row.strip(" |")):
