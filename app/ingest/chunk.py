@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from app.ingest.formats.table import is_table_start
 from app.text.headings import heading
 from app.text.sentences import sentence_spans
 
@@ -39,6 +40,8 @@ class _Piece:
     headings: tuple[str, ...]
     is_heading: bool = False
     page: int | None = None
+    header: str = ""  # a table's header rows, repeated before this run of its rows
+    table: bool = False  # a run of a long table's rows
 
 
 def chunk_text(
@@ -63,6 +66,8 @@ def chunk_text(
         if current and fresh:
             start, end = current[0].start, current[-1].end
             body = text[start:end]
+            if current[0].header:  # a table continued: its header again, offsets on the rows
+                body = current[0].header + "\n" + body
             chunks.append(
                 Chunk(
                     body,
@@ -84,10 +89,15 @@ def chunk_text(
             piece.headings != current[-1].headings or piece.page != current[-1].page
         )
         only_headings = all(p.is_heading for p in current)
-        if current and ((boundary and not only_headings) or used + piece.tokens > max_tokens):
+        overflow = used + piece.tokens > max_tokens
+        if current and only_headings and overflow and not boundary and piece.table:
+            # A long table's first rows fill a chunk: its section's headings, alone, would
+            # be a chunk of their own; they stay in its heading path instead.
+            current.clear()
+        elif current and ((boundary and not only_headings) or overflow):
             previous = list(current)
             flush()
-            if not boundary and overlap_tokens:
+            if not boundary and overlap_tokens and not piece.header:
                 current.extend(_tail(previous, overlap_tokens, max_tokens - piece.tokens))
             fresh = 0
         current.append(piece)
@@ -130,12 +140,55 @@ def _pieces(
         if tokens <= max_tokens:
             yield _Piece(start, end, tokens, path, is_heading=found is not None)
             continue
+        if is_table_start(text[start:end]):
+            yield from _table_rows(text, start, end, count_tokens, max_tokens, path)
+            continue
         for s_start, s_end in sentence_spans(text, start, end):
             s_tokens = count_tokens(text[s_start:s_end])
             if s_tokens <= max_tokens:
                 yield _Piece(s_start, s_end, s_tokens, path)
             else:
                 yield from _word_runs(text, s_start, s_end, count_tokens, max_tokens, path)
+
+
+def _table_rows(
+    text: str,
+    start: int,
+    end: int,
+    count_tokens: Callable[[str], int],
+    max_tokens: int,
+    path: tuple[str, ...],
+) -> Iterator[_Piece]:
+    """A Markdown table too long for one chunk, as runs of whole rows. The first run holds
+    the header and separator rows; every later one carries them as its `header`, so no row
+    is read without the names of its columns."""
+    header_end = text.find("\n", text.index("\n", start) + 1, end)
+    header = text[start:header_end]
+    header_tokens = count_tokens(header)
+    lead = ""  # the header the current run repeats ("" for the first, which holds it)
+    run_start: int | None = None
+    run_end = used = 0
+    line_start = start
+    while line_start < end:
+        line_end = text.find("\n", line_start, end)
+        line_end = end if line_end == -1 else line_end
+        tokens = count_tokens(text[line_start:line_end])
+        lead_tokens = header_tokens if lead else 0
+        room = max_tokens - lead_tokens
+        if run_start is not None and used + tokens > room:
+            if run_end > header_end:  # never a run of the header rows alone
+                yield _Piece(run_start, run_end, used + lead_tokens, path, header=lead, table=True)
+            run_start, used, lead = None, 0, header
+            room = max_tokens - header_tokens
+        if tokens > room:  # a row longer than a chunk: its words, without the header
+            yield from _word_runs(text, line_start, line_end, count_tokens, max_tokens, path)
+        else:
+            run_start = line_start if run_start is None else run_start
+            run_end, used = line_end, used + tokens
+        line_start = line_end + 1
+    if run_start is not None:
+        tokens = used + (header_tokens if lead else 0)
+        yield _Piece(run_start, run_end, tokens, path, header=lead, table=True)
 
 
 def _fence_after(text: str, start: int, end: int, fence: str) -> str:

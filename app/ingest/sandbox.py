@@ -47,10 +47,13 @@ _PRELOAD = [
     "app.ingest.formats.html",
     "app.ingest.formats.pdf",
     "app.ingest.formats.pptx",
+    "app.ingest.formats.sheet",
+    "app.ingest.formats.delimited",
     "app.ingest.formats.text",
     "docx",
     "pptx",
     "pypdfium2",
+    "python_calamine",
 ]
 
 
