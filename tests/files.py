@@ -195,9 +195,10 @@ def xlsx_with_sheet_xml(sheet_xml: bytes, shared_strings: bytes | None = None) -
     buffer = io.BytesIO()
     workbook({"Data": [["a"]]}).save(buffer)
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source, zipfile.ZipFile(
-        out, "w", compression=zipfile.ZIP_DEFLATED
-    ) as target:
+    with (
+        zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source,
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target,
+    ):
         for info in source.infolist():
             body = source.read(info)
             if info.filename == "xl/worksheets/sheet1.xml":

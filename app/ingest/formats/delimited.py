@@ -50,7 +50,7 @@ def read_rows(data: bytes, source: str, *, tab: bool = False) -> list[list[str]]
     """The file's rows of fields; IngestError when it cannot be a table a person reads."""
     _check_lines(data, source)
     text = decode(data).replace("\x00", "")
-    delimiter = sniff(text[:64 * 1024], tab=tab)
+    delimiter = sniff(text[: 64 * 1024], tab=tab)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[list[str]] = []
     try:
