@@ -2,7 +2,7 @@
 
 A slide is read as a page: its title as a Markdown heading (`# Slide N` when it has none,
 so a slide never inherits the heading of the one before), then the text of its shapes in
-the file's order (groups opened, tables row by row), then its speaker notes. Slides start
+the file's order (groups opened, tables as Markdown tables), then its speaker notes. Slides start
 at `page_starts`, exactly like PDF pages, so a chunk's `page` is its slide number. A PPTX
 is a zip: its declared sizes are checked before python-pptx inflates anything.
 """
@@ -15,6 +15,7 @@ from typing import Any
 
 from app.ingest.formats import ooxml
 from app.ingest.formats.base import Format, IngestError, Parsed, join_pages, not_heading
+from app.ingest.formats.table import markdown_table
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 _PART = "ppt/presentation.xml"
@@ -66,8 +67,7 @@ def _blocks(shape: Any) -> Iterator[str]:
         if text := "\n".join(line for line in lines if line):
             yield not_heading(text)
     elif shape.has_table:
-        rows = [" | ".join(_clean(c.text) for c in row.cells) for row in shape.table.rows]
-        if text := "\n".join(row for row in rows if row.strip(" |")):
+        if text := markdown_table([[c.text for c in row.cells] for row in shape.table.rows]):
             yield text
 
 

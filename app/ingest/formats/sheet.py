@@ -21,7 +21,7 @@ from typing import Any
 
 from app.ingest.formats import ooxml
 from app.ingest.formats.base import Format, IngestError, Parsed
-from app.ingest.formats.table import markdown_table
+from app.ingest.formats.table import joined_header, markdown_table
 
 MAX_CELLS = 5_000_000  # rows x columns of one sheet's grid
 MAX_ROWS = 200_000  # rows with text, all sheets together: beyond, it is a database dump
@@ -97,7 +97,6 @@ def _with_header(
     if not rows:
         return rows
     rows = [list(row) for row in rows]
-    first = 0
     spans_header = False
     for (r0, c0), (_, c1) in merged:
         c0, c1 = c0 - left, c1 - left
@@ -107,22 +106,9 @@ def _with_header(
         spans_header = True
         for c in range(c0 + 1, min(c1 + 1, len(rows[0]))):
             rows[0][c] = rows[0][c0]
-    if spans_header and first + 1 < len(rows):
-        upper, lower = rows[first], rows[first + 1]
-        joined = []
-        for c in range(max(len(upper), len(lower))):
-            parts = [str(row[c]) for row in (upper, lower) if c < len(row) and row[c] != ""]
-            joined.append(" ".join(dict.fromkeys(_cell_words(p) for p in parts)))
-        return [joined, *rows[first + 2 :]]
-    return rows[first:]
-
-
-def _cell_words(value: str) -> str:
-    try:  # header years arrive as floats: 2022.0
-        number = float(value)
-        return str(int(number)) if number.is_integer() else value
-    except ValueError:
-        return value
+    if spans_header and len(rows) > 1:
+        return [joined_header(rows[0], rows[1]), *rows[2:]]
+    return rows
 
 
 def _check_extent(data: bytes, source: str) -> None:

@@ -60,6 +60,16 @@ def markdown_table(rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def joined_header(upper: Sequence[object], lower: Sequence[object]) -> list[str]:
+    """Two header rows as one: "Revenue" spanning "2021" and "2022" gives "Revenue 2021"
+    and "Revenue 2022", so each column keeps a name that answers a question."""
+    joined = []
+    for c in range(max(len(upper), len(lower))):
+        parts = [cell_text(row[c]).strip() for row in (upper, lower) if c < len(row)]
+        joined.append(" ".join(dict.fromkeys(p for p in parts if p)))
+    return joined
+
+
 def _line(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 

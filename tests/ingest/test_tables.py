@@ -1,0 +1,112 @@
+"""Regression tests: a table in a DOCX, PPTX or HTML page was flattened into a stream of
+cells ("Eastmarch | 1350" with no header), so no passage said which figure was which."""
+
+from __future__ import annotations
+
+import io
+
+import docx
+import pptx
+from pptx.util import Inches
+
+from app.ingest.chunk import chunk_text
+from app.ingest.formats import DOCX, parse
+from app.ingest.formats.pptx import MEDIA_TYPE as PPTX
+from app.ingest.formats.table import markdown_table
+from tests import files
+
+REVENUE = [["Region", "2021", "2022"], ["Eastmarch", "1,200", "1,350"], ["Westfall", "800", "950"]]
+EXPECTED = (
+    "| Region | 2021 | 2022 |\n| --- | --- | --- |\n"
+    "| Eastmarch | 1,200 | 1,350 |\n| Westfall | 800 | 950 |"
+)
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def test_a_docx_table_is_a_markdown_table_with_a_merged_header_in_every_column():
+    document = docx.Document()
+    document.add_heading("Results", 1)
+    table = document.add_table(rows=4, cols=3)
+    for r, row in enumerate([["Region", "Revenue", ""], *REVENUE[1:]]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    table.cell(0, 1).merge(table.cell(0, 2))
+    table.cell(0, 1).text = "Revenue"
+    buffer = io.BytesIO()
+    document.save(buffer)
+    text = parse(buffer.getvalue(), DOCX, "r.docx").text
+    assert "| Region | Revenue | Revenue |\n| --- | --- | --- |\n| Eastmarch | 1,200 | 1,350 |" in (
+        text
+    )
+
+
+def test_a_one_column_docx_table_reads_as_paragraphs():
+    document = docx.Document()
+    table = document.add_table(rows=2, cols=1)
+    table.cell(0, 0).text = "A boxed note."
+    table.cell(1, 0).text = "# Not a heading."
+    buffer = io.BytesIO()
+    document.save(buffer)
+    assert parse(buffer.getvalue(), DOCX, "n.docx").text == "A boxed note.\n\n\\# Not a heading."
+
+
+def test_a_pptx_table_is_a_markdown_table():
+    presentation = pptx.Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[5])
+    slide.shapes.title.text = "Revenue"
+    shape = slide.shapes.add_table(3, 3, Inches(1), Inches(2), Inches(6), Inches(2))
+    for r, row in enumerate(REVENUE):
+        for c, value in enumerate(row):
+            shape.table.cell(r, c).text = value
+    buffer = io.BytesIO()
+    presentation.save(buffer)
+    assert parse(buffer.getvalue(), PPTX, "r.pptx").text == f"# Revenue\n\n{EXPECTED}"
+
+
+def test_an_html_table_with_a_spanning_header_is_one_markdown_table():
+    body = (
+        "<h2>Results</h2><table><thead><tr><th>Region</th><th colspan=2>Revenue</th></tr>"
+        "<tr><th></th><th>2021</th><th>2022</th></tr></thead><tbody>"
+        "<tr><td>Eastmarch</td><td>1,200</td><td>1,350</td></tr>"
+        "<tr><td>West<b>fall</b></td><td>800</td><td>950</td></tr></tbody></table>"
+    )
+    parsed = parse(files.html_page(body), "text/html", "r.html")
+    assert parsed.text == (
+        "## Results\n\n| Region | Revenue 2021 | Revenue 2022 |\n| --- | --- | --- |\n"
+        "| Eastmarch | 1,200 | 1,350 |\n| Westfall | 800 | 950 |"
+    )
+
+
+def test_a_layout_table_of_one_column_reads_as_text():
+    body = "<table><tr><td><p>First block.</p></td></tr><tr><td>Second.</td></tr></table>"
+    assert parse(files.html_page(body), "text/html", "l.html").text == "First block.\n\nSecond."
+
+
+def test_a_long_html_table_is_chunked_by_rows_with_its_header_repeated():
+    rows = "".join(f"<tr><td>Town {i}</td><td>{i}</td></tr>" for i in range(100))
+    body = f"<h2>Towns</h2><p>Intro.</p><table><tr><th>Town</th><th>People</th></tr>{rows}</table>"
+    parsed = parse(files.html_page(body), "text/html", "t.html")
+    chunks = chunk_text(parsed.text, words, 50, markdown=True, overlap_tokens=8)
+    table_chunks = [c for c in chunks if "| Town " in c.text]
+    assert len(table_chunks) > 3
+    for chunk in table_chunks:
+        assert "| Town | People |\n| --- | --- |\n| Town " in chunk.text
+        assert chunk.token_count <= 50
+    lines = [line for c in table_chunks for line in c.text.split("\n")]
+    rows_seen = [line for line in lines if line.startswith("| Town ") and line[7].isdigit()]
+    assert rows_seen == [f"| Town {i} | {i} |" for i in range(100)]
+
+
+def test_a_row_longer_than_a_chunk_is_split_into_words_and_nothing_is_lost():
+    table = markdown_table([["Name", "Note"], ["Ann", "word " * 80], ["Bob", "short"]])
+    chunks = chunk_text(table, words, 30)
+    assert all(c.token_count <= 30 for c in chunks)
+    assert "Bob" in chunks[-1].text
+    assert sum(c.text.count("word") for c in chunks) == 80
+
+
+def test_pipes_and_backslashes_in_cells_are_escaped():
+    assert markdown_table([["a|b", "c\\"], ["1", "2"]]).split("\n")[0] == "| a\\|b | c\\\\ |"
