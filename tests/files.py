@@ -207,3 +207,63 @@ def xlsx_with_sheet_xml(sheet_xml: bytes, shared_strings: bytes | None = None) -
         if shared_strings is not None:  # openpyxl wrote none: its one cell is inline
             target.writestr("xl/sharedStrings.xml", shared_strings)
     return out.getvalue()
+
+
+def page_image(lines: list[str], *, dpi: int = 200, font_size: int = 14):
+    """A page of text as a grey Pillow image: typeset by reportlab, rasterised by PDFium."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(pdf_lines(lines, font_size=font_size))
+    image = document[0].render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
+    document.close()
+    return image
+
+
+def pdf_lines(lines: list[str], *, font_size: int = 14) -> bytes:
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, pagesize=A4, invariant=1)
+    page.setFont("Helvetica", font_size)
+    y = 780
+    for line in lines:
+        page.drawString(72, y, line)
+        y -= font_size * 1.6
+    page.showPage()
+    page.save()
+    return buffer.getvalue()
+
+
+def scanned_pdf(pages: list[list[str]], *, dpi: int = 200) -> bytes:
+    """An image-only PDF, as a scanner makes: each page's text rasterised at `dpi`."""
+    images = [page_image(lines, dpi=dpi) for lines in pages]
+    buffer = io.BytesIO()
+    images[0].save(buffer, "PDF", resolution=dpi, save_all=True, append_images=images[1:])
+    return buffer.getvalue()
+
+
+def photo(lines: list[str], *, angle: float = 4.0, seed: int = 1) -> bytes:
+    """A noisy, slightly turned photo of a page, as a JPEG."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    image = page_image(lines, dpi=200)
+    image = image.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=235)
+    image = image.filter(ImageFilter.GaussianBlur(0.8))
+    pixels = np.asarray(image, dtype=np.int16)
+    pixels = pixels + np.random.default_rng(seed).normal(0, 15, pixels.shape).astype(np.int16)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=60)
+    return buffer.getvalue()
+
+
+def many_page_scan(pages: int) -> bytes:
+    """A small PDF of `pages` pages that all show one image and carry no text."""
+    from reportlab.lib.utils import ImageReader
+
+    image = ImageReader(page_image(["A scanned page."], dpi=50))
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, pagesize=A4, invariant=1)
+    for _ in range(pages):
+        page.drawImage(image, 0, 0, width=595, height=842)
+        page.showPage()
+    page.save()
+    return buffer.getvalue()

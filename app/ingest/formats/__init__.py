@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from app.errors import UnsupportedDocument
-from app.ingest.formats import delimited, docx, html, pdf, pptx, sheet, text
+from app.ingest.formats import delimited, docx, html, image, pdf, pptx, sheet, text
 from app.ingest.formats.base import Format, IngestError, Parsed
 
 __all__ = ["DOCX", "FORMATS", "Format", "IngestError", "Parsed", "parse"]
@@ -30,6 +30,10 @@ FORMATS: tuple[Format, ...] = (
     sheet.ODS,
     delimited.CSV,
     delimited.TSV,
+    image.PNG,
+    image.JPEG,
+    image.TIFF,
+    image.WEBP,
 )
 
 DOCX = docx.MEDIA_TYPE

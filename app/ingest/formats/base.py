@@ -32,6 +32,8 @@ class Parsed:
     # Offset in `text` at which page 1, 2, ... begins; empty for formats without pages.
     page_starts: list[int] = field(default_factory=list)
     markdown: bool = True  # headings are written as Markdown `#` lines
+    # Pages (1-based) whose text was recognised from an image: their mean OCR confidence.
+    ocr_pages: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.title is not None and (

@@ -23,12 +23,18 @@ import re
 from pathlib import Path
 
 from app.errors import IngestError
+from app.ingest.formats import ocr
 from app.ingest.formats.base import Format, Parsed, head, join_pages
 from app.ingest.formats.pagetext import drop_furniture, join_hyphens
 
 # A page costs a few ms to read: a file of a hundred thousand pages (a few hundred kB when
 # they share one content stream) would hold a parser for minutes.
 MAX_PAGES = 5000
+# Recognising a page takes about a second of CPU: a 2,000-page scan is a job for a batch
+# OCR tool, not a parse that holds a worker for half an hour.
+MAX_OCR_PAGES = 500
+OCR_DPI = 300  # Tesseract's accuracy falls below ~200 dpi and gains nothing past 300
+_WORD_CHARS = re.compile(r"\w")
 _BLANKS = re.compile(r"[ \t\x00\xa0]+")
 # Control characters PDFium passes through from broken fonts (kept: \t and \n).
 _CONTROL = re.compile(r"[\x01-\x08\x0b-\x1f\x7f\ufffe\uffff]")
@@ -54,18 +60,67 @@ def parse(data: bytes, source: str) -> Parsed:
             )
         pages = [_clean(text) for text in _page_texts(document)]
         title = (document.get_metadata_dict().get("Title") or "").strip() or None
+        scanned = [i for i, page in enumerate(pages) if len(_WORD_CHARS.findall(page)) < 20]
+        confidences = _recognise(document, scanned, pages, source)
     except pdfium.PdfiumError as exc:
         raise IngestError(f"{source!r} could not be read as a PDF ({exc})") from None
     finally:
         document.close()
     if not any(page.strip() for page in pages):
-        raise IngestError(
-            f"{source!r} has no text to extract (is it a scan? run OCR on it and upload again)"
-        )
-    pages = join_hyphens(drop_furniture(pages))
+        raise IngestError(f"{source!r} has no text, and OCR found none on its pages")
+    typeset = [i for i in range(len(pages)) if i not in confidences]
+    cleaned = join_hyphens(drop_furniture([pages[i] for i in typeset]))
+    for i, page in zip(typeset, cleaned, strict=True):
+        pages[i] = page
     text, starts = join_pages(pages)
     # No headings in a PDF's text: a "# comment" line in a manual is not one.
-    return Parsed(text, title=title[:200] if title else None, page_starts=starts, markdown=False)
+    return Parsed(
+        text,
+        title=title[:200] if title else None,
+        page_starts=starts,
+        markdown=False,
+        ocr_pages={i + 1: confidence for i, confidence in confidences.items()},
+    )
+
+
+def _recognise(document, scanned: list[int], pages: list[str], source: str) -> dict[int, float]:
+    """OCR the pages without a text layer, in place; their mean confidences by index.
+
+    Without OCR installed, a PDF with some text keeps it; one without any fails with the
+    command that installs OCR.
+    """
+    if not scanned:
+        return {}
+    if len(scanned) > MAX_OCR_PAGES:
+        raise IngestError(
+            f"{source!r} has {len(scanned)} scanned pages; at most {MAX_OCR_PAGES} are "
+            "recognised (OCR) in one document (split it into smaller files)"
+        )
+    try:
+        ocr.engine()
+    except ocr.OcrUnavailable as exc:
+        if any(pages[i].strip() for i in range(len(pages)) if i not in scanned):
+            return {}
+        raise IngestError(
+            f"{source!r} is a scan (its pages have no text layer) and OCR is not available: {exc}"
+        ) from None
+    images = (_render(document[i]) for i in scanned)
+    confidences = {}
+    for i, found in zip(scanned, ocr.read_pages(images, len(scanned)), strict=True):
+        if found.text:
+            pages[i] = found.text
+            confidences[i] = found.confidence
+    return confidences
+
+
+def _render(page):
+    """A page as a grey image at OCR_DPI, fewer dots for a page too big to hold."""
+    width, height = page.get_size()
+    scale = min(OCR_DPI / 72, (ocr.MAX_PIXELS / max(width * height, 1)) ** 0.5)
+    try:
+        return page.render(scale=scale, grayscale=True).to_pil()
+    finally:
+        page.close()
 
 
 def _page_texts(document) -> list[str]:
