@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from app.ingest.formats.table import is_table_start
@@ -30,6 +30,7 @@ class Chunk:
     token_count: int
     heading_path: list[str] = field(default_factory=list)
     page: int | None = None  # 1-based, for formats with pages
+    ocr_confidence: float | None = None  # its page's mean OCR confidence when recognised
 
 
 @dataclass
@@ -52,11 +53,13 @@ def chunk_text(
     markdown: bool = False,
     page_starts: Sequence[int] = (),
     overlap_tokens: int = 0,
+    ocr_pages: Mapping[int, float] | None = None,
 ) -> list[Chunk]:
     """Split text into chunks of at most max_tokens; offsets index into text.
 
     `page_starts` are the offsets at which pages 1, 2, ... begin; `overlap_tokens` bounds
-    how much of the previous chunk (whole trailing pieces only) the next one repeats.
+    how much of the previous chunk (whole trailing pieces only) the next one repeats;
+    `ocr_pages` the mean OCR confidence of pages recognised from images, by page number.
     """
     chunks: list[Chunk] = []
     current: list[_Piece] = []
@@ -103,6 +106,9 @@ def chunk_text(
         current.append(piece)
         fresh += 1
     flush()
+    if ocr_pages:
+        for chunk in chunks:
+            chunk.ocr_confidence = ocr_pages.get(chunk.page) if chunk.page else None
     return chunks
 
 

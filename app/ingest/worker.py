@@ -370,6 +370,7 @@ class Worker:
             markdown=parsed.markdown,
             page_starts=parsed.page_starts,
             overlap_tokens=self.overlap_tokens,
+            ocr_pages=parsed.ocr_pages,
         )
         return parsed, chunks
 
@@ -484,4 +485,5 @@ def _new_chunk(
         embedding=vector,
         sentence_vectors=sentence_vectors,
         language=language,
+        ocr_confidence=chunk.ocr_confidence,
     )

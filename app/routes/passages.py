@@ -68,6 +68,8 @@ async def get_passage(request: Request) -> JSONResponse:
                 "media_type": row["media_type"],
                 "heading_path": list(row["heading_path"]),
                 "page": row["page"],
+                # Recognised from a scan (OCR): its page's mean word confidence, 0-100.
+                "ocr_confidence": row["ocr_confidence"],
                 "text": text,
                 "highlight": list(highlight) if highlight else None,
             }
