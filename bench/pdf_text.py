@@ -45,12 +45,13 @@ _FOLD = str.maketrans(
         "\ufffe": "-",
     }
 )
-_PUNCT = "\"'`.,;:!?()[]{}<>"
+_PUNCT = "\"'`.,;:!?()[]{}<>|"
 
 
 def words(text: str) -> Counter[str]:
     text = unicodedata.normalize("NFKC", text).translate(_FOLD)
-    return Counter(w for w in (t.strip(_PUNCT) for t in text.split()) if w)
+    # Table rules ("|", "---") written by the PDF parser are markup, not words.
+    return Counter(w for w in (t.strip(_PUNCT) for t in text.split()) if w and w != "---")
 
 
 def word_error(reference: Counter[str], extracted: Counter[str]) -> float:

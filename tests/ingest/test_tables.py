@@ -110,3 +110,50 @@ def test_a_row_longer_than_a_chunk_is_split_into_words_and_nothing_is_lost():
 
 def test_pipes_and_backslashes_in_cells_are_escaped():
     assert markdown_table([["a|b", "c\\"], ["1", "2"]]).split("\n")[0] == "| a\\|b | c\\\\ |"
+
+
+def _pdf_table(rows: list[list[str]], *, before: str = "", after: str = "") -> bytes:
+    """A PDF page with prose around a table whose number columns are right-aligned."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, pagesize=A4, invariant=1)
+    y = 800
+    if before:
+        page.drawString(72, y, before)
+        y -= 30
+    for row in rows:
+        page.drawString(72, y, row[0])
+        for x, value in zip((290, 390), row[1:], strict=False):
+            page.drawRightString(x, y, value)
+        y -= 16
+    if after:
+        page.drawString(72, y - 14, after)
+    page.showPage()
+    page.save()
+    return buffer.getvalue()
+
+
+def test_a_pdf_table_becomes_a_markdown_table_between_its_paragraphs():
+    data = _pdf_table(REVENUE, before="Revenue by region.", after="The figures are audited.")
+    text = parse(data, "application/pdf", "r.pdf").text
+    assert text == f"Revenue by region.\n\n{EXPECTED}\n\nThe figures are audited."
+
+
+def test_pdf_prose_is_not_taken_for_a_table():
+    lines = [
+        "Solar panels convert sunlight into electricity with an efficiency",
+        "of about twenty percent, and modern ones last twenty-five years",
+        "or more when they are cleaned twice a year.",
+    ]
+    assert "|" not in parse(files.pdf(["\n".join(lines)]), "application/pdf", "p.pdf").text
+
+
+def test_a_long_pdf_table_is_chunked_by_rows_with_its_header_repeated():
+    rows = [["Town", "People", "Area"]] + [[f"Town {i}", str(i), str(2 * i)] for i in range(40)]
+    parsed = parse(_pdf_table(rows), "application/pdf", "towns.pdf")
+    chunks = chunk_text(parsed.text, words, 40, page_starts=parsed.page_starts)
+    assert len(chunks) > 3
+    assert all(c.text.startswith("| Town | People | Area |\n| --- | --- | --- |") for c in chunks)
+    assert all(c.page == 1 for c in chunks)

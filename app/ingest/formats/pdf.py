@@ -14,7 +14,9 @@ pypdf glues and splits words ("belowunder", "sa vedinthe") wherever a font kerns
 places characters by their boxes and marks line-end hyphens, and is seven times faster.
 It is native code: a file built to crash it kills only the sandbox's child, which reports
 it and is replaced. Running headers and footers are dropped and line-end hyphens joined
-(pagetext.py); a chunk's page number comes from its page, not from the footer.
+(pagetext.py); a chunk's page number comes from its page, not from the footer. Tables are
+found from where PDFium places runs of text (pdftables.py; 3 ms a page with them); pages
+without a text layer are recognised by OCR (ocr.py) and marked as such.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from app.errors import IngestError
 from app.ingest.formats import ocr
 from app.ingest.formats.base import Format, Parsed, head, join_pages
 from app.ingest.formats.pagetext import drop_furniture, join_hyphens
+from app.ingest.formats.pdftables import with_tables
 
 # A page costs a few ms to read: a file of a hundred thousand pages (a few hundred kB when
 # they share one content stream) would hold a parser for minutes.
@@ -58,7 +61,7 @@ def parse(data: bytes, source: str) -> Parsed:
                 f"{source!r} has {len(document)} pages; at most {MAX_PAGES} are read"
                 " (split it into smaller files)"
             )
-        pages = [_clean(text) for text in _page_texts(document)]
+        pages = [_clean(text) for text in _page_texts(document, tables=True)]
         title = (document.get_metadata_dict().get("Title") or "").strip() or None
         scanned = [i for i, page in enumerate(pages) if len(_WORD_CHARS.findall(page)) < 20]
         confidences = _recognise(document, scanned, pages, source)
@@ -123,28 +126,32 @@ def _render(page):
         page.close()
 
 
-def _page_texts(document) -> list[str]:
-    """Each page's text, line breaks as newlines, line-end hyphens as "-\\n"."""
+def _page_texts(document, *, tables: bool = False) -> list[str]:
+    """Each page's text, line breaks as newlines, line-end hyphens as "-\\n"; with
+    `tables`, the lines of a table as a Markdown table (pdftables.py)."""
     texts = []
     for page in document:
         textpage = page.get_textpage()
         try:
             text = textpage.get_text_range()
+            # PDFium marks a hyphen that ends a line as U+FFFE and joins the two lines.
+            text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufffe", "-\n")
+            if tables:
+                text = with_tables(text, textpage)
         finally:
             textpage.close()
             page.close()
-        # PDFium marks a hyphen that ends a line as U+FFFE and joins the two lines.
-        texts.append(text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufffe", "-\n"))
+        texts.append(text)
     return texts
 
 
 def pdfium_pages(data: bytes) -> list[str]:
-    """The raw text of every page (bench/pdf_text.py compares it with other extractors)."""
+    """Every page's text as parse reads it, before cleaning (bench/pdf_text.py)."""
     import pypdfium2 as pdfium
 
     document = pdfium.PdfDocument(data)
     try:
-        return _page_texts(document)
+        return _page_texts(document, tables=True)
     finally:
         document.close()
 
