@@ -3,19 +3,19 @@
 PDFium over pypdf and pdfminer.six, measured by bench/pdf_text.py on four real manuals
 (bash, find, rsync, tar typeset by groff, 194 pages) against groff's own plain text:
 
-| extractor | word error (raw) | word error (cleaned) | ms a page |
+| extractor | word error (raw) | word error (cleaned) | CPU ms a page |
 | --- | --- | --- | --- |
-| pypdf | 0.188 | 0.143 | 14.8 |
-| pypdf, layout mode | 0.132 | 0.086 | 19.8 |
-| pypdfium2 | 0.066 | 0.019 | 2.0 |
-| pdfminer.six | 0.153 | 0.108 | 77.6 |
+| pypdf | 0.188 | 0.143 | 16.9 |
+| pypdf, layout mode | 0.132 | 0.086 | 28.8 |
+| pypdfium2 (with table detection) | 0.067 | 0.020 | 3.5 |
+| pdfminer.six | 0.153 | 0.108 | 83.6 |
 
 pypdf glues and splits words ("belowunder", "sa vedinthe") wherever a font kerns; PDFium
-places characters by their boxes and marks line-end hyphens, and is seven times faster.
+places characters by their boxes and marks line-end hyphens, and is five times faster.
 It is native code: a file built to crash it kills only the sandbox's child, which reports
 it and is replaced. Running headers and footers are dropped and line-end hyphens joined
 (pagetext.py); a chunk's page number comes from its page, not from the footer. Tables are
-found from where PDFium places runs of text (pdftables.py; 3 ms a page with them); pages
+found from where PDFium places runs of text (pdftables.py); pages
 without a text layer are recognised by OCR (ocr.py) and marked as such.
 """
 
