@@ -11,6 +11,8 @@ import os
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.ingest import sandbox
 from app.ingest.formats import for_filename, ocr, parse
@@ -128,3 +130,18 @@ def test_in_the_sandbox_each_recognised_page_reports_progress():
         box.close()
     assert seen == [(1, 3), (2, 3), (3, 3)]
     assert set(parsed.ocr_pages) == {1, 2, 3}
+
+
+def test_a_low_confidence_page_says_its_words_may_be_wrong():
+    assert ocr.provenance(None) is None
+    assert ocr.provenance(93.4) == "text recognised from a scan (93% confidence)"
+    assert "words may be wrong" in ocr.provenance(41.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=2000), st.sampled_from(["image/png", "image/jpeg", "image/tiff"]))
+def test_property_any_bytes_as_an_image_give_text_or_an_ingest_error(data, media_type):
+    try:
+        parse(data, media_type, "any")
+    except IngestError as exc:
+        assert "'any'" in str(exc)

@@ -54,9 +54,12 @@ def test_a_scan_is_found_on_its_page_and_marked_as_recognised(client, settings):
     assert results["results"][0]["page"] == 2
     passage = client.get(f"/api/passages/{rows[1]['id']}").json()["passage"]
     assert passage["ocr_confidence"] == pytest.approx(rows[1]["ocr_confidence"])
+    assert passage["provenance"].startswith("text recognised from a scan (")
     typed = ingest(client, "typed.md", "# Notes\n\nTyped text, not a scan.")
     typed_rows = _chunks(settings.database_url, typed["id"])
     assert typed_rows[0]["ocr_confidence"] is None
+    typed_passage = client.get(f"/api/passages/{typed_rows[0]['id']}").json()["passage"]
+    assert typed_passage["provenance"] is None
 
 
 def test_a_document_never_ends_ready_without_chunks(client):

@@ -40,6 +40,18 @@ LOW_CONFIDENCE = 60.0
 _SPACES = re.compile(r"[ \t]+")
 
 
+def provenance(confidence: float | None) -> str | None:
+    """What a sources panel says of a passage read by OCR (None for one that was not)."""
+    if confidence is None:
+        return None
+    if confidence < LOW_CONFIDENCE:
+        return (
+            f"text recognised from a scan, with low confidence ({confidence:.0f}%): "
+            "words may be wrong"
+        )
+    return f"text recognised from a scan ({confidence:.0f}% confidence)"
+
+
 class OcrUnavailable(Exception):
     """Tesseract or a language's data is not installed; the message says how to add it."""
 
