@@ -109,11 +109,38 @@ def typeset(name: str) -> tuple[bytes, str]:
     return pdf, plain
 
 
+def typeset_with_reportlab(path: Path, words_per_page: int = 300) -> tuple[bytes, str]:
+    """Two pages of a text file, typeset by reportlab; the reference is the text itself."""
+    import textwrap
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    words = path.read_text().split()[: 2 * words_per_page]
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, pagesize=A4)
+    for start in range(0, len(words), words_per_page):
+        y = 800
+        for line in textwrap.wrap(" ".join(words[start : start + words_per_page]), 90):
+            page.drawString(60, y, line)
+            y -= 14
+        page.showPage()
+    page.save()
+    return buffer.getvalue(), " ".join(words)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--man", nargs="+", default=["bash", "find", "rsync", "tar"])
+    parser.add_argument(
+        "--smoke", action="store_true", help="two pages of the GPL typeset by reportlab (no groff)"
+    )
     args = parser.parse_args()
-    manuals = {name: typeset(name) for name in args.man}
+    if args.smoke:
+        args.man = ["GPL-3 (reportlab)"]
+        manuals = {args.man[0]: typeset_with_reportlab(Path("/usr/share/common-licenses/GPL-3"))}
+    else:
+        manuals = {name: typeset(name) for name in args.man}
     results = {}
     for extractor, extract in EXTRACTORS.items():
         raw_errors, clean_errors, pages, seconds = [], [], 0, 0.0
