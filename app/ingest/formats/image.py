@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app.ingest.formats import ocr
 from app.ingest.formats.base import Format, IngestError, Parsed, join_pages
+from app.ingest.formats.pagetext import join_hyphens
 
 MAX_FRAMES = 500  # pages of a multi-page TIFF, as for a scanned PDF
 
@@ -54,7 +55,7 @@ def parse(data: bytes, source: str, *, kind: str) -> Parsed:
     pages = [page.text for page in found]
     if not any(pages):
         raise IngestError(f"{source!r} is an image in which OCR found no text")
-    text, starts = join_pages(pages)
+    text, starts = join_pages(join_hyphens(pages))
     confidences = {n: page.confidence for n, page in enumerate(found, 1) if page.text}
     return Parsed(text, page_starts=starts, markdown=False, ocr_pages=confidences)
 

@@ -71,11 +71,8 @@ def parse(data: bytes, source: str) -> Parsed:
         document.close()
     if not any(page.strip() for page in pages):
         raise IngestError(f"{source!r} has no text, and OCR found none on its pages")
-    typeset = [i for i in range(len(pages)) if i not in confidences]
-    cleaned = join_hyphens(drop_furniture([pages[i] for i in typeset]))
-    for i, page in zip(typeset, cleaned, strict=True):
-        pages[i] = page
-    text, starts = join_pages(pages)
+    # Scanned books have running heads and broken words too: OCR'd pages are cleaned alike.
+    text, starts = join_pages(join_hyphens(drop_furniture(pages)))
     # No headings in a PDF's text: a "# comment" line in a manual is not one.
     return Parsed(
         text,
