@@ -167,11 +167,15 @@ def _table_rows(
 ) -> Iterator[_Piece]:
     """A Markdown table too long for one chunk, as runs of whole rows. The first run holds
     the header and separator rows; every later one carries them as its `header`, so no row
-    is read without the names of its columns."""
+    is read without the names of its columns. A header taking more than half the window is
+    not repeated (the rows would not fit beside it): its rows are then read as lines."""
     header_end = text.find("\n", text.index("\n", start) + 1, end)
+    header_end = end if header_end == -1 else header_end  # a table of its header alone
     header = text[start:header_end]
     header_tokens = count_tokens(header)
+    repeat = 2 * header_tokens <= max_tokens
     lead = ""  # the header the current run repeats ("" for the first, which holds it)
+    shown = False  # whether the header's text is in a piece yet
     run_start: int | None = None
     run_end = used = 0
     line_start = start
@@ -180,21 +184,26 @@ def _table_rows(
         line_end = end if line_end == -1 else line_end
         tokens = count_tokens(text[line_start:line_end])
         lead_tokens = header_tokens if lead else 0
-        room = max_tokens - lead_tokens
-        if run_start is not None and used + tokens > room:
-            if run_end > header_end:  # never a run of the header rows alone
+        if run_start is not None and used + lead_tokens + tokens > max_tokens:
+            if run_end > header_end or not repeat:  # never a run of the header rows alone
                 yield _Piece(run_start, run_end, used + lead_tokens, path, header=lead, table=True)
-            run_start, used, lead = None, 0, header
-            room = max_tokens - header_tokens
-        if tokens > room:  # a row longer than a chunk: its words, without the header
+                shown = shown or run_start == start or bool(lead)
+            run_start, used = None, 0
+            lead = header if repeat else ""
+            lead_tokens = header_tokens if lead else 0
+        if lead_tokens + tokens > max_tokens:  # a row longer than a chunk: its words
+            if not shown and line_start > header_end:
+                yield _Piece(start, header_end, header_tokens, path, table=True)
+                shown = True
             yield from _word_runs(text, line_start, line_end, count_tokens, max_tokens, path)
         else:
             run_start = line_start if run_start is None else run_start
             run_end, used = line_end, used + tokens
         line_start = line_end + 1
     if run_start is not None:
-        tokens = used + (header_tokens if lead else 0)
-        yield _Piece(run_start, run_end, tokens, path, header=lead, table=True)
+        yield _Piece(
+            run_start, run_end, used + (header_tokens if lead else 0), path, header=lead, table=True
+        )
 
 
 def _fence_after(text: str, start: int, end: int, fence: str) -> str:

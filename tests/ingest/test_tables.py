@@ -7,6 +7,8 @@ import io
 
 import docx
 import pptx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pptx.util import Inches
 
 from app.ingest.chunk import chunk_text
@@ -157,3 +159,28 @@ def test_a_long_pdf_table_is_chunked_by_rows_with_its_header_repeated():
     assert len(chunks) > 3
     assert all(c.text.startswith("| Town | People | Area |\n| --- | --- | --- |") for c in chunks)
     assert all(c.page == 1 for c in chunks)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.text("abc xyz", min_size=1, max_size=30), min_size=2, max_size=2),
+        min_size=1,
+        max_size=40,
+    ),
+    st.integers(8, 60),
+)
+def test_property_a_row_is_never_read_without_its_header(rows, window):
+    table = markdown_table([["Name", "Value"], *rows])
+    header = "| Name | Value |\n| --- | --- |"
+    row_lines = set(table.split("\n")[2:])
+    chunks = chunk_text(f"# T\n\nBefore.\n\n{table}\n\nAfter.", words, window, markdown=True)
+    repeated = 2 * words(header) <= window  # else the header is not repeated: no room
+    for chunk in chunks:
+        # A row longer than the window is cut into runs of words; every whole row that a
+        # chunk holds comes with the header.
+        if repeated and any(line in row_lines for line in chunk.text.split("\n")):
+            assert header in chunk.text, chunk.text
+        assert chunk.token_count <= window
+    # Nothing is lost: every word of the table is in some chunk.
+    assert set(table.split()) <= {w for c in chunks for w in c.text.split()}
