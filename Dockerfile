@@ -26,11 +26,12 @@ RUN if [ -f /tmp/pip/pip.conf ]; then export PIP_CONFIG_FILE=/tmp/pip/pip.conf; 
     && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 
 FROM ${BASE} AS runtime
-RUN if ! command -v python3 >/dev/null 2>&1; then \
-        apt-get update -q \
-        && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3 \
-        && rm -rf /var/lib/apt/lists/*; \
-    fi \
+# OCR's English language data (the engine itself comes with tesserocr's wheel); add
+# tesseract-ocr-deu and the like here for OCR_LANGUAGES=eng+deu.
+RUN apt-get update -q \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        tesseract-ocr-eng $(command -v python3 >/dev/null 2>&1 || echo python3) \
+    && rm -rf /var/lib/apt/lists/* \
     && groupadd --system app && useradd --system --gid app --home-dir /app app \
     && mkdir -p /data && chown app:app /data
 COPY --from=build /opt/venv /opt/venv

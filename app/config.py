@@ -56,6 +56,8 @@ class Settings:
     stream_log_url: str | None = None
     parse_timeout_seconds: float = 60.0
     parse_memory_mb: int = 1024
+    ocr_languages: tuple[str, ...] = ("eng",)
+    ocr_page_seconds: float = 30.0
     url_ports: tuple[int, ...] | None = (80, 443)  # None: any port
     embedding_backend: str = "onnx-int8"  # local provider: onnx-int8, onnx or torch
     rerank_provider: str = "none"  # none, local (a CrossEncoder path) or http (/rerank)
@@ -113,6 +115,14 @@ def _memory_mb(value: str) -> int:
     if number < 256:
         raise ValueError("must be at least 256 (MB): the parsers alone need about 150")
     return number
+
+
+def _ocr_languages(value: str) -> tuple[str, ...]:
+    """Tesseract language codes, "eng" or "eng+deu" (commas and spaces also separate)."""
+    codes = tuple(c for c in re.split(r"[+,\s]+", value.strip()) if c)
+    if not codes or not all(re.fullmatch(r"[a-z]{3}(_[a-z]+)*", c) for c in codes):
+        raise ValueError("expected Tesseract language codes such as eng or eng+deu")
+    return codes
 
 
 def _ports(value: str) -> tuple[int, ...] | None:
@@ -263,6 +273,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         parse_timeout_seconds=get("PARSE_TIMEOUT_SECONDS", _positive_float, 60.0),
         parse_memory_mb=get("PARSE_MEMORY_MB", _memory_mb, 1024),
+        ocr_languages=get("OCR_LANGUAGES", _ocr_languages, ("eng",)),
+        ocr_page_seconds=get("OCR_PAGE_SECONDS", _positive_float, 30.0),
         url_ports=get("URL_PORTS", _ports, (80, 443)),
         embedding_backend=backend,
         rerank_provider=rerank_provider,

@@ -74,7 +74,14 @@ async def startup(
     Refuses to start when the configured embedding model is not the one the stored vectors
     came from (`check_model=False` is for `python -m app reindex` only).
     """
-    sandbox.configure(sandbox.Limits(settings.parse_timeout_seconds, settings.parse_memory_mb))
+    sandbox.configure(
+        sandbox.Limits(
+            settings.parse_timeout_seconds,
+            settings.parse_memory_mb,
+            ocr_languages=settings.ocr_languages,
+            ocr_page_seconds=settings.ocr_page_seconds,
+        )
+    )
     dsn, server = database_url(settings)
     pool = None
     try:

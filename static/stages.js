@@ -4,6 +4,7 @@
 export const STAGES = {
   queued: "Waiting",
   parsing: "Reading",
+  ocr: "Recognising scanned pages",
   chunking: "Splitting",
   embedding: "Indexing",
   storing: "Saving",

@@ -109,3 +109,161 @@ def pptx_file(
     buffer = io.BytesIO()
     presentation.save(buffer)
     return buffer.getvalue()
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ODS = "application/vnd.oasis.opendocument.spreadsheet"
+
+
+def workbook(sheets: dict[str, list[list[object]]], *, merge: dict[str, str] | None = None):
+    """An openpyxl workbook with one sheet per name, rows appended; `merge` maps a sheet
+    to a range of cells merged in it ("B1:C1")."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+        if merge and name in merge:
+            sheet.merge_cells(merge[name])
+    return book
+
+
+def xlsx(sheets: dict[str, list[list[object]]], *, merge: dict[str, str] | None = None,
+         cached: dict[str, str] | None = None) -> bytes:  # fmt: skip
+    """An XLSX file; `cached` gives formulas ("B2*2") the result Excel would have stored
+    with them (openpyxl writes formulas without results)."""
+    buffer = io.BytesIO()
+    workbook(sheets, merge=merge).save(buffer)
+    data = buffer.getvalue()
+    if not cached:
+        return data
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            body = source.read(info)
+            if info.filename.startswith("xl/worksheets/"):
+                for formula, value in cached.items():
+                    empty, filled = f"<f>{formula}</f><v></v>", f"<f>{formula}</f><v>{value}</v>"
+                    body = body.replace(empty.encode(), filled.encode())
+            target.writestr(info, body)
+    return out.getvalue()
+
+
+def ods(rows: list[list[str]], *, sheet: str = "Sheet1") -> bytes:
+    """A minimal OpenDocument spreadsheet of string cells."""
+    ns = (
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+    )
+    body = "".join(
+        "<table:table-row>"
+        + "".join(
+            f'<table:table-cell office:value-type="string"><text:p>{cell}</text:p>'
+            "</table:table-cell>"
+            for cell in row
+        )
+        + "</table:table-row>"
+        for row in rows
+    )
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns}><office:body>'
+        f'<office:spreadsheet><table:table table:name="{sheet}">{body}</table:table>'
+        "</office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+        'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
+        '<manifest:file-entry manifest:full-path="/" '
+        f'manifest:media-type="{ODS}"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("mimetype", ODS, compress_type=zipfile.ZIP_STORED)
+        archive.writestr("content.xml", content, compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr("META-INF/manifest.xml", manifest)
+    return buffer.getvalue()
+
+
+def xlsx_with_sheet_xml(sheet_xml: bytes, shared_strings: bytes | None = None) -> bytes:
+    """An XLSX whose first sheet's XML is `sheet_xml` (hostile extents, empty rows)."""
+    buffer = io.BytesIO()
+    workbook({"Data": [["a"]]}).save(buffer)
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source,
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target,
+    ):
+        for info in source.infolist():
+            body = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                body = sheet_xml
+            target.writestr(info.filename, body)
+        if shared_strings is not None:  # openpyxl wrote none: its one cell is inline
+            target.writestr("xl/sharedStrings.xml", shared_strings)
+    return out.getvalue()
+
+
+def page_image(lines: list[str], *, dpi: int = 200, font_size: int = 14):
+    """A page of text as a grey Pillow image: typeset by reportlab, rasterised by PDFium."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(pdf_lines(lines, font_size=font_size))
+    image = document[0].render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
+    document.close()
+    return image
+
+
+def pdf_lines(lines: list[str], *, font_size: int = 14) -> bytes:
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, pagesize=A4, invariant=1)
+    page.setFont("Helvetica", font_size)
+    y = 780
+    for line in lines:
+        page.drawString(72, y, line)
+        y -= font_size * 1.6
+    page.showPage()
+    page.save()
+    return buffer.getvalue()
+
+
+def scanned_pdf(pages: list[list[str]], *, dpi: int = 200) -> bytes:
+    """An image-only PDF, as a scanner makes: each page's text rasterised at `dpi`."""
+    images = [page_image(lines, dpi=dpi) for lines in pages]
+    buffer = io.BytesIO()
+    images[0].save(buffer, "PDF", resolution=dpi, save_all=True, append_images=images[1:])
+    return buffer.getvalue()
+
+
+def photo(lines: list[str], *, angle: float = 4.0, seed: int = 1) -> bytes:
+    """A noisy, slightly turned photo of a page, as a JPEG."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    image = page_image(lines, dpi=200)
+    image = image.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=235)
+    image = image.filter(ImageFilter.GaussianBlur(0.8))
+    pixels = np.asarray(image, dtype=np.int16)
+    pixels = pixels + np.random.default_rng(seed).normal(0, 15, pixels.shape).astype(np.int16)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=60)
+    return buffer.getvalue()
+
+
+def many_page_scan(pages: int) -> bytes:
+    """A small PDF of `pages` pages that all show one image and carry no text."""
+    from reportlab.lib.utils import ImageReader
+
+    image = ImageReader(page_image(["A scanned page."], dpi=50))
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, pagesize=A4, invariant=1)
+    for _ in range(pages):
+        page.drawImage(image, 0, 0, width=595, height=842)
+        page.showPage()
+    page.save()
+    return buffer.getvalue()

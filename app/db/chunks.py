@@ -27,13 +27,14 @@ class NewChunk:
     embedding: np.ndarray
     sentence_vectors: bytes | None = None
     language: str = "english"  # the text search configuration its lexemes come from
+    ocr_confidence: float | None = None  # recognised from an image: its mean OCR confidence
 
 
 async def copy_chunks(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, NewChunk]]) -> None:
     """COPY chunks of any number of documents in one statement."""
     await conn.copy_records_to_table(
         "chunks",
-        columns=(*INSERT_COLUMNS, "language"),
+        columns=(*INSERT_COLUMNS, "language", "ocr_confidence"),
         records=[
             (
                 document_id,
@@ -47,6 +48,7 @@ async def copy_chunks(conn: asyncpg.Connection, rows: Sequence[tuple[UUID, NewCh
                 c.embedding,
                 c.sentence_vectors,
                 c.language,
+                c.ocr_confidence,
             )  # fmt: skip
             for document_id, c in rows
         ],

@@ -26,18 +26,21 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from app.errors import AppError
-from app.ingest.formats import Parsed
+from app.ingest.formats import Parsed, ocr
 from app.ingest.formats import parse as parse_in_process
 from app.ingest.formats.base import IngestError
 
 log = logging.getLogger(__name__)
 
+Progress = Callable[[int, int], None]
 IN_PROCESS = frozenset({"text/plain", "text/markdown"})
 # Parses a child runs before it is replaced: bounds what a leak or a fragmented heap costs.
 TASKS_PER_CHILD = 200
@@ -47,9 +50,16 @@ _PRELOAD = [
     "app.ingest.formats.html",
     "app.ingest.formats.pdf",
     "app.ingest.formats.pptx",
+    "app.ingest.formats.sheet",
+    "app.ingest.formats.delimited",
+    "app.ingest.formats.image",
+    "app.ingest.formats.ocr",
+    "PIL.Image",
     "app.ingest.formats.text",
     "docx",
     "pptx",
+    "pypdfium2",
+    "python_calamine",
 ]
 
 
@@ -58,6 +68,10 @@ class Limits:
     timeout_seconds: float = 60.0  # PARSE_TIMEOUT_SECONDS: wall clock and CPU time per file
     memory_mb: int = 1024  # PARSE_MEMORY_MB: address space of a parsing process
     processes: int = 2  # children parsing at once
+    ocr_languages: tuple[str, ...] = ("eng",)  # OCR_LANGUAGES
+    # OCR_PAGE_SECONDS: each page recognised grants this much more CPU and wall time, so a
+    # scan of many pages is bounded page by page rather than cut off at timeout_seconds.
+    ocr_page_seconds: float = 30.0
 
 
 class ParseCrashed(Exception):
@@ -74,11 +88,16 @@ class Sandbox:
         self._ready = threading.Condition()
         self.pid = os.getpid()  # a forked copy of the worker must not share these children
 
-    def parse(self, data: bytes, media_type: str, source: str) -> Parsed:
-        """Parse in a child; IngestError when the file is refused, too slow or too big."""
+    def parse(
+        self, data: bytes, media_type: str, source: str, progress: Progress | None = None
+    ) -> Parsed:
+        """Parse in a child; IngestError when the file is refused, too slow or too big.
+
+        `progress(done, total)` is called as pages are recognised by OCR.
+        """
         child = self._take()
         try:
-            outcome = child.run(data, media_type, source, self.limits)
+            outcome = child.run(data, media_type, source, self.limits, progress)
         except BaseException:
             child.kill()  # a half-done task leaves the pipe in an unknown state
             child = None
@@ -144,7 +163,14 @@ class _Child:
         self.tasks = 0
         self.alive = True
 
-    def run(self, data: bytes, media_type: str, source: str, limits: Limits) -> tuple[str, Any]:
+    def run(
+        self,
+        data: bytes,
+        media_type: str,
+        source: str,
+        limits: Limits,
+        progress: Progress | None = None,
+    ) -> tuple[str, Any]:
         self.tasks += 1
         try:
             self.connection.send((data, media_type, source, limits))
@@ -160,7 +186,13 @@ class _Child:
                 return "refused", _too_slow(source, limits)
             try:
                 if self.connection.poll(left):
-                    return self.connection.recv()
+                    message = self.connection.recv()
+                    if message[0] != "progress":
+                        return message
+                    # A page recognised: the child granted itself the page's CPU time.
+                    deadline += 2 * limits.ocr_page_seconds
+                    if progress is not None:
+                        progress(*message[1])
             except (EOFError, OSError):
                 return "refused", self._died(source, limits)
 
@@ -213,8 +245,18 @@ def _serve(connection: Connection) -> None:
             limited = True
         used = resource.getrusage(resource.RUSAGE_SELF)
         _lower(resource.RLIMIT_CPU, int(used.ru_utime + used.ru_stime + limits.timeout_seconds) + 1)
+        ocr.configure(ocr.Options(limits.ocr_languages, limits.ocr_page_seconds))
+        ocr.on_page = partial(_page_done, connection, limits)
         connection.send(_parse_one(data, media_type, source, limits))
         del data
+
+
+def _page_done(connection: Connection, limits: Limits, done: int, total: int) -> None:
+    """A page was recognised: grant the next one its CPU time, and tell the parent."""
+    soft = resource.getrlimit(resource.RLIMIT_CPU)[0]
+    if soft != resource.RLIM_INFINITY:
+        _lower(resource.RLIMIT_CPU, soft + int(limits.ocr_page_seconds) + 1)
+    connection.send(("progress", (done, total)))
 
 
 def _lower(limit: int, soft: int) -> None:
@@ -257,8 +299,10 @@ def configure(limits: Limits) -> None:
         old.close()
 
 
-def parse(data: bytes, media_type: str, source: str) -> Parsed:
-    """Parse a stored file in a limited child process; IngestError when it cannot be read."""
+def parse(data: bytes, media_type: str, source: str, progress: Progress | None = None) -> Parsed:
+    """Parse a stored file in a limited child process; IngestError when it cannot be read.
+
+    `progress(done, total)` is called from this thread as OCR recognises pages."""
     global _sandbox
     if media_type in IN_PROCESS:
         return parse_in_process(data, media_type, source)
@@ -266,7 +310,7 @@ def parse(data: bytes, media_type: str, source: str) -> Parsed:
         if _sandbox is None or _sandbox.pid != os.getpid():
             _sandbox = Sandbox(_limits)
         sandbox = _sandbox
-    return sandbox.parse(data, media_type, source)
+    return sandbox.parse(data, media_type, source, progress)
 
 
 if __name__ == "__main__":

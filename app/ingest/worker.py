@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -25,7 +26,7 @@ from app.embedders import Embedder
 from app.errors import AppError, IngestError
 from app.ingest.chunk import Chunk, chunk_text
 from app.ingest.embed import embed_sorted
-from app.ingest.sandbox import Parsed, parse
+from app.ingest.sandbox import Parsed, Progress, parse
 from app.text.language import chunk_configs
 
 log = logging.getLogger(__name__)
@@ -344,7 +345,8 @@ class Worker:
                     content = await document_sql.read_file(conn, document_id)
                 if content is None:
                     raise IngestError("the uploaded file is missing")
-                parsed, chunks = await asyncio.to_thread(self._split, document, content)
+                pages = partial(self._pages_recognised, asyncio.get_running_loop(), document_id)
+                parsed, chunks = await asyncio.to_thread(self._split, document, content, pages)
                 if not chunks:
                     raise IngestError("the document has no text to index")
                 prepared.append(_Prepared(job, document, parsed, chunks))
@@ -355,9 +357,24 @@ class Worker:
                 await self._retry_or_fail(job, exc)
         return prepared
 
-    def _split(self, document: asyncpg.Record, content: bytes) -> tuple[Parsed, list[Chunk]]:
+    def _pages_recognised(
+        self, loop: asyncio.AbstractEventLoop, document_id: UUID, done: int, total: int
+    ) -> None:
+        """From the parsing thread: OCR has read `done` of `total` pages (stage "ocr")."""
+
+        async def notify() -> None:
+            async with self.pool.acquire() as conn:
+                await document_sql.notify_progress(
+                    conn, document_id, stage="ocr", done=done, total=total
+                )
+
+        asyncio.run_coroutine_threadsafe(notify(), loop)
+
+    def _split(
+        self, document: asyncpg.Record, content: bytes, progress: Progress | None = None
+    ) -> tuple[Parsed, list[Chunk]]:
         """Parse and chunk (CPU work for big files, so it runs off the event loop)."""
-        parsed = parse(content, document["media_type"], document["source"])
+        parsed = parse(content, document["media_type"], document["source"], progress)
         if len(parsed.text) > MAX_TEXT_CHARS:
             raise IngestError(
                 f"{document['source']!r} holds {len(parsed.text):,} characters of text, more "
@@ -370,6 +387,7 @@ class Worker:
             markdown=parsed.markdown,
             page_starts=parsed.page_starts,
             overlap_tokens=self.overlap_tokens,
+            ocr_pages=parsed.ocr_pages,
         )
         return parsed, chunks
 
@@ -484,4 +502,5 @@ def _new_chunk(
         embedding=vector,
         sentence_vectors=sentence_vectors,
         language=language,
+        ocr_confidence=chunk.ocr_confidence,
     )

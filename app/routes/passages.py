@@ -12,6 +12,7 @@ from starlette.routing import Route
 from app.auth.access import principal_of, require_document
 from app.db import passages as passage_sql
 from app.errors import BadRequest, NotFound
+from app.ingest.formats import ocr
 from app.routes.deps import read_json, resources_of, whole_number
 from app.text.markdown import render
 from app.text.sentences import sentence_spans
@@ -68,6 +69,9 @@ async def get_passage(request: Request) -> JSONResponse:
                 "media_type": row["media_type"],
                 "heading_path": list(row["heading_path"]),
                 "page": row["page"],
+                # Recognised from a scan (OCR): its page's mean word confidence, 0-100.
+                "ocr_confidence": row["ocr_confidence"],
+                "provenance": ocr.provenance(row["ocr_confidence"]),
                 "text": text,
                 "highlight": list(highlight) if highlight else None,
             }

@@ -81,6 +81,8 @@ export async function openCitation(turn, n, button) {
     title,
     name.file ? el("p", { class: "muted file" }, name.file) : null,
     where.length ? el("p", { class: "where" }, where.join(" · ")) : null,
+    // Read by OCR: "text recognised from a scan", with a warning when confidence is low.
+    passage.provenance ? el("p", { class: "muted provenance" }, passage.provenance) : null,
     text,
     el("a", { class: "open-original", href: fileUrl, target: "_blank", rel: "noopener" }, "Open original ↗"),
   ].filter(Boolean));

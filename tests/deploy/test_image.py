@@ -20,6 +20,7 @@ import asyncpg
 import httpx
 import pytest
 
+from tests import files
 from tests.conftest import add_test_admin
 from tests.deploy.client import ask
 from tests.deploy.stack import ROOT, free_port
@@ -164,6 +165,11 @@ def test_the_image_migrates_serves_and_answers(image, tmp_path):
                 document = ingest(client, "solar.md", SOLAR_GUIDE)
                 assert document["chunk_count"] >= 1
                 answer = ask(client, "How often should solar panels be cleaned?")
+                # The image installs the OCR engine and its English data: a scan is read.
+                scan = files.scanned_pdf([["Eastmarch Water Board"], ["The northern dam"]])
+                assert ingest(client, "scan.pdf", scan)["chunk_count"] == 2
+                found = client.get("/api/search", params={"q": "northern dam"}).json()
+                assert found["results"][0]["page"] == 2
             assert answer.ended == "done", answer.events
             assert "twice a year" in answer.text
         finally:

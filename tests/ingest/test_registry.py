@@ -22,8 +22,9 @@ def test_media_types():
     assert media_type_for("README.md") == "text/markdown"
     assert media_type_for("report.PDF") == "application/pdf"
     assert media_type_for("page.htm") == "text/html"
-    with pytest.raises(UnsupportedDocument, match="sheet.xlsx"):
-        media_type_for("sheet.xlsx")
+    assert media_type_for("data.TSV") == "text/tab-separated-values"
+    with pytest.raises(UnsupportedDocument, match="sheet.numbers"):
+        media_type_for("sheet.numbers")
 
 
 def test_decode_strips_bom_and_normalises_newlines():

@@ -28,7 +28,9 @@ def assert_error(response, status: int, code: str | None = None, words: str = ""
     [
         ("empty.txt", b"", 400, "empty_file", "empty"),
         ("blank.md", b"\n\n   \n", 400, "empty_file", "empty"),
-        ("sheet.xlsx", b"PK\x03\x04 something", 415, "unsupported_media_type", ".md"),
+        ("sheet.numbers", b"PK\x03\x04 something", 415, "unsupported_media_type", ".md"),
+        ("sheet.xlsx", b"PK\x03\x04 something", 422, "not_xlsx", "XLSX"),
+        ("scan.png", b"GIF89a not a png", 422, "unprocessable", "PNG"),
         ("report.pdf", b"<html>not a pdf</html>", 422, "not_pdf", "%PDF-"),
         ("letter.docx", b"not a zip at all", 422, "not_docx", "DOCX"),
         ("page.html", b"<p>\x00\x01\x02</p>", 422, "not_html", "binary"),

@@ -1,9 +1,11 @@
 """GET /api/documents/events: status and progress over SSE, fed by NOTIFY."""
 
 import json
+import os
 from collections.abc import Callable, Iterator
 
 import httpx
+import pytest
 
 from tests.helpers import AUTH, SOLAR_GUIDE
 
@@ -56,3 +58,29 @@ def test_failed_documents_stream_their_error(live_server):
             lines, lambda name, data: name == "status" and data["status"] == "failed"
         )
     assert "scan.pdf" in events[-1][1]["error"]
+
+
+def test_a_scan_streams_progress_page_by_page_as_ocr_reads_it(live_server):
+    from app.ingest.formats import ocr
+    from tests import files
+
+    if "eng" not in ocr.installed_languages() and not os.environ.get("CI"):
+        pytest.skip(f"OCR language data missing: {ocr.INSTALL}")
+    scan = files.scanned_pdf([["Page one of the scan"], ["Page two"], ["Page three"]])
+    with (
+        httpx.Client(base_url=live_server, timeout=120, headers=AUTH) as client,
+        client.stream("GET", "/api/documents/events") as stream,
+    ):
+        lines = stream.iter_lines()
+        read_events(lines, lambda name, _: name == "listening")
+        response = client.post("/api/documents", files={"file": ("scan.pdf", scan)})
+        document_id = response.json()["document"]["id"]
+        events = read_events(
+            lines, lambda name, data: name == "status" and data["status"] == "ready"
+        )
+    pages = [
+        (data["done"], data["total"])
+        for name, data in events
+        if name == "progress" and data.get("id") == document_id and data["stage"] == "ocr"
+    ]
+    assert pages == [(1, 3), (2, 3), (3, 3)]

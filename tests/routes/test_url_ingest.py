@@ -35,7 +35,7 @@ class Handler(BaseHTTPRequestHandler):
             "/hop2": lambda: self.redirect("page.html"),
             "/loop": lambda: self.redirect("/loop"),
             "/metadata": lambda: self.redirect("http://169.254.169.254/latest/meta-data/"),
-            "/image.png": lambda: self.send(200, "image/png", b"\x89PNG\r\n"),
+            "/video.mp4": lambda: self.send(200, "video/mp4", b"\x00\x00\x00\x18ftypmp42"),
             "/huge.txt": lambda: self.send(200, "text/plain", b"a" * (1024 * 1024 + 10)),
             "/liar.txt": self.lying_length,
             "/slow": self.slow,
@@ -124,7 +124,7 @@ def test_redirects_are_followed_hop_by_hop(url_client, site):
     [
         ("/metadata", 400, "url_refused", "link-local"),
         ("/loop", 422, "url_redirects", "redirects more than"),
-        ("/image.png", 415, "unsupported_media_type", "image/png"),
+        ("/video.mp4", 415, "unsupported_media_type", "video/mp4"),
         ("/huge.txt", 413, "payload_too_large", "MAX_UPLOAD_MB"),
         ("/liar.txt", 413, "payload_too_large", "MAX_UPLOAD_MB"),
         ("/slow", 422, "url_timeout", "URL_TIMEOUT_SECONDS"),

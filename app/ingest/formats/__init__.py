@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from app.errors import UnsupportedDocument
-from app.ingest.formats import docx, html, pdf, pptx, text
+from app.ingest.formats import delimited, docx, html, image, pdf, pptx, sheet, text
 from app.ingest.formats.base import Format, IngestError, Parsed
 
 __all__ = ["DOCX", "FORMATS", "Format", "IngestError", "Parsed", "parse"]
@@ -25,6 +25,15 @@ FORMATS: tuple[Format, ...] = (
     docx.FORMAT,
     html.FORMAT,
     pptx.FORMAT,
+    sheet.XLSX,
+    sheet.XLSM,
+    sheet.ODS,
+    delimited.CSV,
+    delimited.TSV,
+    image.PNG,
+    image.JPEG,
+    image.TIFF,
+    image.WEBP,
 )
 
 DOCX = docx.MEDIA_TYPE

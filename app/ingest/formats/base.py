@@ -19,7 +19,10 @@ _GENERIC_TITLE = re.compile(
 # Pieces in which upload checks read a file, so none holds a whole upload in memory.
 PIECE = 256 * 1024
 
-__all__ = ["IngestError", "Parsed", "join_pages"]
+__all__ = ["IngestError", "Parsed", "code_block", "join_pages", "not_heading"]
+
+_LEADING_HASH = re.compile(r"^([ \t]*)#", re.MULTILINE)
+_BACKTICKS = re.compile(r"`{3,}")
 
 
 @dataclass
@@ -29,6 +32,8 @@ class Parsed:
     # Offset in `text` at which page 1, 2, ... begins; empty for formats without pages.
     page_starts: list[int] = field(default_factory=list)
     markdown: bool = True  # headings are written as Markdown `#` lines
+    # Pages (1-based) whose text was recognised from an image: their mean OCR confidence.
+    ocr_pages: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.title is not None and (
@@ -55,6 +60,19 @@ class Format:
     also_fetched_as: tuple[str, ...] = ()  # further Content-Types a URL may answer with
     # What a chunk's `page` counts when the parser returns page_starts ("page", "slide").
     pages: str | None = None
+
+
+def not_heading(text: str) -> str:
+    """Body text whose lines start with "#" ("# apt install", "#1 priority") escaped as
+    Markdown ("\\#"), so the chunker never reads them as headings."""
+    return _LEADING_HASH.sub(r"\1\\#", text)
+
+
+def code_block(text: str) -> str:
+    """Text fenced as a Markdown code block: the chunker reads no heading inside it."""
+    longest = max((len(m.group()) for m in _BACKTICKS.finditer(text)), default=2)
+    fence = "`" * (longest + 1)
+    return f"{fence}\n{text}\n{fence}"
 
 
 def join_pages(pages: list[str]) -> tuple[str, list[int]]:

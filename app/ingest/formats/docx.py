@@ -1,4 +1,5 @@
-"""DOCX with python-docx: paragraphs and tables in order, Heading styles as Markdown.
+"""DOCX with python-docx: paragraphs and tables (as Markdown tables) in order, Heading
+styles as Markdown headings.
 
 A DOCX is a zip: before python-docx inflates anything, the sizes its central directory
 declares are checked (ooxml.check_archive), so a zip bomb is refused without being expanded.
@@ -10,7 +11,8 @@ import io
 import re
 
 from app.ingest.formats import ooxml
-from app.ingest.formats.base import Format, IngestError, Parsed
+from app.ingest.formats.base import Format, IngestError, Parsed, not_heading
+from app.ingest.formats.table import markdown_table
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 _HEADING_STYLE = re.compile(r"^(?:Heading|Überschrift|Titre)\s*(\d)$", re.IGNORECASE)
@@ -54,15 +56,16 @@ def _paragraph(paragraph, names: dict[str, str]) -> str:
     match = _HEADING_STYLE.match(style or "")
     if text and match:
         return "#" * min(int(match.group(1)) + 1, 6) + " " + text
-    return text
+    return not_heading(text)
 
 
 def _table(table) -> str:
-    rows = []
-    for row in table.rows:
-        cells = [cell.text.strip() for cell in row.cells]
-        rows.append(" | ".join(cells))
-    return "\n".join(rows)
+    """A Markdown table (a cell merged across columns is repeated in each, so a merged
+    header still names every column); a one-column table is read as paragraphs."""
+    rows = [[cell.text for cell in row.cells] for row in table.rows]
+    if max((len(row) for row in rows), default=0) < 2:
+        return "\n\n".join(not_heading(row[0].strip()) for row in rows if row and row[0].strip())
+    return markdown_table(rows)
 
 
 FORMAT = Format(

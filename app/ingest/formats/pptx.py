@@ -2,7 +2,7 @@
 
 A slide is read as a page: its title as a Markdown heading (`# Slide N` when it has none,
 so a slide never inherits the heading of the one before), then the text of its shapes in
-the file's order (groups opened, tables row by row), then its speaker notes. Slides start
+the file's order (groups opened, tables as Markdown tables), then its speaker notes. Slides start
 at `page_starts`, exactly like PDF pages, so a chunk's `page` is its slide number. A PPTX
 is a zip: its declared sizes are checked before python-pptx inflates anything.
 """
@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from app.ingest.formats import ooxml
-from app.ingest.formats.base import Format, IngestError, Parsed, join_pages
+from app.ingest.formats.base import Format, IngestError, Parsed, join_pages, not_heading
+from app.ingest.formats.table import markdown_table
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 _PART = "ppt/presentation.xml"
@@ -64,10 +65,9 @@ def _blocks(shape: Any) -> Iterator[str]:
     elif shape.has_text_frame:
         lines = [_clean(p.text) for p in shape.text_frame.paragraphs]
         if text := "\n".join(line for line in lines if line):
-            yield text
+            yield not_heading(text)
     elif shape.has_table:
-        rows = [" | ".join(_clean(c.text) for c in row.cells) for row in shape.table.rows]
-        if text := "\n".join(row for row in rows if row.strip(" |")):
+        if text := markdown_table([[c.text for c in row.cells] for row in shape.table.rows]):
             yield text
 
 
