@@ -10,8 +10,9 @@ from app.llm.base import Passage, Turn
 SYSTEM = """You answer questions using only the numbered sources below.
 Cite the source of every claim with its number in square brackets, like [1] or [2][3], right
 after the sentence it supports. Do not cite a source that does not say what the sentence says.
-If the sources do not contain the answer, say plainly that the uploaded documents do not answer
-the question, and do not answer from general knowledge.
+If the sources do not contain the answer, reply with exactly "Your documents don't seem to
+answer this." and then, if one is close, name the closest source's number, and do not answer
+from general knowledge.
 
 Sources:
 """
