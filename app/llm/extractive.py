@@ -179,13 +179,32 @@ async def choose(
     floors = np.maximum(MIN_RELEVANCE, 0.6 * by_part.max(axis=0))
     eligible = (by_part >= floors).any(axis=1) | (scores >= scores.max() - SCORE_SPREAD)
     chosen = _mmr(scores, sentences, eligible)
+    # Each part of a compound question keeps its best sentence among the quotes.
+    leads = _leads(question, candidates, by_part) if len(ask_vectors) > 1 else set()
+    chosen = sorted(
+        dict.fromkeys([*leads, *chosen]), key=lambda i: (i not in leads, -scores[i])
+    )[:MAX_SENTENCES]
+    chosen.sort(key=lambda i: -scores[i])
     best = float(scores[chosen[0]]) if chosen else 0.0
     limit = ANSWER_FLOOR if floor is None else floor
     # A declined answer lists only the closest sentence or two, not a full answer's worth.
     keep = chosen if best >= limit else chosen[:2]
-    # Only sentences near the best one join it: a weak third quote dilutes a good answer.
-    keep = [i for i in keep if scores[i] >= best - SCORE_SPREAD] or keep[:1]
+    # Only sentences near the best one join it (a weak third quote dilutes a good answer),
+    # and the best of each part of a compound question.
+    keep = [i for i in keep if scores[i] >= best - SCORE_SPREAD or i in leads] or keep[:1]
     return Choice([candidates[i] for i in keep], best, best >= limit)
+
+
+def _leads(question: str, candidates: Sequence[_Sentence], by_part: np.ndarray) -> set[int]:
+    """The best sentence for each part of a compound question (columns: the whole question,
+    then its parts), by similarity and the part's own terms."""
+    texts = [question, *_parts(question)][-by_part.shape[1] :]
+    leads = set()
+    for column, text in enumerate(texts):
+        asked = read_question(text)
+        held = np.asarray([coverage(asked, c.text) for c in candidates], dtype=np.float32)
+        leads.add(int(np.argmax(by_part[:, column] + COVER_WEIGHT * held)))
+    return leads
 
 
 def _evidence(
