@@ -4,6 +4,7 @@ command"). Sentences are scored for covering both, beside their vector similarit
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -38,10 +39,30 @@ class Asked:
     kind: str  # number, date, person, place, command, or "" (no particular kind)
 
 
-def read_question(question: str) -> Asked:
+# bm25s's stopword lists by PostgreSQL text search configuration (app/text/language.py):
+# a Portuguese question's "de", "que", "em" are not terms either.
+_LISTS = {
+    "danish": "DANISH", "dutch": "DUTCH", "french": "FRENCH", "german": "GERMAN",
+    "italian": "ITALIAN", "norwegian": "NORWEGIAN", "portuguese": "PORTUGUESE",
+    "russian": "RUSSIAN", "spanish": "SPANISH", "swedish": "SWEDISH", "turkish": "TURKISH",
+}  # fmt: skip
+
+
+@functools.cache
+def stopwords(language: str = "english") -> frozenset[str]:
+    """English glue words, and the language's own (`language`: a PostgreSQL configuration)."""
+    if language not in _LISTS:
+        return STOPWORDS
+    import bm25s.stopwords  # (half a second to import: only for questions that need it)
+
+    return STOPWORDS | frozenset(getattr(bm25s.stopwords, f"STOPWORDS_{_LISTS[language]}"))
+
+
+def read_question(question: str, language: str = "english") -> Asked:
     lowered = question.lower()
     words = _WORD.findall(lowered)
-    terms = frozenset(stem(w) for w in words if w not in STOPWORDS)
+    glue = stopwords(language)
+    terms = frozenset(stem(w) for w in words if w not in glue)
     return Asked(terms, _kind(lowered))
 
 

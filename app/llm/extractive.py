@@ -13,6 +13,7 @@ from app.llm.asks import coverage, fits_kind, read_question
 from app.llm.base import Passage, TextEmbedder, Turn, Vectors
 from app.llm.decline import CLOSEST, DECLINED
 from app.llm.quotable import is_quotable
+from app.text.language import text_search_config
 from app.text.sentences import sentence_spans
 
 MAX_SENTENCES = 3
@@ -181,9 +182,9 @@ async def choose(
     chosen = _mmr(scores, sentences, eligible)
     # Each part of a compound question keeps its best sentence among the quotes.
     leads = _leads(question, candidates, by_part) if len(ask_vectors) > 1 else set()
-    chosen = sorted(
-        dict.fromkeys([*leads, *chosen]), key=lambda i: (i not in leads, -scores[i])
-    )[:MAX_SENTENCES]
+    chosen = sorted(dict.fromkeys([*leads, *chosen]), key=lambda i: (i not in leads, -scores[i]))[
+        :MAX_SENTENCES
+    ]
     chosen.sort(key=lambda i: -scores[i])
     best = float(scores[chosen[0]]) if chosen else 0.0
     limit = ANSWER_FLOOR if floor is None else floor
@@ -212,7 +213,10 @@ def _evidence(
 ) -> np.ndarray:
     """What vectors miss: how many of the question's terms the sentence (and, less, its
     passage) holds, and whether it holds the kind of thing asked for."""
-    asked = read_question(question)
+    # The question's language, told by its words and its best passage's (a question alone
+    # is often too short to tell).
+    language = text_search_config(f"{question} {passages[0].text[:1000]}")
+    asked = read_question(question, language)
     held = {n: coverage(asked, p.text + " " + " ".join(p.heading_path)) for n, p in
             enumerate(passages, start=1)}  # fmt: skip
     bonus = [
