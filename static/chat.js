@@ -140,6 +140,8 @@ async function openConversation(id) {
       turn.text = reply.content;
       showAnswerHtml(turn, reply.html);
       renderTurnSources(turn);
+      if (reply.provider) setProvider(turn, reply.provider); // answers stored before 0013 have none
+      if (reply.status !== "interrupted" && reply.provider) showAnswerFacts(turn, reply);
       // A cut answer (stopped, connection lost, server restarted) shows what arrived, and says so.
       if (reply.status === "interrupted") markInterrupted(turn, "Answer interrupted: it stopped before it was finished.", isLast);
       else finishTurn(turn, { rating: reply.rating });
@@ -384,10 +386,7 @@ function handleEvent(turn, { event, data }) {
   if (event === "meta") {
     if (data.conversation_id !== state.conversationId) setConversation(data.conversation_id);
     turn.messageId = data.message_id;
-    turn.provider = data.provider;
-    turn.label.textContent = data.provider === "extractive"
-      ? "Extractive answer: sentences quoted from your documents"
-      : `Answer written by a language model (${data.provider})`;
+    setProvider(turn, data.provider);
     loadConversations();
   } else if (event === "sources") {
     turn.sources = data.sources;
@@ -419,8 +418,27 @@ async function completeTurn(turn, data) {
     turn.answer.classList.remove("streaming");
   }
   renderTurnSources(turn);
+  showAnswerFacts(turn, data);
+  finishTurn(turn);
+  scrollToEnd();
+  if ($("passage").hidden) showSourcesList(turn.sources, turn); // an open passage stays
+}
+
+function setProvider(turn, provider) {
+  turn.provider = provider;
+  turn.label.textContent = provider === "extractive"
+    ? "Extractive answer: sentences quoted from your documents"
+    : `Answer written by a language model (${provider})`;
+}
+
+// The notices of a finished answer, live (the done event) or reloaded (the stored message).
+function showAnswerFacts(turn, data) {
   if (turn.provider === "extractive") {
     notice(turn, "No language model is configured: this answer quotes the most relevant sentences of your documents.", "info");
+  }
+  if (data.answered === false) {
+    turn.node.dataset.answered = "false";
+    notice(turn, "Your documents don't seem to answer this: the sources listed are the closest passages, not an answer.", "warn");
   }
   const unsupported = data.unsupported_citations || [];
   for (const flag of unsupported) {
@@ -436,9 +454,6 @@ async function completeTurn(turn, data) {
   if (unsupported.length) {
     notice(turn, `Check ${unsupported.length === 1 ? "one citation" : `${unsupported.length} citations`} marked with ?: the cited source does not seem to say what the sentence says.`, "warn");
   }
-  finishTurn(turn);
-  scrollToEnd();
-  if ($("passage").hidden) showSourcesList(turn.sources, turn); // an open passage stays
 }
 
 // Sources panel ----------------------------------------------------------------------------
