@@ -22,7 +22,7 @@ from app.embedders import Embedder
 from app.eval.run import collection_name, ensure_ingested
 from app.eval.squad import Article, Question, as_corpus, contains, sample, token_f1
 from app.llm import LLM, Passage
-from app.llm.extractive import ExtractiveLLM, choose
+from app.llm.extractive import MIN_SHARED_TERMS, ExtractiveLLM, choose
 from app.rag.answer import Answerer, Ask
 from app.rag.retrieve import Scope
 
@@ -39,6 +39,7 @@ class Outcome:
     cited: int  # citations in the answer
     cited_right: int  # of them, to a passage that holds a gold answer
     score: float | None  # the extractive answerer's best sentence score (None: other LLMs)
+    shared: float = 0.0  # the largest share of the question's terms a passage holds
 
 
 class CachedEmbedder:
@@ -88,10 +89,11 @@ async def evaluate_answers(
             rows = await conn.fetch("SELECT id, text FROM chunks WHERE id = ANY($1)", ids)
             texts = dict(rows)
             passages = [_passage(s, texts.get(s["chunk_id"], "")) for s in answer.sources]
-            score = None
+            outcome = _score(question, answer.text, answer.answered, passages, None)
             if isinstance(llm, ExtractiveLLM) and passages:
-                score = (await choose(question.text, passages, cached)).score
-            outcomes.append(_score(question, answer.text, answer.answered, passages, score))
+                picked = await choose(question.text, passages, cached)
+                outcome = replace(outcome, score=picked.score, shared=picked.shared)
+            outcomes.append(outcome)
     report = summarize(outcomes)
     report.update(
         dataset=name,
@@ -163,10 +165,16 @@ def sweep(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
     answer kept stays what it was: the floor only decides whether to decline)."""
     rows = []
     for floor in FLOORS:
-        redone = [replace(o, answered=o.score is not None and o.score >= floor) for o in outcomes]
+        redone = [replace(o, answered=_answers(o, floor)) for o in outcomes]
         figures = summarize(redone)
         rows.append({"floor": floor, **{k: figures[k] for k in _SWEPT}})
     return rows
+
+
+def _answers(outcome: Outcome, floor: float) -> bool:
+    if outcome.score is None:
+        return False
+    return outcome.score >= floor and outcome.shared >= MIN_SHARED_TERMS
 
 
 _SWEPT = (

@@ -89,3 +89,19 @@ async def test_a_passage_of_headings_and_commands_only_is_declined(embedder):
     text = "Installing Packages\n\n# apt install -y nftables\n\n$ systemctl enable nftables"
     passage = Passage(1, "d", "nft", text, text[:20], None, [], 1.0)
     assert await compose("How do I install nftables?", [passage], embedder) == DECLINED
+
+
+STEAM_PT = (
+    "A máquina a vapor de Watt usava um condensador separado. "
+    "Ela consumia muito menos carvão do que a máquina de Newcomen, construída em 1712."
+)
+
+
+async def test_a_question_in_a_language_the_model_reads_poorly_needs_shared_words(embedder):
+    """All-MiniLM finds any two Portuguese sentences alike: a passage holding few of the
+    question's own words does not answer it (issue 20, the Portuguese validation set)."""
+    passage = Passage(1, "d", "Vapor", STEAM_PT, STEAM_PT[:20], None, [], 1.0)
+    unrelated = await choose("Qual é a dose diária recomendada de vitamina D?", [passage], embedder)
+    assert not unrelated.answered and unrelated.shared < 0.3
+    asked = await choose("Em que ano foi construída a máquina de Newcomen?", [passage], embedder)
+    assert asked.answered and "1712" in asked.sentences[0].text
