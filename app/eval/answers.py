@@ -154,6 +154,12 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "citation_precision": share(sum(o.cited_right for o in given), cited),
         "refusal_precision": share(len(rightly), len(declined)),
         "refusal_recall": share(len(rightly), len(unanswerable)),
+        # The same for questions the collection has nothing on (the "vitamin D" case),
+        # leaving SQuAD's impossible ones (asked of the very paragraph that nearly answers) out.
+        "refusal_precision_absent": share(
+            sum(1 for o in declined if o.question.kind == "absent"),
+            sum(1 for o in declined if o.question.kind != "impossible"),
+        ),
         "declined_impossible": by_kind["impossible"],
         "declined_absent": by_kind["absent"],
         "wrongly_declined": share(sum(1 for o in answerable if not o.answered), len(answerable)),
@@ -191,7 +197,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"{counts['impossible']} impossible, {counts['absent']} absent questions",
     ]
     for key in ("containment", "containment_when_answered", "token_f1", "citation_precision",
-                "refusal_precision", "refusal_recall", "declined_impossible", "declined_absent",
+                "refusal_precision", "refusal_recall", "refusal_precision_absent",
+                "declined_impossible", "declined_absent",
                 "wrongly_declined"):  # fmt: skip
         lines.append(f"  {key:<27}{report[key]}")
     if "sweep" in report:

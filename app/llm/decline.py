@@ -21,9 +21,11 @@ _REFUSAL = re.compile(
     r"|\bi (?:do not|don.?t|cannot|can.?t) (?:know|tell|answer|find)"
     r"|\bi am not able to (?:answer|find)|\bi.?m not sure\b|\bunable to (?:answer|find)"
     r"|\b(?:the )?(?:uploaded |provided |given )?(?:documents?|sources?|passages?|context)"
-    r" (?:do|does) not (?:contain|answer|mention|say|provide|include|cover|specify|state)"
+    r" (?:do|does) not (?:seem to )?(?:contain|answer|mention|say|provide|include|cover|specify"
+    r"|state)"
     r"|\b(?:the )?(?:uploaded |provided |given )?(?:documents?|sources?|passages?|context)"
-    r" (?:don.?t|doesn.?t) (?:contain|answer|mention|say|provide|include|cover|specify|state)"
+    r" (?:don.?t|doesn.?t) (?:seem to )?(?:contain|answer|mention|say|provide|include|cover"
+    r"|specify|state)"
     r"|\bno (?:information|answer|mention) (?:about|on|of|in|to)\b"
     r"|\bthere is no (?:information|answer|mention)\b"
     r"|\bnot (?:answered|mentioned|covered|found) in the (?:documents?|sources?|passages?)",

@@ -15,6 +15,7 @@ from app.llm.decline import DECLINED, is_declined
         "I don't know.",
         "I do not know: the sources are about solar panels.",
         "The provided sources do not mention vitamin D.",
+        "The uploaded documents do not seem to answer this question.",  # the old extractive
         "The documents don't contain information about this.",
         "There is no information about vitamin D in the sources.",
         "",  # nothing said is nothing answered
