@@ -193,11 +193,11 @@ async def choose(
     chosen.sort(key=lambda i: -scores[i])
     best = float(scores[chosen[0]]) if chosen else 0.0
     limit = ANSWER_FLOOR if floor is None else floor
-    # A declined answer lists only the closest sentence or two, not a full answer's worth.
     # Vectors of a language the model reads poorly are all alike; a passage that holds few of
     # the question's own words does not answer it, however similar it looks.
     answers = best >= limit and shared >= MIN_SHARED_TERMS
-    keep = chosen if answers else chosen[:2]
+    # A declined answer quotes only the closest sentence (the sources list the passages).
+    keep = chosen if answers else chosen[:1]
     # Only sentences near the best one join it (a weak third quote dilutes a good answer),
     # and the best of each part of a compound question.
     keep = [i for i in keep if scores[i] >= best - SCORE_SPREAD or i in leads] or keep[:1]
