@@ -66,6 +66,12 @@ class Settings:
     log_format: str = "text"
     metrics_token: str | None = None
     auth: AuthSettings = AuthSettings()
+    # Per web worker; None: sized from WEB_CONCURRENCY and the cores (app/infra/capacity.py).
+    ask_concurrency: int | None = None
+    ask_queue_size: int | None = None
+    ask_queue_seconds: float = 1.0
+    db_pool_size: int | None = None
+    embedding_threads: int | None = None
 
     @property
     def max_upload_bytes(self) -> int:
@@ -76,6 +82,13 @@ def _positive_int(value: str) -> int:
     number = int(value)
     if number < 1:
         raise ValueError("must be at least 1")
+    return number
+
+
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be 0 or more")
     return number
 
 
@@ -261,4 +274,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         metrics_token=get("METRICS_TOKEN", str, None),
         # HOST unset (gunicorn binds 0.0.0.0:$PORT): any Host, unless ALLOWED_HOSTS says.
         auth=load_auth_settings(get, host if env.get("HOST", "").strip() else ""),
+        ask_concurrency=get("ASK_CONCURRENCY", _positive_int, None),
+        ask_queue_size=get("ASK_QUEUE_SIZE", _count, None),
+        ask_queue_seconds=get("ASK_QUEUE_SECONDS", _positive_float, 1.0),
+        db_pool_size=get("DB_POOL_SIZE", _positive_int, None),
+        embedding_threads=get("EMBEDDING_THREADS", _positive_int, None),
     )

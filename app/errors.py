@@ -14,6 +14,7 @@ import errno
 class AppError(Exception):
     status = 500
     code = "internal_error"
+    retry_after: int | None = None  # seconds, sent as Retry-After when set
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -53,6 +54,14 @@ class Unprocessable(AppError):
     code = "unprocessable"
 
 
+class Conflict(AppError):
+    """The request is fine but the state of what it names is not (e.g. a collection that still
+    holds documents); the message says what to do first."""
+
+    status = 409
+    code = "conflict"
+
+
 # The errno of a write that found no space: a full filesystem, or the user's quota.
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -67,6 +76,17 @@ class InsufficientStorage(AppError):
 class ServiceUnavailable(AppError):
     status = 503
     code = "unavailable"
+
+
+class Overloaded(ServiceUnavailable):
+    """More work than the process can take now (the ask queue is full, or every database
+    connection stayed busy): nothing was done or stored; worth a retry after `retry_after`."""
+
+    code = "overloaded"
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message or f"the site is busy: try again in {retry_after} seconds")
+        self.retry_after = retry_after
 
 
 # Setup: the app cannot run as configured; the message says what to change.

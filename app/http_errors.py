@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from app.db import unavailable
 from app.errors import DISK_FULL, AppError
+from app.infra import metrics
 from app.templating import templates
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ def _respond(
 
 async def app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
-    return _respond(request, exc.status, exc.code, exc.message)
+    retry = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
+    return _respond(request, exc.status, exc.code, exc.message, retry)
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:
@@ -68,6 +70,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
 def _database_unavailable(request: Request, exc: Exception) -> Response:
     """The database is out of reach: 503 with Retry-After, so clients and proxies retry."""
     log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+    metrics.DB_UNAVAILABLE.inc()
     retry = {"Retry-After": str(unavailable.RETRY_AFTER_SECONDS)}
     return _respond(request, 503, "database_unavailable", unavailable.MESSAGE, retry)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -18,6 +18,8 @@ from app.db.embedded import start_embedded, stop_embedded
 from app.db.pool import connect, create_pool
 from app.embedders import Embedder, load_embedder
 from app.errors import SchemaBehind
+from app.infra.admission import Admission
+from app.infra.capacity import Capacity, capacity
 from app.ingest import sandbox
 from app.ingest.events import DocumentEvents
 from app.ingest.reindex import check_model as check_embedding_model
@@ -43,6 +45,9 @@ class Resources:
     worker_task: asyncio.Task[None] | None = None
     document_events: DocumentEvents | None = None
     reranker: Reranker | None = None  # RERANK_PROVIDER; None costs nothing
+    # Asks admitted to start, the rest queued or refused (every transport, before Answerer.open).
+    admission: Admission = field(default_factory=lambda: Admission(8, 60, 1.0))
+    capacity: Capacity | None = None  # the sizes this worker runs with (app/infra/capacity.py)
 
 
 def database_url(settings: Settings) -> tuple[str, Any]:
@@ -77,15 +82,16 @@ async def startup(
             await run_migrations(dsn)
         else:
             await _check_schema(dsn)
-        # Streams hold no connection while they stream, but each ask needs two short queries
-        # to open: at 500 asks a second the default 10 queued them for a minute.
+        # Streams hold no connection while they stream; each starting ask may hold one (the
+        # sizing rule: app/infra/capacity.py).
+        sizes = capacity(settings, workers=1 if local else None)  # serve: one process
         pool = await create_pool(
             dsn,
-            max_size=30,
+            max_size=sizes.db_pool_size,
             acquire_timeout=settings.db_acquire_timeout,
             statement_timeout=settings.db_statement_timeout,
         )
-        embedder = await load_embedder(settings)
+        embedder = await load_embedder(settings, threads=sizes.embedding_threads)
         if check_model:
             async with pool.acquire() as conn:
                 await check_embedding_model(conn, embedder)
@@ -112,7 +118,10 @@ async def startup(
         embedded_server=server,
         document_events=DocumentEvents(pool),
         reranker=reranker,
+        admission=Admission(sizes.ask_concurrency, sizes.ask_queue_size, sizes.ask_queue_seconds),
+        capacity=sizes,
     )
+    log.info("capacity of this worker: %s", sizes)
     if local:
         from app.ingest.worker import Worker
 

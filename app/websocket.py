@@ -23,6 +23,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from app.auth.access import principal_of, readable_scope
 from app.db import unavailable
 from app.errors import AppError
+from app.infra import metrics
+from app.infra.admission import Ticket
 from app.rag import protocol
 from app.rag.answer import Ask
 from app.rag.protocol import ERROR, parse_chat
@@ -55,13 +57,18 @@ class _Session:
         self.ping_seconds = protocol.PING_SECONDS
         self.outbox: MemoryObjectSendStream[dict[str, Any]]
         self.current: anyio.CancelScope | None = None
+        self.ticket: Ticket | None = None  # the current ask's place while it starts
 
     async def run(self) -> None:
         outbox, inbox = anyio.create_memory_object_stream[dict[str, Any]](OUTBOX_SIZE)
         self.outbox = outbox
-        async with outbox, inbox, anyio.create_task_group() as group:
-            group.start_soon(self._until_done, self._sender(inbox), group)
-            group.start_soon(self._until_done, self._receiver(group), group)
+        try:
+            async with outbox, inbox, anyio.create_task_group() as group:
+                group.start_soon(self._until_done, self._sender(inbox), group)
+                group.start_soon(self._until_done, self._receiver(group), group)
+        finally:
+            if self.ticket is not None:  # an answer cancelled before it began to run
+                self.ticket.release()
 
     async def _until_done(self, work: Any, group: TaskGroup) -> None:
         try:
@@ -82,8 +89,8 @@ class _Session:
     async def send(self, name: str, data: dict[str, Any]) -> None:
         await self.outbox.send({"type": name, **data})
 
-    async def error(self, code: str, message: str) -> None:
-        await self.send(ERROR, {"code": code, "message": message})
+    async def error(self, code: str, message: str, **extra: Any) -> None:
+        await self.send(ERROR, {"code": code, "message": message, **extra})
 
     async def _receiver(self, group: TaskGroup) -> None:
         while True:
@@ -122,33 +129,46 @@ class _Session:
                 "busy", "a question is still being answered: wait for done, or cancel it"
             )
             return
+        ticket = None
         try:
             question, conversation_id, scope = parse_chat(message)
+            # Overloaded (an error event with retry_after) when there is no place soon:
+            # before anything is stored.
+            ticket = await self.resources.admission.enter()
             scope = await readable_scope(self.websocket, scope)
             user_id = principal_of(self.websocket).user_id
             ask = await self.resources.answerer.open(
                 question, conversation_id, scope, user_id=user_id
             )
         except AppError as exc:
-            await self.error(exc.code, exc.message)
+            if ticket is not None:
+                ticket.release()
+            await self.send(ERROR, protocol.error_data(exc))
             return
-        except Exception as exc:
-            if not unavailable.is_unavailable(exc):
+        except BaseException as exc:
+            if ticket is not None:
+                ticket.release()
+            if not isinstance(exc, Exception) or not unavailable.is_unavailable(exc):
                 raise
             log.warning("database unavailable on %s: %r", PATH, exc)
+            metrics.DB_UNAVAILABLE.inc()
             await self.error("database_unavailable", unavailable.MESSAGE)
             return
         self.current = anyio.CancelScope()
-        group.start_soon(self._answer, ask, self.current)
+        self.ticket = ticket
+        group.start_soon(self._answer, ask, self.current, ticket)
 
-    async def _answer(self, ask: Ask, scope: anyio.CancelScope) -> None:
+    async def _answer(self, ask: Ask, scope: anyio.CancelScope, ticket: Ticket) -> None:
         try:
             with scope:
                 # aclosing: a cancelled answer stores what it streamed before this returns.
                 async with aclosing(self.resources.answerer.stream(ask)) as events:
                     async for name, data in events:
+                        if name != protocol.META:
+                            ticket.release()  # retrieved (or failed): the next may start
                         await self.send(name, data)
         finally:
+            ticket.release()
             if self.current is scope:  # a cancelled answer must not clear its successor
                 self.current = None
 

@@ -28,6 +28,7 @@ from app.auth.ratelimit import Limiter, make_limiter
 from app.auth_settings import AuthSettings, Limit
 from app.db import unavailable
 from app.db import users as user_sql
+from app.errors import Overloaded
 
 log = logging.getLogger(__name__)
 
@@ -119,16 +120,19 @@ class AuthMiddleware:
         try:
             principal, key_refused = await self._authenticate(resources, headers, settings)
         except Exception as exc:
-            if not unavailable.is_unavailable(exc):
+            if isinstance(exc, Overloaded):  # every pooled connection busy: not an outage
+                code, message, retry_after = exc.code, exc.message, exc.retry_after
+            elif unavailable.is_unavailable(exc):
+                log.warning("database unavailable while authenticating: %r", exc)
+                code, message = "database_unavailable", unavailable.MESSAGE
+                retry_after = unavailable.RETRY_AFTER_SECONDS
+            else:
                 raise
-            log.warning("database unavailable while authenticating: %r", exc)
-            if websocket:  # before accept; 1013 is "try again later"
-                await send({"type": "websocket.close", "code": 1013, "reason": "database down"})
-                return None
-            retry = [(b"retry-after", str(unavailable.RETRY_AFTER_SECONDS).encode())]
-            return await self._refuse(
-                scope, send, 503, "database_unavailable", unavailable.MESSAGE, retry
-            )
+            if scope["path"] not in PUBLIC_PATHS:
+                retry = [(b"retry-after", str(retry_after).encode())]
+                return await self._refuse(scope, send, 503, code, message, retry)
+            # Anyone may call a public path: /readyz then says itself what is down.
+            principal, key_refused = None, False
         scope["state"]["principal"] = principal
         path: str = scope["path"]
         public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
@@ -319,22 +323,19 @@ class AuthMiddleware:
         message: str,
         headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
-        if scope["type"] == "websocket":
-            # Before accept: the server answers the handshake with 403.
-            await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
-            return
         body = json.dumps({"error": {"code": code, "message": message}}).encode()
-        tls = scope["scheme"] == "https"
-        await _send(
-            send,
-            status,
-            body,
-            [
-                (b"content-type", b"application/json"),
-                *(headers or []),
-                *security_headers(tls),
-            ],
-        )
+        tls = scope["scheme"] in ("https", "wss")
+        all_headers = [(b"content-type", b"application/json"), *(headers or [])]
+        all_headers += security_headers(tls)
+        if scope["type"] == "websocket":
+            if status == 503 and "websocket.http.response" in scope.get("extensions", {}):
+                # The handshake answered as HTTP: 503 with Retry-After, as for SSE and /v1.
+                return await _send(send, status, body, all_headers, "websocket.http.response")
+            # Before accept: the server answers the handshake with 403 (1013: try later).
+            close = 1013 if status == 503 else 1008
+            await send({"type": "websocket.close", "code": close, "reason": message[:120]})
+            return
+        await _send(send, status, body, all_headers)
 
 
 def _limited_kind(method: str, path: str, headers: dict[str, str]) -> str | None:
@@ -383,12 +384,13 @@ async def _send(
     status: int,
     body: bytes,
     headers: list[tuple[bytes, bytes]],
+    kind: str = "http.response",
 ) -> None:
     await send(
         {
-            "type": "http.response.start",
+            "type": f"{kind}.start",
             "status": status,
             "headers": [(b"content-length", str(len(body)).encode()), *headers],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": f"{kind}.body", "body": body})

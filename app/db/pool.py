@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from typing import Any
 
 import asyncpg
@@ -10,7 +12,13 @@ from pgvector.asyncpg import register_vector
 
 from app.db import unavailable
 from app.db.search import DEFAULT_TUNING, apply_session_settings
-from app.errors import DatabaseUnavailable, SchemaBehind
+from app.errors import DatabaseUnavailable, Overloaded, SchemaBehind
+from app.infra import metrics
+from app.infra.throttled_log import ThrottledWarning
+
+log = logging.getLogger(__name__)
+_exhausted = ThrottledWarning(log)
+PROBE_SECONDS = 2.0  # a probe's time limit, and how long its answer is believed
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -46,14 +54,23 @@ class _Pool(asyncpg.Pool):
     """asyncpg's pool with a default acquire timeout: with every connection busy (or the
     server gone) a request waits this long, then answers 503, instead of queueing forever.
     A connection that failed the way a broken one does is closed, not given to the next
-    request."""
+    request. A wait that times out with every connection busy is Overloaded, not an outage."""
 
     acquire_timeout: float | None = None
+    dsn: str = ""  # for the probe, which opens a connection of its own
+    _probe: tuple[float, asyncio.Future[bool]] | None = None  # (when, reachable?)
 
     def acquire(self, *, timeout: float | None = None) -> Any:
-        return _Acquire(
-            super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
-        )
+        timeout = self.acquire_timeout if timeout is None else timeout
+        return _Acquire(self, super().acquire(timeout=timeout), timeout)
+
+    async def reachable(self) -> bool:
+        """Whether a new connection opens and answers within PROBE_SECONDS: one probe at a
+        time, its answer kept PROBE_SECONDS for every request that asks meanwhile."""
+        loop = asyncio.get_running_loop()
+        if self._probe is None or loop.time() - self._probe[0] > PROBE_SECONDS:
+            self._probe = (loop.time(), loop.create_task(_probe(self.dsn)))
+        return await asyncio.shield(self._probe[1])
 
 
 class _Acquire:
@@ -64,15 +81,25 @@ class _Acquire:
     it failed with InternalClientError ("another operation is in progress"), a 500.
     """
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, pool: asyncpg.Pool, inner: Any, timeout: float | None) -> None:
+        self._pool = pool
         self._inner = inner
+        self._timeout = timeout
         self._conn: asyncpg.Connection | None = None
 
     def __await__(self) -> Any:
         return self._inner.__await__()
 
     async def __aenter__(self) -> asyncpg.Connection:
-        self._conn = await self._inner.__aenter__()
+        try:
+            self._conn = await self._inner.__aenter__()
+        except TimeoutError:
+            # Every connection busy and the server answers a probe: a wait for a turn.
+            # Otherwise a connection could not be opened, or the server went silent (a
+            # network partition leaves queries hanging): it is out of reach (unavailable).
+            if _all_busy(self._pool) and await self._pool.reachable():
+                raise _overloaded(self._pool, self._timeout) from None
+            raise
         return self._conn
 
     async def __aexit__(self, *exc_info: Any) -> None:
@@ -80,6 +107,36 @@ class _Acquire:
         if self._conn is not None and exc is not None and _broken(exc):
             self._conn.terminate()  # the pool opens a new one when it is next needed
         await self._inner.__aexit__(*exc_info)
+
+
+async def _probe(dsn: str) -> bool:
+    try:
+        async with asyncio.timeout(PROBE_SECONDS):
+            conn = await asyncpg.connect(dsn)
+            try:
+                await conn.fetchval("SELECT 1")
+            finally:
+                await conn.close()
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("database unreachable: a probe connection failed: %r", exc)
+        return False
+    return True
+
+
+def _all_busy(pool: asyncpg.Pool) -> bool:
+    """Every connection the pool may open is open and handed out: the wait was for a turn."""
+    return pool.get_size() >= pool.get_max_size() and pool.get_idle_size() == 0
+
+
+def _overloaded(pool: asyncpg.Pool, timeout: float | None) -> Overloaded:
+    metrics.DB_POOL_TIMEOUTS.inc()
+    _exhausted.warn(
+        "overloaded: all %d database connections stayed busy for %s s; the database is"
+        " reachable, this worker has more work than connections (see DB_POOL_SIZE)",
+        pool.get_max_size(),
+        timeout,
+    )
+    return Overloaded(unavailable.RETRY_AFTER_SECONDS)
 
 
 def _broken(exc: BaseException) -> bool:
@@ -115,6 +172,7 @@ async def create_pool(
         server_settings=server_settings,
     )
     pool.acquire_timeout = acquire_timeout
+    pool.dsn = dsn
     try:
         return await pool
     except ValueError as exc:  # pgvector's codec: the vector type does not exist

@@ -1,14 +1,18 @@
 """Which exceptions mean "the database cannot be reached right now" (a 503, worth a retry).
 
-A stopped server, a full server, a closed pool or an acquire that timed out all used to
-surface as a generic 500. OSError and TimeoutError are common elsewhere (the LLM, Redis),
-so they count only when raised from inside asyncpg.
+A stopped server, a full server, a closed pool or an acquire that timed out while connecting
+all used to surface as a generic 500. An acquire that timed out with every connection busy is
+Overloaded instead (app/db/pool.py): the server answers, this worker has too much to do.
+OSError and TimeoutError are common elsewhere (the LLM, Redis), so they count only when raised
+from inside asyncpg.
 """
 
 from __future__ import annotations
 
 import asyncpg
 from asyncpg import exceptions as pg
+
+from app.errors import Overloaded
 
 RETRY_AFTER_SECONDS = 5
 MESSAGE = "the database is unavailable right now; try again in a few seconds"
@@ -44,6 +48,8 @@ def is_unavailable(exc: BaseException) -> bool:
         if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
             exc = exc.exceptions[0]
             continue
+        if isinstance(exc, Overloaded):  # a pool wait for a turn: the server is up
+            return False
         if isinstance(exc, _ALWAYS):
             return True
         if isinstance(exc, _FROM_ASYNCPG) and _raised_in_asyncpg(exc):

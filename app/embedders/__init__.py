@@ -6,14 +6,15 @@ from app.config import Settings
 from app.embedders.base import Embedder
 
 
-async def load_embedder(settings: Settings) -> Embedder:
-    """Load the configured embedding provider."""
+async def load_embedder(settings: Settings, *, threads: int = 0) -> Embedder:
+    """Load the configured embedding provider; `threads` bounds the threads one local ONNX
+    embedding uses (0: every core)."""
     if settings.embedding_provider == "local" and settings.embedding_backend != "torch":
         # ONNX Runtime, no PyTorch: the int8 MiniLM unless EMBEDDING_MODEL names a directory
         # holding model.onnx and tokenizer.json.
         from app.embedders.onnx import OnnxEmbedder
 
-        return await OnnxEmbedder.load(settings.embedding_model)
+        return await OnnxEmbedder.load(settings.embedding_model, threads=threads)
     if settings.embedding_provider == "local":
         from app.embedders.local import LocalEmbedder
 

@@ -49,7 +49,7 @@ def _sha256(path: Path) -> str:
 
 
 @functools.cache
-def _session(model: Path) -> Any:
+def _session(model: Path, threads: int = 0) -> Any:
     """One inference session per model file and process: sessions are thread-safe, and each
     holds the model's weights and arenas (a process that starts the app again, as tests do,
     would otherwise keep one per start)."""
@@ -61,6 +61,8 @@ def _session(model: Path) -> Any:
     # Idle threads sleep instead of spinning: on a shared machine spinning steals the cores
     # the web process and PostgreSQL need.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # Several web workers on one machine: each gets its share of the cores (EMBEDDING_THREADS).
+    options.intra_op_num_threads = threads
     return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
 
 
@@ -90,8 +92,11 @@ class OnnxEmbedder(InProcessEmbedder):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
 
     @classmethod
-    async def load(cls, path: str | None = None, *, check: bool = True) -> OnnxEmbedder:
-        """`path`: a directory with model.onnx and tokenizer.json; default the int8 MiniLM."""
+    async def load(
+        cls, path: str | None = None, *, check: bool = True, threads: int = 0
+    ) -> OnnxEmbedder:
+        """`path`: a directory with model.onnx and tokenizer.json; default the int8 MiniLM.
+        `threads`: ONNX Runtime's threads for one batch (0: one per core)."""
 
         def build() -> OnnxEmbedder:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -102,7 +107,7 @@ class OnnxEmbedder(InProcessEmbedder):
             else:
                 model, tokenizer = Path(path) / "model.onnx", Path(path) / "tokenizer.json"
                 name = os.path.basename(path.rstrip("/")) or path
-            return cls(_session(model), _tokenizer(tokenizer, MAX_SEQ_LENGTH), name)
+            return cls(_session(model, threads), _tokenizer(tokenizer, MAX_SEQ_LENGTH), name)
 
         return await asyncio.to_thread(build)
 

@@ -68,6 +68,28 @@ POOL = Gauge(
     ["state"],
     multiprocess_mode="liveall",
 )
+# Admission (app/infra/admission.py) and the causes of 503s: overload is not an outage.
+ASKS_STARTING = Gauge(
+    "asks_starting", "Asks admitted and not yet past retrieval", multiprocess_mode="livesum"
+)
+ASK_QUEUE = Gauge("ask_queue_depth", "Asks waiting to start", multiprocess_mode="livesum")
+ASK_QUEUE_PEAK = Gauge(
+    "ask_queue_peak", "The most asks that waited at once, per worker", multiprocess_mode="liveall"
+)
+ASK_WAIT = Histogram(
+    "ask_queue_wait_seconds",
+    "How long admitted asks waited to start",
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+)
+ASKS_REFUSED = Counter(
+    "asks_refused_total", "Asks refused as overloaded, by why", ["reason"]
+)  # queue_full, waited_too_long
+DB_POOL_TIMEOUTS = Counter(
+    "db_pool_timeouts_total", "Pool acquires that timed out with every connection busy"
+)
+DB_UNAVAILABLE = Counter(
+    "db_unavailable_total", "Requests and answers that found the database out of reach"
+)
 RSS = Gauge(
     "worker_resident_memory_bytes",
     "Resident memory of each web worker",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,8 @@ class EventStream(EventSourceResponse):
     watcher per process, sse-starlette's own, ends every stream when the server shuts down.
     Other uses (a send timeout, a data sender, a shutdown event, HEAD) go to sse-starlette.
 
+    `on_close` is called once the response is over, however it ended.
+
     `handoff`: when the server stops (a restart, or a worker recycled by max_requests), send
     these bytes as the last event and end the response, instead of cutting the stream; with
     `drain`, the events go on being produced (nowhere but into the generator's own record)
@@ -35,14 +38,29 @@ class EventStream(EventSourceResponse):
     """
 
     def __init__(
-        self, *args: Any, handoff: bytes | None = None, drain: bool = False, **kwargs: Any
+        self,
+        *args: Any,
+        handoff: bytes | None = None,
+        drain: bool = False,
+        on_close: Callable[[], None] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.handoff = handoff
         self.drain = drain
+        self.on_close = on_close
         self._detached = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._respond(scope, receive, send)
+        finally:
+            # Also when the generator never started (a client gone at once): its own
+            # `finally` would not run.
+            if self.on_close is not None:
+                self.on_close()
+
+    async def _respond(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http"
             or scope["method"] == "HEAD"

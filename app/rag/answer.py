@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -187,12 +187,14 @@ class Answerer:
         except Exception as exc:  # the database is away, or too slow: the answer is lost
             log.warning("an interrupted answer (%s) could not be stored: %r", ask.message_id, exc)
 
-    async def complete(self, ask: Ask) -> Answer:
-        """The ask's events folded into one answer; raises what would be an `error` event."""
+    async def complete(self, ask: Ask, *, retrieved: Callable[[], None] | None = None) -> Answer:
+        """The ask's events folded into one answer; raises what would be an `error` event.
+        `retrieved` is called once the sources are known (admission: the start is over)."""
         partial = _Partial()
         async with aclosing(self._events(ask, partial)) as events:
-            async for _ in events:
-                pass
+            async for name, _ in events:
+                if name == SOURCES and retrieved is not None:
+                    retrieved()
         assert partial.done is not None  # _events ends with done, or raises
         return Answer(
             ask.message_id,

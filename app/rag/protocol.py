@@ -14,6 +14,7 @@ from uuid import UUID
 from app.db import collections as collection_sql
 from app.db import unavailable
 from app.errors import AppError, BadRequest, NotFound
+from app.infra import metrics
 from app.rag.retrieve import EVERYTHING, Scope
 
 log = logging.getLogger(__name__)
@@ -121,12 +122,21 @@ def model_names(collections: list[str]) -> list[str]:
     return [MODEL, *(MODEL_PREFIX + name for name in collections)]
 
 
+def error_data(exc: AppError) -> dict[str, Any]:
+    """An `error` event's data; `retry_after` (seconds) when trying again later will do."""
+    data: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    if exc.retry_after is not None:
+        data["retry_after"] = exc.retry_after
+    return data
+
+
 def error_event(exc: Exception) -> Event:
     """The `error` event a failed answer ends with; unexpected errors are logged."""
     if isinstance(exc, AppError):
-        return ERROR, {"code": exc.code, "message": exc.message}
+        return ERROR, error_data(exc)
     if unavailable.is_unavailable(exc):  # e.g. lost while the answer was being stored
         log.warning("database unavailable while answering: %r", exc)
+        metrics.DB_UNAVAILABLE.inc()
         return ERROR, {"code": "database_unavailable", "message": unavailable.MESSAGE}
     log.error("answering failed", exc_info=exc)
     return (

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from app.auth.access import principal_of, readable_scope, require_conversation
 from app.errors import BadRequest, NotFound
+from app.infra.admission import Ticket
 from app.infra.sse import EventStream, encode
 from app.rag import protocol
 from app.rag.answer import Ask
@@ -55,19 +56,26 @@ async def _start(
     request: Request, question: str, conversation_id: UUID | None, scope: Scope
 ) -> EventStream:
     resources = resources_of(request)
-    scope = await readable_scope(request, scope)
-    user_id = principal_of(request).user_id
-    ask = await resources.answerer.open(question, conversation_id, scope, user_id=user_id)
+    # Overloaded (503, Retry-After) when there is no place soon: before anything is stored.
+    ticket = await resources.admission.enter()
+    try:
+        scope = await readable_scope(request, scope)
+        user_id = principal_of(request).user_id
+        ask = await resources.answerer.open(question, conversation_id, scope, user_id=user_id)
+    except BaseException:
+        ticket.release()
+        raise
     return EventStream(
-        _live(resources, ask),
+        _live(resources, ask, ticket),
         ping=protocol.PING_SECONDS,
         headers=HEADERS,
         handoff=RECONNECT,
         drain=True,
+        on_close=ticket.release,
     )
 
 
-async def _live(resources: Resources, ask: Ask) -> AsyncIterator[bytes]:
+async def _live(resources: Resources, ask: Ask, ticket: Ticket) -> AsyncIterator[bytes]:
     recorder = Recorder(resources.stream_writer, ask.message_id)
     stream_id = str(ask.message_id)
     seq = 0
@@ -75,6 +83,8 @@ async def _live(resources: Resources, ask: Ask) -> AsyncIterator[bytes]:
         # aclosing: the answer stores what it streamed now, not when the generator is collected.
         async with aclosing(resources.answerer.stream(ask)) as events:
             async for name, data in events:
+                if name != protocol.META:
+                    ticket.release()  # retrieved (or failed): the next ask may start
                 seq += 1
                 text = json.dumps(data)  # once, for the client and the log
                 recorder.add(seq, name, text)

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from app.auth.access import readable_ids, readable_scope
 from app.errors import BadRequest, NotFound
+from app.infra.admission import Ticket
 from app.infra.sse import EventStream
 from app.llm import Turn
 from app.rag import protocol
@@ -96,23 +97,31 @@ def _bounded(history: list[Turn]) -> list[Turn]:
 async def chat_completions(request: Request) -> JSONResponse | EventStream:
     body = await read_json(request, limit=MAX_BODY_BYTES)
     model, scope, question, history, stream = parse_request(body)
-    answerer = resources_of(request).answerer
-    scope = await readable_scope(request, scope)
+    resources = resources_of(request)
+    answerer = resources.answerer
+    # Overloaded (503, Retry-After) when there is no place soon: before any work.
+    ticket = await resources.admission.enter()
     try:
+        scope = await readable_scope(request, scope)
         ask = await answerer.open_unstored(question, history, scope)
-    except NotFound as exc:
-        if exc.code == "unknown_collection":  # rag:<a collection that does not exist>
-            raise protocol.unknown_model(model) from None
+    except BaseException as exc:
+        ticket.release()
+        if isinstance(exc, NotFound) and exc.code == "unknown_collection":
+            raise protocol.unknown_model(model) from None  # rag:<a collection that is not>
         raise
     completion_id = f"chatcmpl-{ask.message_id.hex}"
     if stream:
         return EventStream(
-            _chunks(answerer, ask, completion_id, model),
+            _chunks(answerer, ask, completion_id, model, ticket),
             ping=protocol.PING_SECONDS,
             headers={"Cache-Control": "no-store"},
+            on_close=ticket.release,
         )
     # Errors raise here, before any byte is sent: they become a JSON error with a status.
-    answer = await answerer.complete(ask)
+    try:
+        answer = await answerer.complete(ask, retrieved=ticket.release)
+    finally:
+        ticket.release()
     return JSONResponse(
         {
             "id": completion_id,
@@ -134,7 +143,7 @@ async def chat_completions(request: Request) -> JSONResponse | EventStream:
 
 
 async def _chunks(
-    answerer: Answerer, ask: Ask, completion_id: str, model: str
+    answerer: Answerer, ask: Ask, completion_id: str, model: str, ticket: Ticket
 ) -> AsyncIterator[ServerSentEvent]:
     created = int(time.time())
 
@@ -151,6 +160,8 @@ async def _chunks(
 
     sources: list[dict[str, Any]] = []
     async for name, data in answerer.stream(ask):
+        if name != protocol.META:
+            ticket.release()  # retrieved (or failed): the next ask may start
         if name == TOKEN:
             yield chunk({"content": data["text"]})
         elif name == SOURCES:

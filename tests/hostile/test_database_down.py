@@ -6,8 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from starlette.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
+from starlette.testclient import TestClient, WebSocketDenialResponse
 
 from app.asgi import Application
 from app.config import load_settings
@@ -47,15 +46,16 @@ def test_database_outage_answers_503_with_retry_after_and_recovers(tmp_path: Pat
             assert ready.status_code == 503
             assert ready.json() == {"status": "unavailable", "database": DB_DOWN}
 
-            # An error event, or 1013 (try again later) when the API key's cached lookup has
-            # expired and authentication itself needs the database.
+            # An error event, or the handshake refused with 503 and Retry-After when the API
+            # key's cached lookup has expired and authentication itself needs the database.
             try:
                 with client.websocket_connect("/ws/chat") as ws:
                     ws.send_json({"type": "ask", "question": "Is anyone there?"})
                     event = ws.receive_json()
                     assert event["type"] == "error" and event["code"] == "database_unavailable"
-            except WebSocketDisconnect as closed:
-                assert closed.code == 1013
+            except WebSocketDenialResponse as refused:
+                assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
+                assert refused.json()["error"]["code"] == "database_unavailable"
 
             server.ensure_postgres_running()  # same data directory, same port
             deadline = time.monotonic() + 60
