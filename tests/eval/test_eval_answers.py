@@ -100,3 +100,22 @@ def test_containment_and_f1_use_squad_normalisation():
     assert normalize("The  Normans, [2]") == "normans"
     assert token_f1("two minutes", ("two minutes",)) == 1.0
     assert 0 < token_f1(answer, ("two minutes",)) < 0.5
+
+
+def test_llm_answers_are_scored_and_its_i_dont_know_counts_as_declining(
+    tmp_path, database_url, fake_llm
+):
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(SQUAD))
+    fake_llm.answer = ["I don't know", " from these sources."]
+    env = {**os.environ, "DATABASE_URL": database_url, "LLM_BASE_URL": fake_llm.url}
+    command = [
+        sys.executable, "-m", "app", "eval-answers", str(path), "--articles", "Tea",
+        "--absent", str(path), "--llm", "--json",
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["provider"] == "openai" and "sweep" not in report
+    assert report["declined_absent"] == 1.0 and report["wrongly_declined"] == 1.0
+    assert report["refusal_recall"] == 1.0 and report["containment"] == 0.0
