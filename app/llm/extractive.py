@@ -119,7 +119,7 @@ async def compose(
     question_vector: np.ndarray | None = None,
 ) -> str:
     """An answer made of whole source sentences, each followed by its [n] citation, best
-    first; or, when no sentence answers, DECLINED and the closest ones, marked as such.
+    first; or, when no sentence answers, DECLINED and the closest one, marked as such.
 
     `stored` holds each passage's sentence vectors from ingestion (None where missing);
     only the sentences without one, and the question, are embedded here.
@@ -187,10 +187,8 @@ async def choose(
     chosen = _mmr(scores, sentences, eligible)
     # Each part of a compound question keeps its best sentence among the quotes.
     leads = _leads(question, candidates, by_part) if len(ask_vectors) > 1 else set()
-    chosen = sorted(dict.fromkeys([*leads, *chosen]), key=lambda i: (i not in leads, -scores[i]))[
-        :MAX_SENTENCES
-    ]
-    chosen.sort(key=lambda i: -scores[i])
+    merged = sorted(dict.fromkeys([*leads, *chosen]), key=lambda i: (i not in leads, -scores[i]))
+    chosen = sorted(merged[:MAX_SENTENCES], key=lambda i: -scores[i])
     best = float(scores[chosen[0]]) if chosen else 0.0
     limit = ANSWER_FLOOR if floor is None else floor
     # Vectors of a language the model reads poorly are all alike; a passage that holds few of
