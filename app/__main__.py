@@ -1,4 +1,5 @@
-"""Command line: python -m app {serve,migrate,worker,ingest,reindex,formats,eval,users,keys}."""
+"""Command line: python -m app {serve,migrate,worker,ingest,reindex,formats,eval,
+eval-answers,users,keys}."""
 
 from __future__ import annotations
 
@@ -60,6 +61,20 @@ def main(argv: list[str] | None = None) -> int:
             default=field.default,
             help=f"search tuning (default {field.default})",
         )
+    answers = commands.add_parser(
+        "eval-answers",
+        help="score answers and declines on SQuAD 2.0-format questions (docs/answers.md)",
+    )
+    answers.add_argument("dataset", type=Path, help="SQuAD 2.0-format JSON file")
+    answers.add_argument("--articles", help="comma-separated titles to load (default: all)")
+    answers.add_argument(
+        "--absent", type=Path, help="SQuAD file whose other articles' questions are asked too"
+    )
+    answers.add_argument("--absent-articles", help="comma-separated titles of --absent to use")
+    answers.add_argument("--questions", type=int, default=100, help="questions of each kind")
+    answers.add_argument("--name", help="name of the eval collection (default: file name)")
+    answers.add_argument("--llm", action="store_true", help="answer with the configured LLM")
+    answers.add_argument("--json", action="store_true", help="print one JSON object")
     from app.auth.cli import add_commands as add_auth_commands
 
     add_auth_commands(commands)
@@ -91,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
             from app.auth.cli import run as auth_command
 
             return asyncio.run(auth_command(settings, args))
+        if args.command == "eval-answers":
+            from app.commands import eval_answers_command
+
+            return asyncio.run(eval_answers_command(settings, args))
         if args.command == "eval":
             tuning = Tuning(**{f.name: getattr(args, f.name) for f in fields(Tuning)})
             return asyncio.run(eval_command(settings, args.dataset, tuning, args.json))

@@ -1,11 +1,14 @@
-"""`python -m app ingest PATH...` and `python -m app reindex`, with progress bars."""
+"""`python -m app ingest PATH...` and `python -m app reindex`, with progress bars; and
+`python -m app eval-answers DATASET`."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from tqdm import tqdm
@@ -105,4 +108,51 @@ async def reindex_command(settings: Settings) -> int:
         await shutdown(resources)
     embedder = resources.embedder
     print(f"re-embedded {count} chunks with {embedder.name} ({embedder.dimension} dimensions)")
+    return 0
+
+
+async def eval_answers_command(settings: Settings, args: Any) -> int:
+    """`python -m app eval-answers DATASET`: see app/eval/answers.py."""
+    from app.db.embedded import stop_embedded
+    from app.db.pool import create_pool
+    from app.embedders import load_embedder
+    from app.eval.answers import evaluate_answers, format_report
+    from app.eval.squad import load_squad
+    from app.llm import load_llm
+    from app.resources import database_url, run_migrations
+
+    def titles(text: str | None) -> frozenset[str]:
+        return frozenset(t.strip() for t in (text or "").split(",") if t.strip())
+
+    try:
+        articles = load_squad(args.dataset, titles(args.articles))
+        loaded = {a.title for a in articles}
+        absent = [
+            a
+            for a in (load_squad(args.absent, titles(args.absent_articles)) if args.absent else [])
+            if a.title not in loaded
+        ]
+    except ValueError as exc:
+        print(f"dataset error: {exc}", file=sys.stderr)
+        return 2
+    name = args.name or args.dataset.stem
+    dsn, server = database_url(settings)
+    try:
+        await run_migrations(dsn)
+        pool = await create_pool(dsn)
+        embedder = await load_embedder(settings)
+        llm = load_llm(settings) if args.llm else None
+        try:
+            report = await evaluate_answers(
+                pool, embedder, articles, absent, name=name, per_kind=args.questions, llm=llm
+            )
+        finally:
+            if llm is not None:
+                await llm.aclose()
+            await embedder.close()
+            await pool.close()
+    finally:
+        if server is not None:
+            stop_embedded(server)
+    print(json.dumps(report) if args.json else format_report(report))
     return 0

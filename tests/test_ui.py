@@ -444,3 +444,26 @@ def test_a_stopped_answer_reloads_as_interrupted_and_retry_completes_it(settings
         assert "Answer interrupted" in page.locator(".turn").first.inner_text()
         assert page.locator(".turn button.retry").count() == 0
         assert page.js_errors == []
+
+
+def test_reload_keeps_the_extractive_label_and_the_declined_notice(live_server):
+    """Issue 20: after a reload an old extractive answer still says what it was, and a
+    declined one still says the documents did not answer."""
+    with httpx.Client(base_url=live_server, timeout=60, headers=AUTH) as http:
+        ingest(http, "solar.md", SOLAR_GUIDE)
+    questions = ("How often should the panels be cleaned?", "What is the daily dose of vitamin D?")
+    with browser() as launched:
+        page = new_page(launched, live_server)
+        for question in questions:
+            page.fill("#question", question)
+            page.press("#question", "Enter")
+            page.wait_for_selector(f".turn:has-text('{question}')[data-done=true]")
+        live = [page.inner_text(f".turn >> nth={i}").lower() for i in (0, 1)]
+        page.reload()
+        page.wait_for_selector(".turn[data-done=true] >> nth=1")
+        reloaded = [page.inner_text(f".turn >> nth={i}").lower() for i in (0, 1)]
+    for text in (*live, *reloaded):  # (the label is shown in capitals)
+        assert "extractive answer" in text and "no language model is configured" in text
+    for text in (live[1], reloaded[1]):
+        assert "not answered from your documents" in text
+    assert "not answered" not in reloaded[0]

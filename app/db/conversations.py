@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +32,15 @@ async def exists(conn: asyncpg.Connection, conversation_id: UUID, *, user_id: UU
     )
 
 
+@dataclass(frozen=True)
+class AnswerFacts:
+    """What an answer was, kept with it so a reload shows the same notices (migration 0013)."""
+
+    provider: str  # "extractive": quoted sentences, no language model
+    answered: bool  # False: the documents did not answer it
+    unsupported_citations: list[dict[str, Any]]
+
+
 async def add_message(
     conn: asyncpg.Connection,
     conversation_id: UUID,
@@ -39,20 +49,27 @@ async def add_message(
     *,
     sources: list[dict[str, Any]] | None = None,
     message_id: UUID | None = None,
+    facts: AnswerFacts | None = None,
 ) -> UUID:
     message_id = await conn.fetchval(
         # A finished answer replaces the interrupted one a resuming worker may have kept when
         # this one seemed gone (same id).
-        """INSERT INTO messages (id, conversation_id, role, content, sources)
-           VALUES (coalesce($1, gen_random_uuid()), $2, $3, $4, $5)
+        """INSERT INTO messages (id, conversation_id, role, content, sources, provider,
+                                 answered, unsupported_citations)
+           VALUES (coalesce($1, gen_random_uuid()), $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (id) DO UPDATE SET content = EXCLUDED.content,
-               sources = EXCLUDED.sources, status = 'complete'
+               sources = EXCLUDED.sources, status = 'complete',
+               provider = EXCLUDED.provider, answered = EXCLUDED.answered,
+               unsupported_citations = EXCLUDED.unsupported_citations
            RETURNING id""",
         message_id,
         conversation_id,
         role,
         content,
         sources or [],
+        None if facts is None else facts.provider,
+        None if facts is None else facts.answered,
+        None if facts is None else facts.unsupported_citations,
     )
     await conn.execute("UPDATE conversations SET updated_at = now() WHERE id = $1", conversation_id)
     return message_id
@@ -86,7 +103,8 @@ async def keep_interrupted(
 
 async def messages(conn: asyncpg.Connection, conversation_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """SELECT id, role, content, sources, status, created_at FROM messages
+        """SELECT id, role, content, sources, status, provider, answered,
+                  unsupported_citations, created_at FROM messages
            WHERE conversation_id = $1 ORDER BY created_at, id""",
         conversation_id,
     )

@@ -9,15 +9,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.llm.asks import coverage, fits_kind, read_question
 from app.llm.base import Passage, TextEmbedder, Turn, Vectors
+from app.llm.decline import CLOSEST, DECLINED
+from app.llm.quotable import is_quotable
+from app.text.language import text_search_config
 from app.text.sentences import sentence_spans
 
-NO_ANSWER = "The uploaded documents do not seem to answer this question."
-MAX_SENTENCES = 4
+MAX_SENTENCES = 3
 MAX_CANDIDATES = 80
 # Below this cosine similarity to the question a sentence is judged off-topic
 # (all-MiniLM-L6-v2 puts unrelated sentence pairs mostly under 0.2).
 MIN_RELEVANCE = 0.3
+# A sentence's score is its similarity plus these for what vectors miss (app/llm/asks.py):
+# the share of the question's terms it holds, the share its passage holds, and holding the
+# kind of thing asked for (a number for "how many"; missing it costs as much).
+COVER_WEIGHT = 0.3
+PASSAGE_COVER_WEIGHT = 0.1
+KIND_WEIGHT = 0.05
+# Below this best score the documents are judged not to answer (calibrated on the
+# unanswerable questions of the tuning set: docs/answers.md).
+ANSWER_FLOOR = 0.55
+# ...and no passage answers that holds under this share of the question's content terms
+# (the largest gate that declines at most 1% of the tuning set's answerable questions).
+MIN_SHARED_TERMS = 0.3
+# Quotes after the first stay within this much of its score.
+SCORE_SPREAD = 0.15
 # Maximal marginal relevance: weight of relevance against novelty.
 MMR_LAMBDA = 0.7
 # How many earlier questions of the conversation join a follow-up's search query.
@@ -101,11 +118,37 @@ async def compose(
     stored: Sequence[np.ndarray | None] = (),
     question_vector: np.ndarray | None = None,
 ) -> str:
-    """An answer made of whole source sentences, each followed by its [n] citation.
+    """An answer made of whole source sentences, each followed by its [n] citation, best
+    first; or, when no sentence answers, DECLINED and the closest one, marked as such.
 
     `stored` holds each passage's sentence vectors from ingestion (None where missing);
     only the sentences without one, and the question, are embedded here.
     """
+    picked = await choose(question, passages, embedder, stored, question_vector)
+    if not picked.sentences:
+        return DECLINED
+    quoted = " ".join(f"{_clean(s.text)} [{s.source}]" for s in picked.sentences)
+    return quoted if picked.answered else f"{DECLINED} {CLOSEST} {quoted}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    sentences: list[_Sentence]  # best first
+    score: float  # the best sentence's score: what the decision to answer rests on
+    answered: bool
+    shared: float = 0.0  # the largest share of the question's terms one passage holds
+
+
+async def choose(
+    question: str,
+    passages: Sequence[Passage],
+    embedder: TextEmbedder,
+    stored: Sequence[np.ndarray | None] = (),
+    question_vector: np.ndarray | None = None,
+    floor: float | None = None,
+) -> Choice:
+    """The sentences that answer best, and whether the best one answers at all (its score
+    reaches `floor`, ANSWER_FLOOR unless given: calibrated on unanswerable questions)."""
     candidates: list[_Sentence] = []
     vectors: list[np.ndarray | None] = []
     seen: set[str] = set()
@@ -117,13 +160,13 @@ async def compose(
         for position, (start, end) in enumerate(spans):
             text = passage.text[start:end]
             # Overlapping chunks repeat sentences: quote each once.
-            if _is_prose(text) and (clean := _clean(text)) not in seen:
+            if is_quotable(text) and (clean := _clean(text)) not in seen:
                 seen.add(clean)
                 candidates.append(_Sentence(n, position, text))
                 vectors.append(None if pooled is None else pooled[position])
     candidates, vectors = candidates[:MAX_CANDIDATES], vectors[:MAX_CANDIDATES]
     if not candidates:
-        return NO_ANSWER
+        return Choice([], 0.0, False)
     asks = _parts(question) if question_vector is not None else [question, *_parts(question)]
     missing = [i for i, v in enumerate(vectors) if v is None]
     fresh = await embedder.embed(asks + [candidates[i].text for i in missing])
@@ -136,22 +179,61 @@ async def compose(
     # Each part of a compound question ("how X, and how Y?") gets its own relevance floor,
     # so the weaker part is still answered; a sentence counts by the part it answers best.
     by_part = sentences @ ask_vectors.T
-    floors = np.maximum(MIN_RELEVANCE, 0.6 * by_part.max(axis=0))
     relevance = by_part.max(axis=1)
-    eligible = (by_part >= floors).any(axis=1)
-    chosen = _mmr(relevance, sentences, eligible)
-    if not chosen:
-        return NO_ANSWER
-    ordered = sorted(chosen, key=lambda i: _reading_order(passages, candidates[i]))
-    return " ".join(f"{_clean(candidates[i].text)} [{candidates[i].source}]" for i in ordered)
+    bonus, shared = _evidence(question, passages, candidates)
+    scores = relevance + bonus
+    floors = np.maximum(MIN_RELEVANCE, 0.6 * by_part.max(axis=0))
+    eligible = (by_part >= floors).any(axis=1) | (scores >= scores.max() - SCORE_SPREAD)
+    chosen = _mmr(scores, sentences, eligible)
+    # Each part of a compound question keeps its best sentence among the quotes.
+    leads = _leads(question, candidates, by_part) if len(ask_vectors) > 1 else set()
+    merged = sorted(dict.fromkeys([*leads, *chosen]), key=lambda i: (i not in leads, -scores[i]))
+    chosen = sorted(merged[:MAX_SENTENCES], key=lambda i: -scores[i])
+    best = float(scores[chosen[0]]) if chosen else 0.0
+    limit = ANSWER_FLOOR if floor is None else floor
+    # Vectors of a language the model reads poorly are all alike; a passage that holds few of
+    # the question's own words does not answer it, however similar it looks.
+    answers = best >= limit and shared >= MIN_SHARED_TERMS
+    # A declined answer quotes only the closest sentence (the sources list the passages).
+    keep = chosen if answers else chosen[:1]
+    # Only sentences near the best one join it (a weak third quote dilutes a good answer),
+    # and the best of each part of a compound question.
+    keep = [i for i in keep if scores[i] >= best - SCORE_SPREAD or i in leads] or keep[:1]
+    return Choice([candidates[i] for i in keep], best, answers, shared)
 
 
-def _reading_order(passages: Sequence[Passage], sentence: _Sentence) -> tuple[int, int, int]:
-    """Documents by their best rank; within one, the order its author wrote it in."""
-    passage = passages[sentence.source - 1]
-    first_rank = next(i for i, p in enumerate(passages) if p.document_id == passage.document_id)
-    # Chunk ids grow with the position in the document (a document's chunks are copied in order).
-    return first_rank, passage.chunk_id, sentence.position
+def _leads(question: str, candidates: Sequence[_Sentence], by_part: np.ndarray) -> set[int]:
+    """The best sentence for each part of a compound question (columns: the whole question,
+    then its parts), by similarity and the part's own terms."""
+    texts = [question, *_parts(question)][-by_part.shape[1] :]
+    leads = set()
+    for column, text in enumerate(texts):
+        asked = read_question(text)
+        held = np.asarray([coverage(asked, c.text) for c in candidates], dtype=np.float32)
+        leads.add(int(np.argmax(by_part[:, column] + COVER_WEIGHT * held)))
+    return leads
+
+
+def _evidence(
+    question: str, passages: Sequence[Passage], candidates: Sequence[_Sentence]
+) -> tuple[np.ndarray, float]:
+    """What vectors miss: how many of the question's terms the sentence (and, less, its
+    passage) holds, and whether it holds the kind of thing asked for; and the largest share
+    of the question's terms one passage holds."""
+    # The question's language, told by its words and its best passage's (a question alone
+    # is often too short to tell).
+    language = text_search_config(f"{question} {passages[0].text[:1000]}")
+    asked = read_question(question, language)
+    held = {n: coverage(asked, p.text + " " + " ".join(p.heading_path)) for n, p in
+            enumerate(passages, start=1)}  # fmt: skip
+    bonus = [
+        COVER_WEIGHT * coverage(asked, c.text)
+        + PASSAGE_COVER_WEIGHT * held[c.source]
+        + (KIND_WEIGHT if asked.kind and fits_kind(asked, c.text) else 0.0)
+        - (KIND_WEIGHT if asked.kind and not fits_kind(asked, c.text) else 0.0)
+        for c in candidates
+    ]
+    return np.asarray(bonus, dtype=np.float32), max(held.values())
 
 
 # Possessive runs of spaces, anchored after a non-space: linear, where `,?\s+and\s+` retried
@@ -185,11 +267,6 @@ def _mmr(relevance: np.ndarray, vectors: np.ndarray, eligible: np.ndarray) -> li
             break
         chosen.append(pick)
     return chosen
-
-
-def _is_prose(sentence: str) -> bool:
-    """Worth quoting: a few words, not a Markdown heading or table row."""
-    return len(sentence.split()) >= 4 and not sentence.startswith(("#", "|"))
 
 
 def _clean(sentence: str) -> str:

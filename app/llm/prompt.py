@@ -6,12 +6,15 @@ import dataclasses
 from collections.abc import Sequence
 
 from app.llm.base import Passage, Turn
+from app.llm.decline import DECLINED
 
-SYSTEM = """You answer questions using only the numbered sources below.
+# A model must be able to decline: told the words to decline with, its refusal sets the
+# answer's `answered` flag to false (app/llm/decline.py also reads other ways of saying so).
+SYSTEM = f"""You answer questions using only the numbered sources below.
 Cite the source of every claim with its number in square brackets, like [1] or [2][3], right
 after the sentence it supports. Do not cite a source that does not say what the sentence says.
-If the sources do not contain the answer, say plainly that the uploaded documents do not answer
-the question, and do not answer from general knowledge.
+If the sources do not contain the answer, do not answer from general knowledge: reply with
+exactly "{DECLINED}" and nothing else.
 
 Sources:
 """

@@ -23,10 +23,12 @@ import asyncpg
 from app.backends.cache import Cache
 from app.db import collections as collection_sql
 from app.db import conversations as conversation_sql
+from app.db.conversations import AnswerFacts
 from app.embedders import Embedder
 from app.errors import NotFound
 from app.infra.metrics import AnswerTimer
 from app.llm import LLM, Passage, Turn, Vectors
+from app.llm.decline import is_declined
 from app.llm.prompt import fit_passages
 from app.rag.citations import unsupported_citations
 from app.rag.protocol import DONE, META, SOURCES, TOKEN, Event, error_event
@@ -61,6 +63,7 @@ class Answer:
     sources: list[dict[str, Any]]
     unsupported_citations: list[dict[str, Any]]
     timings_ms: dict[str, float]
+    answered: bool  # False: the documents did not answer it (the text says so)
 
 
 @dataclass
@@ -199,6 +202,7 @@ class Answerer:
             partial.sources,
             partial.done["unsupported_citations"],
             partial.done["timings_ms"],
+            partial.done["answered"],
         )
 
     async def _events(self, ask: Ask, partial: _Partial) -> AsyncIterator[Event]:
@@ -246,6 +250,8 @@ class Answerer:
             yield sent((TOKEN, {"text": NO_DOCUMENTS}))
         text = partial.text()
         generated = time.perf_counter()
+        # Every provider declines in words (app/llm/decline.py); the flag is read from them.
+        answered = bool(passages) and not is_declined(text)
         unsupported = await unsupported_citations(text, passages, self.embedder)
         timings_ms = {
             "retrieve": round((retrieved - started) * 1000, 1),
@@ -261,8 +267,10 @@ class Answerer:
                     text,
                     sources=sources,
                     message_id=ask.message_id,
+                    facts=AnswerFacts(llm.name, answered, unsupported),
                 )
-        yield sent((DONE, {"timings_ms": timings_ms, "unsupported_citations": unsupported}))
+        done = {"timings_ms": timings_ms, "unsupported_citations": unsupported}
+        yield sent((DONE, {**done, "answered": answered}))
 
     async def _vectors(self, question: str, passages: Sequence[Passage]) -> Vectors:
         # The question's vector is usually the one the search just cached.

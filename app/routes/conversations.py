@@ -63,6 +63,11 @@ async def get_conversation(request: Request) -> JSONResponse:
                         "sources": m["sources"],
                         # interrupted: the answer was cut (content is what was streamed)
                         "status": m["status"],
+                        # what the answer was (None: a question, or stored before 0013):
+                        # "extractive" quotes without a model; answered false: declined
+                        "provider": m["provider"],
+                        "answered": m["answered"],
+                        "unsupported_citations": m["unsupported_citations"],
                         # the answer as the page shows it once done: safe Markdown
                         "html": render(m["content"]) if m["role"] == "assistant" else None,
                         "rating": ratings.get(m["id"]),

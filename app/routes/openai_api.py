@@ -137,6 +137,7 @@ async def chat_completions(request: Request) -> JSONResponse | EventStream:
             ],
             "sources": answer.sources,
             "unsupported_citations": answer.unsupported_citations,
+            "answered": answer.answered,  # false: the documents did not answer it
         }
     )
 
@@ -168,7 +169,10 @@ async def _chunks(
             yield chunk({"role": "assistant", "content": ""}, sources=sources)
         elif name == DONE:
             unsupported = data["unsupported_citations"]
-            yield chunk({}, "stop", sources=sources, unsupported_citations=unsupported)
+            yield chunk(
+                {}, "stop", sources=sources, unsupported_citations=unsupported,
+                answered=data["answered"],
+            )  # fmt: skip
             yield ServerSentEvent("[DONE]")
         elif name == ERROR:
             # OpenAI clients raise an APIError on a chunk that carries "error".

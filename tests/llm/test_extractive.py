@@ -7,7 +7,8 @@ import pytest
 from app.config import load_settings
 from app.embedders.local import LocalEmbedder
 from app.llm import Passage, Vectors, load_llm
-from app.llm.extractive import ExtractiveLLM
+from app.llm.decline import CLOSEST, DECLINED, is_declined
+from app.llm.extractive import ExtractiveLLM, choose, compose
 from app.text.sentences import sentence_spans
 
 TEXT = (
@@ -53,3 +54,54 @@ async def test_extractive_without_vectors_is_a_programming_error():
     passage = Passage(1, "d", "Energy", TEXT, TEXT[:20], None, [], 1.0)
     with pytest.raises(TypeError, match="vectors"):
         [t async for t in ExtractiveLLM().stream(QUESTION, [passage])]
+
+
+MANUAL = (
+    "BASH(1) General Commands Manual BASH(1)\n\n"
+    "HISTORY\n\n"
+    "When the -o history option to the set builtin is enabled, the shell provides access "
+    "to the command history. The text of the last HISTSIZE commands (default 500) is saved "
+    "in a history list. The shell stores each command in the history list prior to "
+    "parameter expansion.\n\n"
+    "GNU Bash 5.2 2022 September 19 56"
+)
+
+
+async def test_the_sentence_that_answers_comes_first_and_furniture_is_never_quoted(embedder):
+    passage = Passage(1, "d", "bash", MANUAL, MANUAL[:20], None, ["HISTORY"], 1.0)
+    question = "How many commands are saved in the history list?"
+    picked = await choose(question, [passage], embedder)
+    assert picked.answered
+    assert picked.sentences[0].text.startswith("The text of the last HISTSIZE commands")
+    assert 1 <= len(picked.sentences) <= 3
+    quoted = " ".join(s.text for s in picked.sentences)
+    assert "BASH(1)" not in quoted and "September 19 56" not in quoted
+
+
+async def test_an_unrelated_question_is_declined_with_the_closest_sentence(embedder):
+    passage = Passage(1, "d", "bash", MANUAL, MANUAL[:20], None, ["HISTORY"], 1.0)
+    answer = await compose("What is the recommended daily dose of vitamin D?", [passage], embedder)
+    assert answer.startswith(f"{DECLINED} {CLOSEST} ") or answer == DECLINED
+    assert is_declined(answer)
+
+
+async def test_a_passage_of_headings_and_commands_only_is_declined(embedder):
+    text = "Installing Packages\n\n# apt install -y nftables\n\n$ systemctl enable nftables"
+    passage = Passage(1, "d", "nft", text, text[:20], None, [], 1.0)
+    assert await compose("How do I install nftables?", [passage], embedder) == DECLINED
+
+
+STEAM_PT = (
+    "A máquina a vapor de Watt usava um condensador separado. "
+    "Ela consumia muito menos carvão do que a máquina de Newcomen, construída em 1712."
+)
+
+
+async def test_a_question_in_a_language_the_model_reads_poorly_needs_shared_words(embedder):
+    """All-MiniLM finds any two Portuguese sentences alike: a passage holding few of the
+    question's own words does not answer it (issue 20, the Portuguese validation set)."""
+    passage = Passage(1, "d", "Vapor", STEAM_PT, STEAM_PT[:20], None, [], 1.0)
+    unrelated = await choose("Qual é a dose diária recomendada de vitamina D?", [passage], embedder)
+    assert not unrelated.answered and unrelated.shared < 0.3
+    asked = await choose("Em que ano foi construída a máquina de Newcomen?", [passage], embedder)
+    assert asked.answered and "1712" in asked.sentences[0].text

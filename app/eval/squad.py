@@ -1,0 +1,115 @@
+"""SQuAD 2.0-format question sets for the answer evaluation: articles of paragraphs, each
+question with gold answers or marked impossible (answerable in no paragraph)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import string
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.eval.dataset import Dataset
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+    answers: tuple[str, ...]  # empty: unanswerable
+    kind: str  # "answerable", "impossible" (SQuAD's own), "absent" (from an article not loaded)
+
+
+@dataclass(frozen=True)
+class Article:
+    title: str
+    paragraphs: tuple[str, ...]
+    questions: tuple[Question, ...]
+
+
+def load_squad(path: Path, titles: frozenset[str] = frozenset()) -> list[Article]:
+    """The file's articles (only those named in `titles`, when given); ValueError when the
+    file is not SQuAD JSON."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = data["data"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a SQuAD JSON file ({exc!r})") from None
+    articles = []
+    for article in raw:
+        if titles and article["title"] not in titles:
+            continue
+        paragraphs, questions = [], []
+        for paragraph in article["paragraphs"]:
+            paragraphs.append(paragraph["context"])
+            for qa in paragraph["qas"]:
+                golds = tuple(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
+                impossible = bool(qa.get("is_impossible")) or not golds
+                kind = "impossible" if impossible else "answerable"
+                answers = () if impossible else golds
+                questions.append(Question(str(qa["id"]), qa["question"], answers, kind))
+        articles.append(Article(article["title"], tuple(paragraphs), tuple(questions)))
+    if titles and (unknown := titles - {a.title for a in articles}):
+        raise ValueError(f"{path} has no article titled {', '.join(sorted(unknown))}")
+    return articles
+
+
+def as_corpus(name: str, articles: list[Article]) -> Dataset:
+    """The articles' paragraphs as documents (one collection; retrieval picks among them)."""
+    corpus = {
+        f"{a.title}#{i}": (a.title.replace("_", " "), text)
+        for a in articles
+        for i, text in enumerate(a.paragraphs)
+    }
+    digest = hashlib.sha256(json.dumps(sorted(corpus.items())).encode()).hexdigest()
+    return Dataset(name, corpus, {}, {}, digest)
+
+
+def sample(
+    articles: list[Article], absent: list[Article], per_kind: int, seed: int = 20
+) -> list[Question]:
+    """Up to `per_kind` answerable, impossible and absent questions (the answerable ones of
+    articles that are not loaded: out of the collection, so unanswerable there)."""
+    rng = random.Random(seed)
+    loaded = [q for a in articles for q in a.questions]
+    away = [Question(q.id, q.text, (), "absent") for a in absent for q in a.questions if q.answers]
+    picked = []
+    for pool in (
+        [q for q in loaded if q.kind == "answerable"],
+        [q for q in loaded if q.kind == "impossible"],
+        away,
+    ):
+        picked += rng.sample(pool, min(per_kind, len(pool)))
+    return picked
+
+
+# SQuAD's own answer normalisation: lower case, no punctuation, articles or extra space.
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_CITATION = re.compile(r"\[\d+\]")
+
+
+def normalize(text: str) -> str:
+    text = _CITATION.sub(" ", text.lower())
+    text = "".join(ch for ch in text if ch not in string.punctuation)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def contains(answer: str, golds: tuple[str, ...]) -> bool:
+    flat = f" {normalize(answer)} "
+    return any(f" {normalize(g)} " in flat for g in golds if normalize(g))
+
+
+def token_f1(answer: str, golds: tuple[str, ...]) -> float:
+    """SQuAD's token F1 against the best gold answer."""
+    said = normalize(answer).split()
+    best = 0.0
+    for gold in golds:
+        wanted = normalize(gold).split()
+        common = sum((Counter(said) & Counter(wanted)).values())
+        if common:
+            precision, recall = common / len(said), common / len(wanted)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best

@@ -1,0 +1,111 @@
+"""What a question asks for, read without a model: its content terms, and the kind of answer
+its wording expects (a number for "how many", a date for "when", a command for "which
+command"). Sentences are scored for covering both, beside their vector similarity."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from app.llm.quotable import is_code
+
+_WORD = re.compile(r"[^\W_]+")
+# Question words and glue: they say what kind of answer is wanted, not what it is about.
+STOPWORDS = frozenset(
+    """a an the of to in on at for and or but by with from as into about over under than then
+    what how when where which who whom whose why is are was were be been being do does did can
+    could should would will shall may might must has have had having it its this that these
+    those there their they them he she his her him i me my we our you your not no any some
+    much many more most less least often long far please tell say says said named called name
+    used use one type kind""".split()
+)
+_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|"
+                     r"eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|"
+                     r"billion|dozen|half)\b", re.I)  # fmt: skip
+_YEAR = re.compile(r"\b(?:1[0-9]|20)\d\d\b|\bcentur(?:y|ies)\b|\b\d{1,2}(?:st|nd|rd|th)\b")
+_MONTHS = re.compile(
+    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    re.I,
+)
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
+_COMMAND = re.compile(r"`[^`]+`|\b[a-z][\w.-]*\s+-{1,2}[a-z]|\b[a-z]+_[a-z_]+\b")
+
+
+@dataclass(frozen=True)
+class Asked:
+    terms: frozenset[str]  # content words, stemmed
+    kind: str  # number, date, person, place, command, or "" (no particular kind)
+
+
+# bm25s's stopword lists by PostgreSQL text search configuration (app/text/language.py):
+# a Portuguese question's "de", "que", "em" are not terms either.
+_LISTS = {
+    "danish": "DANISH", "dutch": "DUTCH", "french": "FRENCH", "german": "GERMAN",
+    "italian": "ITALIAN", "norwegian": "NORWEGIAN", "portuguese": "PORTUGUESE",
+    "russian": "RUSSIAN", "spanish": "SPANISH", "swedish": "SWEDISH", "turkish": "TURKISH",
+}  # fmt: skip
+
+
+@functools.cache
+def stopwords(language: str = "english") -> frozenset[str]:
+    """English glue words, and the language's own (`language`: a PostgreSQL configuration)."""
+    if language not in _LISTS:
+        return STOPWORDS
+    import bm25s.stopwords  # (half a second to import: only for questions that need it)
+
+    return STOPWORDS | frozenset(getattr(bm25s.stopwords, f"STOPWORDS_{_LISTS[language]}"))
+
+
+def read_question(question: str, language: str = "english") -> Asked:
+    lowered = question.lower()
+    words = _WORD.findall(lowered)
+    glue = stopwords(language)
+    terms = frozenset(stem(w) for w in words if w not in glue)
+    return Asked(terms, _kind(lowered))
+
+
+def _kind(q: str) -> str:
+    if re.search(r"\bhow (?:many|much|long|old|far|big|large|high|often)\b|\bwhat (?:percent|"
+                 r"percentage|number|amount)\b", q):  # fmt: skip
+        return "number"
+    if re.search(r"\bwhen\b|\bwhat (?:year|date|day|month|century|decade)\b|\bwhich (?:year|"
+                 r"century)\b", q):  # fmt: skip
+        return "date"
+    if re.search(r"\b(?:which|what) (?:command|option|flag|variable|setting|file)\b", q):
+        return "command"
+    if re.search(r"^\W*who(?:m|se)?\b|\bwhich person\b", q):
+        return "person"
+    if re.search(r"^\W*where\b|\bwhat (?:country|city|region|place)\b", q):
+        return "place"
+    return ""
+
+
+def stem(word: str) -> str:
+    """A crude suffix strip: enough for "commands"/"command", "saved"/"save"."""
+    for suffix in ("ations", "ation", "ings", "ing", "ies", "ied", "es", "ed", "ly", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def coverage(asked: Asked, text: str) -> float:
+    """The share of the question's content terms the text holds (1.0 when it has none)."""
+    if not asked.terms:
+        return 1.0
+    held = {stem(w) for w in _WORD.findall(text.lower())}
+    return len(asked.terms & held) / len(asked.terms)
+
+
+def fits_kind(asked: Asked, sentence: str) -> bool:
+    """Does the sentence hold the kind of thing asked for (a number, a date, a name...)?"""
+    if asked.kind == "number":
+        return bool(_NUMBER.search(sentence))
+    if asked.kind == "date":
+        return bool(_YEAR.search(sentence) or _MONTHS.search(sentence))
+    if asked.kind == "command":
+        return bool(_COMMAND.search(sentence)) or is_code(sentence)
+    if asked.kind in ("person", "place"):
+        return bool(_CAPITALISED.search(sentence))
+    return True

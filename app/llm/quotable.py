@@ -1,0 +1,49 @@
+"""Which source sentences an extractive answer may quote: prose, never a heading, a command or
+code line, a table fragment or page furniture (they stay in the passage as context)."""
+
+from __future__ import annotations
+
+import re
+
+MIN_WORDS = 4
+# A manual page's running header: "BASH(1) General Commands Manual BASH(1)".
+_MAN_HEADER = re.compile(r"\b[A-Z][A-Z0-9_.-]*\(\d[a-z]?\)")
+# "GNU Bash 5.2 2022 September 19 56", "Page 3 of 10", "- 12 -": a line ending in a page number
+# after a date or a version, or a bare page label.
+_FOOTER = re.compile(
+    r"(?:\b(?:19|20)\d\d\b.*\b\d{1,4}$)|(?:^page \d+(?: of \d+)?$)|(?:^[-–—]\s*\d+\s*[-–—]$)", re.I
+)
+# A shell prompt or a line that starts like a command: "$ ls", "# apt install", "sudo ...".
+_PROMPT = re.compile(r"^(?:[$#>%]\s|sudo\s|apt(?:-get)?\s|pip\s|git\s|cd\s|export\s|\./)")
+# Characters that are rare in prose and common in code.
+_CODE_CHARS = re.compile(r"[{}();=<>\[\]|&$`\\]|::|->|=>|&&|\|\|")
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def is_quotable(sentence: str) -> bool:
+    """A whole sentence of prose worth quoting as an answer."""
+    text = " ".join(sentence.split())
+    words = text.split()
+    if len(words) < MIN_WORDS or text.startswith(("#", "|", "```", "~~~")):
+        return False
+    if _PROMPT.match(text) or _MAN_HEADER.search(text) or _FOOTER.search(text):
+        return False
+    if is_code(text):
+        return False
+    return not _looks_like_heading(text, words)
+
+
+def is_code(text: str) -> bool:
+    """A line that reads as code or a command: many code characters, few words."""
+    marks = len(_CODE_CHARS.findall(text))
+    words = len(_WORD.findall(text))
+    return marks >= 3 and marks * 2 >= words
+
+
+def _looks_like_heading(text: str, words: list[str]) -> bool:
+    """A short title: no sentence punctuation, and (nearly) every word capitalised."""
+    if text[-1] in ".!?:;\"')]" or len(words) > 12:
+        return False
+    lettered = [w for w in words if w[0].isalpha()]
+    capitalised = sum(1 for w in lettered if w[0].isupper())
+    return len(words) <= 6 or capitalised >= 0.7 * max(len(lettered), 1)

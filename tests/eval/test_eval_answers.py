@@ -1,0 +1,121 @@
+"""`python -m app eval-answers` on a tiny SQuAD 2.0-format file written by the test."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.eval.squad import contains, load_squad, normalize, token_f1
+
+ROOT = Path(__file__).resolve().parents[2]
+SQUAD = {
+    "version": "v2.0",
+    "data": [
+        {
+            "title": "Tea",
+            "paragraphs": [
+                {
+                    "context": "Green tea is steeped at eighty degrees for two minutes. "
+                    "Black tea needs boiling water and steeps for four minutes.",
+                    "qas": [
+                        {"id": "t1", "question": "How long is green tea steeped?",
+                         "answers": [{"text": "two minutes", "answer_start": 44}],
+                         "is_impossible": False},
+                        {"id": "t2", "question": "How long is white tea steeped?",
+                         "answers": [], "is_impossible": True},
+                    ],
+                },
+                {
+                    "context": "Sourdough bread rises slowly thanks to wild yeast and bacteria.",
+                    "qas": [
+                        {"id": "t3", "question": "What makes sourdough bread rise?",
+                         "answers": [{"text": "wild yeast and bacteria", "answer_start": 40}],
+                         "is_impossible": False},
+                    ],
+                },
+            ],
+        },
+        {
+            "title": "Volcanoes",
+            "paragraphs": [
+                {
+                    "context": "Mount Etna in Sicily is one of the most active volcanoes.",
+                    "qas": [
+                        {"id": "v1", "question": "Which volcano in Sicily is very active?",
+                         "answers": [{"text": "Mount Etna", "answer_start": 0}],
+                         "is_impossible": False},
+                    ],
+                }
+            ],
+        },
+    ],
+}  # fmt: skip
+
+
+def test_scores_answers_and_declines_as_json(tmp_path, database_url):
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(SQUAD))
+    env = {**os.environ, "DATABASE_URL": database_url}
+    command = [
+        sys.executable, "-m", "app", "eval-answers", str(path), "--articles", "Tea",
+        "--absent", str(path), "--json",
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["questions"] == {"answerable": 2, "impossible": 1, "absent": 1}
+    assert report["paragraphs"] == 2 and report["provider"] == "extractive"
+    # Both answerable questions are easy: answered, quoted and cited right.
+    assert report["containment"] == 1.0 and report["wrongly_declined"] == 0.0
+    assert report["citation_precision"] == 1.0
+    # The volcano is in no loaded paragraph: declined.
+    assert report["declined_absent"] == 1.0
+    assert [row["floor"] for row in report["sweep"]][:2] == [0.3, 0.4]
+
+
+def test_a_file_that_is_not_squad_is_refused_with_its_name(tmp_path, database_url):
+    path = tmp_path / "corpus.jsonl"
+    path.write_text('{"_id": "d1", "text": "not SQuAD"}\n')
+    env = {**os.environ, "DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "app", "eval-answers", str(path)]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert f"{path} is not a SQuAD JSON file" in result.stderr
+
+
+def test_an_unknown_article_title_is_named(tmp_path):
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(SQUAD))
+    with pytest.raises(ValueError, match="no article titled Coffee"):
+        load_squad(path, frozenset({"Tea", "Coffee"}))
+
+
+def test_containment_and_f1_use_squad_normalisation():
+    answer = "Green tea is steeped at eighty degrees for two minutes. [1]"
+    assert contains(answer, ("Two minutes",)) and not contains(answer, ("three minutes",))
+    assert not contains("The Mountain Etna [1]", ("Etna mountain",))
+    assert normalize("The  Normans, [2]") == "normans"
+    assert token_f1("two minutes", ("two minutes",)) == 1.0
+    assert 0 < token_f1(answer, ("two minutes",)) < 0.5
+
+
+def test_llm_answers_are_scored_and_its_i_dont_know_counts_as_declining(
+    tmp_path, database_url, fake_llm
+):
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(SQUAD))
+    fake_llm.answer = ["I don't know", " from these sources."]
+    env = {**os.environ, "DATABASE_URL": database_url, "LLM_BASE_URL": fake_llm.url}
+    command = [
+        sys.executable, "-m", "app", "eval-answers", str(path), "--articles", "Tea",
+        "--absent", str(path), "--llm", "--json",
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["provider"] == "openai" and "sweep" not in report
+    assert report["declined_absent"] == 1.0 and report["wrongly_declined"] == 1.0
+    assert report["refusal_recall"] == 1.0 and report["containment"] == 0.0

@@ -1,0 +1,67 @@
+"""What an extractive answer may quote (issue 20): prose, never headings, commands, code or
+page furniture; and what a question asks for (its terms and the kind of answer)."""
+
+import pytest
+
+from app.llm.asks import coverage, fits_kind, read_question
+from app.llm.quotable import is_quotable
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "BASH(1) General Commands Manual BASH(1)",  # a manual page's running header
+        "GNU Bash 5.2 2022 September 19 56",  # a running footer with its page number
+        "Page 3 of 10",
+        "# apt install -y nftables",  # a root prompt
+        "$ ls -la /etc/apt/sources.list.d",
+        "sudo systemctl restart nginx.service",
+        "if [ -f ~/.bashrc ]; then . ~/.bashrc; fi",  # code
+        "Configuring the Network Interfaces",  # a heading
+        "## History Expansion",
+        "| Option | Meaning |",
+        "Too short.",
+    ],
+)
+def test_headings_commands_and_page_furniture_are_not_quoted(line):
+    assert not is_quotable(line)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The text of the last HISTSIZE commands (default 500) is saved.",
+        "Panels should be cleaned twice a year.",
+        "Debian releases a new stable version about every two years.",
+        "In 1066, the Normans conquered England under William.",
+    ],
+)
+def test_prose_is_quoted(sentence):
+    assert is_quotable(sentence)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many commands does the history list keep?", "number"),
+        ("When did the Normans conquer England?", "date"),
+        ("Which command installs a package?", "command"),
+        ("Who led the Normans?", "person"),
+        ("Where is the Rhine's source?", "place"),
+        ("Why is the sky blue?", ""),
+    ],
+)
+def test_the_kind_of_answer_a_question_asks_for(question, kind):
+    assert read_question(question).kind == kind
+
+
+def test_a_number_question_prefers_the_sentence_with_a_number():
+    asked = read_question("How many commands are kept in the history?")
+    assert fits_kind(asked, "The last HISTSIZE commands (default 500) are saved.")
+    assert not fits_kind(asked, "The history list holds the commands typed so far.")
+
+
+def test_coverage_counts_the_question_terms_a_sentence_holds():
+    asked = read_question("Which commands are saved in the history file?")
+    assert coverage(asked, "The commands typed are saved to the history file.") == 1.0
+    assert coverage(asked, "Unrelated words only.") == 0.0
