@@ -26,13 +26,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from app.errors import AppError
-from app.ingest.formats import Parsed
+from app.ingest.formats import Parsed, base
 from app.ingest.formats import parse as parse_in_process
 from app.ingest.formats.base import IngestError
 
@@ -60,6 +61,10 @@ class Limits:
     processes: int = 2  # children parsing at once
 
 
+# Called with (pages done, pages in all) as a child parses, from the parsing thread.
+Progress = Callable[[int, int], None]
+
+
 class ParseCrashed(Exception):
     """The parser raised something unexpected (a bug, perhaps transient): worth a retry."""
 
@@ -74,11 +79,13 @@ class Sandbox:
         self._ready = threading.Condition()
         self.pid = os.getpid()  # a forked copy of the worker must not share these children
 
-    def parse(self, data: bytes, media_type: str, source: str) -> Parsed:
+    def parse(
+        self, data: bytes, media_type: str, source: str, progress: Progress | None = None
+    ) -> Parsed:
         """Parse in a child; IngestError when the file is refused, too slow or too big."""
         child = self._take()
         try:
-            outcome = child.run(data, media_type, source, self.limits)
+            outcome = child.run(data, media_type, source, self.limits, progress)
         except BaseException:
             child.kill()  # a half-done task leaves the pipe in an unknown state
             child = None
@@ -144,7 +151,14 @@ class _Child:
         self.tasks = 0
         self.alive = True
 
-    def run(self, data: bytes, media_type: str, source: str, limits: Limits) -> tuple[str, Any]:
+    def run(
+        self,
+        data: bytes,
+        media_type: str,
+        source: str,
+        limits: Limits,
+        progress: Progress | None = None,
+    ) -> tuple[str, Any]:
         self.tasks += 1
         try:
             self.connection.send((data, media_type, source, limits))
@@ -160,7 +174,11 @@ class _Child:
                 return "refused", _too_slow(source, limits)
             try:
                 if self.connection.poll(left):
-                    return self.connection.recv()
+                    message = self.connection.recv()
+                    if message[0] != "pages":
+                        return message
+                    if progress is not None:
+                        progress(message[1], message[2])
             except (EOFError, OSError):
                 return "refused", self._died(source, limits)
 
@@ -213,6 +231,7 @@ def _serve(connection: Connection) -> None:
             limited = True
         used = resource.getrusage(resource.RUSAGE_SELF)
         _lower(resource.RLIMIT_CPU, int(used.ru_utime + used.ru_stime + limits.timeout_seconds) + 1)
+        base.on_pages = lambda done, total: connection.send(("pages", done, total))
         connection.send(_parse_one(data, media_type, source, limits))
         del data
 
@@ -257,8 +276,13 @@ def configure(limits: Limits) -> None:
         old.close()
 
 
-def parse(data: bytes, media_type: str, source: str) -> Parsed:
-    """Parse a stored file in a limited child process; IngestError when it cannot be read."""
+def current_limits() -> Limits:
+    return _limits
+
+
+def parse(data: bytes, media_type: str, source: str, progress: Progress | None = None) -> Parsed:
+    """Parse a stored file in a limited child process; IngestError when it cannot be read.
+    `progress` hears of each page parsed (formats with pages)."""
     global _sandbox
     if media_type in IN_PROCESS:
         return parse_in_process(data, media_type, source)
@@ -266,7 +290,7 @@ def parse(data: bytes, media_type: str, source: str) -> Parsed:
         if _sandbox is None or _sandbox.pid != os.getpid():
             _sandbox = Sandbox(_limits)
         sandbox = _sandbox
-    return sandbox.parse(data, media_type, source)
+    return sandbox.parse(data, media_type, source, progress)
 
 
 if __name__ == "__main__":

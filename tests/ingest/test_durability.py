@@ -229,7 +229,7 @@ async def test_a_stopped_worker_stops_beating_for_the_batch_it_was_embedding(set
         running.cancel()
         with pytest.raises(asyncio.CancelledError):
             await running
-        assert not worker._heartbeats
+        assert not worker._leases
 
         async def claim_again() -> asyncpg.Record | None:
             async with pool.acquire() as conn:

@@ -19,7 +19,16 @@ _GENERIC_TITLE = re.compile(
 # Pieces in which upload checks read a file, so none holds a whole upload in memory.
 PIECE = 256 * 1024
 
-__all__ = ["IngestError", "Parsed", "join_pages"]
+__all__ = ["IngestError", "Parsed", "join_pages", "report_pages"]
+
+# Set by the parsing process (app/ingest/sandbox.py) while it parses one file: parsers with
+# pages call report_pages after each, so a long document shows its progress.
+on_pages: Callable[[int, int], None] | None = None
+
+
+def report_pages(done: int, total: int) -> None:
+    if on_pages is not None:
+        on_pages(done, total)
 
 
 @dataclass

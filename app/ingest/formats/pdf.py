@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.errors import IngestError
-from app.ingest.formats.base import Format, Parsed, head, join_pages
+from app.ingest.formats.base import Format, Parsed, head, join_pages, report_pages
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -46,7 +46,10 @@ def parse(data: bytes, source: str) -> Parsed:
                 f"{source!r} has {len(reader.pages)} pages; at most {MAX_PAGES} are read"
                 " (split it into smaller files)"
             )
-        pages = [_clean(page.extract_text() or "") for page in reader.pages]
+        pages = []
+        for page in reader.pages:
+            pages.append(_clean(page.extract_text() or ""))
+            report_pages(len(pages), len(reader.pages))
         title = (reader.metadata.title if reader.metadata else None) or None
     except IngestError:
         raise
