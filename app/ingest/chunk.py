@@ -18,6 +18,10 @@ from app.text.sentences import sentence_spans
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _WORD = re.compile(r"\S+")
 
+# Tokens a chunk repeats from the one before it, when a section is split mid-paragraph
+# (what ingestion uses; the chunker's own default is none).
+OVERLAP_TOKENS = 32
+
 
 @dataclass
 class Chunk:

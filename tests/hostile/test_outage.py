@@ -15,7 +15,7 @@ from app.db.embedded import create_database, start_embedded
 from app.db.pool import create_pool
 from app.embedders.local import LocalEmbedder
 from app.embedders.openai import OpenAIEmbedder
-from app.ingest.worker import Worker
+from app.jobs.worker import Worker
 from app.resources import run_migrations
 from tests.fake_llm import FakeLLM
 from tests.helpers import eventually, submit
