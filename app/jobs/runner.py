@@ -39,6 +39,12 @@ OUTAGE = (
 )
 
 
+# How long one step of a job (a page, a group of chunks embedded, a write) may take before its
+# worker is deemed stuck: generous, since a false alarm costs the job an attempt, and a CPU
+# shared by many processes makes an embedding call take a minute.
+STALL_SECONDS = 300.0
+
+
 class Stalled(Exception):
     """A batch went past the deadline its stage set: its worker cannot make progress."""
 
@@ -90,7 +96,7 @@ class Runner:
         lock_seconds: float = 60,
         poll_seconds: float = 5,
         retry_base_seconds: float = 5,
-        stall_seconds: float = 60,
+        stall_seconds: float = STALL_SECONDS,
     ) -> None:
         self.pool = pool
         self.kinds = {kind.name: kind for kind in kinds}
