@@ -97,6 +97,7 @@ class Runner:
         poll_seconds: float = 5,
         retry_base_seconds: float = 5,
         stall_seconds: float = STALL_SECONDS,
+        unknown_grace_seconds: float = 600,
     ) -> None:
         self.pool = pool
         self.kinds = {kind.name: kind for kind in kinds}
@@ -104,6 +105,7 @@ class Runner:
         self.poll_seconds = poll_seconds
         self.retry_base_seconds = retry_base_seconds
         self.stall_seconds = stall_seconds
+        self.unknown_grace_seconds = unknown_grace_seconds
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._wakes: list[asyncio.Event] = []
         self._leases: dict[Lease, Kind] = {}  # the batches running now
@@ -220,7 +222,7 @@ class Runner:
     async def _sweep(self, conn: asyncpg.Connection) -> None:
         async with conn.transaction():
             failed = [*await job_sql.fail_abandoned(conn)]
-            failed += await job_sql.fail_unknown(conn, list(self.kinds))
+            failed += await job_sql.fail_unknown(conn, list(self.kinds), self.unknown_grace_seconds)
             for job in failed:
                 log.error("job %s (%s) failed: %s", job["id"], job["kind"], job["last_error"])
                 if kind := self.kinds.get(job["kind"]):
