@@ -130,7 +130,7 @@ async def startup(
     )
     log.info("capacity of this worker: %s", sizes)
     if local:
-        from app.ingest.worker import Worker
+        from app.jobs.worker import Worker
 
         resources.worker_task = asyncio.create_task(
             Worker(pool, embedder, lock_seconds=settings.worker_lock_seconds).run(), name="worker"

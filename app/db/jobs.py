@@ -1,4 +1,4 @@
-"""The ingestion job queue: claimed with FOR UPDATE SKIP LOCKED, woken by NOTIFY jobs."""
+"""The job queue of every kind (app/jobs): claimed with FOR UPDATE SKIP LOCKED, NOTIFY jobs."""
 
 from __future__ import annotations
 
@@ -91,13 +91,17 @@ async def claim_many(
     worker: str,
     limit: int,
     max_bytes: int | None = None,
+    kinds: list[str] | None = None,
+    min_size: int = 0,
+    below_size: int | None = None,
 ) -> list[asyncpg.Record]:
     """Claim up to `limit` runnable jobs at once (so small documents share model batches).
 
     With `max_bytes`, the jobs' documents add up to at most that many bytes (the first job
-    is claimed whatever its size). The attempt is counted here, at claim time: a job whose
-    lock expired (its worker died or hung) is taken back only while attempts remain; see
-    fail_abandoned for the others.
+    is claimed whatever its size). `kinds` (None: any) and the size range [min_size,
+    below_size) pick a lane: a job's size is its document's (0 for a job without one). The
+    attempt is counted here, at claim time: a job whose lock expired (its worker died or
+    hung) is taken back only while attempts remain; see fail_abandoned for the others.
     """
     return await conn.fetch(
         """WITH candidates AS (
@@ -106,9 +110,12 @@ async def claim_many(
                LEFT JOIN documents d ON d.id = CASE
                    WHEN j.payload->>'document_id' ~ '^[0-9a-fA-F-]{36}$'
                    THEN (j.payload->>'document_id')::uuid END
-               WHERE (j.status = 'queued' AND j.run_after <= now())
-                  OR (j.status = 'running' AND j.locked_until < now()
-                      AND j.attempts < j.max_attempts)
+               WHERE ((j.status = 'queued' AND j.run_after <= now())
+                      OR (j.status = 'running' AND j.locked_until < now()
+                          AND j.attempts < j.max_attempts))
+                 AND ($5::text[] IS NULL OR j.kind = ANY($5::text[]))
+                 AND coalesce(d.size_bytes, 0) >= $6
+                 AND ($7::bigint IS NULL OR coalesce(d.size_bytes, 0) < $7)
                ORDER BY j.run_after, j.id
                FOR UPDATE OF j SKIP LOCKED
                LIMIT $3),
@@ -126,11 +133,14 @@ async def claim_many(
         worker,
         limit,
         max_bytes,
+        kinds,
+        min_size,
+        below_size,
     )
 
 
 async def fail_abandoned(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    """Fail the jobs whose every attempt ended with its worker gone; return (id, payload, error).
+    """Fail the jobs whose every attempt ended with its worker gone; return them.
 
     A job that kills or hangs its worker (a poison document) would otherwise travel
     through every worker for ever, each claim taking another one down.
@@ -147,7 +157,7 @@ async def fail_abandoned(conn: asyncpg.Connection) -> list[asyncpg.Record]:
                SELECT id FROM jobs
                WHERE status = 'running' AND locked_until < now() AND attempts >= max_attempts
                FOR UPDATE SKIP LOCKED)
-           RETURNING id, payload, last_error""",
+           RETURNING id, kind, payload, attempts, max_attempts, last_error""",
     )
 
 
@@ -182,3 +192,24 @@ async def extend_locks(
         lock_seconds,
     )
     return len(rows)
+
+
+async def fail_unknown(
+    conn: asyncpg.Connection, kinds: list[str], grace_seconds: float
+) -> list[asyncpg.Record]:
+    """Fail the jobs of a kind no worker here knows (a typo, or a kind removed) once they
+    have waited `grace_seconds` (during a rolling deploy, a newer worker may know them)."""
+    return await conn.fetch(
+        """UPDATE jobs
+           SET status = 'failed', locked_until = NULL, updated_at = now(),
+               last_error = format('unknown job kind %L: this worker runs %s', kind,
+                                   array_to_string($1::text[], ', '))
+           WHERE id IN (
+               SELECT id FROM jobs
+               WHERE status = 'queued' AND NOT kind = ANY($1::text[])
+                 AND run_after <= now() - make_interval(secs => $2)
+               FOR UPDATE SKIP LOCKED)
+           RETURNING id, kind, payload, attempts, max_attempts, last_error""",
+        kinds,
+        grace_seconds,
+    )

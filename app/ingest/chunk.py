@@ -21,6 +21,10 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.MULTILINE)
 _WORD = re.compile(r"\S+")
 
+# Tokens a chunk repeats from the one before it, when a section is split mid-paragraph
+# (what ingestion uses; the chunker's own default is none).
+OVERLAP_TOKENS = 32
+
 
 @dataclass
 class Chunk:

@@ -34,13 +34,15 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import AppError
-from app.ingest.formats import Parsed, ocr
+from app.ingest.formats import Parsed, base, ocr
 from app.ingest.formats import parse as parse_in_process
 from app.ingest.formats.base import IngestError
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
+# Called with (stage, pages done, pages in all) as a child parses, from the parsing thread.
+Progress = Callable[[str, int, int], None]
+PARSING, OCR = "parsing", "ocr"  # progress stages (document events: keep the names stable)
 IN_PROCESS = frozenset({"text/plain", "text/markdown"})
 # Parses a child runs before it is replaced: bounds what a leak or a fragmented heap costs.
 TASKS_PER_CHILD = 200
@@ -93,7 +95,8 @@ class Sandbox:
     ) -> Parsed:
         """Parse in a child; IngestError when the file is refused, too slow or too big.
 
-        `progress(done, total)` is called as pages are recognised by OCR.
+        `progress(stage, done, total)` is called as pages are parsed ("parsing") and
+        recognised by OCR ("ocr").
         """
         child = self._take()
         try:
@@ -189,10 +192,11 @@ class _Child:
                     message = self.connection.recv()
                     if message[0] != "progress":
                         return message
-                    # A page recognised: the child granted itself the page's CPU time.
-                    deadline += 2 * limits.ocr_page_seconds
+                    stage, done, total = message[1:]
+                    if stage == OCR:  # the child granted itself the page's CPU time
+                        deadline += 2 * limits.ocr_page_seconds
                     if progress is not None:
-                        progress(*message[1])
+                        progress(stage, done, total)
             except (EOFError, OSError):
                 return "refused", self._died(source, limits)
 
@@ -247,6 +251,7 @@ def _serve(connection: Connection) -> None:
         _lower(resource.RLIMIT_CPU, int(used.ru_utime + used.ru_stime + limits.timeout_seconds) + 1)
         ocr.configure(ocr.Options(limits.ocr_languages, limits.ocr_page_seconds))
         ocr.on_page = partial(_page_done, connection, limits)
+        base.on_pages = partial(_report, connection, PARSING)
         connection.send(_parse_one(data, media_type, source, limits))
         del data
 
@@ -256,7 +261,11 @@ def _page_done(connection: Connection, limits: Limits, done: int, total: int) ->
     soft = resource.getrlimit(resource.RLIMIT_CPU)[0]
     if soft != resource.RLIM_INFINITY:
         _lower(resource.RLIMIT_CPU, soft + int(limits.ocr_page_seconds) + 1)
-    connection.send(("progress", (done, total)))
+    _report(connection, OCR, done, total)
+
+
+def _report(connection: Connection, stage: str, done: int, total: int) -> None:
+    connection.send(("progress", stage, done, total))
 
 
 def _lower(limit: int, soft: int) -> None:
@@ -299,10 +308,14 @@ def configure(limits: Limits) -> None:
         old.close()
 
 
+def current_limits() -> Limits:
+    return _limits
+
+
 def parse(data: bytes, media_type: str, source: str, progress: Progress | None = None) -> Parsed:
     """Parse a stored file in a limited child process; IngestError when it cannot be read.
 
-    `progress(done, total)` is called from this thread as OCR recognises pages."""
+    `progress(stage, done, total)` is called from this thread as pages are parsed or OCR'd."""
     global _sandbox
     if media_type in IN_PROCESS:
         return parse_in_process(data, media_type, source)

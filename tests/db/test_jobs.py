@@ -6,7 +6,7 @@ import pytest
 
 from app.db import jobs as job_sql
 from app.db.pool import create_pool
-from app.ingest.worker import Worker
+from app.jobs.lease import Lease, heartbeat
 from tests.helpers import claim_one, eventually
 
 
@@ -24,8 +24,7 @@ async def test_a_running_job_keeps_its_lock_while_the_heartbeat_beats(pool):
         job = await claim_one(conn, lock_seconds=lock, worker="a")
         first_expiry = await conn.fetchval("SELECT locked_until FROM jobs WHERE id = $1", job_id)
     assert job["id"] == job_id
-    worker = Worker(pool, embedder=None, lock_seconds=lock)  # type: ignore[arg-type]
-    heartbeat = asyncio.create_task(worker._heartbeat([job]))
+    beating = asyncio.create_task(heartbeat(pool, Lease([job], within=600), lock))
 
     async def well_past_the_first_lock() -> bool:
         # Until the database's clock is a whole lock period past the first expiry, nobody
@@ -41,7 +40,7 @@ async def test_a_running_job_keeps_its_lock_while_the_heartbeat_beats(pool):
     try:
         await eventually(well_past_the_first_lock, timeout=60)
     finally:
-        heartbeat.cancel()
+        beating.cancel()
 
 
 async def test_a_worker_whose_lock_was_taken_over_cannot_finish_the_job(pool):

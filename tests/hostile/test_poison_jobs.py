@@ -7,7 +7,7 @@ import pytest
 
 from app.db import jobs as job_sql
 from app.db.pool import create_pool
-from app.ingest.worker import Worker
+from app.jobs.worker import Worker
 from tests.helpers import submit
 
 
@@ -43,7 +43,7 @@ async def test_a_poison_job_fails_its_document_after_its_last_attempt(pool):
             await _lock_expired(conn, job_id)
         assert await job_sql.claim_many(conn, lock_seconds=60, worker="next", limit=10) == []
     worker = Worker(pool, embedder=None)  # type: ignore[arg-type]
-    assert await worker._claim() is None
+    await worker.sweep()
     async with pool.acquire() as conn:
         job = await conn.fetchrow("SELECT status, attempts, last_error FROM jobs")
         row = await conn.fetchrow(

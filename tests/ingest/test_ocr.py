@@ -118,17 +118,18 @@ def test_without_the_language_data_a_scan_fails_with_the_command_that_installs_i
 def test_in_the_sandbox_each_recognised_page_reports_progress():
     # Each page recognised also grants the child OCR_PAGE_SECONDS more CPU time.
     box = sandbox.Sandbox(sandbox.Limits(timeout_seconds=2, ocr_page_seconds=30))
-    seen: list[tuple[int, int]] = []
+    seen: list[tuple[str, int, int]] = []
     try:
         parsed = box.parse(
             files.scanned_pdf([PAGE_ONE, PAGE_TWO, PAGE_ONE]),
             PDF,
             "scan.pdf",
-            lambda done, total: seen.append((done, total)),
+            lambda stage, done, total: seen.append((stage, done, total)),
         )
     finally:
         box.close()
-    assert seen == [(1, 3), (2, 3), (3, 3)]
+    # The text layer is read page by page first (empty here), then each page is recognised.
+    assert seen == [("parsing", n, 3) for n in (1, 2, 3)] + [("ocr", n, 3) for n in (1, 2, 3)]
     assert set(parsed.ocr_pages) == {1, 2, 3}
 
 

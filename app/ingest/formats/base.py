@@ -19,10 +19,19 @@ _GENERIC_TITLE = re.compile(
 # Pieces in which upload checks read a file, so none holds a whole upload in memory.
 PIECE = 256 * 1024
 
-__all__ = ["IngestError", "Parsed", "code_block", "join_pages", "not_heading"]
+__all__ = ["IngestError", "Parsed", "code_block", "join_pages", "not_heading", "report_pages"]
 
 _LEADING_HASH = re.compile(r"^([ \t]*)#", re.MULTILINE)
 _BACKTICKS = re.compile(r"`{3,}")
+
+# Set by the parsing process (app/ingest/sandbox.py) while it parses one file: parsers with
+# pages call report_pages after each, so a long document shows its progress.
+on_pages: Callable[[int, int], None] | None = None
+
+
+def report_pages(done: int, total: int) -> None:
+    if on_pages is not None:
+        on_pages(done, total)
 
 
 @dataclass

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from app.errors import IngestError
 from app.ingest.formats import ocr
-from app.ingest.formats.base import Format, Parsed, head, join_pages
+from app.ingest.formats.base import Format, Parsed, head, join_pages, report_pages
 from app.ingest.formats.pagetext import drop_furniture, join_hyphens
 from app.ingest.formats.pdftables import with_tables
 
@@ -139,6 +139,7 @@ def _page_texts(document, *, tables: bool = False) -> list[str]:
             textpage.close()
             page.close()
         texts.append(text)
+        report_pages(len(texts), len(document))
     return texts
 
 

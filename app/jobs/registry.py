@@ -1,0 +1,12 @@
+"""The job kinds this deployment runs: one line per kind (its module is app/jobs/KIND.py)."""
+
+from __future__ import annotations
+
+from app.jobs import Deps, Kind
+from app.jobs.ingest import Ingest
+
+
+def kinds(deps: Deps) -> list[Kind]:
+    return [
+        Ingest(deps),
+    ]
