@@ -134,3 +134,11 @@ def test_a_docx_paragraph_starting_with_a_hash_is_not_a_heading():
     parsed = parse(buffer.getvalue(), DOCX, "g.docx")
     chunks = chunk_text(parsed.text, words, 100, markdown=True)
     assert [c.heading_path for c in chunks] == [["Guide"]]
+
+
+def test_a_long_line_repeated_on_every_page_is_body_text_not_furniture():
+    # A generated report repeats its paragraph on every page, numbers aside: dropping it as a
+    # running header left the document with no text at all.
+    paragraph = " ".join(f"solar panels convert light into power ({n})." for n in range(10))
+    pages = [f"Page {p}. {paragraph}" for p in range(6)]
+    assert drop_furniture(pages) == pages

@@ -18,6 +18,9 @@ EDGE_LINES = 3
 # often carry different headers, so each is on about half) and on at least MIN_PAGES.
 SHARE = 0.4
 MIN_PAGES = 3
+# Headers and footers are short: a longer line that recurs is body text (a form's repeated
+# paragraph, a generated report), and dropping it could leave a page with nothing.
+MAX_CHARS = 120
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
 # A word broken at a line end: "in-\nvocation". The part after must start in lower case,
@@ -46,7 +49,11 @@ def drop_furniture(pages: list[str]) -> list[str]:
     for lines in split:
         seen.update({_key(lines[i]) for i in _edges(lines)})
     least = max(MIN_PAGES, SHARE * len(pages))
-    furniture = {key for key, count in seen.items() if count >= least and key.strip("# ")}
+    furniture = {
+        key
+        for key, count in seen.items()
+        if count >= least and key.strip("# ") and len(key) <= MAX_CHARS
+    }
     if not furniture:
         return pages
     cleaned = []
