@@ -41,7 +41,7 @@ PUBLIC_PATHS = frozenset(
 PUBLIC_PREFIXES = ("/static/", "/invite/")
 # Sign-in and sign-up need no session, but are still checked against the Origin (login CSRF).
 NO_TOKEN_PATHS = frozenset(["/api/auth/login", "/api/auth/setup", "/api/auth/signup"])
-API_PREFIXES = ("/api/", "/v1/", "/ws/")
+API_PREFIXES = ("/api/", "/v1/", "/ws/", "/mcp")
 NO_KEY = "sign in, or send an API key as Authorization: Bearer <key>"
 NUL_IN_URL = "the address holds a NUL character (%00), which no path or query may contain"
 BAD_KEY = "the API key is not valid: it was revoked, has expired or never existed"
@@ -130,6 +130,11 @@ class AuthMiddleware:
                 scope, send, 503, "database_unavailable", unavailable.MESSAGE, retry
             )
         scope["state"]["principal"] = principal
+        # For a route that counts inside the request (an MCP tool call): `await
+        # rate_limit("asks")` is None, or the seconds to wait; the same counters as below.
+        scope["state"]["rate_limit"] = functools.partial(
+            self._count, resources, principal, settings
+        )
         path: str = scope["path"]
         public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
         origin = headers.get("origin")
@@ -278,6 +283,14 @@ class AuthMiddleware:
         else:
             who = f"user:{principal.user_id}"
         return await self.limiter(resources).hit(f"{kind}:{who}", limit)
+
+    async def _count(
+        self, resources: Any, principal: Principal | None, settings: AuthSettings, kind: str
+    ) -> int | None:
+        if principal is None:
+            return None
+        limit: Limit = getattr(settings, f"limit_{kind}")
+        return await self.limiter(resources).hit(f"{kind}:user:{principal.user_id}", limit)
 
     def _limit_ws_asks(
         self,
