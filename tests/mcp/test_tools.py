@@ -108,11 +108,18 @@ def test_a_browser_session_is_not_a_key_even_with_its_csrf_token(live_server, se
     assert response.json()["error"]["message"] == KEY_ONLY
 
 
+@pytest.fixture
+def owner_and_stranger(settings):
+    return (
+        make_person(settings.database_url, "owner@example.org", "editor"),
+        make_person(settings.database_url, "stranger@example.org", "editor"),
+    )
+
+
 async def test_another_users_private_collection_does_not_exist_for_the_caller(
-    live_server, http, settings
+    live_server, http, owner_and_stranger
 ):
-    owner = make_person(settings.database_url, "owner@example.org", "editor")
-    stranger = make_person(settings.database_url, "stranger@example.org", "editor")
+    owner, stranger = owner_and_stranger
     http.headers.update(owner.headers)
     ingest(http, "secret.md", "# Secret plans\n\nThe vault code is 4711.", "vault")
     async with mcp_client(live_server, owner.headers) as client:
