@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,6 +24,7 @@ async def mcp_client(
     *,
     mode: str = "auto",
     statuses: list[int] | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> AsyncIterator[Client]:
     """A connected client of `base_url`/mcp sending these headers (an Authorization: Bearer);
     the HTTP statuses it gets are appended to `statuses`."""
@@ -32,7 +34,7 @@ async def mcp_client(
             statuses.append(response.status_code)
 
     async with httpx2.AsyncClient(
-        headers=headers or {}, timeout=60, event_hooks={"response": [record]}
+        headers=headers or {}, timeout=60, event_hooks={"response": [record]}, verify=verify
     ) as session:
         transport = streamable_http_client(f"{base_url}/mcp", http_client=session)
         async with Client(transport, mode=mode) as client:  # type: ignore[arg-type]
