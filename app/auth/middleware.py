@@ -38,7 +38,8 @@ PUBLIC_PATHS = frozenset(
     ["/healthz", "/readyz", "/openapi.json", "/metrics", "/login", "/setup", "/favicon.ico"]
     + ["/api/auth/login", "/api/auth/logout", "/api/auth/setup", "/api/auth/signup"]
 )
-PUBLIC_PREFIXES = ("/static/", "/invite/")
+# /shared/: a share link's page decides itself (public links need no sign-in, others redirect).
+PUBLIC_PREFIXES = ("/static/", "/invite/", "/shared/")
 # Sign-in and sign-up need no session, but are still checked against the Origin (login CSRF).
 NO_TOKEN_PATHS = frozenset(["/api/auth/login", "/api/auth/setup", "/api/auth/signup"])
 API_PREFIXES = ("/api/", "/v1/", "/ws/", "/mcp")

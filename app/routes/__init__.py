@@ -19,6 +19,7 @@ from app.routes import (
     pages,
     passages,
     search,
+    shares,
 )
 
 routes: list[BaseRoute] = [
@@ -31,6 +32,7 @@ routes: list[BaseRoute] = [
     *search.routes,
     *chat.routes,
     *conversations.routes,
+    *shares.routes,
     *feedback.routes,
     *passages.routes,
     *openai_api.routes,

@@ -19,7 +19,7 @@ from app.auth.passwords import MIN_LENGTH as MIN_PASSWORD
 from app.db.collections import NAME
 from app.db.users import ROLES
 from app.rag.protocol import MAX_QUESTION_CHARS
-from app.routes import conversations, documents, feedback, openai_api, passages, search
+from app.routes import conversations, documents, feedback, openai_api, passages, search, shares
 from app.routes.account import MAX_KEY_DAYS
 from app.routes.auth import MAX_EMAIL
 
@@ -334,6 +334,41 @@ PATHS: dict[str, dict[str, Schema]] = {
             (404, 413),
             parameters=UUID_ID,
             requestBody=body(obj(("title",), title=NONEMPTY)),
+        ),
+    },
+    "/api/conversations/{id}/share": {
+        "post": op(
+            "A read-only link to a snapshot of the conversation as it is now",
+            ok(
+                obj(
+                    ("url", "public", "created_at", "expires_at"),
+                    url=TEXT,
+                    public={"type": "boolean"},
+                    created_at=WHEN,
+                    expires_at=WHEN,
+                ),
+                201,
+                "Created",
+            ),
+            (403, 404, 413),
+            parameters=UUID_ID,
+            requestBody=body(
+                obj(
+                    expires_in_days={
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": shares.MAX_SHARE_DAYS,
+                    },
+                    public={"type": "boolean"},
+                ),
+                required=False,
+            ),
+        ),
+        "delete": op(
+            "Revoke every share link of the conversation",
+            ok(None, 204, "Revoked"),
+            (404,),
+            parameters=UUID_ID,
         ),
     },
     "/api/messages/{id}/feedback": {
