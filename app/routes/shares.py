@@ -24,6 +24,7 @@ from app.db import passages as passage_sql
 from app.db import shares as share_sql
 from app.errors import BadRequest, NotFound
 from app.routes.deps import parse_uuid, read_json, resources_of
+from app.routes.passages import without_leading_headings
 from app.templating import templates
 from app.text.markdown import render
 
@@ -115,7 +116,11 @@ async def _sources(request: Request, messages: list[dict[str, Any]]) -> dict[int
                 conn, row["document_id"], viewer.user_id, viewer.admin, viewer.editor
             )
             if access is not None and access["readable"]:
-                seen[chunk] = {"state": "open", "text": row["text"]}
+                seen[chunk] = {
+                    "state": "open",
+                    "text": without_leading_headings(row["text"]),
+                    "heading_path": list(row["heading_path"]),
+                }
             else:
                 seen[chunk] = {"state": "no_access"}
     return seen
