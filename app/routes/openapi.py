@@ -19,7 +19,16 @@ from app.auth.passwords import MIN_LENGTH as MIN_PASSWORD
 from app.db.collections import NAME
 from app.db.users import ROLES
 from app.rag.protocol import MAX_QUESTION_CHARS
-from app.routes import conversations, documents, feedback, openai_api, passages, search, shares
+from app.routes import (
+    conversations,
+    documents,
+    exports,
+    feedback,
+    openai_api,
+    passages,
+    search,
+    shares,
+)
 from app.routes.account import MAX_KEY_DAYS
 from app.routes.auth import MAX_EMAIL
 
@@ -370,6 +379,29 @@ PATHS: dict[str, dict[str, Schema]] = {
             (404,),
             parameters=UUID_ID,
         ),
+    },
+    "/api/conversations/{id}/export": {
+        "get": op(
+            "The conversation as Markdown (citations as footnotes) or JSON (every message, "
+            "citation and feedback), as a download",
+            {
+                200: {
+                    "description": "The export",
+                    "content": {
+                        "text/markdown": {"schema": TEXT},
+                        JSON: {"schema": obj(("exported_at", "conversation"))},
+                    },
+                }
+            },
+            (404,),
+            parameters=[*UUID_ID, query("format", {"enum": list(exports.FORMATS)})],
+        )
+    },
+    "/api/account/export": {
+        "get": op(
+            "The caller's conversations, feedback and API key names as a zip",
+            {200: {"description": "A zip", "content": {"application/zip": {"schema": TEXT}}}},
+        )
     },
     "/api/messages/{id}/feedback": {
         "put": op(
