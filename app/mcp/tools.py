@@ -27,6 +27,7 @@ from app.rag.retrieve import search as hybrid_search
 from app.resources import Resources
 
 MAX_K = 50  # as GET /api/search
+INT64_MAX = 2**63 - 1  # chunk ids are bigints: a larger number would fail in the driver
 MAX_QUERY_CHARS = 1000
 INSTRUCTIONS = (
     "Search and question the documents of this knowledge base. `search` finds passages, "
@@ -167,7 +168,9 @@ async def list_collections(ctx: Context) -> dict[str, Any]:
 
 @_app_errors
 async def get_passage(
-    id: Annotated[int, Field(ge=1, description="a passage id (chunk_id of a result)")],
+    id: Annotated[
+        int, Field(ge=1, le=INT64_MAX, description="a passage id (chunk_id of a result)")
+    ],
     ctx: Context,
 ) -> dict[str, Any]:
     """One passage in full: its text, document, heading path and page."""

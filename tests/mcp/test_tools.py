@@ -150,6 +150,7 @@ async def test_bad_arguments_get_an_error_that_says_what_to_fix(live_server):
             ("ask", "unknown_conversation"): {"question": "Why?", "conversation_id": "nope"},
             ("ask", "unknown_collection"): {"question": "Why?", "collection": "nowhere"},
             ("get_passage", "id"): {"id": "seven"},
+            ("get_passage", "less than or equal"): {"id": 2**63},
         }
         for (name, said), arguments in cases.items():
             result = await client.call_tool(name, arguments)

@@ -82,6 +82,15 @@ def test_a_revoked_link_stops_working_and_only_the_owner_may_revoke(client, sett
     assert asyncio.run(_count(settings.database_url)) == 1  # the viewer's tries made none
 
 
+def test_deleting_the_conversation_deletes_its_links(client, people):
+    owner, viewer, conversation = people
+    with acting_as(client, owner.headers):
+        url = client.post(f"/api/conversations/{conversation}/share").json()["url"]
+        assert client.delete(f"/api/conversations/{conversation}").status_code == 204
+    with acting_as(client, viewer.headers):
+        assert client.get(_path(url)).status_code == 404
+
+
 async def _count(url: str) -> int:
     conn = await asyncpg.connect(url)
     try:
