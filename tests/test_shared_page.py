@@ -24,9 +24,9 @@ SECRET = "# Vault\n\nThe vault code is 4711 and the vault opens at dawn."
 
 
 @pytest.fixture
-def shared(live_server, settings) -> tuple[str, str]:
-    """(the share link's path, the viewer's email): an editor's conversation citing a shared
-    guide and a passage of the editor's private collection, shared with a reader."""
+def shared(live_server, settings) -> tuple[str, str, str]:
+    """(the share link's path, the viewer's email, the owner's): an editor's conversation
+    citing a shared guide and a passage of the editor's private collection."""
     owner = make_person(settings.database_url, "owner@example.org", "editor")
     viewer = make_person(settings.database_url, "viewer@example.org", "reader")
     with httpx.Client(base_url=live_server, headers=AUTH, timeout=120) as http:
@@ -38,7 +38,7 @@ def shared(live_server, settings) -> tuple[str, str]:
         http.post("/api/chat", json={**question, "conversation_id": meta["conversation_id"]})
         created = http.post(f"/api/conversations/{meta['conversation_id']}/share")
         assert created.status_code == 201, created.text
-    return urlsplit(created.json()["url"]).path, viewer.email
+    return urlsplit(created.json()["url"]).path, viewer.email, owner.email
 
 
 def _sign_in(page, base: str, email: str) -> None:
@@ -51,7 +51,7 @@ def _sign_in(page, base: str, email: str) -> None:
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_the_shared_page_as_another_user(live_server, shared, size):
-    path, email = shared
+    path, email, _ = shared
     axe = axe_source()
     viewport = DESKTOP if size == "desktop" else PHONE
     with browser() as chromium:
@@ -81,3 +81,39 @@ def test_the_shared_page_as_another_user(live_server, shared, size):
         assert serious_violations(page, axe) == []
         assert errors == []
         context.close()
+
+
+def test_the_owner_shares_from_the_chat_page_and_revokes(live_server, shared):
+    _, viewer_email, owner_email = shared
+    with browser() as chromium:
+        owner = chromium.new_context(viewport=PHONE, bypass_csp=True).new_page()
+        owner.set_default_timeout(60_000)
+        errors: list[str] = []
+        owner.on("pageerror", lambda exc: errors.append(str(exc)))
+        _sign_in(owner, live_server, owner_email)
+        owner.goto(live_server + "/")
+        owner.locator("#toggle-sidebar").click()  # the conversation list is a drawer on phones
+        owner.locator("#conversation-list li[data-id] button.share").first.click()
+        dialog = owner.locator("#share-dialog")
+        assert dialog.is_visible()
+        assert "Viewers must be signed in" in dialog.inner_text()  # public links are off
+        owner.select_option("#share-expiry", "7")
+        owner.click("#share-create")
+        owner.wait_for_function("document.getElementById('share-url').value !== ''")
+        link = owner.input_value("#share-url")
+        assert "works until" in owner.inner_text("#share-status")
+        screenshot(owner, "share-dialog-phone")
+        exported = owner.request.get(live_server + owner.get_attribute("#export-md", "href"))
+        assert exported.ok and exported.text().startswith("# What is the vault code")
+
+        viewer = chromium.new_context(viewport=DESKTOP, bypass_csp=True).new_page()
+        _sign_in(viewer, live_server, viewer_email)
+        assert viewer.goto(link).status == 200
+        assert viewer.locator(".shared-answer").count() == 2
+
+        owner.click("#share-revoke")
+        owner.wait_for_function(
+            "document.getElementById('share-status').textContent.includes('revoked')"
+        )
+        assert viewer.goto(link).status == 404
+        assert errors == []
