@@ -21,6 +21,7 @@ from app.routes import (
     passages,
     search,
     shares,
+    usage,
 )
 
 routes: list[BaseRoute] = [
@@ -41,5 +42,6 @@ routes: list[BaseRoute] = [
     *auth.routes,
     *account.routes,
     *admin.routes,
+    *usage.routes,
     *pages.routes,
 ]

@@ -28,6 +28,7 @@ from app.routes import (
     passages,
     search,
     shares,
+    usage,
 )
 from app.routes.account import MAX_KEY_DAYS
 from app.routes.auth import MAX_EMAIL
@@ -622,6 +623,27 @@ PATHS: dict[str, dict[str, Schema]] = {
             ok(None, 204, "Removed"),
             (403, 404),
             parameters=[*COLLECTION_PATH, path("email", TEXT)],
+        )
+    },
+    "/api/admin/usage": {
+        "get": op(
+            "Usage (admins): questions per day and per user, answers per collection, answer "
+            "latency p50/p95, failed ingestions",
+            ok(
+                obj(
+                    ("days", "questions_per_day", "questions_per_user", "answer_latency"),
+                    days={"type": "integer"},
+                    questions_per_day=array({"type": "object"}),
+                    questions_per_user=array({"type": "object"}),
+                    answers_per_collection=array({"type": "object"}),
+                    answer_latency={"type": "object"},
+                    failed_ingestions={"type": "object"},
+                )
+            ),
+            (403,),
+            parameters=[
+                query("days", {"type": "integer", "minimum": 1, "maximum": usage.MAX_DAYS})
+            ],
         )
     },
     "/api/admin/keys": {
