@@ -77,6 +77,29 @@ async def test_the_client_lists_the_tools_searches_asks_with_progress_and_reads_
     assert stored["messages"][1]["sources"] == answer["citations"]
 
 
+async def test_an_mcp_answer_stream_is_logged_as_done_not_cut(live_server, http, caplog):
+    """The access log and stream metrics read a stream's last event: an MCP stream ends with
+    a JSON-RPC response (`event: message`), which is a finished stream."""
+    ingest(http, "solar.md", SOLAR_GUIDE)
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        pass
+
+    with caplog.at_level("INFO", logger="app.access"):
+        async with mcp_client(live_server, AUTH) as client:
+            data(
+                await client.call_tool(
+                    "ask", {"question": "How efficient?"}, progress_callback=on_progress
+                )
+            )
+    ended = [
+        getattr(r, "stream_ended", None)
+        for r in caplog.records
+        if r.name == "app.access" and getattr(r, "path", None) == "/mcp"
+    ]
+    assert "done" in ended and "cut" not in ended, ended
+
+
 @pytest.mark.parametrize(
     "headers",
     [{}, {"Authorization": "Bearer not-a-key"}, {"Authorization": "Basic YTpi"}],
