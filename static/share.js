@@ -20,6 +20,7 @@
   const copy = el("button", { type: "button", id: "share-copy" }, "Copy");
   const result = el("div", { class: "share-result", id: "share-result", hidden: true }, url, copy);
   const status = el("p", { id: "share-status", role: "status", class: "muted" });
+  const live = el("p", { id: "share-live", class: "muted" });
   const create = el("button", { type: "button", id: "share-create", class: "primary" }, "Create link");
   const revoke = el("button", { type: "button", id: "share-revoke", class: "danger-link" }, "Revoke this conversation's links");
   const markdown = el("a", { id: "export-md", download: "" }, "Markdown");
@@ -34,6 +35,7 @@
       el("div", { class: "share-options" },
         el("label", {}, "Link works ", expiry),
         publicAllowed ? el("label", {}, publicBox, " anyone with the link, without signing in") : null),
+      live,
       el("div", { class: "share-actions" }, create, revoke),
       result,
       status,
@@ -49,6 +51,18 @@
     json.href = `/api/conversations/${conversation.id}/export?format=json`;
     if (!dialog.isConnected) document.body.append(dialog);
     dialog.showModal();
+    showLive();
+  }
+
+  async function showLive() {
+    try {
+      const { links } = await api(`/api/conversations/${current.id}/share`);
+      live.textContent = links.length === 0 ? "Not shared: no link works now."
+        : `${links.length} link${links.length > 1 ? "s" : ""} work${links.length > 1 ? "" : "s"} now`
+          + (links.some((l) => l.public) ? ", public to anyone with it." : ", for signed-in users.");
+    } catch (error) {
+      live.textContent = error.message;
+    }
   }
 
   create.addEventListener("click", async () => {
@@ -63,6 +77,7 @@
       status.textContent = share.expires_at
         ? `Link created; it works until ${new Date(share.expires_at).toLocaleString()}.`
         : "Link created; it works until you revoke it.";
+      showLive();
     } catch (error) {
       status.textContent = error.message;
     }
@@ -81,6 +96,7 @@
       await api(`/api/conversations/${current.id}/share`, { method: "DELETE" });
       result.hidden = true;
       status.textContent = "Every link to this conversation is revoked.";
+      showLive();
     } catch (error) {
       status.textContent = error.message;
     }

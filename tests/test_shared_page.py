@@ -97,6 +97,9 @@ def test_the_owner_shares_from_the_chat_page_and_revokes(live_server, shared):
         dialog = owner.locator("#share-dialog")
         assert dialog.is_visible()
         assert "Viewers must be signed in" in dialog.inner_text()  # public links are off
+        owner.wait_for_function(
+            "document.getElementById('share-live').textContent.includes('1 link works now')"
+        )  # the fixture's link
         owner.select_option("#share-expiry", "7")
         owner.click("#share-create")
         owner.wait_for_function("document.getElementById('share-url').value !== ''")
@@ -114,6 +117,9 @@ def test_the_owner_shares_from_the_chat_page_and_revokes(live_server, shared):
         owner.click("#share-revoke")
         owner.wait_for_function(
             "document.getElementById('share-status').textContent.includes('revoked')"
+        )
+        owner.wait_for_function(
+            "document.getElementById('share-live').textContent.startsWith('Not shared')"
         )
         assert viewer.goto(link).status == 404
         assert errors == []

@@ -68,3 +68,23 @@ async def by_token(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Recor
            WHERE s.token_hash = $1""",
         token_hash,
     )
+
+
+async def live(
+    conn: asyncpg.Connection, conversation_id: UUID, *, owner_id: UUID
+) -> list[asyncpg.Record] | None:
+    """The live links (neither revoked nor expired) of the owner's conversation, newest
+    first; None when the owner has no such conversation."""
+    if not await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM conversations WHERE id = $1 AND user_id = $2)",
+        conversation_id,
+        owner_id,
+    ):
+        return None
+    return await conn.fetch(
+        """SELECT created_at, expires_at, public FROM conversation_shares
+           WHERE conversation_id = $1 AND revoked_at IS NULL
+             AND (expires_at IS NULL OR expires_at > now())
+           ORDER BY created_at DESC""",
+        conversation_id,
+    )

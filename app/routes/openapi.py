@@ -347,6 +347,24 @@ PATHS: dict[str, dict[str, Schema]] = {
         ),
     },
     "/api/conversations/{id}/share": {
+        "get": op(
+            "The conversation's live share links (their addresses are shown only once)",
+            ok(
+                obj(
+                    ("links",),
+                    links=array(
+                        obj(
+                            ("public", "created_at", "expires_at"),
+                            public={"type": "boolean"},
+                            created_at=WHEN,
+                            expires_at=WHEN,
+                        )
+                    ),
+                )
+            ),
+            (404,),
+            parameters=UUID_ID,
+        ),
         "post": op(
             "A read-only link to a snapshot of the conversation as it is now",
             ok(

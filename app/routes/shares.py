@@ -77,15 +77,26 @@ async def create_share(request: Request) -> JSONResponse:
     if row is None:
         raise NotFound(f"there is no conversation {conversation_id}")
     site = request.scope["state"].get("site_origin", "")
-    return JSONResponse(
-        {
-            "url": f"{site}{PREFIX}{token}",
-            "public": row["public"],
-            "created_at": row["created_at"].isoformat(),
-            "expires_at": row["expires_at"].isoformat() if row["expires_at"] else None,
-        },
-        status_code=201,
-    )
+    return JSONResponse({"url": f"{site}{PREFIX}{token}", **_link(row)}, status_code=201)
+
+
+def _link(row: Any) -> dict[str, Any]:
+    return {
+        "public": row["public"],
+        "created_at": row["created_at"].isoformat(),
+        "expires_at": row["expires_at"].isoformat() if row["expires_at"] else None,
+    }
+
+
+async def list_shares(request: Request) -> JSONResponse:
+    """The conversation's live links (their addresses are not kept: only their digests)."""
+    conversation_id = parse_uuid(request.path_params["id"], "conversation")
+    owner = principal_of(request)
+    async with resources_of(request).pool.acquire() as conn:
+        rows = await share_sql.live(conn, conversation_id, owner_id=owner.user_id)
+    if rows is None:
+        raise NotFound(f"there is no conversation {conversation_id}")
+    return JSONResponse({"links": [_link(r) for r in rows]})
 
 
 async def revoke_shares(request: Request) -> Response:
@@ -158,6 +169,7 @@ async def shared_page(request: Request) -> Response:
 
 
 routes = [
+    Route("/api/conversations/{id}/share", list_shares, methods=["GET"]),
     Route("/api/conversations/{id}/share", create_share, methods=["POST"]),
     Route("/api/conversations/{id}/share", revoke_shares, methods=["DELETE"]),
     Route(PREFIX + "{token}", shared_page, methods=["GET"]),

@@ -15,6 +15,7 @@ from tests.auth.test_access import ACTORS, SIGNED_OUT, Case, World, _conversatio
 from tests.auth.test_access import world as world_fixture  # noqa: F401
 
 ROUTES = (
+    "GET /api/conversations/{id}/share",
     "POST /api/conversations/{id}/share",
     "DELETE /api/conversations/{id}/share",
     "GET /api/conversations/{id}/export",

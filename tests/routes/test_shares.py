@@ -75,8 +75,12 @@ def test_a_revoked_link_stops_working_and_only_the_owner_may_revoke(client, sett
         assert client.post(f"/api/conversations/{conversation}/share").status_code == 404
         assert client.get(_path(url)).status_code == 200
     with acting_as(client, owner.headers):
+        links = client.get(f"/api/conversations/{conversation}/share").json()["links"]
+        assert [link["public"] for link in links] == [False]
         assert client.delete(f"/api/conversations/{conversation}/share").status_code == 204
+        assert client.get(f"/api/conversations/{conversation}/share").json() == {"links": []}
     with acting_as(client, viewer.headers):
+        assert client.get(f"/api/conversations/{conversation}/share").status_code == 404
         gone = client.get(_path(url))
     assert gone.status_code == 404 and "revoked" in gone.text
     assert asyncio.run(_count(settings.database_url)) == 1  # the viewer's tries made none
