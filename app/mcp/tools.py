@@ -15,6 +15,7 @@ from uuid import UUID
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
 from pydantic import Field
 from starlette.requests import Request
 
@@ -197,12 +198,15 @@ async def get_passage(
     }
 
 
-TOOLS = (search, ask, list_collections, get_passage)
+# Hints for clients that ask before calling: only `ask` writes (it stores a conversation).
+READS = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
+TOOLS = ((search, READS), (ask, WRITES), (list_collections, READS), (get_passage, READS))
 
 
 def build_server() -> MCPServer:
     """A fresh MCP server with the tools (one per app lifespan: its session manager runs once)."""
     server = MCPServer("rag-website", instructions=INSTRUCTIONS, log_level="WARNING")
-    for tool in TOOLS:
-        server.add_tool(tool)
+    for tool, hints in TOOLS:
+        server.add_tool(tool, annotations=hints)
     return server

@@ -33,6 +33,8 @@ async def test_the_client_lists_the_tools_searches_asks_with_progress_and_reads_
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         assert set(tools) == {"search", "ask", "list_collections", "get_passage"}
         assert tools["search"].input_schema["required"] == ["query"]
+        assert tools["search"].annotations.read_only_hint is True
+        assert tools["ask"].annotations.read_only_hint is False  # it stores a conversation
 
         found = data(await client.call_tool("search", {"query": "efficiency", "k": 2}))
         assert len(found["results"]) == 2
