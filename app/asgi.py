@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
@@ -17,6 +18,7 @@ from app.infra.access import AccessLog
 from app.infra.event_loop import CLEANUP_SECONDS
 from app.infra.gc import tune_collector
 from app.infra.metrics import start_sampler
+from app.mcp import transport as mcp
 from app.resources import Resources, shutdown, startup
 from app.routes import routes
 from app.websocket import chat_websocket
@@ -37,7 +39,7 @@ class Application:
         self.settings = settings
         self.local = local
         self.on_ready = on_ready
-        self.http = Starlette(routes=routes, exception_handlers=exception_handlers)
+        self.http = Starlette(routes=[*routes, *mcp.routes], exception_handlers=exception_handlers)
         # Every HTTP request and WebSocket passes the host check and authentication first;
         # the access log is outside it, so refused requests are logged too.
         self.guarded = AuthMiddleware(self.http, chat_websocket)
@@ -65,6 +67,7 @@ class Application:
     async def lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         resources: Resources | None = None
         sampler: asyncio.Task[None] | None = None
+        services = AsyncExitStack()  # what runs for the app's lifetime beside the resources
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -79,6 +82,9 @@ class Application:
                     raise
                 # The server copies this state into every request's scope.
                 scope["state"]["resources"] = resources
+                scope["state"][mcp.STATE_KEY] = await services.enter_async_context(
+                    mcp.open_session_manager()
+                )
                 tune_collector()
                 sampler = start_sampler(resources.pool)
                 await send({"type": "lifespan.startup.complete"})
@@ -95,6 +101,7 @@ class Application:
                 except TimeoutError:
                     log.warning("%d requests still running at shutdown", self.open_requests)
                 await self.guarded.aclose()
+                await services.aclose()
                 if resources is not None:
                     await shutdown(resources)
                 await send({"type": "lifespan.shutdown.complete"})

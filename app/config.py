@@ -37,6 +37,7 @@ class Settings:
     log_level: str
     worker_lock_seconds: float = 60.0
     allow_private_urls: bool = False
+    public_share_links: bool = False  # share links may be opened without signing in
     url_timeout_seconds: float = 15.0
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None
@@ -253,6 +254,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=get("LOG_LEVEL", _one_of(LOG_LEVELS), "INFO"),
         worker_lock_seconds=get("WORKER_LOCK_SECONDS", _positive_float, 60.0),
         allow_private_urls=get("ALLOW_PRIVATE_URLS", _bool, False),
+        public_share_links=get("PUBLIC_SHARE_LINKS", _bool, False),
         url_timeout_seconds=get("URL_TIMEOUT_SECONDS", _positive_float, 15.0),
         embedding_base_url=base_url,
         embedding_api_key=get("EMBEDDING_API_KEY", str, None),

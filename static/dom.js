@@ -33,6 +33,7 @@ const ICONS = {
   trash: "M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13M10 11v6M14 11v6",
   copy: "M9 9h11v11H9zM5 15H4V4h11v1",
   again: "M20 11a8 8 0 1 0-2.3 5.7M20 4v7h-7",
+  share: "M4 13v7h16v-7M12 3v12M7 8l5-5 5 5",
 };
 
 export function icon(name) {

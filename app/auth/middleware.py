@@ -39,10 +39,11 @@ PUBLIC_PATHS = frozenset(
     ["/healthz", "/readyz", "/openapi.json", "/metrics", "/login", "/setup", "/favicon.ico"]
     + ["/api/auth/login", "/api/auth/logout", "/api/auth/setup", "/api/auth/signup"]
 )
-PUBLIC_PREFIXES = ("/static/", "/invite/")
+# /shared/: a share link's page decides itself (public links need no sign-in, others redirect).
+PUBLIC_PREFIXES = ("/static/", "/invite/", "/shared/")
 # Sign-in and sign-up need no session, but are still checked against the Origin (login CSRF).
 NO_TOKEN_PATHS = frozenset(["/api/auth/login", "/api/auth/setup", "/api/auth/signup"])
-API_PREFIXES = ("/api/", "/v1/", "/ws/")
+API_PREFIXES = ("/api/", "/v1/", "/ws/", "/mcp")
 NO_KEY = "sign in, or send an API key as Authorization: Bearer <key>"
 NUL_IN_URL = "the address holds a NUL character (%00), which no path or query may contain"
 BAD_KEY = "the API key is not valid: it was revoked, has expired or never existed"
@@ -134,6 +135,11 @@ class AuthMiddleware:
             # Anyone may call a public path: /readyz then says itself what is down.
             principal, key_refused = None, False
         scope["state"]["principal"] = principal
+        # For a route that counts inside the request (an MCP tool call): `await
+        # rate_limit("asks")` is None, or the seconds to wait; the same counters as below.
+        scope["state"]["rate_limit"] = functools.partial(
+            self._count, resources, principal, settings
+        )
         path: str = scope["path"]
         public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
         origin = headers.get("origin")
@@ -282,6 +288,14 @@ class AuthMiddleware:
         else:
             who = f"user:{principal.user_id}"
         return await self.limiter(resources).hit(f"{kind}:{who}", limit)
+
+    async def _count(
+        self, resources: Any, principal: Principal | None, settings: AuthSettings, kind: str
+    ) -> int | None:
+        if principal is None:
+            return None
+        limit: Limit = getattr(settings, f"limit_{kind}")
+        return await self.limiter(resources).hit(f"{kind}:user:{principal.user_id}", limit)
 
     def _limit_ws_asks(
         self,

@@ -164,6 +164,8 @@ def _ended(last: bytes, gone: bool, failed: bool) -> str:
     name = match.group(1).decode() if match else None
     if name in ("done", "reconnect"):
         return name
+    if name == "message":  # an MCP stream (/mcp) ends with its JSON-RPC response
+        return "done"
     if name == "error":
         code = _CODE.search(last)
         return f"error:{code.group(1).decode()}" if code else "error"

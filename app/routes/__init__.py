@@ -11,6 +11,7 @@ from app.routes import (
     conversations,
     documents,
     documents_file,
+    exports,
     feedback,
     health,
     metrics,
@@ -19,6 +20,8 @@ from app.routes import (
     pages,
     passages,
     search,
+    shares,
+    usage,
 )
 
 routes: list[BaseRoute] = [
@@ -31,11 +34,14 @@ routes: list[BaseRoute] = [
     *search.routes,
     *chat.routes,
     *conversations.routes,
+    *shares.routes,
+    *exports.routes,
     *feedback.routes,
     *passages.routes,
     *openai_api.routes,
     *auth.routes,
     *account.routes,
     *admin.routes,
+    *usage.routes,
     *pages.routes,
 ]

@@ -19,7 +19,17 @@ from app.auth.passwords import MIN_LENGTH as MIN_PASSWORD
 from app.db.collections import NAME
 from app.db.users import ROLES
 from app.rag.protocol import MAX_QUESTION_CHARS
-from app.routes import conversations, documents, feedback, openai_api, passages, search
+from app.routes import (
+    conversations,
+    documents,
+    exports,
+    feedback,
+    openai_api,
+    passages,
+    search,
+    shares,
+    usage,
+)
 from app.routes.account import MAX_KEY_DAYS
 from app.routes.auth import MAX_EMAIL
 
@@ -365,6 +375,82 @@ PATHS: dict[str, dict[str, Schema]] = {
             requestBody=body(obj(("title",), title=NONEMPTY)),
         ),
     },
+    "/api/conversations/{id}/share": {
+        "get": op(
+            "The conversation's live share links (their addresses are shown only once)",
+            ok(
+                obj(
+                    ("links",),
+                    links=array(
+                        obj(
+                            ("public", "created_at", "expires_at"),
+                            public={"type": "boolean"},
+                            created_at=WHEN,
+                            expires_at=WHEN,
+                        )
+                    ),
+                )
+            ),
+            (404,),
+            parameters=UUID_ID,
+        ),
+        "post": op(
+            "A read-only link to a snapshot of the conversation as it is now",
+            ok(
+                obj(
+                    ("url", "public", "created_at", "expires_at"),
+                    url=TEXT,
+                    public={"type": "boolean"},
+                    created_at=WHEN,
+                    expires_at=WHEN,
+                ),
+                201,
+                "Created",
+            ),
+            (403, 404, 413),
+            parameters=UUID_ID,
+            requestBody=body(
+                obj(
+                    expires_in_days={
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": shares.MAX_SHARE_DAYS,
+                    },
+                    public={"type": "boolean"},
+                ),
+                required=False,
+            ),
+        ),
+        "delete": op(
+            "Revoke every share link of the conversation",
+            ok(None, 204, "Revoked"),
+            (404,),
+            parameters=UUID_ID,
+        ),
+    },
+    "/api/conversations/{id}/export": {
+        "get": op(
+            "The conversation as Markdown (citations as footnotes) or JSON (every message, "
+            "citation and feedback), as a download",
+            {
+                200: {
+                    "description": "The export",
+                    "content": {
+                        "text/markdown": {"schema": TEXT},
+                        JSON: {"schema": obj(("exported_at", "conversation"))},
+                    },
+                }
+            },
+            (404,),
+            parameters=[*UUID_ID, query("format", {"enum": list(exports.FORMATS)})],
+        )
+    },
+    "/api/account/export": {
+        "get": op(
+            "The caller's conversations, feedback and API key names as a zip",
+            {200: {"description": "A zip", "content": {"application/zip": {"schema": TEXT}}}},
+        )
+    },
     "/api/messages/{id}/feedback": {
         "put": op(
             "Rate one of the caller's answers (the latest rating wins)",
@@ -584,6 +670,27 @@ PATHS: dict[str, dict[str, Schema]] = {
             ok(None, 204, "Removed"),
             (403, 404),
             parameters=[*COLLECTION_PATH, path("email", TEXT)],
+        )
+    },
+    "/api/admin/usage": {
+        "get": op(
+            "Usage (admins): questions per day and per user, answers per collection, answer "
+            "latency p50/p95, failed ingestions",
+            ok(
+                obj(
+                    ("days", "questions_per_day", "questions_per_user", "answer_latency"),
+                    days={"type": "integer"},
+                    questions_per_day=array({"type": "object"}),
+                    questions_per_user=array({"type": "object"}),
+                    answers_per_collection=array({"type": "object"}),
+                    answer_latency={"type": "object"},
+                    failed_ingestions={"type": "object"},
+                )
+            ),
+            (403,),
+            parameters=[
+                query("days", {"type": "integer", "minimum": 1, "maximum": usage.MAX_DAYS})
+            ],
         )
     },
     "/api/admin/keys": {

@@ -23,6 +23,7 @@ def _page(request: Request, template: str, page: str) -> Response:
             "formats": formats,
             "page": page,
             "can_upload": can_upload,
+            "public_share_links": settings.public_share_links,
         },
     )
 

@@ -37,6 +37,13 @@ def best_sentence(text: str, claim: str) -> tuple[int, int] | None:
     return best
 
 
+def without_leading_headings(text: str) -> str:
+    """A passage without the Markdown heading lines it starts with (shown as its heading path
+    instead), unless they are all it holds."""
+    lead = _LEADING_HEADINGS.match(text)
+    return text[lead.end() :] if lead and lead.end() < len(text) else text
+
+
 async def get_passage(request: Request) -> JSONResponse:
     """GET /api/passages/{chunk_id}?cite=<the answer's sentence>: the passage and a highlight."""
     raw = request.path_params["id"]
@@ -53,10 +60,7 @@ async def get_passage(request: Request) -> JSONResponse:
         await require_document(request, "read", row["document_id"])
     except NotFound:
         raise missing from None
-    text = row["text"]
-    lead = _LEADING_HEADINGS.match(text)
-    if lead and lead.end() < len(text):
-        text = text[lead.end() :]
+    text = without_leading_headings(row["text"])
     cite = request.query_params.get("cite", "")[:2000]
     highlight = best_sentence(text, cite) if cite else None
     return JSONResponse(
