@@ -53,6 +53,14 @@ class Unprocessable(AppError):
     code = "unprocessable"
 
 
+class Conflict(AppError):
+    """The request is fine but the state of what it names is not (e.g. a collection that still
+    holds documents); the message says what to do first."""
+
+    status = 409
+    code = "conflict"
+
+
 # The errno of a write that found no space: a full filesystem, or the user's quota.
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 

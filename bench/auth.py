@@ -1,5 +1,5 @@
 """The cost of authentication on a cached search: requests per second with an API key checked
-on every request, and with the auth middleware replaced by a fixed caller (no key check).
+on every request, and with authentication skipped for a fixed caller (no key check).
 
     python bench/auth.py [--seconds 5] [--rounds 3] [--concurrency 16]
 
@@ -34,47 +34,40 @@ from app.auth.passwords import hash_password  # noqa: E402
 from app.db import users as user_sql  # noqa: E402
 from app.db.embedded import create_database  # noqa: E402
 from app.resources import run_migrations  # noqa: E402
+from bench.smoke import parse_args  # noqa: E402
 
 MODES = ("key_check", "no_key_check")
 QUERY = {"q": "How efficient are solar panels?", "k": "5"}
 DOCUMENT = "# Solar\n\nModern panels convert about 22 percent of sunlight into electricity.\n"
 
 
-class Switch:
-    """The auth middleware, or (for requests marked X-Bench-No-Auth) a fixed caller in its
-    place: both modes in one process, so nothing but the key check differs."""
-
-    def __init__(self, middleware, http, user_id) -> None:
-        self.middleware = middleware
-        self.http = http
-        self.user_id = user_id
-        self.principal = None
-
-    async def __call__(self, scope, receive, send) -> None:
-        from app.auth.principal import Principal
-
-        if (b"x-bench-no-auth", b"1") not in scope["headers"]:
-            return await self.middleware(scope, receive, send)
-        if self.principal is None:
-            async with scope["state"]["resources"].pool.acquire() as conn:
-                ids = [r["id"] for r in await conn.fetch("SELECT id FROM collections")]
-            self.principal = Principal(self.user_id, "bench", "admin", "key", readable=ids)
-        scope["state"]["principal"] = self.principal
-        await self.http(scope, receive, send)
-
-
 def serve(port: int, user_id: str) -> None:
+    """The site as deployed, and beside it one bypass composed from public parts only:
+    requests marked X-Bench-No-Auth skip authentication and go straight to the routes
+    (`Application.http`, behind the same access log) as a fixed admin. Nothing inside the app
+    is replaced, so a change to the middleware cannot silently break the comparison
+    (tests/bench runs this with --smoke)."""
     import uuid
 
     import uvicorn
 
     from app.asgi import Application
+    from app.auth.principal import Principal
     from app.config import load_settings
+    from app.infra.access import AccessLog
 
     app = Application(load_settings(), local=True)
-    app.guarded = Switch(app.guarded, app.http, uuid.UUID(user_id))
+    unauthenticated = AccessLog(app.http)
+    caller = Principal(uuid.UUID(user_id), "bench@example.org", "admin", "key")
+
+    async def bench_app(scope, receive, send) -> None:
+        if scope["type"] == "http" and (b"x-bench-no-auth", b"1") in scope["headers"]:
+            scope["state"]["principal"] = caller
+            return await unauthenticated(scope, receive, send)
+        await app(scope, receive, send)
+
     uvicorn.run(
-        app,
+        bench_app,
         host="127.0.0.1",
         port=port,
         loop="app.infra.event_loop:new_event_loop",
@@ -187,7 +180,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=5, help="per round and mode")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args()
+    args = parse_args(parser, seconds=0.3, rounds=1, concurrency=4)
     server = None
     admin = os.environ.get("BENCH_DATABASE_URL")
     if not admin:

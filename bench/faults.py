@@ -29,13 +29,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.db.embedded import start_embedded  # noqa: E402
+from bench.smoke import parse_args  # noqa: E402
 from tests.faults.scenarios import SCENARIOS  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
-    args = parser.parse_args()
+    # The quickest scenario: proves the harness, the embedded server and the table still work.
+    args = parse_args(parser, only="disk_full")
     names = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in names if name not in SCENARIOS]
     if unknown:

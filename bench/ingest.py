@@ -36,6 +36,7 @@ from app.ingest.accept import accept_document  # noqa: E402
 from app.ingest.spool import hashed  # noqa: E402
 from app.ingest.worker import Worker  # noqa: E402
 from app.resources import run_migrations  # noqa: E402
+from bench.smoke import parse_args  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "datasets" / "msmarco" / "corpus.jsonl"
 SUBMIT_GROUP = 100  # documents per upload transaction
@@ -132,7 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--limit", type=int, help="only the first N passages")
-    args = parser.parse_args()
+    args = parse_args(parser, limit=20)
     result = asyncio.run(run(args.corpus, args.limit))
     print(json.dumps(result))
 

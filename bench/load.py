@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.db.embedded import start_embedded  # noqa: E402
 from app.resources import run_migrations  # noqa: E402
 from bench.search import api_key  # noqa: E402
+from bench.smoke import parse_args  # noqa: E402
 from tests.deploy.stack import run_stack  # noqa: E402
 from tests.helpers import SOLAR_GUIDE  # noqa: E402
 
@@ -211,7 +212,7 @@ def main() -> None:
     parser.add_argument(
         "--web-concurrency", type=int, default=2, help="gunicorn workers (1: no balancing effect)"
     )
-    args = parser.parse_args()
+    args = parse_args(parser, users=3, seconds=1.0, rounds=1)
 
     directory = Path(tempfile.mkdtemp(prefix="bench-load-"))
     server = start_embedded(directory / "pg")

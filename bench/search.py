@@ -35,6 +35,7 @@ from app.db.embedded import create_database  # noqa: E402
 from app.db.pool import create_pool  # noqa: E402
 from app.rag.fusion import fuse  # noqa: E402
 from app.resources import run_migrations  # noqa: E402
+from bench.smoke import parse_args  # noqa: E402
 
 DIM = 384
 WORDS_PER_CHUNK = 60
@@ -61,6 +62,12 @@ def zipf_words(vocabulary: list[str], count: int) -> np.ndarray:
 def unit_vectors(count: int) -> np.ndarray:
     vectors = rng.standard_normal((count, DIM)).astype(np.float32)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def with_warmup(n: int, warm: int = 20) -> list[tuple[int, bool]]:
+    """(index, counted) for n queries: up to `warm` uncounted ones first (they fill caches),
+    then each query once, counted. Any n >= 1 leaves something to count (--smoke runs 10)."""
+    return [(i, False) for i in range(min(warm, n))] + [(i, True) for i in range(n)]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -134,8 +141,8 @@ async def sql_latency(url: str, collection_id: int, texts: list[str]) -> dict[st
     vectors = unit_vectors(len(texts))
     timings, bare = [], []
     async with pool.acquire() as conn:
-        for i, text in enumerate(texts + texts[:20]):
-            vector = vectors[i % len(texts)]
+        for i, counted in with_warmup(len(texts)):
+            text, vector = texts[i], vectors[i]
             started = time.perf_counter()
             candidates = await search_sql.candidates(
                 conn, text=text, embedding=vector, collection_ids=[collection_id],
@@ -152,7 +159,7 @@ async def sql_latency(url: str, collection_id: int, texts: list[str]) -> dict[st
                 vector,
             )
             bare_ms = (time.perf_counter() - started) * 1000
-            if i >= 20:  # the first ones warm the caches
+            if counted:
                 timings.append(hybrid_ms)
                 bare.append(bare_ms)
         exact = await hnsw_recall(conn, collection_id, vectors[:50])
@@ -223,14 +230,14 @@ def http_latency(url: str, texts: list[str], key: str) -> dict[str, float]:
                         raise
                     time.sleep(0.2)
             timings = []
-            for i, text in enumerate(texts + texts[:20]):
+            for i, counted in with_warmup(len(texts)):
                 started = time.perf_counter()
                 response = client.get(
                     "/api/search",
-                    params={"q": text, "k": 10, "collection": "bench", "cache": "off"},
+                    params={"q": texts[i], "k": 10, "collection": "bench", "cache": "off"},
                 )
                 response.raise_for_status()
-                if i >= 20:
+                if counted:
                     timings.append((time.perf_counter() - started) * 1000)
         return {"http_p50_ms": percentile(timings, 50), "http_p99_ms": percentile(timings, 99)}
     finally:
@@ -250,10 +257,10 @@ async def embedding_latency(texts: list[str]) -> dict[str, float]:
         except ImportError:
             continue
         timings = []
-        for i, text in enumerate(texts[:60]):
+        for i, counted in with_warmup(min(50, len(texts)), warm=10):
             started = time.perf_counter()
-            await embedder.embed([text])
-            if i >= 10:
+            await embedder.embed([texts[i]])
+            if counted:
                 timings.append((time.perf_counter() - started) * 1000)
         await embedder.close()
         result[f"query_embedding_p50_ms_{backend}"] = percentile(timings, 50)
@@ -265,7 +272,7 @@ async def main() -> None:
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the database to explore it")
-    args = parser.parse_args()
+    args = parse_args(parser, chunks=2000, queries=10)
     server = None
     admin = os.environ.get("BENCH_DATABASE_URL")
     if not admin:

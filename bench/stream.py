@@ -57,6 +57,7 @@ from app.db.pool import create_pool  # noqa: E402
 from app.embedders.local import LocalEmbedder  # noqa: E402
 from app.ingest.embed import embed_sorted  # noqa: E402
 from app.resources import run_migrations  # noqa: E402
+from bench.smoke import parse_args  # noqa: E402
 
 TOPICS = [
     "solar panels convert sunlight into electricity with an efficiency near 22 percent",
@@ -407,7 +408,9 @@ def main() -> None:
     parser.add_argument("--ramp", type=float, default=4.0, help="seconds to open each level")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="'' for Postgres")
     parser.add_argument("--upstream", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse_args(
+        parser, chunks=300, questions=3, levels="5", tokens=20, token_ms=10.0, ramp=0.5
+    )
     if args.upstream:
         return run_upstream(args.upstream, args.token_ms, args.tokens)
 

@@ -1,70 +1,63 @@
 // The account page: change the password, create and revoke one's own API keys.
-// $ and the other helpers come from common.js, loaded first.
-"use strict";
+import { api } from "./api.js";
+import { $, el, toast } from "./dom.js";
 
-const json = (method, body) => ({
-  method,
-  headers: { "Content-Type": "application/json" },
-  body: JSON.stringify(body),
-});
-
-async function message(response) {
-  try {
-    return (await response.json()).error.message;
-  } catch {
-    return `HTTP ${response.status}`;
-  }
-}
-
-function cell(text) {
-  const td = document.createElement("td");
-  td.textContent = text || "";
-  return td;
-}
+const cell = (text) => el("td", {}, text || "");
 
 async function refreshKeys() {
-  const response = await fetch("/api/account/keys");
-  if (!response.ok) return;
-  const { keys } = await response.json();
+  let keys;
+  try {
+    ({ keys } = await api("/api/account/keys"));
+  } catch (error) {
+    toast(error.message, "error");
+    return;
+  }
   $("key-list").replaceChildren(...keys.map((key) => {
-    const row = document.createElement("tr");
-    row.append(cell(key.prefix), cell(key.name), cell(key.created_at.slice(0, 10)),
-      cell(key.revoked_at ? "revoked" : (key.last_used_at || "never").slice(0, 16)));
-    const action = document.createElement("td");
+    const action = el("td");
     if (!key.revoked_at) {
-      const button = document.createElement("button");
-      button.textContent = "Revoke";
+      const button = el("button", { type: "button" }, "Revoke");
       button.addEventListener("click", async () => {
-        await fetch(`/api/account/keys/${encodeURIComponent(key.prefix)}`, { method: "DELETE" });
+        try {
+          await api(`/api/account/keys/${encodeURIComponent(key.prefix)}`, { method: "DELETE" });
+        } catch (error) {
+          toast(error.message, "error");
+        }
         refreshKeys();
       });
       action.append(button);
     }
-    row.append(action);
-    return row;
+    return el("tr", {}, cell(key.prefix), cell(key.name), cell(key.created_at.slice(0, 10)),
+      cell(key.revoked_at ? "revoked" : (key.last_used_at || "never").slice(0, 16)), action);
   }));
 }
 
 $("key-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const response = await fetch("/api/account/keys", json("POST", { name: $("key-name").value }));
   const shown = $("new-key");
   shown.hidden = false;
-  shown.textContent = response.ok
-    ? `Your new key (copy it now, it is not shown again): ${(await response.json()).key}`
-    : await message(response);
-  $("key-form").reset();
+  try {
+    const { key } = await api("/api/account/keys", { method: "POST", json: { name: $("key-name").value } });
+    shown.textContent = `Your new key (copy it now, it is not shown again): ${key}`;
+    $("key-form").reset();
+  } catch (error) {
+    shown.textContent = error.message;
+  }
   refreshKeys();
 });
 
 $("password-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const response = await fetch("/api/account/password", json("POST", {
-    current_password: $("current-password").value,
-    new_password: $("new-password").value,
-  }));
-  $("password-status").textContent = response.ok ? "Password changed." : await message(response);
-  if (response.ok) location.reload();  // the page's CSRF token belonged to the old session
+  try {
+    await api("/api/account/password", {
+      method: "POST",
+      json: { current_password: $("current-password").value, new_password: $("new-password").value },
+    });
+  } catch (error) {
+    $("password-status").textContent = error.message;
+    return;
+  }
+  $("password-status").textContent = "Password changed.";
+  location.reload(); // the page's CSRF token belonged to the old session
 });
 
 refreshKeys();

@@ -1,107 +1,104 @@
 // The admin page: users and roles, invitation links, collections and their members, feedback.
-// $ and the other helpers come from common.js, loaded first.
-"use strict";
-
-const json = (method, body) => ({
-  method,
-  headers: { "Content-Type": "application/json" },
-  body: JSON.stringify(body),
-});
-
-function node(tag, text = "", attrs = {}) {
-  const element = document.createElement(tag);
-  element.textContent = text;
-  for (const [key, value] of Object.entries(attrs)) element.setAttribute(key, value);
-  return element;
-}
+// Every change reports its failure in words and shows the state the server really kept.
+import { api } from "./api.js";
+import { deleteCollection } from "./collections.js";
+import { $, el, toast } from "./dom.js";
 
 function select(options, value, label, onChange) {
-  const element = node("select", "", { "aria-label": label });
-  for (const option of options) element.append(node("option", option));
+  const element = el("select", { "aria-label": label }, ...options.map((option) => el("option", {}, option)));
   element.value = value;
   element.addEventListener("change", () => onChange(element.value));
   return element;
 }
 
+/** Send a change; on failure say why. Then show the list again as the server has it. */
+async function change(path, options, refresh, done = "") {
+  try {
+    await api(path, options);
+    if (done) toast(done);
+  } catch (error) {
+    toast(error.message, "error");
+  }
+  await refresh();
+}
+
+async function load(path, target, columns) {
+  try {
+    return await api(path);
+  } catch (error) {
+    $(target).replaceChildren(el("tr", {}, el("td", { colspan: String(columns), class: "error" }, error.message)));
+    return null;
+  }
+}
+
 async function refreshUsers() {
-  const { users } = await (await fetch("/api/admin/users")).json();
-  $("user-list").replaceChildren(...users.map((user) => {
-    const row = node("tr");
-    const role = node("td");
-    role.append(select(["reader", "editor", "admin"], user.role, `Role of ${user.email}`, async (value) => {
-      await fetch(`/api/admin/users/${user.id}`, json("PATCH", { role: value }));
-      refreshUsers();
-    }));
-    row.append(node("td", user.email), role, node("td", user.created_at.slice(0, 10)));
-    return row;
+  const data = await load("/api/admin/users", "user-list", 3);
+  if (!data) return;
+  $("user-list").replaceChildren(...data.users.map((user) => {
+    const role = select(["reader", "editor", "admin"], user.role, `Role of ${user.email}`, (value) =>
+      change(`/api/admin/users/${user.id}`, { method: "PATCH", json: { role: value } }, refreshUsers, `${user.email} is now ${value}.`));
+    return el("tr", {}, el("td", {}, user.email), el("td", {}, role), el("td", {}, user.created_at.slice(0, 10)));
   }));
 }
 
 async function refreshCollections() {
-  const { collections } = await (await fetch("/api/admin/collections")).json();
-  $("collection-list").replaceChildren(...collections.map((c) => {
-    const row = node("tr");
+  const data = await load("/api/admin/collections", "collection-list", 6);
+  if (!data) return;
+  $("collection-list").replaceChildren(...data.collections.map((c) => {
     const base = `/api/admin/collections/${encodeURIComponent(c.name)}`;
-    const visibility = node("td");
-    visibility.append(select(["private", "shared"], c.visibility, `Visibility of ${c.name}`, async (value) => {
-      await fetch(base, json("PATCH", { visibility: value }));
-      refreshCollections();
-refreshFeedback();
-    }));
-    const members = node("td");
+    const visibility = select(["private", "shared"], c.visibility, `Visibility of ${c.name}`, (value) =>
+      change(base, { method: "PATCH", json: { visibility: value } }, refreshCollections, `${c.name} is now ${value}.`));
+    const members = el("td");
     for (const email of c.members) {
-      const remove = node("button", `${email} ×`, { class: "link-button" });
-      remove.addEventListener("click", async () => {
-        await fetch(`${base}/members/${encodeURIComponent(email)}`, { method: "DELETE" });
-        refreshCollections();
-refreshFeedback();
-      });
+      const remove = el("button", { type: "button", class: "link-button", "aria-label": `Remove ${email} from ${c.name}` }, `${email} ×`);
+      remove.addEventListener("click", () =>
+        change(`${base}/members/${encodeURIComponent(email)}`, { method: "DELETE" }, refreshCollections));
       members.append(remove, " ");
     }
-    const add = node("input", "", {
-      type: "text", placeholder: "add by email", "aria-label": `Add a member to ${c.name} by email`,
-    });
-    add.addEventListener("change", async () => {
-      await fetch(`${base}/members`, json("POST", { email: add.value }));
-      refreshCollections();
-refreshFeedback();
-    });
+    const add = el("input", { type: "text", placeholder: "add by email", "aria-label": `Add a member to ${c.name} by email` });
+    add.addEventListener("change", () =>
+      change(`${base}/members`, { method: "POST", json: { email: add.value } }, refreshCollections));
     members.append(add);
-    row.append(node("td", c.name), node("td", c.owner || "—"), node("td", String(c.document_count)),
-      visibility, members);
-    return row;
+    const remove = el("button", { type: "button", class: "danger-link", "aria-label": `Delete the collection ${c.name}` }, "Delete");
+    remove.addEventListener("click", async () => {
+      try {
+        if (await deleteCollection(c.name, c.document_count)) toast(`Deleted the collection ${c.name}.`);
+      } catch (error) {
+        toast(error.message, "error");
+      }
+      refreshCollections();
+    });
+    return el("tr", { "data-name": c.name }, el("td", {}, c.name), el("td", {}, c.owner || "—"), el("td", {}, String(c.document_count)),
+      el("td", {}, visibility), members, el("td", {}, remove));
   }));
 }
 
 // The API lists feedback newest first; an answer shows as its first words.
 async function refreshFeedback() {
-  const { feedback } = await (await fetch("/api/feedback")).json();
+  const data = await load("/api/feedback", "feedback-list", 5);
+  if (!data) return;
   const excerpt = (text, max = 160) => (text && text.length > max ? `${text.slice(0, max)}…` : text || "");
-  const rows = feedback.map((f) => {
-    const row = node("tr", "", { class: "feedback" });
-    row.append(node("td", f.rating > 0 ? "helpful" : "not helpful"), node("td", f.comment || "—"),
-      node("td", excerpt(f.question)), node("td", excerpt(f.answer)), node("td", f.updated_at.slice(0, 10)));
-    return row;
-  });
-  if (!rows.length) {
-    rows.push(node("tr"));
-    rows[0].append(node("td", "No feedback yet.", { colspan: "5", class: "muted" }));
-  }
+  const rows = data.feedback.map((f) => el("tr", { class: "feedback" },
+    el("td", {}, f.rating > 0 ? "helpful" : "not helpful"), el("td", {}, f.comment || "—"),
+    el("td", {}, excerpt(f.question)), el("td", {}, excerpt(f.answer)), el("td", {}, f.updated_at.slice(0, 10))));
+  if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: "5", class: "muted" }, "No feedback yet.")));
   $("feedback-list").replaceChildren(...rows);
 }
 
 $("invite-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const response = await fetch("/api/admin/invitations", json("POST", {
-    role: $("invite-role").value,
-    email: $("invite-email").value || null,
-  }));
   const shown = $("invite-link");
   shown.hidden = false;
-  if (response.ok) {
-    shown.textContent = (await response.json()).url;
-  } else {
-    shown.textContent = (await response.json()).error.message;
+  try {
+    const { url } = await api("/api/admin/invitations", {
+      method: "POST",
+      json: { role: $("invite-role").value, email: $("invite-email").value || null },
+    });
+    shown.textContent = url;
+    shown.classList.remove("error");
+  } catch (error) {
+    shown.textContent = error.message;
+    shown.classList.add("error");
   }
 });
 

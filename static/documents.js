@@ -1,18 +1,39 @@
 // The documents page: collections, drag-and-drop uploads with progress, add by URL, live status
-// from /api/documents/events, delete, retry, filter by status, one page of 100 at a time.
-"use strict";
+// from the document events, delete, retry, filter by status, one page of 100 at a time.
+import { api, errorText, request } from "./api.js";
+import { deleteCollection } from "./collections.js";
+import { $, el, formatBytes, toast } from "./dom.js";
+import { onDocumentEvent } from "./events.js";
+import { documentName, fileName } from "./names.js";
+import { stageText } from "./stages.js";
+import { uploadFile, uploadFlow } from "./upload.js";
 
 const PAGE_SIZE = 100;
 const STATUSES = ["all", "queued", "processing", "ready", "failed"];
 const view = { collection: localStorage.getItem("collection") || "default", status: "all", offset: 0 };
-const rows = new Map(); // document id -> {row, doc}
-const uploads = new Map(); // document id -> upload row controller
+const rows = new Map(); // document id -> {row, doc, status, progress}
+let collections = [];
 
 async function loadCollections() {
-  const { collections } = await api("/api/collections");
+  try {
+    ({ collections } = await api("/api/collections"));
+  } catch (error) {
+    toast(error.message, "error");
+    return;
+  }
   if (!collections.some((c) => c.name === view.collection)) view.collection = "default";
   $("collection").replaceChildren(...collections.map((c) => el("option", { value: c.name }, `${c.name} (${c.document_count})`)));
   $("collection").value = view.collection;
+  showDeleteButton();
+}
+
+// Offered only where the server would allow it (the collection's owner, or an admin).
+function showDeleteButton() {
+  const button = $("delete-collection");
+  if (!button) return;
+  const shown = collections.find((c) => c.name === view.collection);
+  button.hidden = !(shown && shown.can_delete);
+  if (shown) button.setAttribute("aria-label", `Delete collection ${shown.name}`);
 }
 
 async function loadDocuments() {
@@ -104,11 +125,11 @@ async function retryDocument(doc, button) {
       await api(`/api/documents/${doc.id}`, { method: "DELETE" });
       body = await api("/api/documents", { method: "POST", json: { url: doc.source, collection: doc.collection } });
     } else {
-      const response = await fetch(`/api/documents/${doc.id}/file`);
-      if (!response.ok) throw new Error(await errorMessage(response));
+      const response = await request(`/api/documents/${doc.id}/file`);
+      if (!response.ok) throw new Error(await errorText(response));
       const file = new File([await response.blob()], fileName(doc.source), { type: doc.media_type });
       await api(`/api/documents/${doc.id}`, { method: "DELETE" });
-      body = await uploadFile(file, doc.collection, () => {});
+      body = await uploadFile(file, doc.collection);
     }
     toast(`Trying ${documentName(body.document.title, body.document.source).title} again.`);
   } catch (error) {
@@ -118,50 +139,18 @@ async function retryDocument(doc, button) {
   loadDocuments();
 }
 
-async function uploadFiles(files) {
-  const collection = view.collection;
-  await Promise.all([...files].map(async (file) => {
-    const item = uploadRow(file.name);
-    $("upload-list").prepend(item.row);
-    try {
-      const { document: doc, duplicate } = await uploadFile(file, collection, (f) => item.set("uploading", `Uploading… ${Math.round(f * 100)}%`, f));
-      if (duplicate) {
-        item.set("done", `Already in “${collection}” (${statusText(doc).toLowerCase()})`, 1);
-        return;
-      }
-      uploads.set(doc.id, item);
-      item.set("queued", "Uploaded; waiting to be processed…", 0);
-      applyEvent({ type: "status", ...doc });
-    } catch (error) {
-      item.set("failed", error.message, 0);
-    }
-  }));
-  loadCollections();
-}
-
-// A document event: update its row and its upload line where they are shown.
+// A document event: update its row where it is shown.
 function applyEvent(data) {
-  const item = uploads.get(data.id);
   const shown = rows.get(data.id);
   if (data.type === "progress") {
-    const fraction = data.total ? data.done / data.total : null;
-    const stage = STAGE_NAMES[data.stage] || data.stage;
-    if (item) item.set("processing", `${stage}… ${data.total ? `${data.done}/${data.total}` : ""}`, fraction);
     if (shown) {
       shown.progress.hidden = false;
-      if (fraction !== null) shown.progress.value = fraction;
+      if (data.total) shown.progress.value = data.done / data.total;
+      shown.status.textContent = stageText(data);
     }
     return;
   }
-  if (item) {
-    if (data.status === "ready") item.set("ready", `Ready: ${data.chunk_count} passage${data.chunk_count === 1 ? "" : "s"}`, 1);
-    else if (data.status === "failed") item.set("failed", `Failed: ${data.error}`, 0);
-    else item.set(data.status, statusText(data), null);
-  }
-  if (shown) {
-    const doc = { ...shown.doc, ...data };
-    shown.row.replaceWith(documentRow(doc));
-  }
+  if (shown) shown.row.replaceWith(documentRow({ ...shown.doc, ...data }));
   scheduleReload(); // the counts per status, and a new document on this page
 }
 
@@ -171,14 +160,23 @@ function scheduleReload() {
   reloadTimer = setTimeout(loadDocuments, 300);
 }
 
-$("collection").addEventListener("change", (event) => {
-  view.collection = event.target.value;
-  localStorage.setItem("collection", view.collection);
+function showCollection(name) {
+  view.collection = name;
+  localStorage.setItem("collection", name);
   view.offset = 0;
+  showDeleteButton();
   loadDocuments();
-});
+}
+
+$("collection").addEventListener("change", (event) => showCollection(event.target.value));
+
 // Readers get no upload controls (the server leaves them out of the page).
 if ($("drop-zone")) {
+  const upload = uploadFlow($("upload-list"), { onStored: (doc) => applyEvent({ type: "status", ...doc }) });
+  const uploadFiles = async (files) => {
+    await upload(files, view.collection);
+    loadCollections();
+  };
   const zone = $("drop-zone");
   for (const type of ["dragenter", "dragover"]) {
     zone.addEventListener(type, (event) => { event.preventDefault(); zone.classList.add("over"); });
@@ -220,17 +218,28 @@ if ($("drop-zone")) {
       toast(error.message, "error");
       return;
     }
-    view.collection = name;
-    localStorage.setItem("collection", name);
     $("new-collection-form").hidden = true;
     $("new-collection-name").value = "";
+    view.collection = name;
     await loadCollections();
-    view.offset = 0;
-    loadDocuments();
+    showCollection(name);
+  });
+  $("delete-collection").addEventListener("click", async () => {
+    const name = view.collection;
+    const shown = collections.find((c) => c.name === name);
+    try {
+      if (!(await deleteCollection(name, shown ? shown.document_count : 0))) return;
+    } catch (error) {
+      toast(error.message, "error");
+      return;
+    }
+    toast(`Deleted the collection ${name}.`);
+    await loadCollections();
+    showCollection(view.collection);
   });
 }
 $("prev-page").addEventListener("click", () => { view.offset = Math.max(0, view.offset - PAGE_SIZE); loadDocuments(); });
 $("next-page").addEventListener("click", () => { view.offset += PAGE_SIZE; loadDocuments(); });
 
-documentEvents((type, data) => applyEvent({ ...data, type }));
+onDocumentEvent(applyEvent);
 loadCollections().then(loadDocuments);

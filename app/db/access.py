@@ -121,3 +121,20 @@ async def remove_member(conn: asyncpg.Connection, name: str, email: str) -> bool
         )
         or False
     )
+
+
+async def deletion_facts(
+    conn: asyncpg.Connection, name: str, user_id: UUID, admin: bool
+) -> asyncpg.Record | None:
+    """(id, readable, deletable, document_count) of the named collection, its row locked until
+    the transaction ends so no document is added while it is being deleted; None when there is
+    none. Only its owner or an admin may delete a collection (members may not)."""
+    return await conn.fetchrow(
+        f"""SELECT c.id, {_READABLE} AS readable, ($2 OR c.owner_id = $1) AS deletable,
+                   (SELECT count(*) FROM documents d WHERE d.collection_id = c.id)::int
+                       AS document_count
+            FROM collections c WHERE c.name = $3 FOR UPDATE OF c""",
+        user_id,
+        admin,
+        name,
+    )

@@ -46,3 +46,9 @@ async def names_among(conn: asyncpg.Connection, ids: list[int]) -> list[str]:
     """The names of the collections with those ids, oldest first."""
     rows = await conn.fetch("SELECT name FROM collections WHERE id = ANY($1) ORDER BY id", ids)
     return [row["name"] for row in rows]
+
+
+async def delete_by_id(conn: asyncpg.Connection, collection_id: int) -> None:
+    """Delete a collection; its documents, files, chunks and postings go with it (cascades and
+    the chunks' delete trigger), its members too."""
+    await conn.execute("DELETE FROM collections WHERE id = $1", collection_id)

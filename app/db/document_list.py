@@ -57,7 +57,7 @@ async def collections(
     """Every collection (among the `readable` ids when given) with how many documents it
     holds, by name."""
     return await conn.fetch(
-        """SELECT c.name, c.created_at,
+        """SELECT c.name, c.created_at, c.owner_id,
                   (SELECT count(*) FROM documents d WHERE d.collection_id = c.id)::int
                       AS document_count
            FROM collections c WHERE $1::int[] IS NULL OR c.id = ANY($1::int[])

@@ -46,6 +46,7 @@ REASONS = {
     401: "No valid API key or session",
     403: "Not allowed (role, Origin, CSRF token)",
     404: "Not found, or not readable by the caller",
+    409: "Conflict: the message says what to do first",
     413: "The body is too large",
     415: "Unsupported media type",
     416: "The range cannot be satisfied",
@@ -190,7 +191,19 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/api/collections": {
         "get": op(
             "Collections the caller may read, with document counts",
-            ok(obj(("collections",), collections=array(obj(("name",), name=TEXT)))),
+            ok(
+                obj(
+                    ("collections",),
+                    collections=array(
+                        obj(
+                            ("name",),
+                            name=TEXT,
+                            document_count={"type": "integer"},
+                            can_delete={"type": "boolean"},
+                        )
+                    ),
+                )
+            ),
         ),
         "post": op(
             "Create a collection, private to the caller (editors and admins)",
@@ -198,6 +211,22 @@ PATHS: dict[str, dict[str, Schema]] = {
             (403, 404, 413),
             requestBody=body(obj(("name",), name=COLLECTION)),
         ),
+    },
+    "/api/collections/{name}": {
+        "delete": op(
+            "Delete a collection (its owner or an admin); one holding documents only with "
+            "?delete_documents=true, which deletes them with it",
+            ok(None, 204, "Deleted"),
+            (403, 404, 409),
+            parameters=[
+                *COLLECTION_PATH,
+                query(
+                    "delete_documents",
+                    {"enum": ["true", "false"]},
+                    "Delete the collection's documents with it (say so after the person confirms)",
+                ),
+            ],
+        )
     },
     "/api/documents": {
         "post": op(

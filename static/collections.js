@@ -1,0 +1,17 @@
+// Deleting a collection, from the documents page and the admin page: an empty one at once, one
+// with documents only after the person has confirmed that its documents go with it.
+import { api } from "./api.js";
+
+const documents = (n) => `${n} document${n === 1 ? "" : "s"}`;
+
+/** Delete the collection `name` holding `count` documents; true when it is gone. Throws an
+ * ApiError (in words) when the server refuses. */
+export async function deleteCollection(name, count) {
+  const question = count
+    ? `Delete the collection “${name}” and its ${documents(count)}? Answers will no longer cite them. This cannot be undone.`
+    : `Delete the empty collection “${name}”?`;
+  if (!confirm(question)) return false;
+  const path = `/api/collections/${encodeURIComponent(name)}`;
+  await api(count ? `${path}?delete_documents=true` : path, { method: "DELETE" });
+  return true;
+}

@@ -1,0 +1,37 @@
+"""Every benchmark still runs: `python bench/NAME.py --smoke` exits 0 and ends with a JSON line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCHMARKS = sorted(p for p in (ROOT / "bench").glob("*.py") if p.name != "smoke.py")
+
+
+def test_every_benchmark_is_smoke_tested() -> None:
+    assert {p.stem for p in BENCHMARKS} >= {"auth", "faults", "ingest", "load", "search"}
+
+
+@pytest.mark.parametrize("script", BENCHMARKS, ids=lambda p: p.stem)
+def test_benchmark_smoke_run_prints_json(script: Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    run = subprocess.run(
+        [sys.executable, str(script), "--smoke"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    tail = (run.stdout[-3000:] + "\n--- stderr ---\n" + run.stderr[-3000:]).strip()
+    assert run.returncode == 0, f"{script.name} --smoke exited {run.returncode}:\n{tail}"
+    lines = run.stdout.strip().splitlines()
+    assert lines, f"{script.name} --smoke printed nothing:\n{tail}"
+    result = json.loads(lines[-1])
+    assert isinstance(result, dict) and result, f"last line is not a JSON object:\n{tail}"
