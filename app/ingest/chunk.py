@@ -3,12 +3,18 @@
 Chunks are whole paragraphs when they fit, else sentences, else runs of words; they never
 cross a heading or a page, and may start with the last sentences of the chunk before them
 (`overlap_tokens`) so a fact split across a boundary is still found whole.
+
+`anchored` (synced sources) also ends a chunk after any piece whose text hashes to an
+anchor, once the chunk holds a quarter of the window: boundaries then depend on the text
+near them, not on everything before, so editing one paragraph changes the chunks around
+it and the later ones come out the same (and keep their vectors on the next sync).
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -17,6 +23,8 @@ from app.text.sentences import sentence_spans
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _WORD = re.compile(r"\S+")
+# One piece in this many is an anchor (anchored chunking): some four paragraphs a chunk.
+ANCHOR_EVERY = 4
 
 
 @dataclass
@@ -47,6 +55,7 @@ def chunk_text(
     markdown: bool = False,
     page_starts: Sequence[int] = (),
     overlap_tokens: int = 0,
+    anchored: bool = False,
 ) -> list[Chunk]:
     """Split text into chunks of at most max_tokens; offsets index into text.
 
@@ -90,8 +99,16 @@ def chunk_text(
             fresh = 0
         current.append(piece)
         fresh += 1
+        if anchored and not piece.is_heading and _is_anchor(text, piece):
+            if sum(p.tokens for p in current) >= max_tokens // 4:
+                flush()  # no overlap after an anchor: the next chunk starts at its own text
+                fresh = 0
     flush()
     return chunks
+
+
+def _is_anchor(text: str, piece: _Piece) -> bool:
+    return zlib.crc32(text[piece.start : piece.end].encode()) % ANCHOR_EVERY == 0
 
 
 def _tail(pieces: list[_Piece], overlap_tokens: int, room: int) -> list[_Piece]:
