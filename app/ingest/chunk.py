@@ -4,10 +4,10 @@ Chunks are whole paragraphs when they fit, else sentences, else runs of words; t
 cross a heading or a page, and may start with the last sentences of the chunk before them
 (`overlap_tokens`) so a fact split across a boundary is still found whole.
 
-`anchored` (synced sources) also ends a chunk after any piece whose text hashes to an
-anchor, once the chunk holds a quarter of the window: boundaries then depend on the text
-near them, not on everything before, so editing one paragraph changes the chunks around
-it and the later ones come out the same (and keep their vectors on the next sync).
+`anchored` (synced sources) also starts a chunk at every piece whose text hashes to an
+anchor (one in ANCHOR_EVERY), with no overlap: the text between two anchors is chunked on
+its own, so editing one paragraph changes only the chunks between the anchors around it,
+and every other chunk comes out the same (and keeps its vector on the next sync).
 """
 
 from __future__ import annotations
@@ -88,7 +88,9 @@ def chunk_text(
         used = sum(p.tokens for p in current)
         # A new section or page starts a new chunk, but headings stay with the text below.
         boundary = bool(current) and (
-            piece.headings != current[-1].headings or piece.page != current[-1].page
+            piece.headings != current[-1].headings
+            or piece.page != current[-1].page
+            or (anchored and not piece.is_heading and _is_anchor(text, piece))
         )
         only_headings = all(p.is_heading for p in current)
         if current and ((boundary and not only_headings) or used + piece.tokens > max_tokens):
@@ -99,10 +101,6 @@ def chunk_text(
             fresh = 0
         current.append(piece)
         fresh += 1
-        if anchored and not piece.is_heading and _is_anchor(text, piece):
-            if sum(p.tokens for p in current) >= max_tokens // 4:
-                flush()  # no overlap after an anchor: the next chunk starts at its own text
-                fresh = 0
     flush()
     return chunks
 
