@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import asyncpg
 
 from app.db import jobs as job_sql
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # the table's CHECK
 
 COLUMNS = """s.id, s.name, s.kind, s.settings, s.every_minutes, s.paused, s.last_sync_at,
     s.last_error, s.last_counts, s.created_at, s.collection_id,

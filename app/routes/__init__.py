@@ -19,12 +19,14 @@ from app.routes import (
     pages,
     passages,
     search,
+    sources,
 )
 
 routes: list[BaseRoute] = [
     *health.routes,
     *openapi.routes,
     *collections.routes,
+    *sources.routes,
     *documents_file.routes,
     *metrics.routes,
     *documents.routes,
