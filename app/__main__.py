@@ -228,7 +228,7 @@ async def eval_command(settings: Settings, dataset_dir: Path, tuning: Tuning, as
 
 
 async def worker_command(settings: Settings) -> int:
-    from app.ingest.worker import Worker
+    from app.jobs.worker import Worker
     from app.resources import shutdown, startup
 
     resources = await startup(settings)

@@ -114,7 +114,7 @@ async def startup(
         reranker=reranker,
     )
     if local:
-        from app.ingest.worker import Worker
+        from app.jobs.worker import Worker
 
         resources.worker_task = asyncio.create_task(
             Worker(pool, embedder, lock_seconds=settings.worker_lock_seconds).run(), name="worker"

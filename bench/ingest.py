@@ -34,7 +34,7 @@ from app.embedders.local import LocalEmbedder  # noqa: E402
 from app.ingest import formats  # noqa: E402
 from app.ingest.accept import accept_document  # noqa: E402
 from app.ingest.spool import hashed  # noqa: E402
-from app.ingest.worker import Worker  # noqa: E402
+from app.jobs.worker import Worker  # noqa: E402
 from app.resources import run_migrations  # noqa: E402
 from bench.smoke import parse_args  # noqa: E402
 

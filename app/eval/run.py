@@ -19,8 +19,7 @@ from app.embedders import Embedder
 from app.eval.baselines import bm25_runs, dense_runs
 from app.eval.dataset import Dataset
 from app.eval.metrics import dedupe, summarize
-from app.ingest.chunk import Chunk, chunk_text
-from app.ingest.worker import OVERLAP_TOKENS
+from app.ingest.chunk import OVERLAP_TOKENS, Chunk, chunk_text
 from app.rag.fusion import fuse
 from app.rerankers import Reranker
 from app.text.language import readable_by, text_search_config

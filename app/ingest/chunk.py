@@ -26,6 +26,10 @@ _WORD = re.compile(r"\S+")
 # One piece in this many is an anchor (anchored chunking): some four paragraphs a chunk.
 ANCHOR_EVERY = 4
 
+# Tokens a chunk repeats from the one before it, when a section is split mid-paragraph
+# (what ingestion uses; the chunker's own default is none).
+OVERLAP_TOKENS = 32
+
 
 @dataclass
 class Chunk:

@@ -24,7 +24,7 @@ from app.db import documents as document_sql
 from app.db import jobs as job_sql
 from app.errors import IngestError
 from app.ingest import sandbox
-from app.ingest.chunk import Chunk, chunk_text
+from app.ingest.chunk import OVERLAP_TOKENS, Chunk, chunk_text
 from app.ingest.embed import embed_sorted
 from app.ingest.sandbox import Parsed
 from app.jobs import Deps, Lane
@@ -36,8 +36,6 @@ log = logging.getLogger(__name__)
 # Stage names of the progress events (a page maps them to words: keep them stable).
 PARSING, EMBEDDING, STORING = "parsing", "embedding", "storing"
 
-# Tokens a chunk repeats from the one before it, when a section is split mid-paragraph.
-OVERLAP_TOKENS = 32
 # Jobs claimed at once: enough one-chunk documents that sorting them by length leaves
 # little padding in the model's batches.
 BATCH_JOBS = 256

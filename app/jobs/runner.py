@@ -106,6 +106,7 @@ class Runner:
         self._abandoned: list[tuple[int, int]] = []
         self.problem: str | None = None  # why the last claim failed, until one succeeds
         self.failures = 0
+        self.dropped = 0  # jobs dropped by a failed or stuck batch, to be queued again
 
     async def run(self) -> None:
         """Run every lane of every kind (and the NOTIFY listener) until cancelled."""
@@ -282,6 +283,7 @@ class Runner:
     def _abandon(self, lease: Lease) -> None:
         """Stop renewing the lease; its jobs are queued again when the database answers."""
         lease.stopped = True
+        self.dropped += len(lease.jobs)
         self._abandoned.extend(zip(lease.ids, lease.attempts, strict=True))
         lease.jobs = []
 

@@ -10,7 +10,7 @@ import pytest
 from app.db import jobs as job_sql
 from app.db.pool import create_pool
 from app.embedders.local import LocalEmbedder
-from app.ingest.worker import Worker
+from app.jobs.worker import Worker
 from tests.helpers import submit
 
 TEXT = "Solar panels convert sunlight into electricity. Document number {n} says so."

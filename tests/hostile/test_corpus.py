@@ -14,7 +14,7 @@ import pytest
 from app.db.pool import create_pool
 from app.embedders.local import LocalEmbedder
 from app.ingest import sandbox
-from app.ingest.worker import Worker
+from app.jobs.worker import Worker
 from tests import files
 from tests.helpers import submit
 from tests.hostile import corpus

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from app.asgi import Application
 from app.config import load_settings
 from app.errors import ConfigError, EmbeddingUnavailable
-from app.ingest.worker import _public_error
+from app.jobs.runner import public_error as _public_error
 from tests.conftest import settings_with
 from tests.helpers import AUTH, SOLAR_GUIDE, ingest, parse_sse
 

@@ -15,7 +15,7 @@ from app.db.embedded import create_database, start_embedded
 from app.db.pool import create_pool
 from app.embedders.local import LocalEmbedder
 from app.embedders.openai import OpenAIEmbedder
-from app.ingest.worker import Worker
+from app.jobs.worker import Worker
 from app.resources import run_migrations
 from tests.fake_llm import FakeLLM
 from tests.helpers import eventually, submit
@@ -141,11 +141,11 @@ async def test_jobs_held_when_the_database_went_down_are_queued_again_not_left_l
             held_until = await eventually(claimed, timeout=60)
             await asyncio.to_thread(_stop, server)
 
-            async def failed() -> bool:
+            async def dropped() -> bool:
                 assert not running.done(), running
-                return worker.failures >= 1
+                return worker.dropped >= 1  # its batch could not be stored
 
-            await _until(failed, what="the worker to notice the outage")
+            await _until(dropped, what="the worker to drop the batch the outage broke")
             upstream.embed_seconds = 0
             await asyncio.to_thread(server.ensure_postgres_running)
 

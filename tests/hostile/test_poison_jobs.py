@@ -7,7 +7,7 @@ import pytest
 
 from app.db import jobs as job_sql
 from app.db.pool import create_pool
-from app.ingest.worker import Worker
+from app.jobs.worker import Worker
 from tests.helpers import submit
 
 

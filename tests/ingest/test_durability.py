@@ -216,7 +216,7 @@ async def test_a_stopped_worker_stops_beating_for_the_batch_it_was_embedding(set
     # Its heartbeat must end with it, or the half-done job would stay locked forever.
     from app.db.pool import create_pool
     from app.embedders.local import LocalEmbedder
-    from app.ingest.worker import Worker
+    from app.jobs.worker import Worker
     from tests.helpers import claim_one, eventually
 
     pool = await create_pool(settings.database_url, max_size=6)

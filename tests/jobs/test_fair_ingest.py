@@ -3,7 +3,6 @@ reports its progress (pages parsed, passages embedded) on the document events.""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -11,9 +10,8 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import _truncate
 from tests.fake_llm import FakeLLM
-from tests.faults.scenarios import app_env, serve, until
+from tests.faults.scenarios import app_env, database, serve, until
 from tests.files import pdf
 from tests.helpers import AUTH
 
@@ -66,12 +64,12 @@ def _status(client: httpx.Client, document_id: str) -> str:
 
 
 def test_small_files_are_ready_before_a_long_pdf_finishes_and_it_reports_progress(
-    database_url, tmp_path
+    postgres_url, tmp_path
 ):
-    asyncio.run(_truncate(database_url))
+    # A database of its own: the shared one may hold vectors of another model.
     # Every model call takes 0.3 s: the long PDF needs many, each small batch one.
-    with FakeLLM(embed_seconds=0.3) as upstream:
-        env = app_env(database_url, tmp_path, upstream, MAX_UPLOAD_MB="20")
+    with database(postgres_url, "fair") as url, FakeLLM(embed_seconds=0.3) as upstream:
+        env = app_env(url, tmp_path, upstream, MAX_UPLOAD_MB="20")
         with serve(env) as base, httpx.Client(base_url=base, headers=AUTH, timeout=60) as client:
             events = _Events(base)
             try:

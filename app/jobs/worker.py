@@ -1,7 +1,7 @@
-"""The ingestion worker: the job runner (app/jobs/runner.py) with every registered kind.
+"""The worker: the job runner (app/jobs/runner.py) with every registered kind.
 
-Kept under this name for the commands and tests that start one: `Worker(pool, embedder)`
-runs ingest jobs (app/jobs/ingest.py) and any other kind in app/jobs/registry.py.
+`Worker(pool, embedder)` runs ingest jobs (app/jobs/ingest.py) and any other kind listed in
+app/jobs/registry.py; `python -m app worker` and the web process in local mode start one.
 """
 
 from __future__ import annotations
@@ -12,13 +12,9 @@ import asyncpg
 
 from app.embedders import Embedder
 from app.jobs import Deps, registry
-from app.jobs.ingest import BATCH_BYTES, BATCH_JOBS, OVERLAP_TOKENS, new_chunk
-from app.jobs.runner import Runner, public_error
+from app.jobs.runner import Runner
 
-__all__ = ["BATCH_BYTES", "BATCH_JOBS", "OVERLAP_TOKENS", "Worker", "_new_chunk", "_public_error"]
-
-_new_chunk = new_chunk
-_public_error = public_error
+__all__ = ["Worker"]
 
 
 class Worker(Runner):
