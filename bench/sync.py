@@ -36,7 +36,7 @@ from app.db import sources as source_sql  # noqa: E402
 from app.db.embedded import create_database, start_embedded  # noqa: E402
 from app.db.pool import create_pool  # noqa: E402
 from app.embedders import load_embedder  # noqa: E402
-from app.ingest.worker import Worker  # noqa: E402
+from app.jobs.worker import Worker  # noqa: E402
 from app.resources import run_migrations  # noqa: E402
 from app.sources import settings_for  # noqa: E402
 from bench.smoke import parse_args  # noqa: E402

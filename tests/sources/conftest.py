@@ -13,7 +13,7 @@ from app.db import collections as collection_sql
 from app.db import sources as source_sql
 from app.db.pool import create_pool
 from app.embedders import load_embedder
-from app.ingest.worker import Worker
+from app.jobs.worker import Worker
 from app.sources import settings_for
 from tests.helpers import eventually
 
