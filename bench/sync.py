@@ -103,8 +103,11 @@ async def sync(pool: Any, source_id: int) -> tuple[float, dict[str, int]]:
     while True:
         await asyncio.sleep(0.05)
         async with pool.acquire() as conn:
-            if await conn.fetchval("SELECT status FROM jobs WHERE id = $1", job_id) == "done":
-                break
+            status = await conn.fetchval("SELECT status FROM jobs WHERE id = $1", job_id)
+        if status == "failed":
+            raise RuntimeError(f"the sync job failed (see the log above); job {job_id}")
+        if status == "done":
+            break
     seconds = time.perf_counter() - started
     async with pool.acquire() as conn:
         source = await source_sql.get(conn, source_id)

@@ -26,7 +26,7 @@ from app.ingest import formats, sandbox
 from app.ingest.chunk import chunk_text
 from app.ingest.embed import embed_sorted
 from app.jobs import Deps, Lane
-from app.jobs.ingest import MAX_TEXT_CHARS, OVERLAP_TOKENS
+from app.jobs.ingest import BIG_GROUP, MAX_TEXT_CHARS, OVERLAP_TOKENS
 from app.jobs.runner import Batch
 from app.sources import Connector, Item, ListingError, connector
 from app.sources.store import Lost, Planned, fence, match, write
@@ -188,7 +188,11 @@ class Sync:
                 await match(conn, planned)
         texts = [p.chunks[i].text for p in pending for i in p.fresh]
         batch.expect(stage="embedding")
-        vectors, sentences = await embed_sorted(self.embedder, texts)
+
+        async def progress(done: int, total: int) -> None:
+            batch.expect(stage="embedding")  # each model call is progress: the lease holds
+
+        vectors, sentences = await embed_sorted(self.embedder, texts, progress, group=BIG_GROUP)
         languages = await asyncio.to_thread(chunk_configs, texts)
         start = 0
         for planned in pending:
