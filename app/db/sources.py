@@ -149,3 +149,27 @@ async def documents(conn: asyncpg.Connection, source_id: int) -> dict[str, async
         source_id,
     )
     return {row["item_key"]: row for row in rows}
+
+
+async def delete(conn: asyncpg.Connection, source_id: int) -> None:
+    """Delete a source with its documents (ON DELETE CASCADE) and its waiting sync; a sync
+    running now finds it gone and ends."""
+    await conn.execute(
+        """DELETE FROM jobs WHERE kind = 'sync' AND payload->>'source_id' = $1
+             AND status = 'queued'""",
+        str(source_id),
+    )
+    await conn.execute("DELETE FROM sources WHERE id = $1", source_id)
+
+
+async def set_paused(conn: asyncpg.Connection, source_id: int, paused: bool) -> None:
+    """Pausing drops the waiting scheduled sync; resuming queues one now (if scheduled)."""
+    await conn.execute("UPDATE sources SET paused = $2 WHERE id = $1", source_id, paused)
+    if paused:
+        await conn.execute(
+            """DELETE FROM jobs WHERE kind = 'sync' AND payload->>'source_id' = $1
+                 AND status = 'queued'""",
+            str(source_id),
+        )
+    elif await conn.fetchval("SELECT every_minutes FROM sources WHERE id = $1", source_id):
+        await schedule(conn, source_id, delay_minutes=0)

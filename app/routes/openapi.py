@@ -655,6 +655,21 @@ PATHS: dict[str, dict[str, Schema]] = {
             parameters=[path("id", {"type": "integer", "minimum": 1})],
         )
     },
+    "/api/sources/{id}": {
+        "patch": op(
+            "Pause or resume a source's schedule (editors who may write its collection)",
+            ok(obj(("source",), source=SOURCE)),
+            (403, 404, 413),
+            parameters=[path("id", {"type": "integer", "minimum": 1})],
+            requestBody=body(obj(("paused",), paused={"type": "boolean"})),
+        ),
+        "delete": op(
+            "Delete a source and the documents it brought",
+            ok(None, 204, "Deleted"),
+            (403, 404),
+            parameters=[path("id", {"type": "integer", "minimum": 1})],
+        ),
+    },
 }
 
 ERROR = obj(

@@ -7,8 +7,10 @@ only admins add them (and only under SOURCE_ROOTS).
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.auth.access import readable_ids, require, require_role
@@ -76,26 +78,54 @@ async def add_source(request: Request) -> JSONResponse:
     return JSONResponse({"source": source_sql.to_json(row)}, status_code=201)
 
 
-async def sync_source(request: Request) -> JSONResponse:
+async def _writable_source(request: Request, conn: Any) -> int:
+    """The id of the path's source, if the caller may change its collection; else 404/403."""
     principal = require_role(request, "editor")
     source_id = whole_number(request.path_params["id"], "source id", 1, 2**31 - 1)
+    source = await source_sql.get(conn, source_id)
+    access = source and await access_sql.collection_access(
+        conn, source["collection"], principal.user_id, principal.admin, principal.editor
+    )
+    if not access or not access["readable"]:
+        raise NotFound(f"there is no source {source_id}", code="unknown_source")
+    if not access["writable"]:
+        name = source["collection"]
+        raise Forbidden(f"you may read the collection {name!r} but not change it")
+    return source_id
+
+
+async def sync_source(request: Request) -> JSONResponse:
     async with resources_of(request).pool.acquire() as conn, conn.transaction():
-        source = await source_sql.get(conn, source_id)
-        access = source and await access_sql.collection_access(
-            conn, source["collection"], principal.user_id, principal.admin, principal.editor
-        )
-        if not access or not access["readable"]:
-            raise NotFound(f"there is no source {source_id}", code="unknown_source")
-        if not access["writable"]:
-            raise Forbidden(
-                f"you may read the collection {source['collection']!r} but not change it"
-            )
+        source_id = await _writable_source(request, conn)
         job_id, running = await source_sql.request_sync(conn, source_id)
     return JSONResponse({"job_id": job_id, "already_running": running}, status_code=202)
+
+
+async def change_source(request: Request) -> JSONResponse:
+    """{"paused": true|false}: a paused source is synced only on demand."""
+    body = await read_json(request)
+    paused = body.get("paused") if isinstance(body, dict) else None
+    if not isinstance(paused, bool):
+        raise BadRequest('send JSON {"paused": true} or {"paused": false}', code="bad_source")
+    async with resources_of(request).pool.acquire() as conn, conn.transaction():
+        source_id = await _writable_source(request, conn)
+        await source_sql.set_paused(conn, source_id, paused)
+        row = await source_sql.get(conn, source_id)
+    return JSONResponse({"source": source_sql.to_json(row)})
+
+
+async def delete_source(request: Request) -> Response:
+    """Delete a source and the documents it brought."""
+    async with resources_of(request).pool.acquire() as conn, conn.transaction():
+        source_id = await _writable_source(request, conn)
+        await source_sql.delete(conn, source_id)
+    return Response(status_code=204)
 
 
 routes = [
     Route("/api/sources", list_sources, methods=["GET"]),
     Route("/api/sources", add_source, methods=["POST"]),
     Route("/api/sources/{id}/sync", sync_source, methods=["POST"]),
+    Route("/api/sources/{id}", change_source, methods=["PATCH"]),
+    Route("/api/sources/{id}", delete_source, methods=["DELETE"]),
 ]

@@ -113,3 +113,26 @@ def test_readers_refused_and_editors_only_for_collections_they_may_write(
     assert default.status_code in (403, 404)
     names = {s["name"] for s in client.get("/api/sources").json()["sources"]}
     assert names == {"theirs", "admins", "deflt"}  # refused requests added nothing
+
+
+def test_pause_resume_and_delete_a_source(client, settings, roots: Path):
+    folder = _folder(roots, "marsh")
+    body = {"kind": "folder", "name": "marsh", "path": str(folder), "every_minutes": 30}
+    source_id = client.post("/api/sources", json=body).json()["source"]["id"]
+    synced = _wait_synced(client, "marsh", idle=False)
+    assert synced["sync_status"] == "queued"  # the next scheduled sync
+
+    paused = client.patch(f"/api/sources/{source_id}", json={"paused": True})
+    assert paused.status_code == 200 and paused.json()["source"]["paused"] is True
+    assert paused.json()["source"]["sync_status"] is None  # the scheduled one is dropped
+    bad = client.patch(f"/api/sources/{source_id}", json={"paused": "yes"})
+    assert bad.status_code == 400 and "paused" in bad.json()["error"]["message"]
+    resumed = client.patch(f"/api/sources/{source_id}", json={"paused": False}).json()
+    assert resumed["source"]["paused"] is False and resumed["source"]["sync_status"] is not None
+
+    reader = make_person(settings.database_url, "r2@example.com", "reader")
+    assert client.delete(f"/api/sources/{source_id}", headers=reader.headers).status_code == 403
+    assert client.delete(f"/api/sources/{source_id}").status_code == 204
+    assert client.get("/api/sources").json()["sources"] == []
+    assert client.get("/api/documents").json()["documents"] == []
+    assert client.delete(f"/api/sources/{source_id}").status_code == 404
