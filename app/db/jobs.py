@@ -194,9 +194,11 @@ async def extend_locks(
     return len(rows)
 
 
-async def fail_unknown(conn: asyncpg.Connection, kinds: list[str]) -> list[asyncpg.Record]:
-    """Fail the runnable jobs of a kind no worker here knows (a typo, or a kind removed):
-    nothing would ever claim them."""
+async def fail_unknown(
+    conn: asyncpg.Connection, kinds: list[str], grace_seconds: float
+) -> list[asyncpg.Record]:
+    """Fail the jobs of a kind no worker here knows (a typo, or a kind removed) once they
+    have waited `grace_seconds` (during a rolling deploy, a newer worker may know them)."""
     return await conn.fetch(
         """UPDATE jobs
            SET status = 'failed', locked_until = NULL, updated_at = now(),
@@ -204,8 +206,10 @@ async def fail_unknown(conn: asyncpg.Connection, kinds: list[str]) -> list[async
                                    array_to_string($1::text[], ', '))
            WHERE id IN (
                SELECT id FROM jobs
-               WHERE status = 'queued' AND run_after <= now() AND NOT kind = ANY($1::text[])
+               WHERE status = 'queued' AND NOT kind = ANY($1::text[])
+                 AND run_after <= now() - make_interval(secs => $2)
                FOR UPDATE SKIP LOCKED)
            RETURNING id, kind, payload, attempts, max_attempts, last_error""",
         kinds,
+        grace_seconds,
     )

@@ -45,8 +45,9 @@ BATCH_BYTES = 32 * 1024 * 1024
 # Files from this size on go to the big lane, one at a time (a text file this big is some
 # 50,000 words, a PDF some dozens of pages): a small batch never waits for their parse.
 BIG_BYTES = 256 * 1024
-# Chunks embedded per model call in a big document: progress every few seconds on a CPU.
-BIG_GROUP = 64
+# Chunks embedded per model call in a big document: progress every few seconds on a CPU, and
+# a small batch waits for at most one such call (the model runs one call at a time).
+BIG_GROUP = 32
 # Characters of text a document may hold (some 10,000 pages): a 50 MB one-line text file
 # made the chunker count tokens word by word for minutes.
 MAX_TEXT_CHARS = 25_000_000
@@ -136,7 +137,7 @@ class Ingest:
         prepared: list[_Prepared] = []
         for job, document_id in zip(jobs, ids, strict=True):
             document = rows.get(document_id)
-            batch.expect(self.parse_seconds, PARSING)
+            batch.expect(max(self.parse_seconds, batch.runner.stall_seconds), PARSING)
             try:
                 if document is None:  # deleted while queued: nothing to do
                     async with self.pool.acquire() as conn:
@@ -168,7 +169,7 @@ class Ingest:
 
         def pages(done: int, total: int) -> None:
             nonlocal last
-            loop.call_soon_threadsafe(batch.expect, self.parse_seconds, PARSING)
+            loop.call_soon_threadsafe(batch.expect, None, PARSING)
             now = time.monotonic()
             if now - last >= PROGRESS_EVERY_SECONDS or done == total:
                 last = now

@@ -39,6 +39,12 @@ OUTAGE = (
 )
 
 
+# How long one step of a job (a page, a group of chunks embedded, a write) may take before its
+# worker is deemed stuck: generous, since a false alarm costs the job an attempt, and a CPU
+# shared by many processes makes an embedding call take a minute.
+STALL_SECONDS = 300.0
+
+
 class Stalled(Exception):
     """A batch went past the deadline its stage set: its worker cannot make progress."""
 
@@ -90,7 +96,8 @@ class Runner:
         lock_seconds: float = 60,
         poll_seconds: float = 5,
         retry_base_seconds: float = 5,
-        stall_seconds: float = 60,
+        stall_seconds: float = STALL_SECONDS,
+        unknown_grace_seconds: float = 600,
     ) -> None:
         self.pool = pool
         self.kinds = {kind.name: kind for kind in kinds}
@@ -98,6 +105,7 @@ class Runner:
         self.poll_seconds = poll_seconds
         self.retry_base_seconds = retry_base_seconds
         self.stall_seconds = stall_seconds
+        self.unknown_grace_seconds = unknown_grace_seconds
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._wakes: list[asyncio.Event] = []
         self._leases: dict[Lease, Kind] = {}  # the batches running now
@@ -214,7 +222,7 @@ class Runner:
     async def _sweep(self, conn: asyncpg.Connection) -> None:
         async with conn.transaction():
             failed = [*await job_sql.fail_abandoned(conn)]
-            failed += await job_sql.fail_unknown(conn, list(self.kinds))
+            failed += await job_sql.fail_unknown(conn, list(self.kinds), self.unknown_grace_seconds)
             for job in failed:
                 log.error("job %s (%s) failed: %s", job["id"], job["kind"], job["last_error"])
                 if kind := self.kinds.get(job["kind"]):

@@ -12,7 +12,7 @@ import asyncpg
 
 from app.embedders import Embedder
 from app.jobs import Deps, registry
-from app.jobs.runner import Runner
+from app.jobs.runner import STALL_SECONDS, Runner
 
 __all__ = ["Worker"]
 
@@ -28,7 +28,7 @@ class Worker(Runner):
         lock_seconds: float = 60,
         poll_seconds: float = 5,
         retry_base_seconds: float = 5,
-        stall_seconds: float = 60,
+        stall_seconds: float = STALL_SECONDS,
         **ingest: Any,  # overlap_tokens, batch_jobs, batch_bytes, big_bytes
     ) -> None:
         deps = Deps(pool, embedder, {"ingest": ingest})

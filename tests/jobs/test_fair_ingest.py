@@ -44,7 +44,8 @@ class _Events:
                 if line.startswith("event: listening"):
                     self.listening.set()
                 elif line.startswith("data: ") and line != "data: {}":
-                    self.events.append(json.loads(line[len("data: ") :]))
+                    event = json.loads(line[len("data: ") :])
+                    self.events.append({**event, "at": time.monotonic()})
                 if self._stop.is_set():
                     return
 

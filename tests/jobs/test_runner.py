@@ -184,7 +184,7 @@ async def test_a_second_kind_whose_worker_died_every_time_is_failed_with_its_hoo
 
 async def test_a_job_of_an_unknown_kind_is_failed_with_a_reason_not_left_queued(pool):
     (job,) = await _enqueue(pool, {"document_id": "not one"}, kind="no-such-kind")
-    async with _running(_runner(pool, Echo("w"))):
+    async with _running(_runner(pool, Echo("w"), unknown_grace_seconds=0)):
         jobs = await _all_ended(pool, [job])
     assert jobs[job]["status"] == "failed"
     assert "unknown job kind 'no-such-kind'" in jobs[job]["last_error"]
