@@ -33,7 +33,12 @@ def check_path(path: str, environ: Any = None) -> Path:
         )
     if not os.path.isabs(path):
         raise SourceSettingsError(f"the folder {path!r} must be an absolute path")
-    resolved = Path(path).resolve()
+    try:
+        resolved = Path(path).resolve()
+    except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a symlink loop
+        raise SourceSettingsError(
+            f"the folder {path[:200]!r} is not a usable path: {exc}"
+        ) from None
     if not any(resolved == root or root in resolved.parents for root in allowed):
         raise SourceSettingsError(
             f"the folder {path!r} is not under SOURCE_ROOTS ({':'.join(str(r) for r in allowed)})",

@@ -64,6 +64,7 @@ def test_hostile_source_settings_refused_in_words(client, roots: Path, tmp_path:
         ({"kind": "folder", "name": "x", "path": str(tmp_path)}, 400, "not under SOURCE_ROOTS"),
         ({"kind": "folder", "name": "x", "path": "relative/dir"}, 400, "absolute path"),
         ({"kind": "folder", "name": "x"}, 400, "path"),
+        ({"kind": "folder", "name": "x", "path": str(folder) + "\x00"}, 400, "NUL character"),
         ({"kind": "folder", "name": "x", "path": str(folder), "every_minutes": 0}, 400, "every"),
         ({"kind": "folder", "name": "x", "path": str(folder), "every_minutes": True}, 400, "every"),
         ([1, 2], 400, "send JSON"),

@@ -156,6 +156,8 @@ def test_folder_outside_source_roots_refused(roots: Path, tmp_path: Path):
         settings_for("folder", str(elsewhere))
     with pytest.raises(SourceSettingsError, match="not under SOURCE_ROOTS"):
         settings_for("folder", str(roots / ".." / "elsewhere"))
+    with pytest.raises(SourceSettingsError, match="not a usable path"):
+        settings_for("folder", str(roots) + "/a\x00b")
     (roots / "link").symlink_to(elsewhere, target_is_directory=True)
     with pytest.raises(SourceSettingsError, match="not under SOURCE_ROOTS"):
         settings_for("folder", str(roots / "link"))
