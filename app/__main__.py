@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     from app.auth.cli import add_commands as add_auth_commands
 
     add_auth_commands(commands)
+    from app.sources.cli import add_commands as add_source_commands
+
+    add_source_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "formats":
         print(formats.markdown_table())
@@ -110,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
             from app.commands import eval_answers_command
 
             return asyncio.run(eval_answers_command(settings, args))
+        if args.command == "sources":
+            from app.sources.cli import run as sources_command
+
+            return asyncio.run(sources_command(settings, args))
         if args.command == "eval":
             tuning = Tuning(**{f.name: getattr(args, f.name) for f in fields(Tuning)})
             return asyncio.run(eval_command(settings, args.dataset, tuning, args.json))

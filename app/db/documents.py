@@ -47,7 +47,8 @@ async def insert_document(
     row = await conn.fetchrow(
         f"""INSERT INTO documents (title, source, media_type, sha256, size_bytes, collection_id)
             VALUES ($1, $2, $3, $4, $5, $6)
-            ON CONFLICT (collection_id, sha256) DO UPDATE SET sha256 = EXCLUDED.sha256
+            ON CONFLICT (collection_id, sha256) WHERE source_id IS NULL
+            DO UPDATE SET sha256 = EXCLUDED.sha256
             RETURNING {COLUMNS}, xmax = 0 AS inserted""",
         title,
         source,

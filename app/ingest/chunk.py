@@ -3,12 +3,18 @@
 Chunks are whole paragraphs when they fit, else sentences, else runs of words; they never
 cross a heading or a page, and may start with the last sentences of the chunk before them
 (`overlap_tokens`) so a fact split across a boundary is still found whole.
+
+`anchored` (synced sources) also starts a chunk at every piece whose text hashes to an
+anchor (one in ANCHOR_EVERY), with no overlap: the text between two anchors is chunked on
+its own, so editing one paragraph changes only the chunks between the anchors around it,
+and every other chunk comes out the same (and keeps its vector on the next sync).
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -20,6 +26,8 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 # A Markdown code fence (``` or ~~~, three or more) opening or closing a code block.
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.MULTILINE)
 _WORD = re.compile(r"\S+")
+# One piece in this many is an anchor (anchored chunking): some four paragraphs a chunk.
+ANCHOR_EVERY = 4
 
 # Tokens a chunk repeats from the one before it, when a section is split mid-paragraph
 # (what ingestion uses; the chunker's own default is none).
@@ -58,6 +66,7 @@ def chunk_text(
     page_starts: Sequence[int] = (),
     overlap_tokens: int = 0,
     ocr_pages: Mapping[int, float] | None = None,
+    anchored: bool = False,
 ) -> list[Chunk]:
     """Split text into chunks of at most max_tokens; offsets index into text.
 
@@ -93,7 +102,9 @@ def chunk_text(
         used = sum(p.tokens for p in current)
         # A new section or page starts a new chunk, but headings stay with the text below.
         boundary = bool(current) and (
-            piece.headings != current[-1].headings or piece.page != current[-1].page
+            piece.headings != current[-1].headings
+            or piece.page != current[-1].page
+            or (anchored and not piece.is_heading and _is_anchor(text, piece))
         )
         only_headings = all(p.is_heading for p in current)
         overflow = used + piece.tokens > max_tokens
@@ -114,6 +125,10 @@ def chunk_text(
         for chunk in chunks:
             chunk.ocr_confidence = ocr_pages.get(chunk.page) if chunk.page else None
     return chunks
+
+
+def _is_anchor(text: str, piece: _Piece) -> bool:
+    return zlib.crc32(text[piece.start : piece.end].encode()) % ANCHOR_EVERY == 0
 
 
 def _tail(pieces: list[_Piece], overlap_tokens: int, room: int) -> list[_Piece]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from app.jobs import Deps, Kind
 from app.jobs.ingest import Ingest
+from app.jobs.sync import Sync
 
 
 def kinds(deps: Deps) -> list[Kind]:
     return [
         Ingest(deps),
+        Sync(deps),
     ]

@@ -21,6 +21,7 @@ from app.routes import (
     passages,
     search,
     shares,
+    sources,
     usage,
 )
 
@@ -28,6 +29,7 @@ routes: list[BaseRoute] = [
     *health.routes,
     *openapi.routes,
     *collections.routes,
+    *sources.routes,
     *documents_file.routes,
     *metrics.routes,
     *documents.routes,

@@ -14,8 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app import sources
 from app.auth.passwords import MAX_LENGTH as MAX_PASSWORD
 from app.auth.passwords import MIN_LENGTH as MIN_PASSWORD
+from app.db import sources as db_sources
 from app.db.collections import NAME
 from app.db.users import ROLES
 from app.rag.protocol import MAX_QUESTION_CHARS
@@ -30,6 +32,7 @@ from app.routes import (
     shares,
     usage,
 )
+from app.routes import sources as routes_sources
 from app.routes.account import MAX_KEY_DAYS
 from app.routes.auth import MAX_EMAIL
 
@@ -181,6 +184,24 @@ ANSWER_STREAM = {
 }
 UUID_ID = [path("id", UUID)]
 COLLECTION_PATH = [path("name", COLLECTION)]
+
+SOURCE = obj(
+    ("id", "name", "kind", "collection"),
+    id={"type": "integer"},
+    name=TEXT,
+    kind=TEXT,
+    collection=TEXT,
+    settings={"type": "object"},
+    every_minutes={"type": ["integer", "null"]},
+    paused={"type": "boolean"},
+    last_sync_at=WHEN,
+    next_sync_at=WHEN,
+    last_error={"type": ["string", "null"]},
+    last_counts={"type": ["object", "null"]},
+    document_count={"type": "integer"},
+    sync_status={"type": ["string", "null"]},
+    created_at=WHEN,
+)
 
 PATHS: dict[str, dict[str, Schema]] = {
     "/healthz": {"get": op("Liveness", ok(obj(("status",), status={"const": "ok"})), public=True)},
@@ -703,6 +724,58 @@ PATHS: dict[str, dict[str, Schema]] = {
             (403, 404),
             parameters=[path("prefix", TEXT)],
         )
+    },
+    "/api/sources": {
+        "get": op(
+            "Sources of the collections the caller may read (editors and admins)",
+            ok(obj(("sources",), sources=array(SOURCE))),
+            (403,),
+        ),
+        "post": op(
+            "Add a source kept in sync with a collection (folder: admins, under SOURCE_ROOTS)",
+            ok(obj(("source",), source=SOURCE), 201),
+            (403, 404, 409, 413),
+            requestBody=body(
+                obj(
+                    ("kind", "name", "path"),
+                    kind={"enum": list(sources.KINDS)},
+                    name={"type": "string", "pattern": db_sources.NAME.pattern},
+                    path=TEXT,
+                    collection=COLLECTION,
+                    every_minutes={
+                        "type": ["integer", "null"],
+                        "minimum": 1,
+                        "maximum": routes_sources.MAX_EVERY_MINUTES,
+                    },
+                )
+            ),
+        ),
+    },
+    "/api/sources/{id}/sync": {
+        "post": op(
+            "Sync a source now (editors who may write its collection): one at a time",
+            ok(
+                obj(("job_id",), job_id={"type": "integer"}, already_running={"type": "boolean"}),
+                202,
+            ),
+            (403, 404),
+            parameters=[path("id", {"type": "integer", "minimum": 1})],
+        )
+    },
+    "/api/sources/{id}": {
+        "patch": op(
+            "Pause or resume a source's schedule (editors who may write its collection)",
+            ok(obj(("source",), source=SOURCE)),
+            (403, 404, 413),
+            parameters=[path("id", {"type": "integer", "minimum": 1})],
+            requestBody=body(obj(("paused",), paused={"type": "boolean"})),
+        ),
+        "delete": op(
+            "Delete a source and the documents it brought",
+            ok(None, 204, "Deleted"),
+            (403, 404),
+            parameters=[path("id", {"type": "integer", "minimum": 1})],
+        ),
     },
 }
 

@@ -1,3 +1,5 @@
+import zlib
+
 import pytest
 
 from app.embedders.local import LocalEmbedder
@@ -54,3 +56,35 @@ def test_chunks_fit_the_real_model_window(embedder):
     chunks = chunk_text(text, embedder.count_tokens, embedder.max_tokens)
     assert len(chunks) > 3
     assert all(embedder.count_tokens(c.text) <= embedder.max_tokens for c in chunks)
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def test_anchored_boundaries_do_not_shift_after_an_edit():
+    """Editing one paragraph changes the chunks up to the next anchor, not every chunk after
+    it (greedy packing alone shifts them all: the last assertion shows it)."""
+    # Paragraphs of one size: greedy packing puts four in each chunk, and a longer one
+    # pushes a paragraph into every later chunk.
+    paragraphs = [" ".join(f"word{n}x{i}" for i in range(24)) + "." for n in range(120)]
+    edited = list(paragraphs)
+    edited[10] = edited[10] + " and then some more words were added to this paragraph."
+    next_anchor = next(n for n in range(11, 120) if zlib.crc32(paragraphs[n].encode()) % 4 == 0)
+
+    def later(ps: list[str], anchored: bool) -> tuple[set[str], set[str]]:
+        """(all chunks, those that start at or after the next anchor)"""
+        chunks = chunk_text("\n\n".join(ps), _words, 100, anchored=anchored)
+        first = [int(c.text.split("x")[0].removeprefix("word")) for c in chunks]
+        assert all(c.token_count <= 100 for c in chunks)
+        return {c.text for c in chunks}, {
+            c.text for c, n in zip(chunks, first, strict=True) if n >= next_anchor
+        }
+
+    before, _ = later(paragraphs, True)
+    after, after_later = later(edited, True)
+    assert after - before and len(after_later) > 10
+    assert after_later <= before  # every chunk from the next anchor on is the same
+    greedy_before, _ = later(paragraphs, False)
+    _, greedy_later = later(edited, False)
+    assert not greedy_later <= greedy_before

@@ -1,0 +1,72 @@
+"""A real folder under SOURCE_ROOTS, a pool, the real embedder and a worker running here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.db import collections as collection_sql
+from app.db import sources as source_sql
+from app.db.pool import create_pool
+from app.embedders import load_embedder
+from app.jobs.worker import Worker
+from app.sources import settings_for
+from tests.helpers import eventually
+
+
+@pytest.fixture
+def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "roots"
+    root.mkdir()
+    monkeypatch.setenv("SOURCE_ROOTS", str(root))
+    return root
+
+
+@pytest.fixture
+async def running(settings):
+    """(pool, embedder) with a worker (every job kind) running until the test ends."""
+    pool = await create_pool(settings.database_url, max_size=8)
+    embedder = await load_embedder(settings)
+    worker = Worker(pool, embedder, lock_seconds=5, poll_seconds=0.5)
+    task = asyncio.create_task(worker.run())
+    yield pool, embedder
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await embedder.close()
+    await pool.close()
+
+
+async def add_folder(pool: Any, name: str, path: Path, collection: str = "default") -> int:
+    async with pool.acquire() as conn:
+        collection_id = await collection_sql.get_or_create(conn, collection)
+        source_id = await source_sql.create(
+            conn,
+            name=name,
+            kind="folder",
+            collection_id=collection_id,
+            settings=settings_for("folder", str(path)),
+            every_minutes=None,
+            created_by=None,
+        )
+    assert source_id is not None
+    return source_id
+
+
+async def sync(pool: Any, source_id: int) -> dict[str, Any]:
+    """Queue a sync, wait for its job to end, return the source as the API shows it."""
+    async with pool.acquire() as conn, conn.transaction():
+        job_id, _ = await source_sql.request_sync(conn, source_id)
+
+    async def ended() -> bool:
+        async with pool.acquire() as conn:
+            status = await conn.fetchval("SELECT status FROM jobs WHERE id = $1", job_id)
+        return status in ("done", "failed")
+
+    await eventually(ended, timeout=180, every=0.1)
+    async with pool.acquire() as conn:
+        return source_sql.to_json(await source_sql.get(conn, source_id))
