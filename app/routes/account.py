@@ -14,6 +14,7 @@ from starlette.routing import Route
 from app.auth import passwords, sessions, tokens
 from app.auth.access import principal_of
 from app.auth.errors import Forbidden
+from app.auth.policy import policy
 from app.db import users as user_sql
 from app.errors import BadRequest, NotFound
 from app.routes.deps import read_json, resources_of
@@ -36,6 +37,7 @@ def key_json(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+@policy("reader")
 async def account_page(request: Request) -> Response:
     principal = principal_of(request)
     return templates.TemplateResponse(
@@ -43,6 +45,7 @@ async def account_page(request: Request) -> Response:
     )
 
 
+@policy("reader")
 async def change_password(request: Request) -> Response:
     """Ends every session of the user; this browser gets a fresh one."""
     principal = principal_of(request)
@@ -73,6 +76,7 @@ async def change_password(request: Request) -> Response:
     return response
 
 
+@policy("reader")
 async def list_keys(request: Request) -> JSONResponse:
     principal = principal_of(request)
     async with resources_of(request).pool.acquire() as conn:
@@ -80,6 +84,7 @@ async def list_keys(request: Request) -> JSONResponse:
     return JSONResponse({"keys": [key_json(r) for r in rows]})
 
 
+@policy("reader")
 async def create_key(request: Request) -> JSONResponse:
     """A new key for the caller, shown once in the answer."""
     principal = principal_of(request)
@@ -101,6 +106,7 @@ async def create_key(request: Request) -> JSONResponse:
     return JSONResponse({"key": key, **key_json(row)}, status_code=201)
 
 
+@policy("reader")
 async def revoke_key(request: Request) -> Response:
     principal = principal_of(request)
     async with resources_of(request).pool.acquire() as conn:

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from app.auth import tokens
 from app.auth.access import require_role
+from app.auth.policy import policy
 from app.db import access as access_sql
 from app.db import users as user_sql
 from app.errors import BadRequest, NotFound
@@ -31,11 +32,13 @@ def _role(value: object) -> str:
     return str(value)
 
 
+@policy("admin")
 async def admin_page(request: Request) -> Response:
     principal = require_role(request, "admin")
     return templates.TemplateResponse(request, "admin.html", {"user": principal, "page": "admin"})
 
 
+@policy("admin")
 async def list_users(request: Request) -> JSONResponse:
     require_role(request, "admin")
     async with resources_of(request).pool.acquire() as conn:
@@ -55,6 +58,7 @@ async def list_users(request: Request) -> JSONResponse:
     )
 
 
+@policy("admin")
 async def set_role(request: Request) -> Response:
     principal = require_role(request, "admin")
     try:
@@ -70,6 +74,7 @@ async def set_role(request: Request) -> Response:
     return JSONResponse({"id": str(user_id), "role": role})
 
 
+@policy("admin")
 async def create_invitation(request: Request) -> JSONResponse:
     """An invitation link, shown once: whoever opens it may create an account with the role."""
     principal = require_role(request, "admin")
@@ -101,6 +106,7 @@ async def create_invitation(request: Request) -> JSONResponse:
     )
 
 
+@policy("admin")
 async def list_invitations(request: Request) -> JSONResponse:
     require_role(request, "admin")
     async with resources_of(request).pool.acquire() as conn:
@@ -121,6 +127,7 @@ async def list_invitations(request: Request) -> JSONResponse:
     )
 
 
+@policy("admin")
 async def list_collections(request: Request) -> JSONResponse:
     require_role(request, "admin")
     async with resources_of(request).pool.acquire() as conn:
@@ -128,6 +135,7 @@ async def list_collections(request: Request) -> JSONResponse:
     return JSONResponse({"collections": [dict(r) for r in rows]})
 
 
+@policy("admin")
 async def set_visibility(request: Request) -> JSONResponse:
     require_role(request, "admin")
     visibility = (await _body(request)).get("visibility")
@@ -140,6 +148,7 @@ async def set_visibility(request: Request) -> JSONResponse:
     return JSONResponse({"name": name, "visibility": visibility})
 
 
+@policy("admin")
 async def add_member(request: Request) -> JSONResponse:
     require_role(request, "admin")
     email = (await _body(request)).get("email")
@@ -152,6 +161,7 @@ async def add_member(request: Request) -> JSONResponse:
     return JSONResponse({"name": name, "member": email}, status_code=201)
 
 
+@policy("admin")
 async def remove_member(request: Request) -> Response:
     require_role(request, "admin")
     name, email = request.path_params["name"], request.path_params["email"]
@@ -161,6 +171,7 @@ async def remove_member(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@policy("admin")
 async def list_all_keys(request: Request) -> JSONResponse:
     require_role(request, "admin")
     async with resources_of(request).pool.acquire() as conn:
@@ -170,6 +181,7 @@ async def list_all_keys(request: Request) -> JSONResponse:
     return JSONResponse({"keys": [{**key_json(r), "email": r["email"]} for r in rows]})
 
 
+@policy("admin")
 async def revoke_any_key(request: Request) -> Response:
     require_role(request, "admin")
     async with resources_of(request).pool.acquire() as conn:

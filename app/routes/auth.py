@@ -13,6 +13,7 @@ from starlette.routing import Route
 from app.auth import passwords, sessions, tokens
 from app.auth.access import principal_of
 from app.auth.errors import Forbidden, Unauthorized
+from app.auth.policy import policy
 from app.db import users as user_sql
 from app.errors import BadRequest, NotFound
 from app.routes.deps import read_json, resources_of
@@ -83,6 +84,7 @@ async def _has_users(request: Request) -> bool:
         return await user_sql.any_user(conn)
 
 
+@policy("public")
 async def login_page(request: Request) -> Response:
     if not await _has_users(request):
         return RedirectResponse("/setup", status_code=303)
@@ -94,6 +96,7 @@ async def login_page(request: Request) -> Response:
     )
 
 
+@policy("public", csrf="origin", limit="logins", per="address")
 async def login(request: Request) -> Response:
     data, as_form = await _fields(request)
     email, password = data.get("email"), data.get("password")
@@ -115,6 +118,7 @@ async def login(request: Request) -> Response:
     return await _signed_in(request, row, as_form, next_url)
 
 
+@policy("public")
 async def logout(request: Request) -> Response:
     """Ends every session of the user: signing out on one device signs out all of them."""
     principal = request.scope["state"].get("principal")
@@ -129,12 +133,14 @@ async def logout(request: Request) -> Response:
     return response
 
 
+@policy("public")
 async def setup_page(request: Request) -> Response:
     if await _has_users(request):
         return RedirectResponse("/login", status_code=303)
     return _page(request, "setup.html")
 
 
+@policy("public", csrf="origin", limit="logins", per="address")
 async def setup(request: Request) -> Response:
     """The first account, an admin; refused once any user exists."""
     data, as_form = await _fields(request)
@@ -155,6 +161,7 @@ async def setup(request: Request) -> Response:
     return await _signed_in(request, user, as_form)
 
 
+@policy("public", secrets=("token",))
 async def invite_page(request: Request) -> Response:
     token = request.path_params["token"]
     async with resources_of(request).pool.acquire() as conn:
@@ -164,6 +171,7 @@ async def invite_page(request: Request) -> Response:
     return _page(request, "invite.html", token=token, invitation=invitation)
 
 
+@policy("public", csrf="origin", limit="invitations", per="address")
 async def signup(request: Request) -> Response:
     """A new account from an invitation token, or a reader when SIGNUP=open."""
     data, as_form = await _fields(request)
@@ -194,6 +202,7 @@ async def signup(request: Request) -> Response:
     return await _signed_in(request, user, as_form)
 
 
+@policy("reader")
 async def me(request: Request) -> JSONResponse:
     principal = principal_of(request)
     return JSONResponse(

@@ -7,11 +7,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.auth.access import readable_ids, require
+from app.auth.policy import policy
 from app.db import document_list
 from app.errors import BadRequest
 from app.routes.deps import parse_collection_name, read_json, resources_of
 
 
+@policy("reader")
 async def list_collections(request: Request) -> JSONResponse:
     readable = await readable_ids(request)
     async with resources_of(request).pool.acquire() as conn:
@@ -21,6 +23,7 @@ async def list_collections(request: Request) -> JSONResponse:
     )
 
 
+@policy("editor")
 async def create_collection(request: Request) -> JSONResponse:
     body = await read_json(request)
     raw = body.get("name") if isinstance(body, dict) else None

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from app.auth.passwords import MAX_LENGTH as MAX_PASSWORD
 from app.auth.passwords import MIN_LENGTH as MIN_PASSWORD
+from app.auth.policy import policy
 from app.db.collections import NAME
 from app.db.users import ROLES
 from app.rag.protocol import MAX_QUESTION_CHARS
@@ -612,6 +613,7 @@ DOCUMENT_ROOT: Schema = {
 }
 
 
+@policy("public")
 async def openapi(request: Request) -> JSONResponse:
     return JSONResponse(DOCUMENT_ROOT)
 

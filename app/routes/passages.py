@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.auth.access import principal_of, require_document
+from app.auth.policy import policy
 from app.db import passages as passage_sql
 from app.errors import BadRequest, NotFound
 from app.routes.deps import read_json, resources_of, whole_number
@@ -36,6 +37,7 @@ def best_sentence(text: str, claim: str) -> tuple[int, int] | None:
     return best
 
 
+@policy("reader")
 async def get_passage(request: Request) -> JSONResponse:
     """GET /api/passages/{chunk_id}?cite=<the answer's sentence>: the passage and a highlight."""
     raw = request.path_params["id"]
@@ -75,6 +77,7 @@ async def get_passage(request: Request) -> JSONResponse:
     )
 
 
+@policy("reader")
 async def render_markdown(request: Request) -> JSONResponse:
     """POST {"text": ...}: the sanitised HTML of an answer (what the page shows at done)."""
     principal_of(request)  # signed-in users only
