@@ -42,7 +42,9 @@ def _respond(
 
 async def app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
-    return _respond(request, exc.status, exc.code, exc.message)
+    retry = getattr(exc, "retry_after", None)  # a 429 says when to come back
+    headers = {"Retry-After": str(retry)} if retry is not None else None
+    return _respond(request, exc.status, exc.code, exc.message, headers)
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:

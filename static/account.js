@@ -62,6 +62,7 @@ $("password-form").addEventListener("submit", async (event) => {
   const response = await fetch("/api/account/password", json("POST", {
     current_password: $("current-password").value,
     new_password: $("new-password").value,
+    keep_api_keys: $("keep-api-keys").checked,
   }));
   $("password-status").textContent = response.ok ? "Password changed." : await message(response);
   if (response.ok) location.reload();  // the page's CSRF token belonged to the old session

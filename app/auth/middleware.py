@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth import tokens
 from app.auth.headers import merge_headers, security_headers
+from app.auth.passwords import HashGate
 from app.auth.policy import Policy, match, policy_of, redacted_path
 from app.auth.principal import Principal
 from app.auth.ratelimit import Limiter, make_limiter
@@ -78,6 +79,13 @@ class AuthMiddleware:
         self._limiter: tuple[Any, Limiter] | None = None
         self._has_users = False  # once true, stays true: users are not all deleted
         self._keys: dict[bytes, tuple[float, Any]] = {}  # key digest -> (until, user row)
+        self._gate: HashGate | None = None
+
+    def gate(self, settings: AuthSettings) -> HashGate:
+        """This process's bound on concurrent Argon2 work (app/auth/passwords.py)."""
+        if self._gate is None:
+            self._gate = HashGate(settings.password_hashes, settings.password_wait_seconds)
+        return self._gate
 
     def limiter(self, resources: Any) -> Limiter:
         if self._limiter is None or self._limiter[0] is not resources:
@@ -135,6 +143,7 @@ class AuthMiddleware:
             principal = None
         scope["state"]["principal"] = principal
         scope["state"]["rate_limit"] = functools.partial(self._hit, resources, settings)
+        scope["state"]["password_gate"] = self.gate(settings)
         if not declared.allows(principal.role if principal else None):
             if principal is not None:
                 message = f"this needs the {declared.access} role; you are a {principal.role}"
@@ -286,7 +295,12 @@ class AuthMiddleware:
                     self._keys.clear()
                 self._keys[digest] = (time.monotonic() + KEY_CACHE_SECONDS, row)
             return Principal(
-                row["id"], row["email"], row["role"], "key", readable=row["readable"]
+                row["id"],
+                row["email"],
+                row["role"],
+                "key",
+                readable=row["readable"],
+                scopes=tuple(row["scopes"]),
             ), False
         cookie = _cookie(headers, SESSION_COOKIE)
         if cookie:

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from app.auth import tokens
 from app.auth.access import require_role
+from app.auth.audit import audit
 from app.auth.policy import policy
 from app.db import access as access_sql
 from app.db import users as user_sql
@@ -71,6 +72,7 @@ async def set_role(request: Request) -> Response:
     async with resources_of(request).pool.acquire() as conn:
         if not await user_sql.set_role(conn, user_id, role):
             raise NotFound("there is no such user")
+        await audit(request, conn, "role_changed", target=str(user_id), details={"role": role})
     return JSONResponse({"id": str(user_id), "role": role})
 
 
@@ -94,6 +96,7 @@ async def create_invitation(request: Request) -> JSONResponse:
             principal.user_id,
             resources.settings.auth.invitation_seconds,
         )
+        await audit(request, conn, "invitation_created", details={"role": role, "email": email})
     site = request.scope["state"].get("site_origin", "")
     return JSONResponse(
         {
@@ -145,6 +148,13 @@ async def set_visibility(request: Request) -> JSONResponse:
     async with resources_of(request).pool.acquire() as conn:
         if not await access_sql.set_visibility(conn, name, visibility):
             raise NotFound(f"there is no collection {name!r}")
+        await audit(
+            request,
+            conn,
+            "collection_sharing_changed",
+            target=name,
+            details={"visibility": visibility},
+        )
     return JSONResponse({"name": name, "visibility": visibility})
 
 
@@ -158,6 +168,13 @@ async def add_member(request: Request) -> JSONResponse:
     async with resources_of(request).pool.acquire() as conn:
         if not await access_sql.add_member(conn, name, email):
             raise NotFound(f"there is no collection {name!r} or no user {email!r}")
+        await audit(
+            request,
+            conn,
+            "collection_sharing_changed",
+            target=name,
+            details={"member_added": email},
+        )
     return JSONResponse({"name": name, "member": email}, status_code=201)
 
 
@@ -168,6 +185,13 @@ async def remove_member(request: Request) -> Response:
     async with resources_of(request).pool.acquire() as conn:
         if not await access_sql.remove_member(conn, name, email):
             raise NotFound(f"{email!r} is not a member of {name!r}")
+        await audit(
+            request,
+            conn,
+            "collection_sharing_changed",
+            target=name,
+            details={"member_removed": email},
+        )
     return Response(status_code=204)
 
 
@@ -187,6 +211,7 @@ async def revoke_any_key(request: Request) -> Response:
     async with resources_of(request).pool.acquire() as conn:
         if not await user_sql.revoke_key(conn, request.path_params["prefix"]):
             raise NotFound("there is no key with that prefix")
+        await audit(request, conn, "key_revoked", target=request.path_params["prefix"])
     return Response(status_code=204)
 
 

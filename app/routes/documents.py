@@ -19,6 +19,7 @@ from app.auth.access import (
     require_document,
     require_role,
 )
+from app.auth.audit import audit
 from app.auth.policy import policy
 from app.db import document_list
 from app.db import documents as document_sql
@@ -161,10 +162,11 @@ async def get_document(request: Request) -> JSONResponse:
 async def delete_document(request: Request) -> Response:
     document_id = parse_uuid(request.path_params["id"], "document")
     await require_document(request, "write", document_id)
-    async with resources_of(request).pool.acquire() as conn:
+    async with resources_of(request).pool.acquire() as conn, conn.transaction():
         deleted = await document_sql.delete_document(conn, document_id)
-    if not deleted:
-        raise NotFound(f"there is no document {document_id}")
+        if not deleted:
+            raise NotFound(f"there is no document {document_id}")
+        await audit(request, conn, "document_deleted", target=str(document_id))
     return Response(status_code=204)
 
 
