@@ -104,7 +104,7 @@ async def _truncate(url: str) -> None:
     # TRUNCATE fires no DELETE triggers: the postings and collection statistics go too.
     await _admin(
         url,
-        "TRUNCATE documents, jobs, conversations, collections, postings, users"
+        "TRUNCATE documents, jobs, conversations, collections, postings, users, audit_log"
         " RESTART IDENTITY CASCADE;"
         " INSERT INTO collections (name) VALUES ('default')",
     )
@@ -121,7 +121,8 @@ async def add_test_admin(url: str) -> None:
             _ADMIN_HASH,
         )
         await conn.execute(
-            "INSERT INTO api_keys (user_id, name, prefix, key_hash) VALUES ($1, 'tests', $2, $3)",
+            "INSERT INTO api_keys (user_id, name, prefix, key_hash, scopes)"
+            " VALUES ($1, 'tests', $2, $3, '{keys}')",
             user_id,
             ADMIN_KEY[:12],
             digest(ADMIN_KEY),

@@ -8,24 +8,19 @@ and answers 429 to a caller that waited PASSWORD_HASH_WAIT_SECONDS for a turn.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import TypeVar
 
-import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from app.auth.errors import TooManyRequests
 from app.errors import BadRequest
+from app.infra.bounded import Bounded
 
 MIN_LENGTH = 12
 MIN_DISTINCT = 5  # "aaaaaaaaaaaa" and "abababababab" are long but guessed at once
 MAX_LENGTH = 1024  # hashing a megabyte "password" is a cheap way to burn our CPU
 COMMON_FILE = Path(__file__).with_name("common_passwords.txt")
-T = TypeVar("T")
 
 _hasher = PasswordHasher()
 # Compared against when the email is unknown, so both cases take the same time.
@@ -75,40 +70,12 @@ def verify(password_hash: str | None, password: str) -> bool:
         return False
 
 
-class HashGate:
-    """At most `concurrency` Argon2 computations at once in this process; the others queue for
-    up to `wait_seconds`, then get 429. `peak` and `done` are there to be observed."""
+class HashGate(Bounded):
+    """The process's bound on concurrent Argon2 work (PASSWORD_HASH_CONCURRENCY)."""
 
     def __init__(self, concurrency: int, wait_seconds: float) -> None:
-        self.concurrency = concurrency
-        self.wait_seconds = wait_seconds
-        self.running = self.peak = self.done = 0
-        self._slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
-
-    def _semaphore(self) -> asyncio.Semaphore:
-        # One per event loop: a semaphore belongs to the loop it first waited on.
-        loop = asyncio.get_running_loop()
-        if loop not in self._slots:
-            self._slots[loop] = asyncio.Semaphore(self.concurrency)
-        return self._slots[loop]
-
-    async def run(self, work: Callable[..., T], *args: object) -> T:
-        semaphore = self._semaphore()
-        try:
-            await asyncio.wait_for(semaphore.acquire(), self.wait_seconds)
-        except TimeoutError:
-            raise TooManyRequests(
-                "the server is busy checking other passwords: try again in a few seconds",
-                code="busy",
-            ) from None
-        self.running += 1
-        self.peak = max(self.peak, self.running)
-        try:
-            return await anyio.to_thread.run_sync(work, *args)
-        finally:
-            self.running -= 1
-            self.done += 1
-            semaphore.release()
+        busy = "the server is busy checking other passwords: try again in a few seconds"
+        super().__init__(concurrency, wait_seconds, busy)
 
     async def hash(self, password: str) -> str:
         return await self.run(hash_password, password)

@@ -13,6 +13,7 @@ from app.auth.access import principal_of, require_document
 from app.auth.policy import policy
 from app.db import passages as passage_sql
 from app.errors import BadRequest, NotFound
+from app.infra.bounded import Bounded
 from app.routes.deps import read_json, resources_of, whole_number
 from app.text.markdown import render
 from app.text.sentences import sentence_spans
@@ -21,6 +22,7 @@ _WORD = re.compile(r"\w+")
 # Markdown heading lines a chunk starts with: the panel shows them as the heading path instead.
 _LEADING_HEADINGS = re.compile(r"\A(?:[ \t]*(?:#{1,6}[ \t][^\n]*)?\n)+")
 MAX_RENDER_CHARS = 100_000
+RENDERING = Bounded(2, 10.0, "the server is busy rendering other answers: try again shortly")
 
 
 def best_sentence(text: str, claim: str) -> tuple[int, int] | None:
@@ -85,7 +87,9 @@ async def render_markdown(request: Request) -> JSONResponse:
     text = body.get("text") if isinstance(body, dict) else None
     if not isinstance(text, str) or len(text) > MAX_RENDER_CHARS:
         raise BadRequest(f'send {{"text": "..."}} of at most {MAX_RENDER_CHARS} characters')
-    return JSONResponse({"html": render(text)})
+    # Off the event loop, two at a time per process: hostile Markdown ("[" * 99000) costs
+    # seconds of CPU, which must not stop this worker answering everything else.
+    return JSONResponse({"html": await RENDERING.run(render, text)})
 
 
 routes = [
