@@ -29,6 +29,7 @@ class AuthSettings:
     session_max_seconds: int = 30 * 86400
     invitation_seconds: int = 7 * 86400
     allowed_hosts: tuple[str, ...] = LOOPBACK_NAMES  # "*" allows any Host
+    hosts_configured: bool = False  # ALLOWED_HOSTS was set (required outside local mode)
     forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)  # "*" trusts every peer
     limit_asks: Limit = Limit(30, 60)
     limit_uploads: Limit = Limit(30, 60)
@@ -110,7 +111,8 @@ def load_auth_settings(
         session_idle_seconds=get("SESSION_IDLE_MINUTES", _minutes, default.session_idle_seconds),
         session_max_seconds=get("SESSION_MAX_MINUTES", _minutes, default.session_max_seconds),
         invitation_seconds=get("INVITATION_MINUTES", _minutes, default.invitation_seconds),
-        allowed_hosts=get("ALLOWED_HOSTS", _names, default_hosts(host)),
+        allowed_hosts=get("ALLOWED_HOSTS", _names, None) or default_hosts(host),
+        hosts_configured=get("ALLOWED_HOSTS", _names, None) is not None,
         forwarded_allow_ips=get("FORWARDED_ALLOW_IPS", _ips, default.forwarded_allow_ips),
         limit_asks=get("RATE_LIMIT_ASKS", parse_limit, default.limit_asks),
         limit_uploads=get("RATE_LIMIT_UPLOADS", parse_limit, default.limit_uploads),

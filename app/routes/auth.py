@@ -14,6 +14,7 @@ from app.auth.access import principal_of
 from app.auth.audit import audit
 from app.auth.errors import Forbidden, Unauthorized
 from app.auth.policy import policy
+from app.auth.setup import setup_token_matches, setup_token_required
 from app.db import users as user_sql
 from app.errors import BadRequest, NotFound
 from app.routes.deps import limit, password_gate, read_json, resources_of
@@ -145,7 +146,9 @@ async def logout(request: Request) -> Response:
 async def setup_page(request: Request) -> Response:
     if await _has_users(request):
         return RedirectResponse("/login", status_code=303)
-    return _page(request, "setup.html")
+    async with resources_of(request).pool.acquire() as conn:
+        needs_token = await setup_token_required(conn) is not None
+    return _page(request, "setup.html", needs_token=needs_token)
 
 
 @policy("public", csrf="origin", limit="logins", per="address")
@@ -156,6 +159,14 @@ async def setup(request: Request) -> Response:
     # a stranger's request one query, not an Argon2 hash.
     if await _has_users(request):
         raise Forbidden("the site already has an admin: sign in", code="already_set_up")
+    async with resources_of(request).pool.acquire() as conn:
+        required = await setup_token_required(conn)
+    if required is not None and not setup_token_matches(required, data.get("setup_token")):
+        raise Forbidden(
+            "give the one-time setup token printed in the web server's log "
+            "(`python -m app users setup-token` prints a new one)",
+            code="bad_setup_token",
+        )
     email = _email(data.get("email"))
     password = passwords.check_new(data.get("password"))
     password_hash = await password_gate(request).hash(password)
@@ -166,6 +177,7 @@ async def setup(request: Request) -> Response:
             raise Forbidden("the site already has an admin: sign in", code="already_set_up")
         user_id = await user_sql.create_user(conn, email, password_hash, "admin")
         user = await user_sql.by_id(conn, user_id)
+        await conn.execute("DELETE FROM setup_token")  # used: one time only
     return await _signed_in(request, user, as_form, action="setup")
 
 

@@ -18,9 +18,7 @@ def box():
     made.close()
 
 
-def test_parser_child_gets_no_environment_hard_limits_no_network_and_no_files(
-    box, monkeypatch
-):
+def test_parser_child_gets_no_environment_hard_limits_no_network_and_no_files(box, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://secret@db/app")
     monkeypatch.setenv("LLM_API_KEY", "sk-secret")
     seen = box.probe()
