@@ -125,7 +125,11 @@ class AuthMiddleware:
         scope["state"]["site_origin"] = site
 
         try:
-            principal, key_refused = await self._authenticate(resources, headers, settings)
+            principal, key_refused = (
+                await self._authenticate(resources, headers, settings)
+                if declared.authenticate or declared.access != "public"
+                else (None, False)
+            )
         except Exception as exc:
             if not unavailable.is_unavailable(exc):
                 raise

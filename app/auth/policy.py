@@ -40,6 +40,8 @@ class Policy:
       invitations, renders), per signed-in user or per client address.
     limit_unless: a request header whose presence means "no new work" (a stream's resume).
     secrets: path parameters that are credentials, kept out of every log line.
+    authenticate: False for a public route that never looks at its caller, so it answers
+      whatever the database does (a liveness probe): credentials sent to it are not looked up.
     """
 
     access: Access
@@ -48,6 +50,7 @@ class Policy:
     per: Per = "user"
     limit_unless: str | None = None
     secrets: tuple[str, ...] = ()
+    authenticate: bool = True
 
     def allows(self, role: str | None) -> bool:
         if self.access == "public":

@@ -9,6 +9,7 @@ limit_request_field_size and limit_request_fields set them for the web process.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -16,6 +17,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 MAX_HEAD_BYTES = 64 * 1024  # request line and headers together
 MAX_HEADERS = 100
 MAX_FIELD_BYTES = 8190  # one header, name and value (gunicorn's default)
+LINGER_SECONDS = 2.0
 HTTP = "app.infra.http_limits:LimitedHttpToolsProtocol"  # uvicorn's `http` setting
 
 
@@ -32,8 +34,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._head_bytes: int | None = 0  # None while a body is read
         self._header_count = 0
+        self._refused = False
+        self._problem: str | None = None
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # read and dropped until the client closes (a lingering close)
         if self._head_bytes is not None:
             end = data.find(b"\r\n\r\n")
             self._head_bytes += len(data) if end < 0 else end
@@ -41,10 +47,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 return self._refuse("the request's headers are too large")
             if end >= 0:
                 self._head_bytes = None
-        try:
-            super().data_received(data)
-        except HeadTooLarge as exc:  # raised by on_header below, through the parser
-            self._refuse(str(exc.__cause__ or exc) or "the request's headers are too large")
+        super().data_received(data)
+
+    def send_400_response(self, msg: str) -> None:
+        # The parser reports on_header's HeadTooLarge as an invalid request: say what it was.
+        if self._problem is not None:
+            return self._refuse(self._problem)
+        super().send_400_response(msg)
 
     def on_message_begin(self) -> None:
         self._header_count = 0
@@ -53,9 +62,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_count += 1
         if self._header_count > self.max_headers:
-            raise HeadTooLarge("the request has too many headers")
-        if len(name) + len(value) > self.max_field_bytes:
-            raise HeadTooLarge("a header of the request is too large")
+            self._problem = "the request has too many headers"
+        elif len(name) + len(value) > self.max_field_bytes:
+            self._problem = "a header of the request is too large"
+        if self._problem is not None:
+            raise HeadTooLarge(self._problem)
         super().on_header(name, value)
 
     def on_message_complete(self) -> None:
@@ -70,7 +81,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             b"content-type: text/plain; charset=utf-8\r\n"
             + f"content-length: {len(body)}\r\nconnection: close\r\n\r\n{body}".encode()
         )
-        self.transport.close()
+        # Closing with unread bytes would send a reset, which can destroy the answer before
+        # the client reads it: stop writing, drop what still comes, close a little later.
+        self._refused = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        asyncio.get_running_loop().call_later(LINGER_SECONDS, self.transport.close)
 
 
 def limited(max_headers: int, max_field_bytes: int) -> type[LimitedHttpToolsProtocol]:
