@@ -5,6 +5,7 @@ from starlette.routing import BaseRoute
 from app.routes import (
     account,
     admin,
+    audit,
     auth,
     chat,
     collections,
@@ -37,5 +38,6 @@ routes: list[BaseRoute] = [
     *auth.routes,
     *account.routes,
     *admin.routes,
+    *audit.routes,
     *pages.routes,
 ]
