@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 from app.asgi import Application
 from tests.conftest import run_asgi, settings_with
 from tests.helpers import AUTH
+from tests.routes.test_resume import web_process
 
 
 def _gate(app: Application):
@@ -59,24 +60,25 @@ def test_concurrent_sign_ins_hash_at_most_the_bound_and_shed_the_rest(settings):
 
 # /api/render rendered Markdown on the event loop: "[" * 99000 took 1.3-1.6 s each, and four
 # from one reader froze /healthz.
-def test_hostile_markdown_renders_leave_the_server_answering(settings):
-    with run_asgi(Application(settings, local=True)) as url:
-        finished: dict[str, float] = {}
+def test_hostile_markdown_renders_leave_the_server_answering(settings, tmp_path):
+    env = {"DATABASE_URL": settings.database_url, "DATA_DIR": str(tmp_path)}
+    finished: list[str] = []
+    # The web process of the Procfile in its own process: the renders' CPU is not this one's.
+    with web_process(env) as (url, _):
 
         def render(n: int) -> None:
             with httpx.Client(base_url=url, timeout=120, headers=AUTH) as http:
                 response = http.post("/api/render", json={"text": "[" * 99_000})
-                finished[f"render{n}"] = time.monotonic()
-                assert response.status_code in (200, 429)
+                finished.append(f"render {response.status_code}")
 
-        threads = [threading.Thread(target=render, args=(n,)) for n in range(4)]
+        threads = [threading.Thread(target=render, args=(n,)) for n in range(2)]
         for thread in threads:
             thread.start()
-        time.sleep(0.3)  # the renders are under way
+        time.sleep(0.5)  # the renders are under way (each takes seconds of CPU)
         with httpx.Client(base_url=url, timeout=120) as http:
             assert http.get("/healthz").status_code == 200
-        health = time.monotonic()
+        finished.append("healthz")
         for thread in threads:
             thread.join()
-    # Ordering, not speed: the health check was answered while the first render still ran.
-    assert health < min(finished.values()), finished
+    # Ordering, not speed: the health check was answered while the renders still ran.
+    assert finished == ["healthz", "render 200", "render 200"], finished
