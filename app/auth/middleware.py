@@ -166,7 +166,7 @@ class AuthMiddleware:
         refused = self._cross_site(scope, headers, principal, declared, site)
         if refused is not None:
             return await self._refuse(scope, send, 403, *refused)
-        if declared.limit_unless is None or not headers.get(declared.limit_unless):
+        if declared.limit_unless is None or not _has_header(scope, declared.limit_unless):
             retry = await self._count(resources, settings, scope, principal, declared)
             if retry is not None:
                 return await self._too_many(scope, send, retry)
@@ -382,6 +382,12 @@ def _headers(scope: Scope) -> dict[str, str]:
             key, value = name.decode(), raw_value.decode("latin-1")
             found[key] = f"{found[key]}; {value}" if key == "cookie" and key in found else value
     return found
+
+
+def _has_header(scope: Scope, name: str) -> bool:
+    """Whether the request sends a non-empty header of that (lower-case) name."""
+    wanted = name.encode()
+    return any(key.lower() == wanted and value for key, value in scope["headers"])
 
 
 def _query_value(scope: Scope, name: str) -> str | None:
