@@ -112,7 +112,7 @@ async def create_key(request: Request) -> JSONResponse:
     if days is not None and (not isinstance(days, int) or not 1 <= days <= MAX_KEY_DAYS):
         raise BadRequest(f"expires_days must be a whole number from 1 to {MAX_KEY_DAYS}")
     scopes = body.get("scopes", [])
-    if not isinstance(scopes, list) or not set(scopes) <= set(KEY_SCOPES):
+    if not isinstance(scopes, list) or not all(s in KEY_SCOPES for s in scopes):
         raise BadRequest(f"scopes must be a list of: {', '.join(KEY_SCOPES)}")
     expires = datetime.now(UTC) + timedelta(days=days) if days else None
     key, prefix = tokens.new_api_key()

@@ -501,7 +501,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                 },
                 201,
             ),
-            (413,),
+            (403, 413),
             requestBody=body(
                 obj(
                     name={"type": ["string", "null"], "maxLength": 100},
