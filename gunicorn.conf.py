@@ -31,6 +31,12 @@ timeout = _int("TIMEOUT", 120)
 # the longest answer, below `timeout`.
 graceful_timeout = _int("GRACEFUL_TIMEOUT", 90)
 keepalive = _int("KEEPALIVE", 5)
+# Bounds on a request's head, for when clients reach gunicorn without Nginx in front (uvicorn's
+# httptools would read a header of any size): app/infra/http_limits.py applies them, with at
+# most 64 KiB for the request line and all headers together; more gets 431.
+limit_request_line = _int("LIMIT_REQUEST_LINE", 8190)
+limit_request_fields = _int("LIMIT_REQUEST_FIELDS", 100)
+limit_request_field_size = _int("LIMIT_REQUEST_FIELD_SIZE", 8190)
 # gunicorn 27's control socket sits at one path per user: several servers on a host (tests,
 # several sites) would take it from each other, and nothing here uses it.
 control_socket_disable = True

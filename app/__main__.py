@@ -150,6 +150,7 @@ def serve_command(
 
     from app.asgi import Application
     from app.auth_settings import default_hosts
+    from app.infra.http_limits import HTTP
     from app.infra.logging import config_dict
 
     if not os.environ.get("ALLOWED_HOSTS"):  # the host serve binds, whatever HOST says
@@ -161,7 +162,7 @@ def serve_command(
         "host": settings.host,
         "port": settings.port,
         "loop": "app.infra.event_loop:new_event_loop",
-        "http": "httptools",
+        "http": HTTP,  # httptools, with bounds on headers
         "log_level": settings.log_level.lower(),
         "log_config": config_dict(settings.log_level, settings.log_format),
         "access_log": False,  # app/infra/access.py writes the request lines

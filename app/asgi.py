@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
 from app.auth.middleware import AuthMiddleware
+from app.auth.setup import check_site_settings, offer_setup_token
 from app.config import Settings, load_settings
 from app.errors import AppError
 from app.http_errors import exception_handlers
@@ -73,7 +74,11 @@ class Application:
             if message["type"] == "lifespan.startup":
                 try:
                     settings = self.settings or load_settings()
+                    if not self.local:
+                        check_site_settings(settings.auth)
                     resources = await startup(settings, local=self.local)
+                    if not self.local:
+                        await offer_setup_token(resources.pool)
                 except Exception as exc:
                     if not isinstance(exc, AppError):  # its message says what to do
                         log.exception("startup failed")

@@ -29,12 +29,18 @@ class AuthSettings:
     session_max_seconds: int = 30 * 86400
     invitation_seconds: int = 7 * 86400
     allowed_hosts: tuple[str, ...] = LOOPBACK_NAMES  # "*" allows any Host
+    hosts_configured: bool = False  # ALLOWED_HOSTS was set (required outside local mode)
     forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)  # "*" trusts every peer
     limit_asks: Limit = Limit(30, 60)
     limit_uploads: Limit = Limit(30, 60)
     limit_searches: Limit = Limit(300, 60)
     limit_logins: Limit = Limit(10, 60)
     limit_invitations: Limit = Limit(10, 60)
+    # Sign-ins to one account, from any address (beside the per-address RATE_LIMIT_LOGINS).
+    limit_account_logins: Limit = Limit(30, 3600)
+    password_hashes: int = 2  # Argon2 hashes at once per process (about 64 MiB each)
+    password_wait_seconds: float = 10.0  # queued that long for a turn, then 429
+    audit_retention_days: int = 365  # audit log rows older than this are deleted
 
 
 def parse_limit(value: str) -> Limit:
@@ -74,6 +80,20 @@ def _minutes(value: str) -> int:
     return number * 60
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be a whole number, at least 1")
+    return number
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not 0 <= number <= 3600:
+        raise ValueError("must be a number of seconds from 0 to 3600")
+    return number
+
+
 def default_hosts(host: str) -> tuple[str, ...]:
     """The host serve binds, and loopback names; a wildcard bind cannot know the site's name."""
     if host in ("0.0.0.0", "::", ""):
@@ -91,11 +111,20 @@ def load_auth_settings(
         session_idle_seconds=get("SESSION_IDLE_MINUTES", _minutes, default.session_idle_seconds),
         session_max_seconds=get("SESSION_MAX_MINUTES", _minutes, default.session_max_seconds),
         invitation_seconds=get("INVITATION_MINUTES", _minutes, default.invitation_seconds),
-        allowed_hosts=get("ALLOWED_HOSTS", _names, default_hosts(host)),
+        allowed_hosts=get("ALLOWED_HOSTS", _names, None) or default_hosts(host),
+        hosts_configured=get("ALLOWED_HOSTS", _names, None) is not None,
         forwarded_allow_ips=get("FORWARDED_ALLOW_IPS", _ips, default.forwarded_allow_ips),
         limit_asks=get("RATE_LIMIT_ASKS", parse_limit, default.limit_asks),
         limit_uploads=get("RATE_LIMIT_UPLOADS", parse_limit, default.limit_uploads),
         limit_searches=get("RATE_LIMIT_SEARCHES", parse_limit, default.limit_searches),
         limit_logins=get("RATE_LIMIT_LOGINS", parse_limit, default.limit_logins),
         limit_invitations=get("RATE_LIMIT_INVITATIONS", parse_limit, default.limit_invitations),
+        limit_account_logins=get(
+            "RATE_LIMIT_ACCOUNT_LOGINS", parse_limit, default.limit_account_logins
+        ),
+        password_hashes=get("PASSWORD_HASH_CONCURRENCY", _positive, default.password_hashes),
+        password_wait_seconds=get(
+            "PASSWORD_HASH_WAIT_SECONDS", _seconds, default.password_wait_seconds
+        ),
+        audit_retention_days=get("AUDIT_RETENTION_DAYS", _positive, default.audit_retention_days),
     )

@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.auth.access import principal_of, readable_scope
+from app.auth.policy import Policy, policy
 from app.db import unavailable
 from app.errors import AppError
 from app.infra import metrics
@@ -38,6 +39,16 @@ MAX_MESSAGE_BYTES = 64 * 1024
 OUTBOX_SIZE = 64  # events waiting for a slow client before the answer waits too
 
 
+# Every message type a client may send, with its policy (app/auth/policy.py) and its handler:
+# a type missing here is refused, and its policy is checked on the parsed message.
+MESSAGES: dict[str, tuple[Policy, str]] = {
+    "ask": (Policy("reader", limit="asks"), "ask"),
+    "cancel": (Policy("reader"), "cancel"),
+    "pong": (Policy("reader"), "pong"),
+}
+
+
+@policy("reader")
 async def chat_websocket(scope: Scope, receive: Receive, send: Send) -> None:
     websocket = WebSocket(scope, receive, send)
     if scope["path"] != PATH:
@@ -112,16 +123,21 @@ class _Session:
                 await self.error(exc.code, exc.message)
                 continue
             kind = message.get("type") if isinstance(message, dict) else None
-            if kind == "ask":
-                await self.ask(message, group)
-            elif kind == "cancel":
-                await self.cancel()
-            elif kind == "pong":
-                continue
-            else:
+            entry = MESSAGES.get(kind) if isinstance(kind, str) else None
+            if entry is None:
                 await self.error(
                     "unknown_type", 'send {"type": "ask", "question": "..."} or {"type": "cancel"}'
                 )
+                continue
+            declared, handler = entry
+            refusal = await self.websocket.scope["state"]["admit"](declared)
+            if refusal is not None:
+                await self.send(ERROR, refusal)
+                continue
+            await getattr(self, handler)(message, group)
+
+    async def pong(self, message: dict[str, Any], group: TaskGroup) -> None:
+        """The client's answer to a ping: nothing to do."""
 
     async def ask(self, message: dict[str, Any], group: TaskGroup) -> None:
         if self.current is not None:
@@ -172,7 +188,7 @@ class _Session:
             if self.current is scope:  # a cancelled answer must not clear its successor
                 self.current = None
 
-    async def cancel(self) -> None:
+    async def cancel(self, message: dict[str, Any] | None = None, group: Any = None) -> None:
         if self.current is not None:
             self.current.cancel()
             self.current = None

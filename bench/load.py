@@ -225,7 +225,7 @@ def main() -> None:
             env = {
                 "DATABASE_URL": url, "DATA_DIR": str(directory / "data"),
                 "WEB_CONCURRENCY": str(args.web_concurrency), "MAX_REQUESTS": "0",
-                "LOG_LEVEL": "WARNING",
+                "LOG_LEVEL": "WARNING", "ALLOWED_HOSTS": "127.0.0.1,localhost",
                 "LLM_BASE_URL": fake_url, "LLM_MODEL": "paced",
                 "EMBEDDING_PROVIDER": "openai", "EMBEDDING_BASE_URL": fake_url,
                 "EMBEDDING_MODEL": "hash",

@@ -209,7 +209,8 @@ async def api_key(url: str) -> str:
 
 def http_latency(url: str, texts: list[str], key: str) -> dict[str, float]:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING",
+           "ALLOWED_HOSTS": "127.0.0.1,localhost"}  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.asgi:application", "--port", str(port),
          "--loop", "uvloop", "--http", "httptools", "--log-level", "warning"],

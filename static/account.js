@@ -50,7 +50,11 @@ $("password-form").addEventListener("submit", async (event) => {
   try {
     await api("/api/account/password", {
       method: "POST",
-      json: { current_password: $("current-password").value, new_password: $("new-password").value },
+      json: {
+        current_password: $("current-password").value,
+        new_password: $("new-password").value,
+        keep_api_keys: $("keep-api-keys").checked,
+      },
     });
   } catch (error) {
     $("password-status").textContent = error.message;

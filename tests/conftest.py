@@ -23,6 +23,7 @@ from app.auth.passwords import hash_password
 from app.auth.tokens import digest
 from app.config import load_settings
 from app.db.embedded import start_embedded, with_database
+from app.infra.http_limits import HTTP
 from app.resources import run_migrations
 from tests.fake_llm import FakeLLM
 from tests.helpers import ADMIN_EMAIL, ADMIN_KEY, ADMIN_PASSWORD, AUTH
@@ -104,7 +105,7 @@ async def _truncate(url: str) -> None:
     # TRUNCATE fires no DELETE triggers: the postings and collection statistics go too.
     await _admin(
         url,
-        "TRUNCATE documents, jobs, conversations, collections, postings, users"
+        "TRUNCATE documents, jobs, conversations, collections, postings, users, audit_log"
         " RESTART IDENTITY CASCADE;"
         " INSERT INTO collections (name) VALUES ('default')",
     )
@@ -121,7 +122,8 @@ async def add_test_admin(url: str) -> None:
             _ADMIN_HASH,
         )
         await conn.execute(
-            "INSERT INTO api_keys (user_id, name, prefix, key_hash) VALUES ($1, 'tests', $2, $3)",
+            "INSERT INTO api_keys (user_id, name, prefix, key_hash, scopes)"
+            " VALUES ($1, 'tests', $2, $3, '{keys}')",
             user_id,
             ADMIN_KEY[:12],
             digest(ADMIN_KEY),
@@ -157,16 +159,17 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def run_asgi(app, log_level: str = "warning") -> Iterator[str]:
-    """Serve an ASGI app with a real uvicorn (the web process's loop, httptools) in a thread,
-    on a loopback port; yields its base URL."""
+def run_asgi(app, log_level: str = "warning", http: str = HTTP) -> Iterator[str]:
+    """Serve an ASGI app with a real uvicorn (the web process's loop, httptools with the
+    header bounds of app/infra/http_limits.py) in a thread, on a loopback port; yields its
+    base URL."""
     port = _free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=port,
         loop="app.infra.event_loop:new_event_loop",
-        http="httptools",
+        http=http,
         log_level=log_level,
         lifespan="on",
     )

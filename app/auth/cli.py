@@ -30,11 +30,17 @@ def add_commands(commands: Any) -> None:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     user_commands.add_parser("list", help="list users")
+    user_commands.add_parser(
+        "setup-token", help="print a new one-time token for /setup (a site with no users)"
+    )
     keys = commands.add_parser("keys", help="create and revoke API keys")
     key_commands = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
     key_create = key_commands.add_parser("create", help="create an API key for a user")
     key_create.add_argument("email")
     key_create.add_argument("--name", default="cli")
+    key_create.add_argument(
+        "--scope", action="append", choices=("keys",), default=[], help="keys: may make keys"
+    )
     revoke = key_commands.add_parser("revoke", help="revoke an API key by its prefix")
     revoke.add_argument("prefix")
 
@@ -66,7 +72,9 @@ async def _create_key(conn: asyncpg.Connection, args: argparse.Namespace) -> int
     if user is None:
         raise AppError(f"there is no user {args.email!r}")
     key, prefix = tokens.new_api_key()
-    await user_sql.create_key(conn, user["id"], args.name, prefix, tokens.digest(key))
+    await user_sql.create_key(
+        conn, user["id"], args.name, prefix, tokens.digest(key), scopes=tuple(args.scope)
+    )
     print(f"API key {prefix} for {user['email']} (shown once; store it now):")
     print(key)
     return 0
@@ -79,10 +87,22 @@ async def _revoke_key(conn: asyncpg.Connection, args: argparse.Namespace) -> int
     return 0
 
 
+async def _setup_token(conn: asyncpg.Connection, args: argparse.Namespace) -> int:
+    from app.auth.setup import new_setup_token
+
+    token = await new_setup_token(conn, replace=True)
+    if token is None:
+        raise AppError("this site has users already: sign in, or ask an admin for an invitation")
+    print("one-time setup token (give it on /setup):")
+    print(token)
+    return 0
+
+
 ACTIONS: dict[tuple[str, str], Callable[[asyncpg.Connection, argparse.Namespace], Awaitable[int]]]
 ACTIONS = {
     ("users", "create"): _create_user,
     ("users", "list"): _list_users,
+    ("users", "setup-token"): _setup_token,
     ("keys", "create"): _create_key,
     ("keys", "revoke"): _revoke_key,
 }

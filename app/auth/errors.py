@@ -16,3 +16,7 @@ class Forbidden(AppError):
 class TooManyRequests(AppError):
     status = 429
     code = "rate_limited"
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: int = 5) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after  # sent as Retry-After

@@ -20,3 +20,12 @@ HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 def security_headers(tls: bool) -> list[tuple[bytes, bytes]]:
     return [*COMMON, HSTS] if tls else COMMON
+
+
+def merge_headers(
+    headers: list[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """The response's headers plus `extra`; a name the response already sends is not sent twice
+    (its own value wins: a file download sets its own nosniff, an SSE stream its own no-store)."""
+    present = {name.lower() for name, _ in headers}
+    return [*headers, *((name, value) for name, value in extra if name not in present)]

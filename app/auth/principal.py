@@ -15,6 +15,7 @@ class Principal:
     csrf_token: str | None = None  # sessions only
     session_hash: bytes | None = None
     readable: list[int] | None = field(default=None, repr=False)  # filled on first need
+    scopes: tuple[str, ...] = ()  # keys only: what else the key may do (app/auth/scopes)
 
     @property
     def admin(self) -> bool:

@@ -125,16 +125,30 @@ async def create_key(
     prefix: str,
     key_hash: bytes,
     expires_at: datetime | None = None,
+    scopes: tuple[str, ...] = (),
 ) -> asyncpg.Record:
     return await conn.fetchrow(
-        """INSERT INTO api_keys (user_id, name, prefix, key_hash, expires_at)
-           VALUES ($1, $2, $3, $4, $5)
-           RETURNING id, name, prefix, created_at, expires_at, last_used_at, revoked_at""",
+        """INSERT INTO api_keys (user_id, name, prefix, key_hash, expires_at, scopes)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           RETURNING id, name, prefix, created_at, expires_at, last_used_at, revoked_at,
+                     scopes""",
         user_id,
         name,
         prefix,
         key_hash,
         expires_at,
+        list(scopes),
+    )
+
+
+async def revoke_keys(conn: asyncpg.Connection, user_id: UUID) -> int:
+    """Revoke every live key of a user (a password change); how many."""
+    return len(
+        await conn.fetch(
+            """UPDATE api_keys SET revoked_at = now()
+               WHERE user_id = $1 AND revoked_at IS NULL RETURNING 1""",
+            user_id,
+        )
     )
 
 
@@ -142,14 +156,14 @@ async def key_user(conn: asyncpg.Connection, key_hash: bytes) -> asyncpg.Record 
     """The user of a live key; its last-used time is written at most once a minute."""
     return await conn.fetchrow(
         """WITH k AS (
-               SELECT id, user_id, last_used_at FROM api_keys
+               SELECT id, user_id, last_used_at, scopes FROM api_keys
                WHERE key_hash = $1 AND revoked_at IS NULL
                  AND (expires_at IS NULL OR expires_at > now())),
            touched AS (
                UPDATE api_keys SET last_used_at = now()
                WHERE id = (SELECT id FROM k WHERE last_used_at IS NULL
                                                OR last_used_at < now() - '1 minute'::interval))
-           SELECT u.id, u.email, u.role, k.id AS key_id,
+           SELECT u.id, u.email, u.role, k.id AS key_id, k.scopes,
                   ARRAY(SELECT c.id FROM collections c
                          WHERE u.role = 'admin' OR c.visibility = 'shared' OR c.owner_id = u.id
                             OR EXISTS (SELECT 1 FROM collection_members m
@@ -164,7 +178,7 @@ async def list_keys(conn: asyncpg.Connection, user_id: UUID | None = None) -> li
     """Keys of one user (or all, with their owner's email), newest first."""
     return await conn.fetch(
         """SELECT k.id, k.name, k.prefix, k.created_at, k.expires_at, k.last_used_at,
-                  k.revoked_at, u.email
+                  k.revoked_at, k.scopes, u.email
            FROM api_keys k JOIN users u ON u.id = k.user_id
            WHERE $1::uuid IS NULL OR k.user_id = $1
            ORDER BY k.created_at DESC""",

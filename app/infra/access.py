@@ -92,9 +92,11 @@ class AccessLog:
             route = _route(scope)
             method = scope["method"]
             metrics.REQUESTS.labels(route, method, str(status)).inc()
+            # The auth middleware's copy of the path, credentials in it redacted.
+            path = scope.get("log_path", scope["path"])
             fields: dict[str, Any] = {
                 "method": method,
-                "path": scope["path"],
+                "path": path,
                 "status": status,
                 "duration_ms": round(seconds * 1000, 1),
             }
@@ -105,7 +107,7 @@ class AccessLog:
                 fields["stream_ended"] = ended
             else:
                 metrics.LATENCY.labels(route, method).observe(seconds)
-            log.info("%s %s %d %.1fms", method, scope["path"], status, seconds * 1000, extra=fields)
+            log.info("%s %s %d %.1fms", method, path, status, seconds * 1000, extra=fields)
             request_id.reset(token)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -144,12 +146,12 @@ class AccessLog:
             metrics.REQUESTS.labels("websocket", "WEBSOCKET", str(status)).inc()
             log.info(
                 "WEBSOCKET %s %.1fms %s",
-                scope["path"],
+                scope.get("log_path", scope["path"]),
                 seconds * 1000,
                 ended,
                 extra={
                     "method": "WEBSOCKET",
-                    "path": scope["path"],
+                    "path": scope.get("log_path", scope["path"]),
                     "status": status,
                     "duration_ms": round(seconds * 1000, 1),
                     "stream_ended": ended,

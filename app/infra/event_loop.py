@@ -25,6 +25,8 @@ from gunicorn.arbiter import Arbiter
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
+from app.infra.http_limits import MAX_FIELD_BYTES, MAX_HEADERS, limited
+
 try:
     import uvloop
 except ImportError as exc:  # the app still runs, on asyncio's own loop
@@ -164,7 +166,7 @@ class Worker(UvicornWorker):
 
     CONFIG_KWARGS = {
         "loop": "app.infra.event_loop:new_event_loop",
-        "http": "httptools",
+        "http": "app.infra.http_limits:LimitedHttpToolsProtocol",
         "access_log": False,
         "ws_max_size": WS_MAX_BYTES,
     }
@@ -172,6 +174,9 @@ class Worker(UvicornWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.config.limit_concurrency = self.cfg.worker_connections
+        # gunicorn's header bounds (gunicorn.conf.py), which its uvicorn workers would ignore.
+        fields, field_size = self.cfg.limit_request_fields, self.cfg.limit_request_field_size
+        self.config.http = limited(fields or MAX_HEADERS, field_size or MAX_FIELD_BYTES)
         # gunicorn kills a worker still running at graceful_timeout: the answers it cancels
         # need a moment before that to store what they streamed.
         graceful = self.cfg.graceful_timeout

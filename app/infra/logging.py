@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import re
 import time
 from contextvars import ContextVar
 from typing import Any
@@ -52,11 +53,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+# Characters that end or rewrite a terminal line: a request path holding %0d%0a must not
+# write a line of its own into the log.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape(text: str) -> str:
+    """The text on one line: control characters as \\xNN (\\uNNNN), the way repr() writes them."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 class TextFormatter(logging.Formatter):
-    """`time level logger: message key=value...` for people reading a terminal."""
+    """`time level logger: message key=value...` for people reading a terminal; one record is
+    one line (a traceback excepted), whatever its message and fields hold."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        record.message = escape(record.message)
+        return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
@@ -64,7 +80,7 @@ class TextFormatter(logging.Formatter):
         if not extras:
             return line
         head, sep, tail = line.partition("\n")  # a traceback stays below the fields
-        fields = " ".join(f"{k}={v}" for k, v in extras.items())
+        fields = " ".join(f"{k}={escape(str(v))}" for k, v in extras.items())
         return f"{head} {fields}{sep}{tail}"
 
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
 import socket
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -26,6 +28,8 @@ from app.errors import BadURL, DocumentTooLarge, IngestError, RefusedURL, Unsupp
 from app.ingest import formats
 from app.ingest.formats import Format
 from app.ingest.spool import Spooled, spool
+
+log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
 DEFAULT_PORTS = (80, 443)
@@ -163,16 +167,14 @@ async def check_url(
             parts.hostname, port, type=socket.SOCK_STREAM
         )
     except OSError:
-        raise IngestError(
-            f"the host {parts.hostname!r} of {url} does not resolve", code="url_unreachable"
-        ) from None
+        infos = []
+    if not infos:
+        _refuse(url, "it does not resolve", allow_private)
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%", 1)[0])  # no IPv6 zone
         reason = refused_because(address, allow_private=allow_private)
         if reason:
-            raise RefusedURL(
-                f"{url} points to {address}, {reason}; only public addresses may be fetched"
-            )
+            _refuse(url, f"it resolves to {address}, {reason}", allow_private)
         # ALLOW_PRIVATE_URLS (local use) reaches local servers on any port.
         private = allow_private and refused_because(address, allow_private=False)
         if allowed_ports is not None and port not in allowed_ports and not private:
@@ -180,11 +182,24 @@ async def check_url(
             raise RefusedURL(
                 f"{url} uses port {port}; only ports {ports} may be fetched (URL_PORTS)"
             )
-    if not infos:
-        raise IngestError(
-            f"the host {parts.hostname!r} of {url} does not resolve", code="url_unreachable"
-        )
     return str(ipaddress.ip_address(infos[0][4][0].split("%", 1)[0]))
+
+
+# One answer for a host that does not resolve and one that resolves to an address we refuse:
+# telling them apart, or naming the address, would make the server a probe of internal DNS.
+NOT_PUBLIC = (
+    "{url} cannot be fetched: its host does not resolve to a public address (loopback, "
+    "private and link-local addresses are refused; ALLOW_PRIVATE_URLS allows the first two)"
+)
+
+
+def _refuse(url: str, why: str, allow_private: bool) -> NoReturn:
+    """Refuse a URL: the details go to the log; the caller gets them only where private
+    addresses are allowed anyway (local use)."""
+    log.info("URL refused: %s: %s", url, why)
+    if allow_private:
+        raise RefusedURL(f"{url} cannot be fetched: {why}")
+    raise RefusedURL(NOT_PUBLIC.format(url=url))
 
 
 def refused_because(

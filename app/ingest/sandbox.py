@@ -4,8 +4,10 @@ A hostile file (a PDF that makes pypdf loop, a DOCX that inflates into gigabytes
 must fail its own document with a message, not stall or kill the worker. Parsing in a
 thread could not be cancelled and shared the worker's memory; here each parse runs in a
 long-lived child (a fresh interpreter, `python -m app.ingest.sandbox`, so it never inherits
-the worker's threads, connections or memory) under RLIMIT_AS and RLIMIT_CPU, with a
-wall-clock bound on top. A child that goes over is killed and replaced; the others go on.
+the worker's threads, connections or memory, nor its environment: DATABASE_URL and API keys
+stay in the worker). That child forks one confined process per file (app/ingest/confine.py:
+hard limits, no network, no files but its input), with a wall-clock bound on top. A parse that
+goes over fails its file; a stuck child is killed and replaced; the others go on.
 
 Plain text and Markdown are decoded in the worker itself: that is one bytes.decode and a
 linear scan for the title, no parser library, and a process round trip for each of
@@ -16,10 +18,9 @@ thousands of small text documents would cost more than their parse.
 
 from __future__ import annotations
 
-import importlib
+import contextlib
 import logging
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -28,13 +29,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from app.errors import AppError
-from app.ingest.formats import Parsed, base, ocr
+from app.ingest.formats import Parsed
 from app.ingest.formats import parse as parse_in_process
 from app.ingest.formats.base import IngestError
 
@@ -46,23 +45,6 @@ PARSING, OCR = "parsing", "ocr"  # progress stages (document events: keep the na
 IN_PROCESS = frozenset({"text/plain", "text/markdown"})
 # Parses a child runs before it is replaced: bounds what a leak or a fragmented heap costs.
 TASKS_PER_CHILD = 200
-_PRELOAD = [
-    "app.ingest.formats",
-    "app.ingest.formats.docx",
-    "app.ingest.formats.html",
-    "app.ingest.formats.pdf",
-    "app.ingest.formats.pptx",
-    "app.ingest.formats.sheet",
-    "app.ingest.formats.delimited",
-    "app.ingest.formats.image",
-    "app.ingest.formats.ocr",
-    "PIL.Image",
-    "app.ingest.formats.text",
-    "docx",
-    "pptx",
-    "pypdfium2",
-    "python_calamine",
-]
 
 
 @dataclass(frozen=True)
@@ -71,8 +53,8 @@ class Limits:
     memory_mb: int = 1024  # PARSE_MEMORY_MB: address space of a parsing process
     processes: int = 2  # children parsing at once
     ocr_languages: tuple[str, ...] = ("eng",)  # OCR_LANGUAGES
-    # OCR_PAGE_SECONDS: each page recognised grants this much more CPU and wall time, so a
-    # scan of many pages is bounded page by page rather than cut off at timeout_seconds.
+    # OCR_PAGE_SECONDS: each page recognised grants this much more wall time, so a scan of
+    # many pages is bounded page by page rather than cut off at timeout_seconds.
     ocr_page_seconds: float = 30.0
 
 
@@ -109,10 +91,24 @@ class Sandbox:
             self._give_back(child)
         kind, value = outcome
         if kind == "parsed":
-            return value
+            # JSON keys are strings: OCR'd pages are numbered.
+            value["ocr_pages"] = {int(page): c for page, c in value["ocr_pages"].items()}
+            return Parsed(**value)
         if kind == "refused":
             raise IngestError(value)
+        if kind == "died":
+            raise IngestError(_death(value[0], value[1], source, self.limits))
         raise ParseCrashed(value)
+
+    def probe(self) -> dict[str, Any]:
+        """What a parse process can see and do (its environment, limits, network, files)."""
+        child = self._take()
+        try:
+            kind, value = child.run(b"", "probe", "probe", self.limits)
+        finally:
+            self._give_back(child)
+        assert kind == "probe", value
+        return value
 
     def close(self) -> None:
         with self._ready:
@@ -149,16 +145,15 @@ class _Child:
         ours, theirs = socket.socketpair()
         self.connection = Connection(ours.detach())
         root = str(Path(__file__).resolve().parents[2])
-        # Huge variables (pytest puts a parametrized test's whole id in one) would make the
-        # exec fail with E2BIG; a parser needs none of them.
-        env = {k: v for k, v in os.environ.items() if len(k) + len(v) < 32768}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, *sys.path]))
+        paths = os.pathsep.join(filter(None, [root, *sys.path]))
         try:
+            # -I and an empty environment: nothing of the worker's (DATABASE_URL, LLM_API_KEY)
+            # reaches code that reads hostile files; the import path comes as an argument.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "app.ingest.sandbox", str(theirs.fileno())],
+                [sys.executable, "-I", "-c", _BOOT, str(theirs.fileno()), paths],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
-                env=env,
+                env={},
                 start_new_session=True,  # a Ctrl-C meant for the worker is not the child's
             )
         finally:
@@ -193,7 +188,7 @@ class _Child:
                     if message[0] != "progress":
                         return message
                     stage, done, total = message[1:]
-                    if stage == OCR:  # the child granted itself the page's CPU time
+                    if stage == OCR:  # each page recognised may take its own time
                         deadline += 2 * limits.ocr_page_seconds
                     if progress is not None:
                         progress(stage, done, total)
@@ -222,6 +217,8 @@ class _Child:
     def kill(self) -> None:
         self.alive = False
         if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):  # its parse process goes too
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.kill()
             self.process.wait()
         self.connection.close()
@@ -234,63 +231,28 @@ def _too_slow(source: str, limits: Limits) -> str:
     )
 
 
-def _serve(connection: Connection) -> None:
-    """The child's loop: one parse per message, each under a fresh CPU-time limit."""
-    for module in _PRELOAD:  # before the first file, so no parse pays for the imports
-        importlib.import_module(module)
-    limited = False
-    while True:
-        try:
-            data, media_type, source, limits = connection.recv()
-        except EOFError:
-            return
-        if not limited:
-            _lower(resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024)
-            limited = True
-        used = resource.getrusage(resource.RUSAGE_SELF)
-        _lower(resource.RLIMIT_CPU, int(used.ru_utime + used.ru_stime + limits.timeout_seconds) + 1)
-        ocr.configure(ocr.Options(limits.ocr_languages, limits.ocr_page_seconds))
-        ocr.on_page = partial(_page_done, connection, limits)
-        base.on_pages = partial(_report, connection, PARSING)
-        connection.send(_parse_one(data, media_type, source, limits))
-        del data
+def _death(code: int | None, cpu_seconds: float, source: str, limits: Limits) -> str:
+    """Why a parse process died, for its document's error."""
+    if code == -signal.SIGXCPU or (code is not None and cpu_seconds >= limits.timeout_seconds):
+        return _too_slow(source, limits)
+    if code == -signal.SIGKILL:
+        reason = f"was killed (out of memory? the limit is {limits.memory_mb} MB)"
+    elif code is not None and code < 0:
+        reason = f"crashed ({signal.Signals(-code).name})"
+    else:
+        reason = f"exited (status {code})"
+    return (
+        f"the parser {reason} while reading {source!r}; "
+        "the file may be damaged or built to crash parsers"
+    )
 
 
-def _page_done(connection: Connection, limits: Limits, done: int, total: int) -> None:
-    """A page was recognised: grant the next one its CPU time, and tell the parent."""
-    soft = resource.getrlimit(resource.RLIMIT_CPU)[0]
-    if soft != resource.RLIM_INFINITY:
-        _lower(resource.RLIMIT_CPU, soft + int(limits.ocr_page_seconds) + 1)
-    _report(connection, OCR, done, total)
-
-
-def _report(connection: Connection, stage: str, done: int, total: int) -> None:
-    connection.send(("progress", stage, done, total))
-
-
-def _lower(limit: int, soft: int) -> None:
-    """Set a soft limit, never above the hard one (which stays, so the next file can raise
-    the soft CPU limit again)."""
-    hard = resource.getrlimit(limit)[1]
-    if hard != resource.RLIM_INFINITY:
-        soft = min(soft, hard)
-    resource.setrlimit(limit, (soft, hard))
-
-
-def _parse_one(data: bytes, media_type: str, source: str, limits: Limits) -> tuple[str, Any]:
-    try:
-        return "parsed", parse_in_process(data, media_type, source)
-    except (IngestError, AppError) as exc:
-        return "refused", str(exc)
-    except MemoryError:
-        return "refused", (
-            f"{source!r} needs more than {limits.memory_mb} MB of memory to parse "
-            "(PARSE_MEMORY_MB); it may be a decompression bomb"
-        )
-    except RecursionError:
-        return "refused", f"{source!r} is nested too deeply to parse"
-    except Exception as exc:
-        return "crashed", f"{type(exc).__name__} while parsing {source!r}: {exc}"
+# The child's first lines: the import path from its arguments (it has no environment).
+_BOOT = (
+    "import sys; sys.path[:0] = sys.argv[2].split(__import__('os').pathsep); "
+    "from multiprocessing.connection import Connection; "
+    "from app.ingest.confine import serve; serve(Connection(int(sys.argv[1])))"
+)
 
 
 _sandbox: Sandbox | None = None
@@ -313,9 +275,7 @@ def current_limits() -> Limits:
 
 
 def parse(data: bytes, media_type: str, source: str, progress: Progress | None = None) -> Parsed:
-    """Parse a stored file in a limited child process; IngestError when it cannot be read.
-
-    `progress(stage, done, total)` is called from this thread as pages are parsed or OCR'd."""
+    """Parse a stored file in a limited child process; IngestError when it cannot be read."""
     global _sandbox
     if media_type in IN_PROCESS:
         return parse_in_process(data, media_type, source)
@@ -324,7 +284,3 @@ def parse(data: bytes, media_type: str, source: str, progress: Progress | None =
             _sandbox = Sandbox(_limits)
         sandbox = _sandbox
     return sandbox.parse(data, media_type, source, progress)
-
-
-if __name__ == "__main__":
-    _serve(Connection(int(sys.argv[1])))

@@ -68,7 +68,8 @@ def _app_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
 async def _count(request: Request, kind: str) -> None:
     """Count one `kind` (searches, asks) against the caller's rate limit; refused past it."""
-    retry = await request.state.rate_limit(kind)
+    principal = request.state.principal  # /mcp takes API keys only: never None here
+    retry = await request.state.rate_limit(kind, f"user:{principal.user_id}")
     if retry is not None:
         raise ToolError(f"[429 rate_limited] too many {kind}: try again in {retry} s")
 

@@ -17,6 +17,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from app.auth.policy import declare
 from app.auth.principal import Principal
 from app.mcp.tools import build_server
 
@@ -76,4 +77,12 @@ class McpEndpoint:
         await manager.handle_request(scope, receive, send)
 
 
-routes = [Route(PATH, McpEndpoint(), methods=["GET", "POST", "DELETE"])]
+# Public to the middleware: McpEndpoint itself refuses any caller without an API key (401 with
+# WWW-Authenticate, as MCP clients expect); each tool then checks access as the HTTP API does.
+routes = [
+    Route(
+        PATH,
+        declare(McpEndpoint(), "public"),
+        methods=["GET", "POST", "DELETE"],
+    )
+]

@@ -5,6 +5,7 @@ from starlette.routing import BaseRoute
 from app.routes import (
     account,
     admin,
+    audit,
     auth,
     chat,
     collections,
@@ -45,5 +46,6 @@ routes: list[BaseRoute] = [
     *account.routes,
     *admin.routes,
     *usage.routes,
+    *audit.routes,
     *pages.routes,
 ]

@@ -11,6 +11,8 @@ from starlette.routing import Route
 
 from app.auth import tokens
 from app.auth.access import require_role
+from app.auth.audit import audit
+from app.auth.policy import policy
 from app.db import access as access_sql
 from app.db import users as user_sql
 from app.errors import BadRequest, NotFound
@@ -31,11 +33,13 @@ def _role(value: object) -> str:
     return str(value)
 
 
+@policy("admin")
 async def admin_page(request: Request) -> Response:
     principal = require_role(request, "admin")
     return templates.TemplateResponse(request, "admin.html", {"user": principal, "page": "admin"})
 
 
+@policy("admin")
 async def list_users(request: Request) -> JSONResponse:
     require_role(request, "admin")
     async with resources_of(request).pool.acquire() as conn:
@@ -55,6 +59,7 @@ async def list_users(request: Request) -> JSONResponse:
     )
 
 
+@policy("admin")
 async def set_role(request: Request) -> Response:
     principal = require_role(request, "admin")
     try:
@@ -67,9 +72,11 @@ async def set_role(request: Request) -> Response:
     async with resources_of(request).pool.acquire() as conn:
         if not await user_sql.set_role(conn, user_id, role):
             raise NotFound("there is no such user")
+        await audit(request, conn, "role_changed", target=str(user_id), details={"role": role})
     return JSONResponse({"id": str(user_id), "role": role})
 
 
+@policy("admin")
 async def create_invitation(request: Request) -> JSONResponse:
     """An invitation link, shown once: whoever opens it may create an account with the role."""
     principal = require_role(request, "admin")
@@ -89,6 +96,7 @@ async def create_invitation(request: Request) -> JSONResponse:
             principal.user_id,
             resources.settings.auth.invitation_seconds,
         )
+        await audit(request, conn, "invitation_created", details={"role": role, "email": email})
     site = request.scope["state"].get("site_origin", "")
     return JSONResponse(
         {
@@ -101,6 +109,7 @@ async def create_invitation(request: Request) -> JSONResponse:
     )
 
 
+@policy("admin")
 async def list_invitations(request: Request) -> JSONResponse:
     require_role(request, "admin")
     async with resources_of(request).pool.acquire() as conn:
@@ -121,6 +130,7 @@ async def list_invitations(request: Request) -> JSONResponse:
     )
 
 
+@policy("admin")
 async def list_collections(request: Request) -> JSONResponse:
     require_role(request, "admin")
     async with resources_of(request).pool.acquire() as conn:
@@ -128,6 +138,7 @@ async def list_collections(request: Request) -> JSONResponse:
     return JSONResponse({"collections": [dict(r) for r in rows]})
 
 
+@policy("admin")
 async def set_visibility(request: Request) -> JSONResponse:
     require_role(request, "admin")
     visibility = (await _body(request)).get("visibility")
@@ -137,9 +148,17 @@ async def set_visibility(request: Request) -> JSONResponse:
     async with resources_of(request).pool.acquire() as conn:
         if not await access_sql.set_visibility(conn, name, visibility):
             raise NotFound(f"there is no collection {name!r}")
+        await audit(
+            request,
+            conn,
+            "collection_sharing_changed",
+            target=name,
+            details={"visibility": visibility},
+        )
     return JSONResponse({"name": name, "visibility": visibility})
 
 
+@policy("admin")
 async def add_member(request: Request) -> JSONResponse:
     require_role(request, "admin")
     email = (await _body(request)).get("email")
@@ -149,18 +168,34 @@ async def add_member(request: Request) -> JSONResponse:
     async with resources_of(request).pool.acquire() as conn:
         if not await access_sql.add_member(conn, name, email):
             raise NotFound(f"there is no collection {name!r} or no user {email!r}")
+        await audit(
+            request,
+            conn,
+            "collection_sharing_changed",
+            target=name,
+            details={"member_added": email},
+        )
     return JSONResponse({"name": name, "member": email}, status_code=201)
 
 
+@policy("admin")
 async def remove_member(request: Request) -> Response:
     require_role(request, "admin")
     name, email = request.path_params["name"], request.path_params["email"]
     async with resources_of(request).pool.acquire() as conn:
         if not await access_sql.remove_member(conn, name, email):
             raise NotFound(f"{email!r} is not a member of {name!r}")
+        await audit(
+            request,
+            conn,
+            "collection_sharing_changed",
+            target=name,
+            details={"member_removed": email},
+        )
     return Response(status_code=204)
 
 
+@policy("admin")
 async def list_all_keys(request: Request) -> JSONResponse:
     require_role(request, "admin")
     async with resources_of(request).pool.acquire() as conn:
@@ -170,11 +205,13 @@ async def list_all_keys(request: Request) -> JSONResponse:
     return JSONResponse({"keys": [{**key_json(r), "email": r["email"]} for r in rows]})
 
 
+@policy("admin")
 async def revoke_any_key(request: Request) -> Response:
     require_role(request, "admin")
     async with resources_of(request).pool.acquire() as conn:
         if not await user_sql.revoke_key(conn, request.path_params["prefix"]):
             raise NotFound("there is no key with that prefix")
+        await audit(request, conn, "key_revoked", target=request.path_params["prefix"])
     return Response(status_code=204)
 
 

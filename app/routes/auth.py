@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from app.auth import passwords, sessions, tokens
 from app.auth.access import principal_of
+from app.auth.audit import audit
 from app.auth.errors import Forbidden, Unauthorized
+from app.auth.policy import policy
+from app.auth.setup import setup_token_matches, setup_token_required
 from app.db import users as user_sql
 from app.errors import BadRequest, NotFound
-from app.routes.deps import read_json, resources_of
+from app.routes.deps import limit, password_gate, read_json, resources_of
 from app.templating import templates
 
 BAD_LOGIN = "the email or password is wrong"
@@ -60,11 +62,14 @@ def _user(row: Any) -> dict[str, Any]:
     return {"id": str(row["id"]), "email": row["email"], "role": row["role"]}
 
 
-async def _signed_in(request: Request, user: Any, as_form: bool, next_url: str = "/") -> Response:
+async def _signed_in(
+    request: Request, user: Any, as_form: bool, next_url: str = "/", action: str = "sign_in"
+) -> Response:
     resources = resources_of(request)
     settings = resources.settings.auth
     async with resources.pool.acquire() as conn:
         session_id = await sessions.start(conn, user["id"], settings)
+        await audit(request, conn, action, actor=(user["id"], user["email"]))
     response: Response = (
         RedirectResponse(next_url, status_code=303)
         if as_form
@@ -83,6 +88,7 @@ async def _has_users(request: Request) -> bool:
         return await user_sql.any_user(conn)
 
 
+@policy("public")
 async def login_page(request: Request) -> Response:
     if not await _has_users(request):
         return RedirectResponse("/setup", status_code=303)
@@ -94,33 +100,40 @@ async def login_page(request: Request) -> Response:
     )
 
 
+@policy("public", csrf="origin", limit="logins", per="address")
 async def login(request: Request) -> Response:
     data, as_form = await _fields(request)
     email, password = data.get("email"), data.get("password")
     next_url = _next(data.get("next"))
     row = None
     if isinstance(email, str) and isinstance(password, str):
+        # Per account, from any address: a spread-out guesser is slowed down too.
+        await limit(request, "account_logins", email.strip().lower()[:MAX_EMAIL])
         async with resources_of(request).pool.acquire() as conn:
             row = await user_sql.by_email(conn, email.strip())
     # Always one Argon2 verification, so a wrong email answers as slowly as a wrong password.
-    ok = await anyio.to_thread.run_sync(
-        passwords.verify,
+    ok = await password_gate(request).verify(
         row["password_hash"] if row else None,
         password if isinstance(password, str) else "",
     )
     if not ok:
+        async with resources_of(request).pool.acquire() as conn:
+            tried = email.strip()[:MAX_EMAIL] if isinstance(email, str) else None
+            await audit(request, conn, "sign_in_failed", actor=(None, tried))
         if as_form:
             return _page(request, "login.html", 401, error=BAD_LOGIN, email=email, next=next_url)
         raise Unauthorized(BAD_LOGIN, code="invalid_credentials")
     return await _signed_in(request, row, as_form, next_url)
 
 
+@policy("public")
 async def logout(request: Request) -> Response:
     """Ends every session of the user: signing out on one device signs out all of them."""
     principal = request.scope["state"].get("principal")
     if principal is not None and principal.via == "session":
         async with resources_of(request).pool.acquire() as conn:
             await user_sql.end_sessions(conn, principal.user_id)
+            await audit(request, conn, "sign_out")
     as_form = _from_form(request)
     response: Response = (
         RedirectResponse("/login", status_code=303) if as_form else JSONResponse({"ok": True})
@@ -129,12 +142,16 @@ async def logout(request: Request) -> Response:
     return response
 
 
+@policy("public")
 async def setup_page(request: Request) -> Response:
     if await _has_users(request):
         return RedirectResponse("/login", status_code=303)
-    return _page(request, "setup.html")
+    async with resources_of(request).pool.acquire() as conn:
+        needs_token = await setup_token_required(conn) is not None
+    return _page(request, "setup.html", needs_token=needs_token)
 
 
+@policy("public", csrf="origin", limit="logins", per="address")
 async def setup(request: Request) -> Response:
     """The first account, an admin; refused once any user exists."""
     data, as_form = await _fields(request)
@@ -142,9 +159,17 @@ async def setup(request: Request) -> Response:
     # a stranger's request one query, not an Argon2 hash.
     if await _has_users(request):
         raise Forbidden("the site already has an admin: sign in", code="already_set_up")
+    async with resources_of(request).pool.acquire() as conn:
+        required = await setup_token_required(conn)
+    if required is not None and not setup_token_matches(required, data.get("setup_token")):
+        raise Forbidden(
+            "give the one-time setup token printed in the web server's log "
+            "(`python -m app users setup-token` prints a new one)",
+            code="bad_setup_token",
+        )
     email = _email(data.get("email"))
     password = passwords.check_new(data.get("password"))
-    password_hash = await anyio.to_thread.run_sync(passwords.hash_password, password)
+    password_hash = await password_gate(request).hash(password)
     async with resources_of(request).pool.acquire() as conn, conn.transaction():
         # Two first visitors at once: the lock makes the second see the first's admin.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('first admin'))")
@@ -152,9 +177,11 @@ async def setup(request: Request) -> Response:
             raise Forbidden("the site already has an admin: sign in", code="already_set_up")
         user_id = await user_sql.create_user(conn, email, password_hash, "admin")
         user = await user_sql.by_id(conn, user_id)
-    return await _signed_in(request, user, as_form)
+        await conn.execute("DELETE FROM setup_token")  # used: one time only
+    return await _signed_in(request, user, as_form, action="setup")
 
 
+@policy("public", secrets=("token",))
 async def invite_page(request: Request) -> Response:
     token = request.path_params["token"]
     async with resources_of(request).pool.acquire() as conn:
@@ -164,6 +191,7 @@ async def invite_page(request: Request) -> Response:
     return _page(request, "invite.html", token=token, invitation=invitation)
 
 
+@policy("public", csrf="origin", limit="invitations", per="address")
 async def signup(request: Request) -> Response:
     """A new account from an invitation token, or a reader when SIGNUP=open."""
     data, as_form = await _fields(request)
@@ -171,29 +199,41 @@ async def signup(request: Request) -> Response:
     password = passwords.check_new(data.get("password"))
     token = data.get("token")
     resources = resources_of(request)
-    password_hash = await anyio.to_thread.run_sync(passwords.hash_password, password)
+    token_hash = tokens.digest(token) if isinstance(token, str) and token else None
+    # Every cheap check before the (deliberately costly) hash; repeated in the transaction.
+    async with resources.pool.acquire() as conn:
+        await _invitation_for(conn, token_hash, email, resources.settings.auth.signup)
+    password_hash = await password_gate(request).hash(password)
     async with resources.pool.acquire() as conn, conn.transaction():
-        if isinstance(token, str) and token:
-            token_hash = tokens.digest(token)
-            invitation = await user_sql.open_invitation(conn, token_hash)
-            if invitation is None:
-                raise NotFound(
-                    "this invitation is not valid: it was used, has expired or is wrong",
-                    code="bad_invitation",
-                )
-            if invitation["email"] and invitation["email"].lower() != email.lower():
-                raise Forbidden("this invitation is for another email address")
-            user_id = await user_sql.create_user(conn, email, password_hash, invitation["role"])
-            if not await user_sql.use_invitation(conn, token_hash, user_id):
-                raise NotFound("this invitation was just used", code="bad_invitation")
-        elif resources.settings.auth.signup == "open":
-            user_id = await user_sql.create_user(conn, email, password_hash, "reader")
-        else:
-            raise Forbidden("sign-up is by invitation: ask an admin for a link")
+        invitation = await _invitation_for(conn, token_hash, email, resources.settings.auth.signup)
+        role = invitation["role"] if invitation else "reader"
+        user_id = await user_sql.create_user(conn, email, password_hash, role)
+        if token_hash is not None and not await user_sql.use_invitation(conn, token_hash, user_id):
+            raise NotFound("this invitation was just used", code="bad_invitation")
         user = await user_sql.by_id(conn, user_id)
-    return await _signed_in(request, user, as_form)
+    return await _signed_in(request, user, as_form, action="sign_up")
 
 
+async def _invitation_for(
+    conn: Any, token_hash: bytes | None, email: str, signup_mode: str
+) -> Any | None:
+    """The open invitation this sign-up uses (None: open sign-up); 404/403 when refused."""
+    if token_hash is None:
+        if signup_mode != "open":
+            raise Forbidden("sign-up is by invitation: ask an admin for a link")
+        return None
+    invitation = await user_sql.open_invitation(conn, token_hash)
+    if invitation is None:
+        raise NotFound(
+            "this invitation is not valid: it was used, has expired or is wrong",
+            code="bad_invitation",
+        )
+    if invitation["email"] and invitation["email"].lower() != email.lower():
+        raise Forbidden("this invitation is for another email address")
+    return invitation
+
+
+@policy("reader")
 async def me(request: Request) -> JSONResponse:
     principal = principal_of(request)
     return JSONResponse(

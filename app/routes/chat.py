@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from app.auth.access import principal_of, readable_scope, require_conversation
+from app.auth.policy import policy
 from app.errors import BadRequest, NotFound
 from app.infra.admission import Ticket
 from app.infra.sse import EventStream, encode
@@ -34,6 +35,7 @@ HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 RECONNECT = b'retry: 100\nevent: reconnect\ndata: {"reason": "server_restart", "resume": true}\n\n'
 
 
+@policy("reader", limit="asks", limit_unless="last-event-id")
 async def chat(request: Request) -> EventStream:
     if request.headers.get("last-event-id"):
         return await _resume(request)
@@ -42,6 +44,7 @@ async def chat(request: Request) -> EventStream:
     return await _start(request, question, conversation_id, scope)
 
 
+@policy("reader", csrf="always", limit="asks", limit_unless="last-event-id")
 async def chat_get(request: Request) -> EventStream:
     """The EventSource form: /api/chat?question=...&conversation_id=..."""
     if request.headers.get("last-event-id"):

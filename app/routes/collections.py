@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from app.auth.access import principal_of, readable_ids, require, require_role
 from app.auth.errors import Forbidden
+from app.auth.policy import policy
 from app.db import access as access_sql
 from app.db import collections as collection_sql
 from app.db import document_list
@@ -18,6 +19,7 @@ from app.routes.deps import parse_collection_name, read_json, resources_of
 FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
 
 
+@policy("reader")
 async def list_collections(request: Request) -> JSONResponse:
     readable = await readable_ids(request)
     principal = principal_of(request)
@@ -41,6 +43,7 @@ async def list_collections(request: Request) -> JSONResponse:
     )
 
 
+@policy("editor")
 async def create_collection(request: Request) -> JSONResponse:
     body = await read_json(request)
     raw = body.get("name") if isinstance(body, dict) else None
@@ -52,6 +55,7 @@ async def create_collection(request: Request) -> JSONResponse:
     return JSONResponse({"collection": {"name": name}}, status_code=201)
 
 
+@policy("editor")
 async def delete_collection(request: Request) -> Response:
     """Delete a collection (its owner or an admin): an empty one at once; one that holds
     documents only with ?delete_documents=true, which deletes them with it."""

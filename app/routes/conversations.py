@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.auth.access import principal_of
+from app.auth.policy import policy
 from app.db import conversations as conversation_sql
 from app.db import feedback as feedback_sql
 from app.errors import BadRequest, NotFound
@@ -33,6 +34,7 @@ def _conversation(row: asyncpg.Record) -> dict[str, Any]:
     return data
 
 
+@policy("reader")
 async def list_conversations(request: Request) -> JSONResponse:
     limit = whole_number(request.query_params.get("limit", "50"), "limit", 1, MAX_LIMIT)
     query = request.query_params.get("q", "").strip()[:MAX_TITLE] or None
@@ -42,6 +44,7 @@ async def list_conversations(request: Request) -> JSONResponse:
     return JSONResponse({"conversations": [_conversation(r) for r in rows]})
 
 
+@policy("reader")
 async def get_conversation(request: Request) -> JSONResponse:
     conversation_id = parse_uuid(request.path_params["id"], "conversation")
     user = principal_of(request)
@@ -80,6 +83,7 @@ async def get_conversation(request: Request) -> JSONResponse:
     )
 
 
+@policy("reader")
 async def delete_conversation(request: Request) -> Response:
     conversation_id = parse_uuid(request.path_params["id"], "conversation")
     user = principal_of(request)
@@ -89,6 +93,7 @@ async def delete_conversation(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@policy("reader")
 async def rename_conversation(request: Request) -> JSONResponse:
     conversation_id = parse_uuid(request.path_params["id"], "conversation")
     body = await read_json(request)

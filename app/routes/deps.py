@@ -8,6 +8,8 @@ from uuid import UUID
 from starlette.requests import Request
 from starlette.types import Message, Receive
 
+from app.auth.errors import TooManyRequests
+from app.auth.passwords import HashGate
 from app.db.collections import DEFAULT as DEFAULT_COLLECTION
 from app.db.collections import NAME as collection_names
 from app.db.collections import NAME_RULE
@@ -72,3 +74,16 @@ async def read_json(request: Request, *, limit: int = 64 * 1024) -> Any:
     )
     body = await capped.body()
     return json_input.loads(body, "the request body")
+
+
+def password_gate(request: Request) -> HashGate:
+    """The process's bound on concurrent Argon2 work, kept by the auth middleware."""
+    return request.scope["state"]["password_gate"]
+
+
+async def limit(request: Request, kind: str, who: str) -> None:
+    """Count one against RATE_LIMIT_<KIND> for `who` (something the handler parsed, such as
+    the account a sign-in is for); 429 when over."""
+    retry = await request.scope["state"]["rate_limit"](kind, who)
+    if retry is not None:
+        raise TooManyRequests(f"too many attempts: try again in {retry} s", retry_after=retry)

@@ -19,6 +19,8 @@ from app.auth.access import (
     require_document,
     require_role,
 )
+from app.auth.audit import audit
+from app.auth.policy import policy
 from app.db import document_list
 from app.db import documents as document_sql
 from app.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 MULTIPART_OVERHEAD = 64 * 1024
 
 
+@policy("editor", limit="uploads")
 async def upload(request: Request) -> Response:
     """A multipart `file` field, spooled to local disk in bounded pieces (hashed as it goes),
     checked, then copied into Postgres in parts: never whole in memory."""
@@ -118,6 +121,7 @@ def _accepted(result: Accepted) -> Response:
 STATUSES = ("queued", "processing", "ready", "failed")
 
 
+@policy("reader")
 async def list_documents(request: Request) -> JSONResponse:
     """Newest first, `limit` (default 500) at a time from `offset`, by `collection`/`status`."""
     params = request.query_params
@@ -143,6 +147,7 @@ async def list_documents(request: Request) -> JSONResponse:
     )
 
 
+@policy("reader")
 async def get_document(request: Request) -> JSONResponse:
     document_id = parse_uuid(request.path_params["id"], "document")
     await require_document(request, "read", document_id)
@@ -153,16 +158,19 @@ async def get_document(request: Request) -> JSONResponse:
     return JSONResponse({"document": document_sql.to_json(row)})
 
 
+@policy("editor")
 async def delete_document(request: Request) -> Response:
     document_id = parse_uuid(request.path_params["id"], "document")
     await require_document(request, "write", document_id)
-    async with resources_of(request).pool.acquire() as conn:
+    async with resources_of(request).pool.acquire() as conn, conn.transaction():
         deleted = await document_sql.delete_document(conn, document_id)
-    if not deleted:
-        raise NotFound(f"there is no document {document_id}")
+        if not deleted:
+            raise NotFound(f"there is no document {document_id}")
+        await audit(request, conn, "document_deleted", target=str(document_id))
     return Response(status_code=204)
 
 
+@policy("reader")
 async def document_events(request: Request) -> Response:
     """SSE: `status` and `progress` events of every document, fed by NOTIFY document_events."""
     hub = resources_of(request).document_events

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from app.auth.access import require_document
+from app.auth.policy import policy
 from app.db import document_files as file_sql
 from app.errors import NotFound
 from app.resources import Resources
@@ -72,6 +73,7 @@ async def _pieces(
         position += len(piece)
 
 
+@policy("reader")
 async def document_file(request: Request) -> Response:
     document_id = parse_uuid(request.path_params["id"], "document")
     await require_document(request, "read", document_id)  # 404 outside readable collections

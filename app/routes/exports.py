@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.auth.access import principal_of
+from app.auth.policy import policy
 from app.db import exports as export_sql
 from app.db import users as user_sql
 from app.errors import BadRequest, NotFound
@@ -40,6 +41,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+@policy("reader")
 async def export_conversation(request: Request) -> Response:
     """GET /api/conversations/{id}/export?format=md|json (the caller's own only)."""
     conversation_id = parse_uuid(request.path_params["id"], "conversation")
@@ -77,6 +79,7 @@ def _json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
+@policy("reader")
 async def export_account(request: Request) -> Response:
     """GET /api/account/export: the caller's conversations (JSON and Markdown), feedback and
     API key names (never the keys) as a zip."""

@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.auth.access import principal_of, require_role
+from app.auth.policy import policy
 from app.db import feedback as feedback_sql
 from app.errors import BadRequest, NotFound
 from app.routes.deps import parse_uuid, read_json, resources_of
@@ -14,6 +15,7 @@ from app.routes.deps import parse_uuid, read_json, resources_of
 MAX_COMMENT = 2000
 
 
+@policy("reader")
 async def rate_message(request: Request) -> JSONResponse:
     """PUT {"rating": 1 | -1, "comment": optional}; the latest rating of a message wins."""
     message_id = parse_uuid(request.path_params["id"], "message")
@@ -33,6 +35,7 @@ async def rate_message(request: Request) -> JSONResponse:
     return JSONResponse({"feedback": {"message_id": str(message_id), "rating": rating}})
 
 
+@policy("admin")
 async def list_feedback(request: Request) -> JSONResponse:
     """The latest ratings, newest first (admins only)."""
     require_role(request, "admin")

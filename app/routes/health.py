@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.auth.policy import policy
 from app.db.migrate import pending
 from app.resources import worker_stopped
 from app.routes.deps import resources_of
@@ -14,10 +15,12 @@ log = logging.getLogger(__name__)
 DB_DOWN = "the database cannot be reached or did not answer in time; see the server log"
 
 
+@policy("public", authenticate=False)  # alive whatever the database does
 async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+@policy("public", authenticate=False)  # says itself what the database does
 async def readyz(request: Request) -> JSONResponse:
     try:
         async with resources_of(request).pool.acquire(timeout=5) as conn:

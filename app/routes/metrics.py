@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.auth.policy import policy
 from app.db import stats
 from app.errors import AppError
 from app.infra.metrics import CONTENT_TYPE_LATEST, render
@@ -42,6 +43,7 @@ def _allowed(request: Request, token: str | None) -> bool:
     return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
 
 
+@policy("public")  # its own check: private addresses or METRICS_TOKEN
 async def metrics(request: Request) -> Response:
     resources = resources_of(request)
     if not _allowed(request, resources.settings.metrics_token):

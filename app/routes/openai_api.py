@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.auth.access import readable_ids, readable_scope
+from app.auth.policy import policy
 from app.errors import BadRequest, NotFound
 from app.infra.admission import Ticket
 from app.infra.sse import EventStream
@@ -35,6 +36,7 @@ MAX_HISTORY_TURNS = 20
 MAX_HISTORY_CHARS = 20_000
 
 
+@policy("reader")
 async def list_models(request: Request) -> JSONResponse:
     readable = await readable_ids(request)
     names = protocol.model_names(await resources_of(request).answerer.collections(readable))
@@ -94,6 +96,7 @@ def _bounded(history: list[Turn]) -> list[Turn]:
     return kept[::-1]
 
 
+@policy("reader", limit="asks")
 async def chat_completions(request: Request) -> JSONResponse | EventStream:
     body = await read_json(request, limit=MAX_BODY_BYTES)
     model, scope, question, history, stream = parse_request(body)

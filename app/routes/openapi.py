@@ -17,6 +17,8 @@ from starlette.routing import Route
 from app import sources
 from app.auth.passwords import MAX_LENGTH as MAX_PASSWORD
 from app.auth.passwords import MIN_LENGTH as MIN_PASSWORD
+from app.auth.policy import policy
+from app.db import audit as audit_sql
 from app.db import sources as db_sources
 from app.db.collections import NAME
 from app.db.users import ROLES
@@ -33,7 +35,7 @@ from app.routes import (
     usage,
 )
 from app.routes import sources as routes_sources
-from app.routes.account import MAX_KEY_DAYS
+from app.routes.account import KEY_SCOPES, MAX_KEY_DAYS
 from app.routes.auth import MAX_EMAIL
 
 Schema = dict[str, Any]
@@ -167,6 +169,21 @@ KEY = obj(
     expires_at=WHEN,
     last_used_at=WHEN,
     revoked_at=WHEN,
+    scopes=array({"enum": list(KEY_SCOPES)}),
+)
+NULLABLE_TEXT: Schema = {"type": ["string", "null"]}
+NULLABLE_ID: Schema = {"type": ["integer", "null"]}
+AUDIT_EVENT = obj(
+    ("id", "at", "action", "actor", "address", "target", "details"),
+    id={"type": "integer"},
+    at={"type": "string", "format": "date-time"},
+    action={"enum": list(audit_sql.ACTIONS)},
+    actor_id={"type": ["string", "null"], "format": "uuid"},
+    actor=NULLABLE_TEXT,
+    address=NULLABLE_TEXT,
+    user_agent=NULLABLE_TEXT,
+    target=NULLABLE_TEXT,
+    details={"type": "object"},
 )
 TEXT_PART = obj(("type",), type={"const": "text"}, text=TEXT)
 MESSAGE = obj(
@@ -563,11 +580,17 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/api/auth/setup": {
         "post": op(
-            "The first admin, while the site has no user",
+            "The first admin, while the site has no user (outside local mode, with the "
+            "setup token printed in the log)",
             SIGNED_IN,
             (403, 413, 429),
             public=True,
-            requestBody=body(CREDENTIALS),
+            requestBody=body(
+                {
+                    **CREDENTIALS,
+                    "properties": {**CREDENTIALS["properties"], "setup_token": TEXT},
+                }
+            ),
         )
     },
     "/api/auth/signup": {
@@ -589,14 +612,15 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/api/account/password": {
         "post": op(
-            "Change one's password: ends every session",
-            ok(obj(("ok",), ok={"const": True})),
-            (403, 413),
+            "Change one's password: ends every session and revokes the API keys",
+            ok(obj(("ok",), ok={"const": True}, keys_revoked={"type": "integer"})),
+            (403, 413, 429),
             requestBody=body(
                 obj(
                     ("current_password", "new_password"),
                     current_password=TEXT,
                     new_password=PASSWORD,
+                    keep_api_keys={"type": "boolean"},
                 )
             ),
         )
@@ -613,7 +637,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                 },
                 201,
             ),
-            (413,),
+            (403, 413),
             requestBody=body(
                 obj(
                     name={"type": ["string", "null"], "maxLength": 100},
@@ -622,6 +646,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                         "minimum": 1,
                         "maximum": MAX_KEY_DAYS,
                     },
+                    scopes=array({"enum": list(KEY_SCOPES)}),
                 )
             ),
         ),
@@ -777,6 +802,20 @@ PATHS: dict[str, dict[str, Schema]] = {
             parameters=[path("id", {"type": "integer", "minimum": 1})],
         ),
     },
+    "/api/admin/audit": {
+        "get": op(
+            "Security events, newest first (admins)",
+            ok(obj(("events", "next_before"), events=array(AUDIT_EVENT), next_before=NULLABLE_ID)),
+            (403,),
+            parameters=[
+                query("actor", TEXT, "the actor's email"),
+                query("action", {"enum": list(audit_sql.ACTIONS)}),
+                query("since", TEXT, "an ISO date or time (UTC when it names no zone)"),
+                query("before", {"type": "integer"}, "an event id: older events (paging)"),
+                query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+            ],
+        )
+    },
 }
 
 ERROR = obj(
@@ -821,6 +860,7 @@ DOCUMENT_ROOT: Schema = {
 }
 
 
+@policy("public")
 async def openapi(request: Request) -> JSONResponse:
     return JSONResponse(DOCUMENT_ROOT)
 

@@ -5,6 +5,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from app.auth.policy import declare, policy
 from app.ingest import formats
 from app.routes.deps import resources_of
 from app.templating import STATIC_DIR, templates
@@ -28,14 +29,17 @@ def _page(request: Request, template: str, page: str) -> Response:
     )
 
 
+@policy("reader")
 async def index(request: Request) -> Response:
     return _page(request, "index.html", "chat")
 
 
+@policy("reader")
 async def documents(request: Request) -> Response:
     return _page(request, "documents.html", "documents")
 
 
+@policy("public")
 async def favicon(_request: Request) -> Response:
     # Browsers ask for /favicon.ico whatever the page says; answer with the SVG icon.
     return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
@@ -45,5 +49,5 @@ routes = [
     Route("/", index),
     Route("/documents", documents),
     Route("/favicon.ico", favicon),
-    Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    Mount("/static", declare(StaticFiles(directory=STATIC_DIR), "public"), name="static"),
 ]

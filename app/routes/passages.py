@@ -10,8 +10,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.auth.access import principal_of, require_document
+from app.auth.policy import policy
 from app.db import passages as passage_sql
 from app.errors import BadRequest, NotFound
+from app.infra.bounded import Bounded
 from app.ingest.formats import ocr
 from app.routes.deps import read_json, resources_of, whole_number
 from app.text.markdown import render
@@ -21,6 +23,7 @@ _WORD = re.compile(r"\w+")
 # Markdown heading lines a chunk starts with: the panel shows them as the heading path instead.
 _LEADING_HEADINGS = re.compile(r"\A(?:[ \t]*(?:#{1,6}[ \t][^\n]*)?\n)+")
 MAX_RENDER_CHARS = 100_000
+RENDERING = Bounded(2, 10.0, "the server is busy rendering other answers: try again shortly")
 
 
 def best_sentence(text: str, claim: str) -> tuple[int, int] | None:
@@ -44,6 +47,7 @@ def without_leading_headings(text: str) -> str:
     return text[lead.end() :] if lead and lead.end() < len(text) else text
 
 
+@policy("reader")
 async def get_passage(request: Request) -> JSONResponse:
     """GET /api/passages/{chunk_id}?cite=<the answer's sentence>: the passage and a highlight."""
     raw = request.path_params["id"]
@@ -83,6 +87,7 @@ async def get_passage(request: Request) -> JSONResponse:
     )
 
 
+@policy("reader")
 async def render_markdown(request: Request) -> JSONResponse:
     """POST {"text": ...}: the sanitised HTML of an answer (what the page shows at done)."""
     principal_of(request)  # signed-in users only
@@ -90,7 +95,9 @@ async def render_markdown(request: Request) -> JSONResponse:
     text = body.get("text") if isinstance(body, dict) else None
     if not isinstance(text, str) or len(text) > MAX_RENDER_CHARS:
         raise BadRequest(f'send {{"text": "..."}} of at most {MAX_RENDER_CHARS} characters')
-    return JSONResponse({"html": render(text)})
+    # Off the event loop, two at a time per process: hostile Markdown ("[" * 99000) costs
+    # seconds of CPU, which must not stop this worker answering everything else.
+    return JSONResponse({"html": await RENDERING.run(render, text)})
 
 
 routes = [

@@ -5,6 +5,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.auth.access import readable_scope
+from app.auth.policy import policy
 from app.errors import BadRequest
 from app.rag.retrieve import Scope
 from app.rag.retrieve import search as hybrid_search
@@ -14,6 +15,7 @@ MAX_K = 50
 MAX_QUERY_CHARS = 1000  # a search is a few words; longer only costs tokenizing and ranking
 
 
+@policy("reader", limit="searches")
 async def search(request: Request) -> JSONResponse:
     query = request.query_params.get("q", "").strip()
     if not query:

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from app.auth import tokens
 from app.auth.access import principal_of
 from app.auth.errors import Forbidden
+from app.auth.policy import policy
 from app.db import access as access_sql
 from app.db import passages as passage_sql
 from app.db import shares as share_sql
@@ -56,6 +57,7 @@ async def _options(request: Request) -> tuple[bool, int | None]:
     return public, days
 
 
+@policy("reader")
 async def create_share(request: Request) -> JSONResponse:
     conversation_id = parse_uuid(request.path_params["id"], "conversation")
     owner = principal_of(request)
@@ -88,6 +90,7 @@ def _link(row: Any) -> dict[str, Any]:
     }
 
 
+@policy("reader")
 async def list_shares(request: Request) -> JSONResponse:
     """The conversation's live links (their addresses are not kept: only their digests)."""
     conversation_id = parse_uuid(request.path_params["id"], "conversation")
@@ -99,6 +102,7 @@ async def list_shares(request: Request) -> JSONResponse:
     return JSONResponse({"links": [_link(r) for r in rows]})
 
 
+@policy("reader")
 async def revoke_shares(request: Request) -> Response:
     conversation_id = parse_uuid(request.path_params["id"], "conversation")
     owner = principal_of(request)
@@ -137,6 +141,8 @@ async def _sources(request: Request, messages: list[dict[str, Any]]) -> dict[int
     return seen
 
 
+# Public: the page decides itself (a public link needs no sign-in; others redirect).
+@policy("public", secrets=("token",))
 async def shared_page(request: Request) -> Response:
     token = request.path_params["token"]
     resources = resources_of(request)

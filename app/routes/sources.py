@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from app.auth.access import readable_ids, require, require_role
 from app.auth.errors import Forbidden
+from app.auth.policy import policy
 from app.db import access as access_sql
 from app.db import sources as source_sql
 from app.errors import BadRequest, Conflict, NotFound
@@ -25,6 +26,7 @@ NAME_RULE = "letters, digits, '.', '_' or '-', starting with a letter or digit, 
 MAX_EVERY_MINUTES = 525_600  # a year: the schema's bound
 
 
+@policy("editor")
 async def list_sources(request: Request) -> JSONResponse:
     principal = require_role(request, "editor")
     readable = None if principal.admin else await readable_ids(request)
@@ -33,6 +35,7 @@ async def list_sources(request: Request) -> JSONResponse:
     return JSONResponse({"sources": [source_sql.to_json(row) for row in rows]})
 
 
+@policy("editor")
 async def add_source(request: Request) -> JSONResponse:
     principal = require_role(request, "editor")
     body = await read_json(request)
@@ -94,6 +97,7 @@ async def _writable_source(request: Request, conn: Any) -> int:
     return source_id
 
 
+@policy("editor")
 async def sync_source(request: Request) -> JSONResponse:
     async with resources_of(request).pool.acquire() as conn, conn.transaction():
         source_id = await _writable_source(request, conn)
@@ -101,6 +105,7 @@ async def sync_source(request: Request) -> JSONResponse:
     return JSONResponse({"job_id": job_id, "already_running": running}, status_code=202)
 
 
+@policy("editor")
 async def change_source(request: Request) -> JSONResponse:
     """{"paused": true|false}: a paused source is synced only on demand."""
     body = await read_json(request)
@@ -114,6 +119,7 @@ async def change_source(request: Request) -> JSONResponse:
     return JSONResponse({"source": source_sql.to_json(row)})
 
 
+@policy("editor")
 async def delete_source(request: Request) -> Response:
     """Delete a source and the documents it brought."""
     async with resources_of(request).pool.acquire() as conn, conn.transaction():

@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.auth.access import require_role
+from app.auth.policy import policy
 from app.db import usage as usage_sql
 from app.routes.deps import resources_of, whole_number
 from app.templating import templates
@@ -21,10 +22,12 @@ async def _summary(request: Request) -> dict:
         return await usage_sql.summary(conn, days)
 
 
+@policy("admin")
 async def usage_json(request: Request) -> JSONResponse:
     return JSONResponse(await _summary(request))
 
 
+@policy("admin")
 async def usage_page(request: Request) -> Response:
     usage = await _summary(request)
     busiest = max((d["questions"] for d in usage["questions_per_day"]), default=0)

@@ -163,6 +163,8 @@ def expected(case: Case, world: World) -> int | str:
     ):
         return 200 if readable else 404
     if route == "DELETE /api/documents/{id}":
+        if actor == "reader":  # below the route's declared role: refused before any lookup
+            return 403
         return 204 if writable else 403 if readable else 404
     if route in ("POST /api/documents", "POST /api/collections"):
         if actor == "reader":

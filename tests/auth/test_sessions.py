@@ -9,6 +9,9 @@ from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 
 SITE = "http://testserver"
 
+# New passwords: 12 characters or more, not common (app/auth/passwords.py).
+BOSS, OTHER, NEWCOMER = "a boss passphrase", "b boss passphrase", "a person passphrase"
+
 
 def _cookie_header(response: httpx.Response) -> str:
     return next(v for k, v in response.headers.multi_items() if k == "set-cookie")
@@ -117,14 +120,14 @@ def test_first_visit_creates_the_admin_then_setup_is_closed(client, settings):
         assert "create the admin account" in client.get("/setup").text
         weak = client.post("/api/auth/setup", json={"email": "a@b.c", "password": "short"})
         assert weak.status_code == 400
-        made = client.post("/api/auth/setup", json={"email": "Boss@Site.org", "password": "a" * 9})
+        made = client.post("/api/auth/setup", json={"email": "Boss@Site.org", "password": BOSS})
         assert made.status_code == 200 and made.json()["user"]["role"] == "admin"
         assert client.get("/").status_code == 200  # signed in by the setup
         client.cookies.clear()
-        again = client.post("/api/auth/setup", json={"email": "x@y.z", "password": "b" * 9})
+        again = client.post("/api/auth/setup", json={"email": "x@y.z", "password": OTHER})
         assert again.status_code == 403
         assert client.get("/setup", follow_redirects=False).headers["location"] == "/login"
-        login = client.post("/api/auth/login", json={"email": "boss@site.ORG", "password": "a" * 9})
+        login = client.post("/api/auth/login", json={"email": "boss@site.ORG", "password": BOSS})
         assert login.status_code == 200
 
 
@@ -132,16 +135,20 @@ def test_sign_up_is_by_invitation_and_an_invitation_works_once(client):
     invitation = client.post("/api/admin/invitations", json={"role": "editor"}).json()
     assert invitation["url"].startswith(f"{SITE}/invite/")
     with acting_as(client, None):
-        uninvited = client.post("/api/auth/signup", json={"email": "u@x.org", "password": "p" * 9})
+        uninvited = client.post("/api/auth/signup", json={"email": "u@x.org", "password": NEWCOMER})
         assert uninvited.status_code == 403
         page = client.get(invitation["url"].removeprefix(SITE))
         assert page.status_code == 200 and "invited as editor" in page.text
-        body = {"email": "new@x.org", "password": "p" * 9, "token": invitation["token"]}
+        body = {
+            "email": "new@x.org",
+            "password": NEWCOMER,
+            "token": invitation["token"],
+        }
         assert client.post("/api/auth/signup", json=body).json()["user"]["role"] == "editor"
         client.cookies.clear()
         body["email"] = "second@x.org"
         assert client.post("/api/auth/signup", json=body).status_code == 404
-        duplicate = {"email": "NEW@x.org", "password": "p" * 9}
+        duplicate = {"email": "NEW@x.org", "password": NEWCOMER}
     users = client.get("/api/admin/users").json()["users"]
     assert [u["email"] for u in users if u["email"].lower() == "new@x.org"] == ["new@x.org"]
     assert duplicate  # a second account with the same email in another case is refused:
@@ -159,6 +166,6 @@ def test_open_sign_up_makes_readers(settings):
 
     with TestClient(Application(settings_with(settings, SIGNUP="open"))) as client:
         assert "Create an account" in client.get("/login").text
-        body = {"email": "walk-in@example.org", "password": "p" * 9}
+        body = {"email": "walk-in@example.org", "password": NEWCOMER}
         made = client.post("/api/auth/signup", json=body)
         assert made.status_code == 200 and made.json()["user"]["role"] == "reader"

@@ -61,6 +61,7 @@ def stack_env(url: str, directory: Path, upstream: str) -> dict[str, str]:
         "MAX_REQUESTS_JITTER": "0",
         "GRACEFUL_TIMEOUT": "30",
         "MAX_UPLOAD_MB": "1",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",  # required outside local mode
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",
         "METRICS_TOKEN": METRICS_TOKEN,

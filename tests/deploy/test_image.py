@@ -138,6 +138,7 @@ def test_the_image_migrates_serves_and_answers(image, tmp_path):
             "-e", "REDIS_URL=redis://127.0.0.1:6379/11",
             "-e", f"PORT={port}",
             "-e", "WEB_CONCURRENCY=1",
+            "-e", "ALLOWED_HOSTS=127.0.0.1,localhost",
             "-e", "LOG_FORMAT=json",
         ]  # fmt: skip
         run = ["run", "--network", "host", *env]

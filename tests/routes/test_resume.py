@@ -108,7 +108,8 @@ def web_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "app.asgi:application", "-c", "gunicorn.conf.py",
          "--bind", f"127.0.0.1:{port}", "--workers", "1", "--log-level", "warning"],
-        env={**os.environ, **env},
+        # ALLOWED_HOSTS: a web process outside local mode refuses to start without it.
+        env={**os.environ, "ALLOWED_HOSTS": "127.0.0.1,localhost", **env},
         cwd=ROOT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
