@@ -140,7 +140,8 @@ def test_signed_out_viewers_are_sent_to_sign_in_unless_public_links_are_allowed(
         with acting_as(public_site, None):
             page = public_site.get(_path(url))
             private = public_site.get(f"/api/conversations/{conversation}")
-    assert page.status_code == 200 and "22 percent" in page.text
+    # The answer as it was stored (its wording is the answerer's, not this test's business).
+    assert page.status_code == 200 and "The vault code is 4711" in page.text
     assert "to open the sources your account may read" in page.text
     assert "Polycrystalline panels are cheaper" not in page.text.split("Sources", 1)[1]
     assert private.status_code == 401
