@@ -14,7 +14,7 @@ from uuid import UUID
 from app.db import collections as collection_sql
 from app.db import unavailable
 from app.errors import AppError, BadRequest, NotFound
-from app.rag.retrieve import EVERYTHING, Scope
+from app.rag.retriever import EVERYTHING, Scope
 
 log = logging.getLogger(__name__)
 
