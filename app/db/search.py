@@ -31,6 +31,8 @@ class Tuning:
     # while (1 + cos)/(1 + best cos) spans about [0.6, 1] for real candidates, so 0.85 gives
     # both similar reach; docs/retrieval.md has the figures on every set.
     vector_share: float = 0.85
+    # A follow-up's earlier questions, against 1 for its own words (app.rag.followup).
+    context_weight: float = 0.3
     # HNSW candidates per pass; iterative scans continue past it when filters remove rows.
     ef_search: int = 50
 
@@ -52,10 +54,11 @@ terms AS (
     -- of chunks in that language; a follow-up's context (earlier questions) weighs less.
     SELECT language, lexeme, max(weight) AS weight
     FROM (SELECT language, t.lexeme, 1.0::float8 AS weight
-          FROM languages, unnest(to_tsvector(language::regconfig, :text)) t
+          FROM languages, unnest(to_tsvector(language::regconfig, cjk_bigrams(:text))) t
           UNION ALL
           SELECT language, t.lexeme, :context_weight::float8
-          FROM languages, unnest(to_tsvector(language::regconfig, :context)) t) AS analysed
+          FROM languages, unnest(to_tsvector(language::regconfig, cjk_bigrams(:context))) t
+         ) AS analysed
     GROUP BY language, lexeme
 ),
 stats AS (
@@ -250,7 +253,7 @@ async def candidates(
             """SELECT count(DISTINCT t.lexeme)
                FROM (SELECT DISTINCT unnest(languages) AS language FROM collections
                      WHERE id = ANY($2)) l,
-                    unnest(to_tsvector(l.language::regconfig, $1)) t""",
+                    unnest(to_tsvector(l.language::regconfig, cjk_bigrams($1))) t""",
             text,
             collection_ids,
         )

@@ -5,8 +5,8 @@ the collection. The earlier questions of the conversation say who "he" is, so th
 join the lexical search and their embedding the vector one, both at a lower weight than the
 question's own: a follow-up that changes the topic still ranks by its own words first, and
 a follow-up that points back is pulled toward the passages the conversation was about.
-The weight was chosen on tests/data/followups (docs/retrieval.md); no word lists are
-involved, so it holds in every language the lexical index analyses.
+The weight (Tuning.context_weight) is measured by bench/followups.py (docs/retrieval.md). No
+word lists are involved, so it holds in every language the lexical index analyses.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ from dataclasses import dataclass
 
 from app.llm.base import Turn
 
-# How many earlier questions of the conversation join a follow-up's search.
+# How many earlier questions of the conversation join a follow-up's search (their weight
+# is Tuning.context_weight).
 HISTORY_QUESTIONS = 2
-# Their terms' weight in BM25 and their embedding's in the query vector, against 1 for the
-# question's own.
-CONTEXT_WEIGHT = 0.3
 MAX_CONTEXT_CHARS = 1000  # a few questions; a pasted essay would drown the follow-up
 
 
@@ -36,8 +34,9 @@ class Followup:
         return f"{self.question} ({self.context})" if self.context else self.question
 
 
-def followup_of(question: str, history: Sequence[Turn], weight: float = CONTEXT_WEIGHT) -> Followup:
-    """The question with the earlier user questions of `history` (oldest first) as context."""
+def followup_of(question: str, history: Sequence[Turn], weight: float) -> Followup:
+    """The question with the earlier user questions of `history` (oldest first) as context,
+    at `weight` against the question's 1."""
     earlier = [t.content.strip() for t in history if t.role == "user" and t.content.strip()]
     earlier = [q for q in earlier[-HISTORY_QUESTIONS:] if q != question.strip()]
     context = " ".join(earlier)[-MAX_CONTEXT_CHARS:]

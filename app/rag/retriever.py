@@ -133,7 +133,7 @@ class Retriever:
         `history`, the earlier questions' terms join the search at a lower weight."""
         async with self.pool.acquire() as conn:
             collections = await resolve_scope(conn, scope)
-        followup = followup_of(question, history)
+        followup = followup_of(question, history, self.tuning.context_weight)
         reranking = self.reranker is not None and mode == "hybrid"
         depth = max(k, self.rerank_candidates) if reranking else k
         # The embedder's name too: after a model change (reindex), a shared cache must not

@@ -30,9 +30,7 @@ async def test_a_burst_of_the_same_question_is_embedded_once(settings):
     cache = MemoryCache()
     retriever = Retriever(pool, embedder, cache)  # type: ignore[arg-type]
     try:
-        results = await asyncio.gather(
-            *(retriever.retrieve("green tea") for _ in range(20))
-        )
+        results = await asyncio.gather(*(retriever.retrieve("green tea") for _ in range(20)))
     finally:
         await pool.close()
     assert embedder.calls == 1
