@@ -55,3 +55,12 @@ def test_issue_a_cjk_word_inside_a_sentence_is_found(client, query, expected):
     assert response.status_code == 200, response.text
     results = response.json()["results"]
     assert results and titles[results[0]["document_id"]] == expected, (query, results)
+
+
+def test_issue_chinese_the_detector_is_unsure_of_is_still_indexed_as_cjk():
+    from app.text.language import text_search_config
+
+    # py3langid gave this 'zh' at 0.80, under its threshold: it was indexed as English.
+    text = "《战国无双3》是由光荣和ω-force开发的战国无双系列的正统第三续作。本作以三大故事为主轴"
+    assert text_search_config(text) == "simple"
+    assert text_search_config("The lighthouse keeper climbs the stairs every evening.") == "english"
