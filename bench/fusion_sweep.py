@@ -73,18 +73,19 @@ async def sweep(directories: list[Path], shares: list[float]) -> dict[str, dict[
                     with open(Path(dump) / f"{dataset.name}.pkl", "wb") as handle:
                         pickle.dump((ids, found, covers, doc, dataset.qrels), handle)
                 scores: dict[str, list[float]] = {}
-
-                def score(name: str, query_id: str, chunks: list[int]) -> None:
-                    ranked = dedupe([doc[c] for c in chunks])
-                    scores.setdefault(name, []).append(ndcg_at(ranked, dataset.qrels[query_id], 10))
-
                 for query_id, candidates in zip(ids, found, strict=True):
                     covers = readable_by(scripts, dataset.queries[query_id])
-                    score("lexical", query_id, [c for c, _, _ in candidates.lexical])
-                    score("vector", query_id, [c for c, _ in candidates.vector])
+                    runs = {
+                        "lexical": [c for c, _, _ in candidates.lexical],
+                        "vector": [c for c, _ in candidates.vector],
+                    }
                     for share in shares:
                         fused = fuse(candidates, vector_covers=covers, vector_share=share)
-                        score(f"hybrid@{share}", query_id, [c for c, _ in fused.ranked[:10]])
+                        runs[f"hybrid@{share}"] = [c for c, _ in fused.ranked[:10]]
+                    for name, chunks in runs.items():
+                        ranked = dedupe([doc[c] for c in chunks])
+                        relevant = dataset.qrels[query_id]
+                        scores.setdefault(name, []).append(ndcg_at(ranked, relevant, 10))
                 report[dataset.name] = {name: _mean(v) for name, v in scores.items()}
                 print(dataset.name, json.dumps(report[dataset.name]), flush=True)
         finally:
