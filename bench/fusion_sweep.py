@@ -63,8 +63,12 @@ async def sweep(directories: list[Path], shares: list[float]) -> dict[str, dict[
                     doc = {r["id"]: r["beir_id"] for r in rows}
                     found = [
                         await search_sql.candidates(
-                            conn, text=dataset.queries[q], embedding=v,
-                            collection_ids=[collection_id], document_ids=None, limit=10,
+                            conn,
+                            text=dataset.queries[q],
+                            embedding=v,
+                            collection_ids=[collection_id],
+                            document_ids=None,
+                            limit=10,
                         )  # fmt: skip
                         for q, v in zip(ids, vectors, strict=True)
                     ]
