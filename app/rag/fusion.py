@@ -15,10 +15,6 @@ the same credit whatever the scores behind it. Here each query's rankings are ju
   (1 + cos) / (1 + best cos), so a model that puts its candidates at near-equal similarity
   (noise, or near-identical texts) moves the sum little, and one that separates them moves
   it much;
-- separation: each ranking's share is scaled by how far its 10th candidate falls below its
-  best on that scale. A ranking that sets a few chunks clearly apart (a rare exact term; an
-  embedding that recognises the topic) is trusted more for this query than one that finds
-  many near-equal chunks (common words; a model reading a language it barely knows);
 - agreement: a chunk both rankings put high gets both contributions.
 
 A chunk missing from one ranking's candidates gets the bound that ranking implies: the
@@ -36,11 +32,6 @@ from app.db.search import DEFAULT_TUNING, Candidates
 # spans about [0.6, 1] for real candidates, so 0.85 gives both similar reach. 0.80-0.85
 # meet the goal on every evaluation set (docs/retrieval.md); it is not tuned per set.
 VECTOR_SHARE = 0.85
-
-
-# The rank whose score, against the best, measures a ranking's separation: the page of
-# results people see.
-SEPARATION_AT = 10
 
 
 @dataclass(frozen=True)
@@ -73,17 +64,7 @@ def fuse(
     best_vector = vector[0][1]
     vector_norm = {c: (1 + s) / (1 + best_vector) for c, s in vector}
     vector_missing = (1 + vector[-1][1]) / (1 + best_vector)
-    lexical_drop = 1 - (lexical_norm[lexical[SEPARATION_AT - 1][0]]
-                        if len(lexical) >= SEPARATION_AT else lexical_missing)  # fmt: skip
-    vector_drop = 1 - (vector_norm[vector[SEPARATION_AT - 1][0]]
-                       if len(vector) >= SEPARATION_AT else vector_missing)  # fmt: skip
-    lexical_weight = (1 - vector_share) * lexical_drop
-    vector_weight = vector_share * vector_drop
-    total = lexical_weight + vector_weight
-    if total > 0:
-        lexical_weight, vector_weight = lexical_weight / total, vector_weight / total
-    else:  # both rankings flat over their first ten: the shares alone
-        lexical_weight, vector_weight = 1 - vector_share, vector_share
+    lexical_weight, vector_weight = 1 - vector_share, vector_share
     scores = {
         chunk: lexical_weight * lexical_norm.get(chunk, lexical_missing)
         + vector_weight * vector_norm.get(chunk, vector_missing)

@@ -61,14 +61,3 @@ def test_an_english_model_cannot_read_arabic_but_reads_french_and_tokens():
     assert readable_by(latin, "doc10x") and readable_by(latin, "1099")
     assert readable_by(None, "ما هي عاصمة مصر")  # a model of unknown languages is trusted
 
-
-def test_a_flat_lexical_ranking_does_not_outvote_a_separated_vector_ranking():
-    # Common words: fifty chunks at near-equal BM25. The embedding sets one chunk (99, not
-    # among them) apart from its tenth. Fixed shares (0.15 : 0.85) put the lexical first
-    # first; each ranking's separation over its first ten decides for this query.
-    lexical = [(i, 10.0 - i * 0.02, 1) for i in range(1, 51)]
-    vector = [(99, 0.62), (1, 0.60)] + [(100 + i, 0.45 - i * 0.02) for i in range(1, 49)]
-    candidates = Candidates(lexical=lexical, vector=vector, terms=2, terms_found=2)
-    fused = fuse(candidates)
-    assert fused.ranked[0][0] == 99 and fused.choice == "vector"
-    assert fused.vector_weight > 0.9
