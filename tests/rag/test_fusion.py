@@ -60,4 +60,3 @@ def test_an_english_model_cannot_read_arabic_but_reads_french_and_tokens():
     assert readable_by(latin, "présomption d'innocence")
     assert readable_by(latin, "doc10x") and readable_by(latin, "1099")
     assert readable_by(None, "ما هي عاصمة مصر")  # a model of unknown languages is trusted
-
