@@ -66,8 +66,14 @@ stats AS (
            greatest(sum(total_length), 1)::float8 / greatest(sum(chunk_count), 1) AS avgdl
     FROM collections WHERE id = ANY(:collections)
 ),
+language_sizes AS (
+    -- N and avgdl per language, as df is counted per language (migration 0016).
+    SELECT language, greatest(sum(chunk_count), 1)::float8 AS n,
+           greatest(sum(total_length), 1)::float8 / greatest(sum(chunk_count), 1) AS avgdl
+    FROM collection_languages WHERE collection_id = ANY(:collections) GROUP BY language
+),
 matches AS (
-    SELECT p.chunk_id, p.lexeme, p.tf, p.dl, terms.weight,
+    SELECT p.chunk_id, p.lexeme, p.tf, p.dl, p.language, terms.weight,
            count(*) OVER (PARTITION BY p.language, p.lexeme) AS df
     FROM terms JOIN postings p ON p.lexeme = terms.lexeme AND p.collection_id = ANY(:collections)
                               AND p.language = terms.language
@@ -76,10 +82,11 @@ lexical AS (
     SELECT chunk_id AS id, score, matched, row_number() OVER (ORDER BY score DESC, chunk_id) AS r
     FROM (
         SELECT m.chunk_id, count(*) AS matched,
-               sum(m.weight * ln(1 + (s.n - m.df + 0.5) / (m.df + 0.5))
-                   * m.tf / (m.tf + :k1::float8 * (1 - :b::float8 + :b::float8 * m.dl / s.avgdl)))
+               sum(m.weight * ln(1 + (coalesce(ls.n, s.n) - m.df + 0.5) / (m.df + 0.5))
+                   * m.tf / (m.tf + :k1::float8
+                             * (1 - :b::float8 + :b::float8 * m.dl / coalesce(ls.avgdl, s.avgdl))))
                    AS score
-        FROM matches m, stats s
+        FROM matches m CROSS JOIN stats s LEFT JOIN language_sizes ls ON ls.language = m.language
         WHERE :documents::uuid[] IS NULL
            OR m.chunk_id IN (SELECT id FROM chunks WHERE document_id = ANY(:documents))
         GROUP BY m.chunk_id
