@@ -214,6 +214,7 @@ async def migrate_command(settings: Settings) -> int:
 async def eval_command(settings: Settings, dataset_dir: Path, tuning: Tuning, as_json: bool) -> int:
     from app.db.embedded import stop_embedded
     from app.db.pool import create_pool
+    from app.db.search import apply_session_settings
     from app.embedders import load_embedder
     from app.eval.dataset import load_dataset
     from app.eval.run import evaluate, format_table
@@ -228,7 +229,10 @@ async def eval_command(settings: Settings, dataset_dir: Path, tuning: Tuning, as
     dsn, server = database_url(settings)
     try:
         await run_migrations(dsn)
-        pool = await create_pool(dsn)
+        # One connection, so the tuning's HNSW settings hold for every search.
+        pool = await create_pool(dsn, min_size=1, max_size=1)
+        async with pool.acquire() as conn:
+            await apply_session_settings(conn, tuning)
         embedder = await load_embedder(settings)
         reranker = await load_reranker(settings)
         try:

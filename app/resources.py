@@ -25,6 +25,7 @@ from app.ingest.events import DocumentEvents
 from app.ingest.reindex import check_model as check_embedding_model
 from app.llm import LLM, load_llm
 from app.rag.answer import Answerer
+from app.rag.retriever import Retriever
 from app.rag.stream_log import StreamWriter
 from app.rerankers import Reranker, load_reranker
 
@@ -40,6 +41,7 @@ class Resources:
     cache: Cache
     llm: LLM
     stream_writer: StreamWriter  # answer streams' events, kept for resume
+    retriever: Retriever  # the one ranking /api/search, answers and eval share
     answerer: Answerer  # the answer service every transport (SSE, WebSocket, /v1) uses
     embedded_server: Any = None
     worker_task: asyncio.Task[None] | None = None
@@ -111,6 +113,9 @@ async def startup(
     cache = open_cache(cache_url(settings))
     llm = load_llm(settings)
     reranker = await load_reranker(settings)
+    retriever = Retriever(
+        pool, embedder, cache, reranker, rerank_candidates=settings.rerank_candidates
+    )
     resources = Resources(
         settings,
         pool,
@@ -119,9 +124,8 @@ async def startup(
         cache=cache,
         llm=llm,
         stream_writer=StreamWriter(open_stream_log(stream_log_url(settings), pool)),
-        answerer=Answerer(
-            pool, embedder, llm, cache, reranker, rerank_candidates=settings.rerank_candidates
-        ),
+        retriever=retriever,
+        answerer=Answerer(pool, embedder, llm, retriever),
         embedded_server=server,
         document_events=DocumentEvents(pool),
         reranker=reranker,

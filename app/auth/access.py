@@ -17,7 +17,7 @@ from app.auth.principal import Principal
 from app.db import access as access_sql
 from app.db import conversations as conversation_sql
 from app.errors import NotFound
-from app.rag.retrieve import Scope
+from app.rag.retriever import Scope
 
 ROLE_RANK = {"reader": 0, "editor": 1, "admin": 2}
 

@@ -113,9 +113,11 @@ async def messages(conn: asyncpg.Connection, conversation_id: UUID) -> list[asyn
 async def recent_messages(
     conn: asyncpg.Connection, conversation_id: UUID, limit: int
 ) -> list[asyncpg.Record]:
-    """The last `limit` messages, oldest first."""
+    """The last `limit` messages, oldest first; interrupted answers are left out (a cut
+    answer is no context for the next question, and a retry would repeat it)."""
     rows = await conn.fetch(
-        """SELECT role, content FROM messages WHERE conversation_id = $1
+        """SELECT role, content FROM messages
+           WHERE conversation_id = $1 AND status <> 'interrupted'
            ORDER BY created_at DESC, id DESC LIMIT $2""",
         conversation_id,
         limit,

@@ -1,6 +1,7 @@
-"""Search SQL: BM25 over the postings table, pgvector HNSW, and their reciprocal rank fusion.
+"""Search SQL: BM25 over the postings table and pgvector HNSW.
 
-The three modes share their CTEs; `eval` scores each mode on its own, the app uses `hybrid`.
+Each ranking alone (`search`), or both rankings' candidates in one round trip (`candidates`)
+for app.rag.fusion; app.rag.retriever is the one caller.
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ from uuid import UUID
 import asyncpg
 import numpy as np
 
-# "hybrid" is the fixed-weight reciprocal rank fusion in SQL; the app fuses per query with
-# app.rag.fusion over `candidates`, and keeps this one as the eval's reference ("rrf").
-Mode = Literal["lexical", "vector", "hybrid"]
+Mode = Literal["lexical", "vector"]
 
 
 @dataclass(frozen=True)
@@ -28,11 +27,12 @@ class Tuning:
     # 0.8008, 50 gives 0.7998, 40 0.7972 < vector alone); equal to ef_search, the HNSW scan
     # needs one pass (SQL p50 at 100k chunks: 76 ms with 100 candidates and ef_search 40).
     candidates: int = 50
-    # Weighted reciprocal rank fusion: weight / (rrf_k + rank). Chosen on msmarco (nDCG@10
-    # 0.7998 against 0.7977 for vector alone), confirmed on business-reports: see docs/.
-    rrf_k: float = 10.0
-    lexical_weight: float = 1.0
-    vector_weight: float = 2.0
+    # The vector side's share of the fused score (app.rag.fusion). BM25/best spans [0, 1]
+    # while (1 + cos)/(1 + best cos) spans about [0.6, 1] for real candidates, so 0.85 gives
+    # both similar reach; docs/retrieval.md has the figures on every set.
+    vector_share: float = 0.85
+    # A follow-up's earlier questions, against 1 for its own words (app.rag.followup).
+    context_weight: float = 0.3
     # HNSW candidates per pass; iterative scans continue past it when filters remove rows.
     ef_search: int = 50
 
@@ -51,17 +51,29 @@ languages AS (
 ),
 terms AS (
     -- The query analysed in each language of the scope, each analysis matching the postings
-    -- of chunks in that language.
-    SELECT DISTINCT language, t.lexeme
-    FROM languages, unnest(to_tsvector(language::regconfig, :text)) t
+    -- of chunks in that language; a follow-up's context (earlier questions) weighs less.
+    SELECT language, lexeme, max(weight) AS weight
+    FROM (SELECT language, t.lexeme, 1.0::float8 AS weight
+          FROM languages, unnest(to_tsvector(language::regconfig, cjk_bigrams(:text))) t
+          UNION ALL
+          SELECT language, t.lexeme, :context_weight::float8
+          FROM languages, unnest(to_tsvector(language::regconfig, cjk_bigrams(:context))) t
+         ) AS analysed
+    GROUP BY language, lexeme
 ),
 stats AS (
     SELECT greatest(sum(chunk_count), 1)::float8 AS n,
            greatest(sum(total_length), 1)::float8 / greatest(sum(chunk_count), 1) AS avgdl
     FROM collections WHERE id = ANY(:collections)
 ),
+language_sizes AS (
+    -- N and avgdl per language, as df is counted per language (migration 0016).
+    SELECT language, greatest(sum(chunk_count), 1)::float8 AS n,
+           greatest(sum(total_length), 1)::float8 / greatest(sum(chunk_count), 1) AS avgdl
+    FROM collection_languages WHERE collection_id = ANY(:collections) GROUP BY language
+),
 matches AS (
-    SELECT p.chunk_id, p.lexeme, p.tf, p.dl,
+    SELECT p.chunk_id, p.lexeme, p.tf, p.dl, p.language, terms.weight,
            count(*) OVER (PARTITION BY p.language, p.lexeme) AS df
     FROM terms JOIN postings p ON p.lexeme = terms.lexeme AND p.collection_id = ANY(:collections)
                               AND p.language = terms.language
@@ -70,10 +82,11 @@ lexical AS (
     SELECT chunk_id AS id, score, matched, row_number() OVER (ORDER BY score DESC, chunk_id) AS r
     FROM (
         SELECT m.chunk_id, count(*) AS matched,
-               sum(ln(1 + (s.n - m.df + 0.5) / (m.df + 0.5))
-                   * m.tf / (m.tf + :k1::float8 * (1 - :b::float8 + :b::float8 * m.dl / s.avgdl)))
+               sum(m.weight * ln(1 + (coalesce(ls.n, s.n) - m.df + 0.5) / (m.df + 0.5))
+                   * m.tf / (m.tf + :k1::float8
+                             * (1 - :b::float8 + :b::float8 * m.dl / coalesce(ls.avgdl, s.avgdl))))
                    AS score
-        FROM matches m, stats s
+        FROM matches m CROSS JOIN stats s LEFT JOIN language_sizes ls ON ls.language = m.language
         WHERE :documents::uuid[] IS NULL
            OR m.chunk_id IN (SELECT id FROM chunks WHERE document_id = ANY(:documents))
         GROUP BY m.chunk_id
@@ -95,14 +108,6 @@ vector AS (
     ) AS nearest
 )"""
 
-_FUSED = """
-fused AS (
-    SELECT id, sum(weight / (:rrf_k::float8 + r)) AS score
-    FROM (SELECT id, r, :lexical_weight::float8 AS weight FROM lexical
-          UNION ALL
-          SELECT id, r, :vector_weight::float8 FROM vector) AS ranks
-    GROUP BY id
-)"""
 
 _RESULT = """
 SELECT c.id AS chunk_id, c.document_id, d.title, c.text, c.page, c.heading_path,
@@ -123,7 +128,6 @@ SELECT id AS chunk_id, score::float8 AS score FROM {source} ORDER BY score DESC,
 _CTES = {
     "lexical": ("WITH" + _LEXICAL, "lexical"),
     "vector": ("WITH" + _VECTOR, "vector"),
-    "hybrid": ("WITH" + _LEXICAL + "," + _VECTOR + "," + _FUSED, "fused"),
 }
 _SQL = {mode: ctes + _RESULT.format(source=source) for mode, (ctes, source) in _CTES.items()}
 _SQL_IDS = {mode: ctes + _IDS.format(source=source) for mode, (ctes, source) in _CTES.items()}
@@ -185,9 +189,12 @@ async def search(
     limit: int,
     tuning: Tuning = DEFAULT_TUNING,
     ids_only: bool = False,
+    context: str = "",
+    context_weight: float = 0.0,
 ) -> list[asyncpg.Record]:
     """The best `limit` chunks of the given collections (and documents) for a query:
-    with text, title and snippet, or only (chunk_id, score) when `ids_only`."""
+    with text, title and snippet, or only (chunk_id, score) when `ids_only`. The terms of
+    `context` (a follow-up's earlier questions) count `context_weight` times as much."""
     sql, names = (_PREPARED_IDS if ids_only else _PREPARED)[mode]
     values: dict[str, Any] = {
         "text": text,
@@ -198,9 +205,8 @@ async def search(
         "candidates": max(tuning.candidates, limit),
         "k1": tuning.k1,
         "b": tuning.b,
-        "rrf_k": tuning.rrf_k,
-        "lexical_weight": tuning.lexical_weight,
-        "vector_weight": tuning.vector_weight,
+        "context": context,
+        "context_weight": context_weight,
     }
     return await conn.fetch(sql, *(values[name] for name in names))
 
@@ -224,8 +230,11 @@ async def candidates(
     document_ids: list[UUID] | None,
     limit: int,
     tuning: Tuning = DEFAULT_TUNING,
+    context: str = "",
+    context_weight: float = 0.0,
 ) -> Candidates:
-    """Both rankings' candidates in one round trip, for fusion outside SQL."""
+    """Both rankings' candidates in one round trip, for fusion outside SQL (`context` as in
+    `search`)."""
     sql, names = _PREPARED_CANDIDATES
     values: dict[str, Any] = {
         "text": text,
@@ -235,6 +244,8 @@ async def candidates(
         "candidates": max(tuning.candidates, limit),
         "k1": tuning.k1,
         "b": tuning.b,
+        "context": context,
+        "context_weight": context_weight,
     }
     rows = await conn.fetch(sql, *(values[name] for name in names))
     lexical = [(r["chunk_id"], r["score"], r["matched"]) for r in rows if r["side"] == "lexical"]
@@ -249,7 +260,7 @@ async def candidates(
             """SELECT count(DISTINCT t.lexeme)
                FROM (SELECT DISTINCT unnest(languages) AS language FROM collections
                      WHERE id = ANY($2)) l,
-                    unnest(to_tsvector(l.language::regconfig, $1)) t""",
+                    unnest(to_tsvector(l.language::regconfig, cjk_bigrams($1))) t""",
             text,
             collection_ids,
         )

@@ -24,7 +24,7 @@ from app.eval.squad import Article, Question, as_corpus, contains, sample, token
 from app.llm import LLM, Passage
 from app.llm.extractive import MIN_SHARED_TERMS, ExtractiveLLM, choose
 from app.rag.answer import Answerer, Ask
-from app.rag.retrieve import Scope
+from app.rag.retriever import Scope
 
 _CITED = re.compile(r"\[(\d+)\]")
 FLOORS = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8)

@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from app.eval.dataset import Dataset
+from app.text.cjk import cjk_bigrams
 
 # bm25s's stopword lists, by the PostgreSQL configuration of the same language.
 STOPWORDS = {
@@ -20,15 +21,18 @@ def bm25_runs(
     dataset: Dataset, depth: int = 100, language: str = "english"
 ) -> tuple[dict[str, list[str]], list[float]]:
     """bm25s with the standard analysis of the corpus's language (stopwords where bm25s has
-    a list, the Snowball stemmer; `simple` means neither)."""
+    a list, the Snowball stemmer; `simple` means neither, and keeps one-letter words as
+    Postgres does), over CJK bigrams as the index has them (app.text.cjk)."""
     import bm25s
     import Stemmer
 
     stemmer = None if language == "simple" else Stemmer.Stemmer(language)
     stopwords = STOPWORDS.get(language)
+    pattern = r"(?u)\b\w+\b" if language == "simple" else r"(?u)\b\w\w+\b"
     doc_ids = list(dataset.corpus)
     tokens = bm25s.tokenize(
-        [dataset.document_text(d) for d in doc_ids],
+        [cjk_bigrams(dataset.document_text(d)) for d in doc_ids],
+        token_pattern=pattern,
         stopwords=stopwords,
         stemmer=stemmer,
         show_progress=False,
@@ -40,8 +44,9 @@ def bm25_runs(
         started = time.perf_counter()
         # As strings, so they are looked up in the index's vocabulary.
         query = bm25s.tokenize(
-            text, stopwords=stopwords, stemmer=stemmer, show_progress=False, return_ids=False
-        )
+            cjk_bigrams(text), token_pattern=pattern, stopwords=stopwords, stemmer=stemmer,
+            show_progress=False, return_ids=False,
+        )  # fmt: skip
         if not query[0]:
             runs[query_id] = []
             continue

@@ -1,16 +1,22 @@
-"""Score lexical, vector and hybrid search against BM25 and exact dense baselines."""
+"""Score lexical, vector and hybrid search against BM25 and exact dense baselines.
+
+Every mode is ranked by app.rag.retriever's `Retriever.retrieve`, the call /api/search and
+answers make: eval measures what users get, not a copy of it.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import sys
 import time
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import asyncpg
 import numpy as np
 
+from app.backends.cache import MemoryCache
 from app.db import collections as collection_sql
 from app.db import documents as document_sql
 from app.db import search as search_sql
@@ -20,9 +26,9 @@ from app.eval.baselines import bm25_runs, dense_runs
 from app.eval.dataset import Dataset
 from app.eval.metrics import dedupe, summarize
 from app.ingest.chunk import OVERLAP_TOKENS, Chunk, chunk_text
-from app.rag.fusion import fuse
+from app.rag.retriever import Mode, Retriever, Scope
 from app.rerankers import Reranker
-from app.text.language import readable_by, text_search_config
+from app.text.language import text_search_config
 
 DEPTH = 100
 BATCH = 256
@@ -120,8 +126,10 @@ async def evaluate(
         )
     chunk_doc = {row["id"]: row["beir_id"] for row in stored}
     query_ids = list(dataset.queries)
-    vectors = await embedder.embed([dataset.queries[q] for q in query_ids])
-    query_vectors = dict(zip(query_ids, vectors, strict=True))
+    # Query embeddings in batches, into the retriever's cache: every mode then finds them.
+    retriever = Retriever(pool, embedder, MemoryCache(), tuning=tuning)
+    await retriever.warm([dataset.queries[q] for q in query_ids])
+    scope = Scope(collection_name(dataset))
 
     results: dict[str, Any] = {
         "dataset": dataset.name,
@@ -130,39 +138,17 @@ async def evaluate(
         "queries": len(query_ids),
         "tuning": asdict(tuning),
     }
-    collections = [collection_id]
-    for method, mode in (("lexical", "lexical"), ("vector", "vector"), ("rrf", "hybrid")):
-        # @10 metrics and latency as users get them (k=10); Recall@100 from a depth-100 run.
-        top10, deep, latencies = {}, {}, []
-        async with pool.acquire() as conn:
-            await search_sql.apply_session_settings(conn, tuning)
-            for query_id in query_ids:
-                for limit, runs in ((10, top10), (DEPTH, deep)):
-                    started = time.perf_counter()
-                    rows = await search_sql.search(
-                        conn,
-                        mode=mode,
-                        text=dataset.queries[query_id],
-                        embedding=query_vectors[query_id],
-                        collection_ids=collections,
-                        document_ids=None,
-                        limit=limit,
-                        tuning=tuning,
-                        ids_only=True,
-                    )
-                    if limit == 10:
-                        latencies.append((time.perf_counter() - started) * 1000)
-                    runs[query_id] = dedupe([chunk_doc[row["chunk_id"]] for row in rows])
-        results[method] = summarize(top10, dataset.qrels, latencies)
-        results[method]["recall@100"] = summarize(deep, dataset.qrels, latencies)["recall@100"]
-    results["hybrid"], results["choices"] = await _adaptive(
-        pool, embedder, dataset, query_vectors, collections, chunk_doc, tuning
-    )
+    for mode in ("lexical", "vector", "hybrid"):
+        run = await ranked(retriever, dataset, scope, mode, chunk_doc)
+        results[mode] = run.metrics(dataset)
+        if mode == "hybrid":
+            results["choices"] = run.choices
     if reranker is not None:
-        results["reranked"] = await _reranked(
-            pool, embedder, dataset, query_vectors, collections, chunk_doc, tuning, reranker,
-            rerank_candidates,
-        )  # fmt: skip
+        timed = _Timed(reranker)
+        reranking = replace(retriever, reranker=timed, rerank_candidates=rerank_candidates)
+        run = await ranked(reranking, dataset, scope, "hybrid", chunk_doc, deep=False)
+        results["reranked"] = run.metrics(dataset)
+        results["reranked"]["rerank_p50_ms"] = round(float(np.percentile(timed.costs, 50)), 2)
     async with pool.acquire() as conn:
         # The baseline analyses text as the corpus's most common chunk language.
         language = await conn.fetchval(
@@ -175,99 +161,75 @@ async def evaluate(
     results["bm25"] = summarize(runs, dataset.qrels, latencies)
     matrix = np.stack([row["embedding"].to_numpy() for row in stored]).astype(np.float32)
     chunk_docs = [row["beir_id"] for row in stored]
-    runs, latencies = dense_runs(chunk_docs, matrix, query_vectors, DEPTH)
+    vectors = {q: await retriever.embed(dataset.queries[q]) for q in query_ids}  # cached
+    runs, latencies = dense_runs(chunk_docs, matrix, vectors, DEPTH)
     results["dense"] = summarize(runs, dataset.qrels, latencies)
     return results
 
 
-async def _adaptive(
-    pool: asyncpg.Pool,
-    embedder: Embedder,
+@dataclass
+class Run:
+    """One method's document rankings: at k = 10 (timed, as users search) and at DEPTH."""
+
+    top10: dict[str, list[str]] = field(default_factory=dict)
+    deep: dict[str, list[str]] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    choices: dict[str, int] = field(default_factory=dict)  # fusion's, at k = 10
+
+    def metrics(self, dataset: Dataset) -> dict[str, float]:
+        metrics = summarize(self.top10, dataset.qrels, self.latencies)
+        deep = self.deep or self.top10  # (reranked: R@100 is R@10)
+        metrics["recall@100"] = summarize(deep, dataset.qrels, self.latencies)["recall@100"]
+        return metrics
+
+
+async def ranked(
+    retriever: Retriever,
     dataset: Dataset,
-    query_vectors: dict[str, np.ndarray],
-    collections: list[int],
+    scope: Scope,
+    mode: Mode,
     chunk_doc: dict[int, str],
-    tuning: search_sql.Tuning,
-) -> tuple[dict[str, float], dict[str, Any]]:
-    """The app's hybrid search (both rankings' candidates, fused per query), and how often
-    each evidence decided."""
-    top10, deep, latencies = {}, {}, []
-    choices: dict[str, int] = {}
-    weights: list[tuple[float, float]] = []
-    scripts = getattr(embedder, "scripts", None)
-    async with pool.acquire() as conn:
-        await search_sql.apply_session_settings(conn, tuning)
-        for query_id, text in dataset.queries.items():
-            for limit, runs in ((10, top10), (DEPTH, deep)):
-                started = time.perf_counter()
-                candidates = await search_sql.candidates(
-                    conn,
-                    text=text,
-                    embedding=query_vectors[query_id],
-                    collection_ids=collections,
-                    document_ids=None,
-                    limit=limit,
-                    tuning=tuning,
-                )
-                fused = fuse(
-                    candidates,
-                    vector_covers=readable_by(scripts, text),
-                    limit=max(tuning.candidates, limit),
-                )
-                if limit == 10:
-                    latencies.append((time.perf_counter() - started) * 1000)
-                    choices[fused.choice] = choices.get(fused.choice, 0) + 1
-                    weights.append((fused.lexical_weight, fused.vector_weight))
-                runs[query_id] = dedupe([chunk_doc[c] for c, _ in fused.ranked[:limit]])
-    metrics = summarize(top10, dataset.qrels, latencies)
-    metrics["recall@100"] = summarize(deep, dataset.qrels, latencies)["recall@100"]
-    mean = np.mean(weights, axis=0) if weights else np.zeros(2)
-    summary = {
-        **choices,
-        "mean_lexical_weight": round(float(mean[0]), 3),
-        "mean_vector_weight": round(float(mean[1]), 3),
-    }
-    return metrics, summary
+    *,
+    deep: bool = True,
+) -> Run:
+    """Each judged query's ranked documents as `Retriever.retrieve` returns them."""
+    run = Run()
+    for query_id, text in dataset.queries.items():
+        started = time.perf_counter()
+        retrieval = await retriever.retrieve(text, scope=scope, k=10, mode=mode)
+        run.latencies.append((time.perf_counter() - started) * 1000)
+        run.top10[query_id] = dedupe([chunk_doc[p.chunk_id] for p in retrieval.passages])
+        if retrieval.choice:
+            run.choices[retrieval.choice] = run.choices.get(retrieval.choice, 0) + 1
+        if deep:
+            retrieval = await retriever.retrieve(text, scope=scope, k=DEPTH, mode=mode)
+            run.deep[query_id] = dedupe([chunk_doc[p.chunk_id] for p in retrieval.passages])
+    return run
 
 
-async def _reranked(
-    pool: asyncpg.Pool,
-    embedder: Embedder,
-    dataset: Dataset,
-    query_vectors: dict[str, np.ndarray],
-    collections: list[int],
-    chunk_doc: dict[int, str],
-    tuning: search_sql.Tuning,
-    reranker: Reranker,
-    depth: int,
-) -> dict[str, float]:
-    """The hybrid's best `depth` reordered by the reranker; latency includes the reranker,
-    and `rerank_p50_ms` is the reranker's own share."""
-    runs, latencies, costs = {}, [], []
-    scripts = getattr(embedder, "scripts", None)
-    async with pool.acquire() as conn:
-        await search_sql.apply_session_settings(conn, tuning)
-        for query_id, text in dataset.queries.items():
-            started = time.perf_counter()
-            candidates = await search_sql.candidates(
-                conn, text=text, embedding=query_vectors[query_id], collection_ids=collections,
-                document_ids=None, limit=depth, tuning=tuning,
-            )  # fmt: skip
-            fused = fuse(candidates, vector_covers=readable_by(scripts, text))
-            ids = [c for c, _ in fused.ranked[:depth]]
-            texts = dict(await conn.fetch("SELECT id, text FROM chunks WHERE id = ANY($1)", ids))
-            scored = time.perf_counter()
-            scores = await reranker.score(text, [texts[c] for c in ids])
-            costs.append((time.perf_counter() - scored) * 1000)
-            order = sorted(range(len(ids)), key=lambda i: -scores[i])
-            latencies.append((time.perf_counter() - started) * 1000)
-            runs[query_id] = dedupe([chunk_doc[ids[i]] for i in order])
-    metrics = summarize(runs, dataset.qrels, latencies)
-    metrics["rerank_p50_ms"] = round(float(np.percentile(costs, 50)), 2)
-    return metrics
+@dataclass
+class _Timed:
+    """A reranker that records how long each call took (its share of the latency)."""
+
+    inner: Reranker
+    costs: list[float] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    async def score(self, query: str, texts: Sequence[str]) -> list[float]:
+        started = time.perf_counter()
+        try:
+            return await self.inner.score(query, texts)
+        finally:
+            self.costs.append((time.perf_counter() - started) * 1000)
+
+    async def close(self) -> None:
+        await self.inner.close()
 
 
-METHODS = ("lexical", "vector", "rrf", "hybrid", "reranked", "bm25", "dense")
+METHODS = ("lexical", "vector", "hybrid", "reranked", "bm25", "dense")
 
 
 def format_table(results: dict[str, Any]) -> str:
@@ -288,13 +250,11 @@ def format_table(results: dict[str, Any]) -> str:
     if "reranked" in results:
         lines.append(
             f"reranked = hybrid's best reordered by the reranker, which took "
-            f"{results['reranked']['rerank_p50_ms']} ms per query (p50); its R@100 is R@depth"
+            f"{results['reranked']['rerank_p50_ms']} ms per query (p50); its R@100 is R@10"
         )
     choices = results.get("choices", {})
     lines.append(
-        "hybrid = per-query fusion; rrf = the fixed weighted RRF it replaced. Fusion's choice: "
-        + ", ".join(f"{name} {count}" for name, count in choices.items() if "weight" not in name)
-        + f" (mean weights: lexical {choices.get('mean_lexical_weight')},"
-        f" vector {choices.get('mean_vector_weight')})"
+        "hybrid = per-query fusion (what /api/search and answers use). Fusion's choice: "
+        + ", ".join(f"{name} {count}" for name, count in choices.items())
     )
     return "\n".join(lines)

@@ -37,29 +37,6 @@ MIN_SHARED_TERMS = 0.3
 SCORE_SPREAD = 0.15
 # Maximal marginal relevance: weight of relevance against novelty.
 MMR_LAMBDA = 0.7
-# How many earlier questions of the conversation join a follow-up's search query.
-HISTORY_QUESTIONS = 1
-# Words that point back into the conversation, and openings that continue it.
-_POINTERS = re.compile(
-    r"\b(it|its|they|them|their|this|these|those|he|she|him|his|her|same|former|latter)\b", re.I
-)
-_CONTINUES = re.compile(r"^\W*(and|also|what about|how about|so|but|then)\b", re.I)
-_WORD = re.compile(r"[^\W_]+")
-_QUESTION_WORDS = frozenset(
-    "what how when where which who whom why is are was were do does did can could should would "
-    "will the a an of to in on at for and or about much many often more less be been any some "
-    "there please tell me say says".split()
-)
-
-
-def leans_on_history(question: str) -> bool:
-    """Does a follow-up need the question before it to say what it is about?"""
-    if _POINTERS.search(question) or _CONTINUES.match(question):
-        return True
-    own = [w for w in _WORD.findall(question.lower()) if w not in _QUESTION_WORDS]
-    return len(own) < 2  # "How often?", "And the cost?": no subject of its own
-
-
 _NONSPACE = re.compile(r"\S+")
 
 
@@ -92,13 +69,9 @@ class ExtractiveLLM:
             yield token
 
     async def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
-        # Without a model to rewrite it, a follow-up ("and how often?") is searched together
-        # with the question before it, which usually names what "it" is. A question that names
-        # its own subject is searched alone: joined, the earlier topic pulled its passages in.
-        if not leans_on_history(question):
-            return question
-        earlier = [t.content for t in history if t.role == "user"][-HISTORY_QUESTIONS:]
-        return " ".join([*earlier, question])
+        # Never asked (rewrites_questions is False): the Retriever searches a follow-up with
+        # the conversation's earlier questions at a lower weight instead.
+        return question
 
     async def aclose(self) -> None:
         return None

@@ -24,7 +24,6 @@ from app.db import document_list
 from app.db import passages as passage_sql
 from app.errors import AppError, NotFound
 from app.rag.protocol import DONE, ERROR, SOURCES, TOKEN, check_question, parse_scope
-from app.rag.retrieve import search as hybrid_search
 from app.resources import Resources
 
 MAX_K = 50  # as GET /api/search
@@ -90,16 +89,8 @@ async def search(
     await _count(request, "searches")
     scope = await readable_scope(request, parse_scope(collection))
     resources = _resources(request)
-    passages = await hybrid_search(
-        resources.pool,
-        resources.embedder,
-        query.strip(),
-        k,
-        scope=scope,
-        cache=resources.cache,
-        reranker=resources.reranker,
-        rerank_candidates=resources.settings.rerank_candidates,
-    )
+    retrieval = await resources.retriever.retrieve(query.strip(), scope=scope, k=k)
+    passages = retrieval.passages
     return {"results": [p.to_json() for p in passages]}
 
 

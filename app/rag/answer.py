@@ -20,7 +20,6 @@ from uuid import UUID
 import anyio
 import asyncpg
 
-from app.backends.cache import Cache
 from app.db import collections as collection_sql
 from app.db import conversations as conversation_sql
 from app.db.conversations import AnswerFacts
@@ -32,8 +31,7 @@ from app.llm.decline import is_declined
 from app.llm.prompt import fit_passages
 from app.rag.citations import unsupported_citations
 from app.rag.protocol import DONE, META, SOURCES, TOKEN, Event, error_event
-from app.rag.retrieve import EVERYTHING, Scope, embed_query, search, stored_sentence_vectors
-from app.rerankers import Reranker
+from app.rag.retriever import EVERYTHING, Retrieval, Retriever, Scope, resolve_scope
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +71,7 @@ class Answerer:
     pool: asyncpg.Pool
     embedder: Embedder
     llm: LLM
-    cache: Cache | None = None
-    reranker: Reranker | None = None  # reorders the fused results (RERANK_PROVIDER)
-    rerank_candidates: int = 20
+    retriever: Retriever  # the same one /api/search and eval rank with
 
     async def open(
         self,
@@ -88,7 +84,7 @@ class Answerer:
         """Store the question (in a new conversation of the user unless one is given);
         NotFound if the conversation (the user's) or the collection is unknown."""
         async with self.pool.acquire() as conn:
-            await _check_collection(conn, scope)
+            await resolve_scope(conn, scope)
             if conversation_id is None:
                 # Every ask holds a pooled connection meanwhile: one round trip, not five.
                 conversation_id = await conversation_sql.start(
@@ -114,7 +110,7 @@ class Answerer:
         collection is unknown."""
         if scope.collection is not None:
             async with self.pool.acquire() as conn:
-                await _check_collection(conn, scope)
+                await resolve_scope(conn, scope)
         return Ask(question, history=tuple(history), scope=scope)
 
     async def collections(self, readable: Sequence[int] | None = None) -> list[str]:
@@ -226,16 +222,15 @@ class Answerer:
             )
         )
         started = time.perf_counter()
-        question = ask.question
-        query = await llm.standalone_question(question, ask.history) if ask.history else question
-        passages = await search(
-            self.pool, self.embedder, query, TOP_K, scope=ask.scope, cache=self.cache,
-            reranker=self.reranker, rerank_candidates=self.rerank_candidates,
-        )  # fmt: skip
+        retrieval = await self._retrieve(ask)
+        passages = retrieval.passages
         if llm.context_tokens is not None:
             passages = fit_passages(passages, llm.context_tokens)
-        asked = query if llm.rewrites_questions else question
-        vectors = await self._vectors(asked, passages) if passages and llm.needs_vectors else None
+        # A model's rewrite is answered as asked; without one, the question as typed is.
+        asked = retrieval.query if llm.rewrites_questions else ask.question
+        vectors = (
+            await self._vectors(retrieval, passages) if passages and llm.needs_vectors else None
+        )
         retrieved = time.perf_counter()
         sources = [
             {"n": n, **{k: v for k, v in p.to_json().items() if k != "text"}}
@@ -272,11 +267,24 @@ class Answerer:
         done = {"timings_ms": timings_ms, "unsupported_citations": unsupported}
         yield sent((DONE, {**done, "answered": answered}))
 
-    async def _vectors(self, question: str, passages: Sequence[Passage]) -> Vectors:
-        # The question's vector is usually the one the search just cached.
+    async def _retrieve(self, ask: Ask) -> Retrieval:
+        """The passages for the ask: a follow-up is rewritten by the LLM when it can (one
+        short call), else searched with the earlier questions at a lower weight."""
+        if ask.history and self.llm.rewrites_questions:
+            query = await self.llm.standalone_question(ask.question, ask.history)
+            return await self.retriever.retrieve(query, scope=ask.scope, k=TOP_K)
+        return await self.retriever.retrieve(
+            ask.question, scope=ask.scope, k=TOP_K, history=ask.history
+        )
+
+    async def _vectors(self, retrieval: Retrieval, passages: Sequence[Passage]) -> Vectors:
+        # The vector the search used: a follow-up's leans toward the conversation's topic.
+        question = retrieval.vector
+        if question is None:
+            question = await self.retriever.embed(retrieval.query)
         return Vectors(
-            question=await embed_query(self.embedder, question, self.cache),
-            sentences=await stored_sentence_vectors(self.pool, self.embedder.dimension, passages),
+            question=question,
+            sentences=await self.retriever.sentence_vectors(passages),
             embedder=self.embedder,
         )
 
@@ -305,13 +313,3 @@ class _Partial:
 
     def text(self) -> str:
         return "".join(self.parts)
-
-
-async def _check_collection(conn: asyncpg.Connection, scope: Scope) -> None:
-    """NotFound unless the scope's collection exists and is among those the caller may read."""
-    if scope.collection and not [
-        c
-        for c in await collection_sql.versions(conn, scope.collection)
-        if scope.collection_ids is None or c["id"] in scope.collection_ids
-    ]:
-        raise NotFound(f"there is no collection {scope.collection!r}", code="unknown_collection")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.db.search import Candidates
+from app.db.search import DEFAULT_TUNING, Candidates
 
 # The vector side's share of the sum. BM25/best spans [0, 1] while (1 + cos)/(1 + best)
 # spans about [0.6, 1] for real candidates, so 0.85 gives both similar reach. 0.80-0.85
@@ -44,7 +44,13 @@ class Fused:
     vector_weight: float
 
 
-def fuse(candidates: Candidates, *, vector_covers: bool = True, limit: int = 50) -> Fused:
+def fuse(
+    candidates: Candidates,
+    *,
+    vector_covers: bool = True,
+    limit: int = 50,
+    vector_share: float = DEFAULT_TUNING.vector_share,
+) -> Fused:
     """Merge the two rankings' candidates for one query; `limit` is the candidate depth."""
     lexical, vector = candidates.lexical, candidates.vector
     if lexical and (not vector or not vector_covers):
@@ -58,7 +64,7 @@ def fuse(candidates: Candidates, *, vector_covers: bool = True, limit: int = 50)
     best_vector = vector[0][1]
     vector_norm = {c: (1 + s) / (1 + best_vector) for c, s in vector}
     vector_missing = (1 + vector[-1][1]) / (1 + best_vector)
-    lexical_weight, vector_weight = 1 - VECTOR_SHARE, VECTOR_SHARE
+    lexical_weight, vector_weight = 1 - vector_share, vector_share
     scores = {
         chunk: lexical_weight * lexical_norm.get(chunk, lexical_missing)
         + vector_weight * vector_norm.get(chunk, vector_missing)

@@ -15,7 +15,7 @@ from app.db import collections as collection_sql
 from app.db import unavailable
 from app.errors import AppError, BadRequest, NotFound
 from app.infra import metrics
-from app.rag.retrieve import EVERYTHING, Scope
+from app.rag.retriever import EVERYTHING, Scope
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from app.infra.sse import EventStream, encode
 from app.rag import protocol
 from app.rag.answer import Ask
 from app.rag.protocol import parse_ask, parse_chat, parse_scope
-from app.rag.retrieve import Scope
+from app.rag.retriever import Scope
 from app.rag.stream_log import Recorder, replay, started
 from app.resources import Resources
 from app.routes.deps import read_json, resources_of

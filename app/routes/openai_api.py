@@ -28,7 +28,7 @@ from app.llm import Turn
 from app.rag import protocol
 from app.rag.answer import Answerer, Ask
 from app.rag.protocol import DONE, ERROR, SOURCES, TOKEN, check_question, parse_model
-from app.rag.retrieve import Scope
+from app.rag.retriever import Scope
 from app.routes.deps import read_json, resources_of
 
 MAX_BODY_BYTES = 1024 * 1024

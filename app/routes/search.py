@@ -1,5 +1,7 @@
 """Hybrid search over the chunks."""
 
+from dataclasses import replace
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -7,8 +9,7 @@ from starlette.routing import Route
 from app.auth.access import readable_scope
 from app.auth.policy import policy
 from app.errors import BadRequest
-from app.rag.retrieve import Scope
-from app.rag.retrieve import search as hybrid_search
+from app.rag.retriever import Scope
 from app.routes.deps import parse_collection_name, parse_uuid, resources_of, whole_number
 
 MAX_K = 50
@@ -33,18 +34,11 @@ async def search(request: Request) -> JSONResponse:
         ),
     )
     scope = await readable_scope(request, scope)
-    resources = resources_of(request)
-    passages = await hybrid_search(
-        resources.pool,
-        resources.embedder,
-        query,
-        k,
-        scope=scope,
-        cache=resources.cache if request.query_params.get("cache") != "off" else None,
-        reranker=resources.reranker,
-        rerank_candidates=resources.settings.rerank_candidates,
-    )
-    return JSONResponse({"results": [p.to_json() for p in passages]})
+    retriever = resources_of(request).retriever
+    if request.query_params.get("cache") == "off":
+        retriever = replace(retriever, cache=None)
+    retrieval = await retriever.retrieve(query, scope=scope, k=k)
+    return JSONResponse({"results": [p.to_json() for p in retrieval.passages]})
 
 
 routes = [Route("/api/search", search)]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from typing import Any
+
+from app.text.cjk import CJK_CLASS
 
 # The bundled embedding model (all-MiniLM-L6-v2) was trained on English: Latin-script text
 # gets meaningful vectors (other Latin languages weaker ones); other scripts get noise.
@@ -44,6 +47,9 @@ MIN_PROBABILITY = 0.9
 MIN_LETTERS = 20
 
 
+_CJK = re.compile(f"[{CJK_CLASS}]")
+
+
 @functools.cache
 def _identifier() -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
@@ -54,8 +60,14 @@ def _identifier() -> Any:
 def text_search_config(text: str, default: str = "english") -> str:
     """The PostgreSQL text search configuration to index the text with (`default` when the
     text is too short or too mixed to tell)."""
-    if sum(1 for ch in text[:2000] if ch.isalpha()) < MIN_LETTERS:
+    letters = [ch for ch in text[:2000] if ch.isalpha()]
+    if len(letters) < MIN_LETTERS:
         return default
+    # Chinese, Japanese and Korean are indexed as bigrams (app.text.cjk), with no stemming:
+    # `simple`. The detector is often unsure of Chinese (0.5-0.8), which left half of it
+    # under the default.
+    if sum(1 for ch in letters if _CJK.match(ch)) * 2 >= len(letters):
+        return "simple"
     code, probability = _identifier().classify(text[:2000])
     if probability < MIN_PROBABILITY:
         return default

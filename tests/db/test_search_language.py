@@ -87,3 +87,47 @@ def test_a_mixed_collection_answers_in_each_language(client):
     # English stemming.
     assert first("présumés innocents, rigueurs réprimées") == "fr.txt"
     assert first("finishing runners") == "en.txt"
+
+
+def test_issue_bm25_counts_n_and_avgdl_within_the_language(client, settings):
+    # A few chunks in another language of the collection made its N (and avgdl) count them:
+    # with df counted per language, the odd ones' common words got a large idf.
+    articles = _articles()
+    english = {
+        f"en{i}.txt": f"Runner {i} finished the marathon in the rain and received a medal, "
+        "a blanket and a cup of tea from the organisers at the finish line."
+        for i in range(3)
+    }
+    _ingest_all(
+        client,
+        {**{f"{a['_id']}.txt": f"{a['title']}\n\n{a['text']}" for a in articles}, **english},
+    )
+    url = settings.database_url
+    tokens = asyncio.run(
+        _fetch(
+            url,
+            "SELECT c.id, array_agg(t.lexeme ORDER BY t.lexeme) AS lexemes,"
+            " array_agg(coalesce(array_length(t.positions, 1), 1) ORDER BY t.lexeme) AS counts"
+            " FROM chunks c, unnest(c.tsv) t WHERE c.language = 'french'"
+            " GROUP BY c.id ORDER BY c.id",
+        )
+    )
+    languages = asyncio.run(_fetch(url, "SELECT DISTINCT language FROM chunks ORDER BY 1"))
+    assert [r["language"] for r in languages] == ["english", "french"]
+    # The reference indexes the French chunks alone: N and avgdl of the French partition.
+    reference = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    reference.index(
+        [
+            [lexeme for lexeme, n in zip(r["lexemes"], r["counts"], strict=True) for _ in range(n)]
+            for r in tokens
+        ],
+        show_progress=False,
+    )
+    query = "la liberté des citoyens"
+    lexemes = asyncio.run(
+        _fetch(url, "SELECT DISTINCT lexeme FROM unnest(to_tsvector('french', $1))", query)
+    )
+    expected = reference.get_scores([r["lexeme"] for r in lexemes])
+    got = _lexical(url, query, search_sql.Tuning())
+    for row, score in zip(tokens, expected, strict=True):
+        assert got.get(row["id"], 0.0) == pytest.approx(float(score), rel=1e-5, abs=1e-6)

@@ -2,16 +2,18 @@
 
 Each case is (first question, follow-up, the document the follow-up is about). Half the
 follow-ups point back ("they", "it"), half change the topic. Joining every follow-up to the
-question before it (the old rule) drags the earlier topic into the search; joining only those
-that lean on the conversation keeps both kinds right.
+question before it at full weight drags the earlier topic into the search; the Retriever's
+lower weight for the earlier questions keeps both kinds right.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from app.db.pool import create_pool
+from app.embedders import load_embedder
 from app.llm import Turn
-from app.llm.extractive import ExtractiveLLM
+from app.rag.retriever import Retriever
 from tests.helpers import ingest
 
 DOCUMENTS = {
@@ -59,26 +61,41 @@ CASES = [
 ]  # fmt: skip
 
 
-def _top_document(client, query: str, titles: dict[str, str]) -> str:
-    results = client.get("/api/search", params={"q": query, "k": 1}).json()["results"]
-    return titles[results[0]["document_id"]]
+def _top_documents(settings, cases) -> list[tuple[str, str]]:
+    """Per case: the first document for the follow-up joined at full weight, and for the
+    follow-up searched with its history."""
+
+    async def run() -> list[tuple[str, str]]:
+        pool = await create_pool(settings.database_url, max_size=2)
+        embedder = await load_embedder(settings)
+        retriever = Retriever(pool, embedder)
+        found = []
+        try:
+            for first, followup, _ in cases:
+                history = [Turn("user", first), Turn("assistant", "...")]
+                joined = await retriever.retrieve(f"{first} {followup}", k=1)
+                weighted = await retriever.retrieve(followup, k=1, history=history)
+                found.append((joined.passages[0].document_id, weighted.passages[0].document_id))
+        finally:
+            await embedder.close()
+            await pool.close()
+        return found
+
+    return asyncio.run(run())
 
 
-def test_followups_search_the_topic_they_are_about(client):
+def test_followups_search_the_topic_they_are_about(client, settings):
     titles = {ingest(client, name, text)["id"]: name for name, text in DOCUMENTS.items()}
-    llm = ExtractiveLLM.__new__(ExtractiveLLM)  # standalone_question needs no resources
     joined_hits = rule_hits = 0
     misses = []
-    for first, followup, expected in CASES:
-        history = [Turn("user", first), Turn("assistant", "...")]
-        joined = f"{first} {followup}"  # the old rule: always join
-        query = asyncio.run(llm.standalone_question(followup, history))
-        joined_hits += _top_document(client, joined, titles) == expected
-        found = _top_document(client, query, titles)
-        rule_hits += found == expected
-        if found != expected:
-            misses.append((followup, found))
-    print(f"\nfollow-ups, top-1 document: always joined {joined_hits}/{len(CASES)}, "
-          f"joined when they lean on the conversation {rule_hits}/{len(CASES)}")  # fmt: skip
+    for (_, followup, expected), (joined, weighted) in zip(
+        CASES, _top_documents(settings, CASES), strict=True
+    ):
+        joined_hits += titles[joined] == expected
+        rule_hits += titles[weighted] == expected
+        if titles[weighted] != expected:
+            misses.append((followup, titles[weighted]))
+    print(f"\nfollow-ups, top-1 document: joined at full weight {joined_hits}/{len(CASES)}, "
+          f"earlier questions at a lower weight {rule_hits}/{len(CASES)}")  # fmt: skip
     assert rule_hits == len(CASES), misses
     assert rule_hits > joined_hits

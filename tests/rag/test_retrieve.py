@@ -6,7 +6,7 @@ import numpy as np
 
 from app.backends.cache import MemoryCache
 from app.db.pool import create_pool
-from app.rag.retrieve import search
+from app.rag.retriever import Retriever
 
 
 class CountingEmbedder:
@@ -28,14 +28,13 @@ async def test_a_burst_of_the_same_question_is_embedded_once(settings):
     pool = await create_pool(settings.database_url, max_size=4)
     embedder = CountingEmbedder()
     cache = MemoryCache()
+    retriever = Retriever(pool, embedder, cache)  # type: ignore[arg-type]
     try:
-        results = await asyncio.gather(
-            *(search(pool, embedder, "green tea", 5, cache=cache) for _ in range(20))  # type: ignore[arg-type]
-        )
+        results = await asyncio.gather(*(retriever.retrieve("green tea") for _ in range(20)))
     finally:
         await pool.close()
     assert embedder.calls == 1
-    assert all(r == results[0] for r in results)
+    assert all(r.passages == results[0].passages for r in results)
 
 
 async def test_issue_search_cache_key_left_out_the_embedder(settings):
@@ -45,8 +44,8 @@ async def test_issue_search_cache_key_left_out_the_embedder(settings):
     old, new = CountingEmbedder(), CountingEmbedder()
     new.name = "another-model"
     try:
-        await search(pool, old, "green tea", 5, cache=cache)  # type: ignore[arg-type]
-        await search(pool, new, "green tea", 5, cache=cache)  # type: ignore[arg-type]
+        await Retriever(pool, old, cache).retrieve("green tea")  # type: ignore[arg-type]
+        await Retriever(pool, new, cache).retrieve("green tea")  # type: ignore[arg-type]
     finally:
         await pool.close()
     assert old.calls == 1 and new.calls == 1
