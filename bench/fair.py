@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.db.embedded import start_embedded  # noqa: E402
+from bench.smoke import parse_args  # noqa: E402
 from tests.conftest import TEST_ENV  # noqa: E402
 from tests.faults.scenarios import database, serve, until  # noqa: E402
 from tests.files import pdf  # noqa: E402
@@ -35,7 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=300)
     parser.add_argument("--small", type=int, default=5)
-    args = parser.parse_args()
+    args = parse_args(parser, pages=8, small=2)
     words = "the shell reads commands from a file or the terminal and expands each word"
     body = " ".join(f"{words} ({n})." for n in range(30))
     document = pdf([f"Page {p}. {body}" for p in range(args.pages)], title="A long manual")

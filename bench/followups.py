@@ -37,6 +37,7 @@ from app.eval.run import collection_name, ensure_ingested  # noqa: E402
 from app.llm import Turn  # noqa: E402
 from app.rag.retriever import Retriever, Scope  # noqa: E402
 from app.resources import database_url, run_migrations  # noqa: E402
+from bench.smoke import parse_args  # noqa: E402
 
 _WORD = re.compile(r"[^\W_]{3,}")
 
@@ -111,9 +112,11 @@ async def measure(directory: Path, weight: float) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", type=Path)
+    parser.add_argument("dataset", type=Path, nargs="?")
     parser.add_argument("--weight", type=float, default=DEFAULT_TUNING.context_weight)
-    args = parser.parse_args()
+    args = parse_args(parser, dataset=ROOT / "tests" / "data" / "ddhc-fr")
+    if args.dataset is None:
+        parser.error("name a BEIR dataset folder, e.g. ../shared/datasets/msmarco")
     print(json.dumps(asyncio.run(measure(args.dataset, args.weight)), ensure_ascii=False))
 
 

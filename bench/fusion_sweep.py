@@ -32,6 +32,7 @@ from app.eval.run import ensure_ingested  # noqa: E402
 from app.rag.fusion import fuse  # noqa: E402
 from app.resources import database_url, run_migrations  # noqa: E402
 from app.text.language import readable_by  # noqa: E402
+from bench.smoke import parse_args  # noqa: E402
 
 
 def _mean(values: list[float]) -> float:
@@ -103,9 +104,11 @@ async def sweep(directories: list[Path], shares: list[float]) -> dict[str, dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("datasets", type=Path, nargs="+")
+    parser.add_argument("datasets", type=Path, nargs="*")
     parser.add_argument("--shares", default="0.7,0.8,0.85,0.9,0.95")
-    args = parser.parse_args()
+    args = parse_args(parser, datasets=[ROOT / "tests" / "data" / "ddhc-fr"], shares="0.85")
+    if not args.datasets:
+        parser.error("name one or more BEIR dataset folders")
     shares = [float(s) for s in args.shares.split(",")]
     print(json.dumps(asyncio.run(sweep(args.datasets, shares))))
 

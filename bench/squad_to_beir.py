@@ -16,7 +16,29 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import tempfile
 from pathlib import Path
+
+# --smoke: two paragraphs, one question each.
+SMOKE_SQUAD = {
+    "data": [
+        {
+            "title": "Tea",
+            "paragraphs": [
+                {
+                    "context": "Green tea is steamed soon after picking.",
+                    "qas": [{"id": "t1", "question": "When is green tea steamed?",
+                             "answers": [{"text": "soon after picking", "answer_start": 21}]}],
+                },
+                {
+                    "context": "Black tea is oxidised before it is dried.",
+                    "qas": [{"id": "t2", "question": "What happens before black tea is dried?",
+                             "answers": [{"text": "oxidised", "answer_start": 12}]}],
+                },
+            ],
+        }
+    ]
+}  # fmt: skip
 
 
 def convert(source: Path, out: Path, queries: int, seed: int) -> dict[str, int]:
@@ -52,11 +74,20 @@ def convert(source: Path, out: Path, queries: int, seed: int) -> dict[str, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", type=Path)
-    parser.add_argument("out", type=Path)
+    parser.add_argument("source", type=Path, nargs="?")
+    parser.add_argument("out", type=Path, nargs="?")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--smoke", action="store_true", help="convert a tiny built-in file")
     args = parser.parse_args()
+    if args.smoke:
+        with tempfile.TemporaryDirectory(prefix="squad-smoke-") as scratch:
+            source = Path(scratch) / "squad.json"
+            source.write_text(json.dumps(SMOKE_SQUAD))
+            print(json.dumps(convert(source, Path(scratch) / "beir", args.queries, args.seed)))
+        return
+    if args.source is None or args.out is None:
+        parser.error("name the SQuAD file and the output folder")
     print(json.dumps(convert(args.source, args.out, args.queries, args.seed)))
 
 
