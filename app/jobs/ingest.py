@@ -22,6 +22,7 @@ import numpy as np
 from app.db import chunks as chunk_sql
 from app.db import documents as document_sql
 from app.db import jobs as job_sql
+from app.embedders import Embedder
 from app.errors import IngestError
 from app.ingest import sandbox
 from app.ingest.chunk import OVERLAP_TOKENS, Chunk, chunk_text
@@ -192,22 +193,14 @@ class Ingest:
         self, document: asyncpg.Record, content: bytes, pages: sandbox.Progress | None
     ) -> tuple[Parsed, list[Chunk]]:
         """Parse and chunk (CPU work for big files, so it runs off the event loop)."""
-        parsed = sandbox.parse(content, document["media_type"], document["source"], pages)
-        if len(parsed.text) > MAX_TEXT_CHARS:
-            raise IngestError(
-                f"{document['source']!r} holds {len(parsed.text):,} characters of text, more "
-                f"than the {MAX_TEXT_CHARS:,} a document may have; split it into parts"
-            )
-        chunks = chunk_text(
-            parsed.text,
-            self.embedder.count_tokens,
-            self.embedder.max_tokens,
-            markdown=parsed.markdown,
-            page_starts=parsed.page_starts,
+        return split(
+            content,
+            document["media_type"],
+            document["source"],
+            self.embedder,
             overlap_tokens=self.overlap_tokens,
-            ocr_pages=parsed.ocr_pages,
+            progress=pages,
         )
-        return parsed, chunks
 
     async def _write_isolated(
         self,
@@ -305,6 +298,37 @@ class Ingest:
             elif item.job["id"] not in held:
                 log.warning("job %s was taken over by another worker; dropped", item.job["id"])
         log.info("%d document(s) ready: %d chunks", len(kept), len(rows))
+
+
+def split(
+    content: bytes,
+    media_type: str,
+    source: str,
+    embedder: Embedder,
+    *,
+    overlap_tokens: int,
+    progress: sandbox.Progress | None = None,
+    anchored: bool = False,
+) -> tuple[Parsed, list[Chunk]]:
+    """Parse a file in the sandbox and chunk its text, for every job kind that ingests;
+    IngestError when it cannot be read or holds too much text."""
+    parsed = sandbox.parse(content, media_type, source, progress)
+    if len(parsed.text) > MAX_TEXT_CHARS:
+        raise IngestError(
+            f"{source!r} holds {len(parsed.text):,} characters of text, more "
+            f"than the {MAX_TEXT_CHARS:,} a document may have; split it into parts"
+        )
+    chunks = chunk_text(
+        parsed.text,
+        embedder.count_tokens,
+        embedder.max_tokens,
+        markdown=parsed.markdown,
+        page_starts=parsed.page_starts,
+        overlap_tokens=overlap_tokens,
+        ocr_pages=parsed.ocr_pages,
+        anchored=anchored,
+    )
+    return parsed, chunks
 
 
 def new_chunk(

@@ -23,10 +23,9 @@ from app.db import jobs as job_sql
 from app.db import sources as source_sql
 from app.errors import AppError
 from app.ingest import formats, sandbox
-from app.ingest.chunk import chunk_text
 from app.ingest.embed import embed_sorted
 from app.jobs import Deps, Lane
-from app.jobs.ingest import BIG_GROUP, MAX_TEXT_CHARS, OVERLAP_TOKENS
+from app.jobs.ingest import BIG_GROUP, OVERLAP_TOKENS, split
 from app.jobs.runner import Batch
 from app.sources import Connector, Item, ListingError, connector
 from app.sources.store import Lost, Planned, fence, match, write
@@ -156,20 +155,15 @@ class Sync:
         return planned
 
     def _split(self, planned: Planned) -> None:
-        parsed = sandbox.parse(planned.data, planned.media_type, PurePath(planned.key).name)
-        if len(parsed.text) > MAX_TEXT_CHARS:
-            raise AppError(f"it holds more than {MAX_TEXT_CHARS:,} characters of text")
-        planned.title = parsed.title
-        planned.chunks = chunk_text(
-            parsed.text,
-            self.embedder.count_tokens,
-            self.embedder.max_tokens,
-            markdown=parsed.markdown,
-            page_starts=parsed.page_starts,
+        parsed, planned.chunks = split(
+            planned.data,
+            planned.media_type,
+            PurePath(planned.key).name,
+            self.embedder,
             overlap_tokens=self.overlap_tokens,
-            ocr_pages=parsed.ocr_pages,
-            anchored=True,
+            anchored=True,  # an edit re-chunks up to the next anchor, not everything after it
         )
+        planned.title = parsed.title
         if not planned.chunks:
             raise AppError("the document has no text to index")
 
