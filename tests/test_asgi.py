@@ -25,7 +25,9 @@ def test_unknown_scope_type_is_rejected():
 
 
 def test_startup_on_a_database_without_pgvector_fails_with_what_to_do(tmp_path):
-    settings = load_settings({"DATABASE_URL": MACHINE_POSTGRES, "DATA_DIR": str(tmp_path)})
+    settings = load_settings(
+        {"DATABASE_URL": MACHINE_POSTGRES, "DATA_DIR": str(tmp_path), "ALLOWED_HOSTS": "testserver"}
+    )
     try:
         with pytest.raises(DatabaseSetupError) as caught:
             with TestClient(Application(settings), headers=AUTH):
@@ -36,7 +38,9 @@ def test_startup_on_a_database_without_pgvector_fails_with_what_to_do(tmp_path):
 
 
 def test_startup_on_an_unmigrated_database_says_to_migrate(empty_database, tmp_path):
-    settings = load_settings({"DATABASE_URL": empty_database, "DATA_DIR": str(tmp_path)})
+    settings = load_settings(
+        {"DATABASE_URL": empty_database, "DATA_DIR": str(tmp_path), "ALLOWED_HOSTS": "testserver"}
+    )
     with pytest.raises(SchemaBehind, match="python -m app migrate"):
         with TestClient(Application(settings), headers=AUTH):
             pass

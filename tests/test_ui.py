@@ -318,8 +318,8 @@ def test_a_reader_who_cannot_upload_sees_no_upload_control(settings, live_server
 def test_upload_error_is_shown_in_words(live_server, tmp_path: Path):
     with browser() as launched:
         page = new_page(launched, f"{live_server}/documents")
-        bad = tmp_path / "sheet.xlsx"
-        bad.write_bytes(b"PK\x03\x04")
+        bad = tmp_path / "archive.rar"  # spreadsheets are a format now: a RAR is not
+        bad.write_bytes(b"Rar!\x1a\x07\x00")
         page.set_input_files("#file-input", str(bad))
         page.wait_for_selector(".upload[data-state=failed]")
         assert "not a supported file type" in page.inner_text(".upload-state")

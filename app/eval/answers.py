@@ -24,7 +24,7 @@ from app.eval.squad import Article, Question, as_corpus, contains, sample, token
 from app.llm import LLM, Passage
 from app.llm.extractive import MIN_SHARED_TERMS, ExtractiveLLM, choose
 from app.rag.answer import Answerer, Ask
-from app.rag.retriever import Scope
+from app.rag.retriever import Retriever, Scope
 
 _CITED = re.compile(r"\[(\d+)\]")
 FLOORS = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8)
@@ -78,7 +78,8 @@ async def evaluate_answers(
     corpus = as_corpus(name, articles)
     await ensure_ingested(pool, cached, corpus)  # type: ignore[arg-type]
     llm = llm or ExtractiveLLM()
-    answerer = Answerer(pool, cached, llm)  # type: ignore[arg-type]
+    retriever = Retriever(pool, cached)  # type: ignore[arg-type]
+    answerer = Answerer(pool, cached, llm, retriever)  # type: ignore[arg-type]
     scope = Scope(collection_name(corpus))
     questions = sample(articles, absent, per_kind)
     outcomes = []

@@ -164,17 +164,21 @@ class Ingest:
         return prepared
 
     def _page_progress(self, batch: Batch, document_id: UUID) -> sandbox.Progress:
-        """A callback for the parser's thread: each page parsed moves the deadline and,
-        twice a second at most, tells the document's watchers."""
+        """A callback for the parser's thread: each page parsed moves the deadline and
+        tells the document's watchers: every page OCR reads (each takes a while), pages
+        parsed twice a second at most (their first and last always)."""
         loop = asyncio.get_running_loop()
-        last = 0.0
+        last: dict[str, float] = {}  # by stage
 
         def pages(stage: str, done: int, total: int) -> None:
-            nonlocal last
             loop.call_soon_threadsafe(batch.expect, None, stage)
             now = time.monotonic()
-            if now - last >= PROGRESS_EVERY_SECONDS or done == total:
-                last = now
+            if (
+                stage == OCR
+                or done in (1, total)
+                or now - last.get(stage, 0.0) >= PROGRESS_EVERY_SECONDS
+            ):
+                last[stage] = now
                 asyncio.run_coroutine_threadsafe(
                     self._notify_quietly(document_id, stage, done, total), loop
                 )

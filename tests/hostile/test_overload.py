@@ -224,6 +224,7 @@ class _FreezableProxy:
         self.flowing = asyncio.Event()
         self.flowing.set()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.writers: list[asyncio.StreamWriter] = []  # closed on exit, pumped or not
         self.port = 0
 
     async def __aenter__(self) -> _FreezableProxy:
@@ -237,10 +238,14 @@ class _FreezableProxy:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        for writer in self.writers:
+            writer.close()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
         await self.flowing.wait()
         up_reader, up_writer = await asyncio.open_unix_connection(self.target)
+        self.writers.append(up_writer)
         for source, sink in ((reader, up_writer), (up_reader, writer)):
             task = asyncio.create_task(self._pump(source, sink))
             self.tasks.add(task)

@@ -42,7 +42,9 @@ def test_upload_streams_queued_processing_progress_and_ready(live_server):
     statuses = [data["status"] for name, data in mine if name == "status"]
     assert statuses == ["queued", "processing", "ready"]
     progress = [data for name, data in mine if name == "progress"]
-    assert progress and progress[-1]["done"] == progress[-1]["total"] == 2
+    embedded = [data for data in progress if data["stage"] == "embedding"]
+    assert embedded and embedded[-1]["done"] == embedded[-1]["total"] == 2
+    assert progress[-1]["stage"] == "storing"  # then the chunks are written
     assert mine[-1][1]["chunk_count"] == 2 and mine[-1][1]["title"] == "Solar Panels Guide"
 
 
