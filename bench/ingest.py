@@ -133,7 +133,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--limit", type=int, help="only the first N passages")
-    args = parse_args(parser, limit=20)
+    # The smoke run reads the small set the tests ship, so it needs nothing outside the repo.
+    args = parse_args(parser, limit=20, corpus=ROOT / "tests" / "data" / "ddhc-fr" / "corpus.jsonl")
     result = asyncio.run(run(args.corpus, args.limit))
     print(json.dumps(result))
 
