@@ -225,6 +225,7 @@ class _FreezableProxy:
         self.flowing.set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.writers: list[asyncio.StreamWriter] = []  # closed on exit, pumped or not
+        self.closed = False
         self.port = 0
 
     async def __aenter__(self) -> _FreezableProxy:
@@ -233,6 +234,7 @@ class _FreezableProxy:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self.closed = True  # a client still waiting to flow is closed, not connected
         self.flowing.set()
         self.server.close()
         for task in self.tasks:
@@ -244,8 +246,15 @@ class _FreezableProxy:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.writers.append(writer)
         await self.flowing.wait()
+        if self.closed:
+            writer.close()
+            return
         up_reader, up_writer = await asyncio.open_unix_connection(self.target)
         self.writers.append(up_writer)
+        if self.closed:  # closed while connecting upstream
+            writer.close()
+            up_writer.close()
+            return
         for source, sink in ((reader, up_writer), (up_reader, writer)):
             task = asyncio.create_task(self._pump(source, sink))
             self.tasks.add(task)
