@@ -201,18 +201,7 @@ class _Child:
         except subprocess.TimeoutExpired:
             code = None
         self.kill()
-        if code == -signal.SIGXCPU:
-            return _too_slow(source, limits)
-        if code == -signal.SIGKILL:
-            reason = f"was killed (out of memory? the limit is {limits.memory_mb} MB)"
-        elif code is not None and code < 0:
-            reason = f"crashed ({signal.Signals(-code).name})"
-        else:
-            reason = f"exited (status {code})"
-        return (
-            f"the parser {reason} while reading {source!r}; "
-            "the file may be damaged or built to crash parsers"
-        )
+        return _death(code, 0.0, source, limits)  # the zygote itself: its CPU time is not known
 
     def kill(self) -> None:
         self.alive = False
