@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from app.auth.access import readable_ids, readable_scope
 from app.auth.policy import policy
+from app.db import assistants as assistant_sql
 from app.errors import BadRequest, NotFound
 from app.infra.admission import Ticket
 from app.infra.sse import EventStream
@@ -38,13 +39,27 @@ MAX_HISTORY_CHARS = 20_000
 
 @policy("reader")
 async def list_models(request: Request) -> JSONResponse:
+    """`rag` and `rag:<collection>` for each readable collection; `answer_model` says which
+    model writes its answers (a collection's assistant may choose one; else the site's)."""
     readable = await readable_ids(request)
-    names = protocol.model_names(await resources_of(request).answerer.collections(readable))
+    resources = resources_of(request)
+    names = protocol.model_names(await resources.answerer.collections(readable))
+    async with resources.pool.acquire() as conn:
+        chosen = await assistant_sql.models(conn, readable)
+    site = resources.settings.llm_model if resources.llm.name == "openai" else resources.llm.name
     return JSONResponse(
         {
             "object": "list",
             "data": [
-                {"id": name, "object": "model", "created": 0, "owned_by": "rag-website"}
+                {
+                    "id": name,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "rag-website",
+                    "answer_model": chosen.get(name[len(protocol.MODEL_PREFIX) :], site)
+                    if name != protocol.MODEL
+                    else site,
+                }
                 for name in names
             ],
         }
