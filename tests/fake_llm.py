@@ -35,8 +35,9 @@ class FakeLLM:
         # look at a stream mid-answer without racing it.
         self.hold_last: threading.Event | None = None
         self.requests: list[dict[str, Any]] = []  # request bodies, in arrival order
-        # What GET /v1/models lists (a collection's assistant chooses among them).
-        self.models = ["ok", "paced", "slow"]
+        # What GET /v1/models lists (a collection's assistant chooses among them); None:
+        # an answer without "data", as a server that is not OpenAI-compatible gives.
+        self.models: list[str] | None = ["ok", "paced", "slow"]
         self.closed_by_client = 0  # streams the client closed before they ended
         self.producing = 0  # "paced" answers being written now
         self._lock = threading.Lock()
@@ -88,6 +89,8 @@ class FakeLLM:
             head = await reader.readuntil(b"\r\n\r\n")
             embeddings = b"/embeddings " in head.split(b"\r\n", 1)[0]
             if head.startswith(b"GET ") and b"/models " in head.split(b"\r\n", 1)[0]:
+                if self.models is None:
+                    return await _json(writer, {"object": "list"})
                 listed = [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models]
                 return await _json(writer, {"object": "list", "data": listed})
             length = 0

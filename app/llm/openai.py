@@ -125,7 +125,7 @@ class OpenAILLM:
                         if response.status_code in RETRY_STATUSES and not last:
                             await asyncio.sleep(RETRY_DELAYS[attempt])
                             continue
-                        raise self._status_error(response)
+                        raise self._status_error(response, body["model"])
                     async for delta in _deltas(response):
                         started = True
                         yield delta
@@ -154,11 +154,13 @@ class OpenAILLM:
                     ) from exc
             await asyncio.sleep(RETRY_DELAYS[attempt])
 
-    def _status_error(self, response: httpx.Response) -> LLMError:
+    def _status_error(self, response: httpx.Response, model: str | None = None) -> LLMError:
         status = response.status_code
         detail = _error_detail(response)
         if status in (401, 403):
             hint = "check LLM_API_KEY"
+        elif status == 404 and model not in (None, self.model):
+            hint = f"the collection's assistant names the model {model!r}: choose another"
         elif status == 404:
             hint = f"check LLM_MODEL ({self.model!r}) and that LLM_BASE_URL ends in /v1"
         elif status in RETRY_STATUSES:

@@ -44,9 +44,12 @@ async def list_models(request: Request) -> JSONResponse:
     readable = await readable_ids(request)
     resources = resources_of(request)
     names = protocol.model_names(await resources.answerer.collections(readable))
-    async with resources.pool.acquire() as conn:
-        chosen = await assistant_sql.models(conn, readable)
-    site = resources.settings.llm_model if resources.llm.name == "openai" else resources.llm.name
+    chosen: dict[str, str] = {}
+    site = resources.llm.name  # extractive: no model writes the answers, none can be chosen
+    if resources.llm.name == "openai":
+        site = resources.settings.llm_model
+        async with resources.pool.acquire() as conn:
+            chosen = await assistant_sql.models(conn, readable)
     return JSONResponse(
         {
             "object": "list",

@@ -6,13 +6,17 @@ token bound and the system prompt that server received."""
 from __future__ import annotations
 
 import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from app.asgi import Application
 from app.llm.prompt import CLOSE, OPEN
 from app.rag.assistant import MAX_INSTRUCTIONS
 from tests.auth.people import make_person
-from tests.conftest import run_server, settings_with
+from tests.conftest import run_asgi, run_server, settings_with
 from tests.fake_llm import FakeLLM
 from tests.helpers import AUTH, SOLAR_GUIDE, ingest, parse_sse
 
@@ -223,3 +227,73 @@ def test_a_reader_cannot_change_the_assistant(settings, live_server):
         assert {c["name"]: c["can_configure"] for c in listed}["mine"] is True
         final = http.get(path, headers=editor.headers).json()["assistant"]
         assert final["passages"] == 4
+
+
+def test_rerank_off_skips_the_reranker_for_that_collection_only(settings):
+    """A real /rerank server (TEI's API) on loopback that counts what it is asked."""
+    asked: list[str] = []
+
+    async def rerank(request: Request) -> JSONResponse:
+        body = await request.json()
+        asked.append(body["query"])
+        return JSONResponse([{"index": i, "score": float(i)} for i in range(len(body["texts"]))])
+
+    reranker = Starlette(routes=[Route("/rerank", rerank, methods=["POST"])])
+    with run_asgi(reranker) as rerank_url:
+        configured = settings_with(settings, RERANK_PROVIDER="http", RERANK_BASE_URL=rerank_url)
+        with (
+            run_server(configured) as url,
+            httpx.Client(base_url=url, headers=AUTH, timeout=60) as http,
+        ):
+            ingest(http, "solar.md", SOLAR_GUIDE, "manuals")
+            ingest(http, "wind.md", OTHER, "turbines")
+            assert http.get("/api/collections/manuals/assistant").json()["reranker"] is True
+            saved = http.put("/api/collections/manuals/assistant", json={"rerank": False})
+            assert saved.status_code == 200, saved.text
+            for collection, question in (
+                ("manuals", "How efficient are the panels?"),
+                ("turbines", "How fast does a turbine turn?"),
+                (None, "How often should panels be cleaned?"),
+            ):
+                body = {"question": question, "collection": collection}
+                events = parse_sse(http.post("/api/chat", json=body).text)
+                assert events[-1][0] == "done", events[-1]
+    # Reranked: the collection that keeps the default, and the question across all of them.
+    assert asked == ["How fast does a turbine turn?", "How often should panels be cleaned?"]
+
+
+def test_an_unreachable_model_server_leaves_the_panel_usable_and_refuses_a_model_in_words(
+    settings,
+):
+    with FakeLLM() as llm:
+        dead_url = llm.url  # a port nothing listens on once it is closed
+    configured = settings_with(settings, LLM_BASE_URL=dead_url, LLM_MODEL="ok")
+    with (
+        run_server(configured) as url,
+        httpx.Client(base_url=url, headers=AUTH, timeout=60) as http,
+    ):
+        http.post("/api/collections", json={"name": "manuals"})
+        panel = http.get("/api/collections/manuals/assistant")
+        assert panel.status_code == 200
+        assert panel.json()["models"] == []
+        assert "Could not list the models" in panel.json()["models_error"]
+        refused = http.put("/api/collections/manuals/assistant", json={"model": "paced"})
+        assert refused.status_code == 502
+        assert "check that the model server is running" in refused.json()["error"]["message"]
+        # The configured model, or none, needs no list.
+        for model in ("ok", None):
+            saved = http.put("/api/collections/manuals/assistant", json={"model": model})
+            assert saved.status_code == 200, saved.text
+
+
+def test_a_model_list_that_is_not_openai_shaped_is_reported(settings, fake_llm):
+    fake_llm.models = None  # GET /models answers without "data"
+    configured = settings_with(settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="ok")
+    with (
+        run_server(configured) as url,
+        httpx.Client(base_url=url, headers=AUTH, timeout=60) as http,
+    ):
+        http.post("/api/collections", json={"name": "manuals"})
+        refused = http.put("/api/collections/manuals/assistant", json={"model": "paced"})
+    assert refused.status_code == 502
+    assert refused.json()["error"]["code"] == "upstream_malformed"
