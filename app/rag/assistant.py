@@ -8,6 +8,7 @@ k and rerank go to the one Retriever, the rest to the LLM as a Style.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from app.llm.base import LENGTHS, Length, Style
 # The bounds the API enforces; migrations/0027 holds the same in CHECK constraints.
 MAX_INSTRUCTIONS = 4000
 MIN_PASSAGES, MAX_PASSAGES = 1, 20
+MAX_MODEL_CHARS = 200
 DEFAULT_PASSAGES = 5  # the site's: enough for most questions, few enough for a small window
 FIELDS = assistant_sql.FIELDS
 
@@ -59,10 +61,13 @@ async def load(conn: asyncpg.Connection, collection_id: int) -> Assistant:
     return SITE_DEFAULT if row is None else Assistant(*(row[f] for f in FIELDS))
 
 
-def parse(body: Any, models: list[str], default_model: str | None) -> Assistant:
+async def parse(
+    body: Any, models: Callable[[], Awaitable[list[str]]], default_model: str | None
+) -> Assistant:
     """Validate a PUT body: every field optional (missing or null: the site's default);
-    Unprocessable (422) naming what is wrong. `models` are those the provider lists (empty:
-    no model can be chosen); `default_model`, the configured one, is always allowed."""
+    Unprocessable (422) naming what is wrong. `models()` lists those the provider offers
+    (empty: no model can be chosen), asked last and only for a model other than
+    `default_model`, the configured one, which is always allowed."""
     if not isinstance(body, dict):
         raise _invalid(
             'send a JSON object such as {"instructions": "...", "length": "short", '
@@ -100,17 +105,24 @@ def parse(body: Any, models: list[str], default_model: str | None) -> Assistant:
     if rerank is not None and not isinstance(rerank, bool):
         raise _invalid("rerank must be true or false (or null for the default)")
     model = body.get("model") or None
+    if model is not None and (not isinstance(model, str) or len(model) > MAX_MODEL_CHARS):
+        raise _invalid(
+            f"model must be the name of one the model server lists (text of at most "
+            f"{MAX_MODEL_CHARS} characters)",
+            "unknown_model",
+        )
     if model is not None and model != default_model:
-        if not models:
+        listed = await models()
+        if not listed:
             raise _invalid(
                 "no language model is configured (answers are extractive), so no model can be "
                 "chosen: send model null",
                 "unknown_model",
             )
-        if model not in models:
-            shown = ", ".join(repr(m) for m in models[:20])
+        if model not in listed:
+            shown = ", ".join(repr(m) for m in listed[:20])
             raise _invalid(
-                f"unknown model {str(model)[:200]!r}: the model server lists {shown}",
+                f"unknown model {model!r}: the model server lists {shown}",
                 "unknown_model",
             )
     return Assistant(instructions.strip(), length, passages, rerank, model)

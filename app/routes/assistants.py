@@ -89,11 +89,8 @@ async def put_assistant(request: Request) -> JSONResponse:
     name, collection_id = await _managed(request)
     resources = resources_of(request)
     body = await read_json(request)
-    model = body.get("model") if isinstance(body, dict) else None
-    default_model = _default_model(resources)
     # The provider is asked only when a model other than the configured one is chosen.
-    models = await resources.llm.models() if model and model != default_model else []
-    chosen = assistants.parse(body, models, default_model)
+    chosen = await assistants.parse(body, resources.llm.models, _default_model(resources))
     principal = require_role(request, "editor")
     async with resources.pool.acquire() as conn, conn.transaction():
         await assistant_sql.put(conn, collection_id, chosen.to_json(), user_id=principal.user_id)

@@ -138,7 +138,11 @@ ASSISTANT = obj(
         "maximum": assistants.MAX_PASSAGES,
     },
     rerank={"type": ["boolean", "null"]},
-    model={"type": ["string", "null"], "description": "one the provider lists (GET: models)"},
+    model={
+        "type": ["string", "null"],
+        "maxLength": assistants.MAX_MODEL_CHARS,
+        "description": "one the provider lists (GET: models)",
+    },
 )
 ASSISTANT_VIEW = obj(
     ("collection", "assistant", "provider", "models"),

@@ -163,6 +163,9 @@ def test_bad_settings_are_refused_in_words_and_nothing_stored_changes(live_serve
                 "error"
             ]["message"]
         )
+        for model in (7, "m" * 201):
+            response = http.put("/api/collections/manuals/assistant", json={"model": model})
+            assert response.json()["error"]["code"] == "unknown_model", response.text
         unknown = http.put("/api/collections/manuals/assistant", json={"temperature": 2})
         assert unknown.status_code == 422 and "temperature" in unknown.json()["error"]["message"]
         assert http.put("/api/collections/manuals/assistant", json=[1]).status_code == 422
