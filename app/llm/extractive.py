@@ -70,7 +70,7 @@ class ExtractiveLLM:
         # (and cached) by the search: the answer costs no model run over the passages.
         answer = await compose(
             question, passages, vectors.embedder, vectors.sentences, vectors.question,
-            limit=SENTENCES[style.length],
+            max_sentences=SENTENCES[style.length],
         )  # fmt: skip
         for token in tokens(answer):
             yield token
@@ -101,7 +101,7 @@ async def compose(
     stored: Sequence[np.ndarray | None] = (),
     question_vector: np.ndarray | None = None,
     *,
-    limit: int = MAX_SENTENCES,
+    max_sentences: int = MAX_SENTENCES,
 ) -> str:
     """An answer made of whole source sentences, each followed by its [n] citation, best
     first; or, when no sentence answers, DECLINED and the closest one, marked as such.
@@ -109,7 +109,9 @@ async def compose(
     `stored` holds each passage's sentence vectors from ingestion (None where missing);
     only the sentences without one, and the question, are embedded here.
     """
-    picked = await choose(question, passages, embedder, stored, question_vector, limit=limit)
+    picked = await choose(
+        question, passages, embedder, stored, question_vector, max_sentences=max_sentences
+    )
     if not picked.sentences:
         return DECLINED
     quoted = " ".join(f"{_clean(s.text)} [{s.source}]" for s in picked.sentences)
@@ -132,7 +134,7 @@ async def choose(
     question_vector: np.ndarray | None = None,
     floor: float | None = None,
     *,
-    limit: int = MAX_SENTENCES,
+    max_sentences: int = MAX_SENTENCES,
 ) -> Choice:
     """The sentences that answer best, and whether the best one answers at all (its score
     reaches `floor`, ANSWER_FLOOR unless given: calibrated on unanswerable questions)."""
@@ -171,11 +173,11 @@ async def choose(
     scores = relevance + bonus
     floors = np.maximum(MIN_RELEVANCE, 0.6 * by_part.max(axis=0))
     eligible = (by_part >= floors).any(axis=1) | (scores >= scores.max() - SCORE_SPREAD)
-    chosen = _mmr(scores, sentences, eligible, limit)
+    chosen = _mmr(scores, sentences, eligible, max_sentences)
     # Each part of a compound question keeps its best sentence among the quotes.
     leads = _leads(question, candidates, by_part) if len(ask_vectors) > 1 else set()
     merged = sorted(dict.fromkeys([*leads, *chosen]), key=lambda i: (i not in leads, -scores[i]))
-    chosen = sorted(merged[:limit], key=lambda i: -scores[i])
+    chosen = sorted(merged[:max_sentences], key=lambda i: -scores[i])
     best = float(scores[chosen[0]]) if chosen else 0.0
     limit = ANSWER_FLOOR if floor is None else floor
     # Vectors of a language the model reads poorly are all alike; a passage that holds few of
@@ -238,11 +240,11 @@ def _parts(question: str) -> list[str]:
 
 
 def _mmr(
-    relevance: np.ndarray, vectors: np.ndarray, eligible: np.ndarray, limit: int = MAX_SENTENCES
+    relevance: np.ndarray, vectors: np.ndarray, eligible: np.ndarray, most: int = MAX_SENTENCES
 ) -> list[int]:
     """Pick relevant sentences, each as unlike the ones already picked as possible."""
     chosen: list[int] = []
-    while len(chosen) < limit:
+    while len(chosen) < most:
         redundancy = (
             (vectors @ vectors[chosen].T).max(axis=1) if chosen else np.zeros(len(relevance))
         )
