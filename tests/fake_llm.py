@@ -118,6 +118,8 @@ class FakeLLM:
             return await _status(writer, 503 if model == "flaky" else 500, "model overloaded")
         if model == "http401":
             return await _status(writer, 401, "invalid api key")
+        if model == "http404":
+            return await _status(writer, 404, "no such model")
         if model == "stall-headers":
             return await self._until_closed(reader)  # never answers
         if model == "slow":  # as model servers stream: an HTTP chunk per token

@@ -300,3 +300,19 @@ def test_a_model_list_that_is_not_openai_shaped_is_reported(settings, fake_llm):
         refused = http.put("/api/collections/manuals/assistant", json={"model": "paced"})
     assert refused.status_code == 502
     assert refused.json()["error"]["code"] == "upstream_malformed"
+
+
+def test_a_model_the_server_no_longer_serves_is_named_in_the_error(settings, fake_llm):
+    fake_llm.models = ["ok", "http404"]  # listed when chosen, gone when asked
+    configured = settings_with(settings, LLM_BASE_URL=fake_llm.url, LLM_MODEL="ok")
+    with (
+        run_server(configured) as url,
+        httpx.Client(base_url=url, headers=AUTH, timeout=60) as http,
+    ):
+        ingest(http, "solar.md", SOLAR_GUIDE, "manuals")
+        saved = http.put("/api/collections/manuals/assistant", json={"model": "http404"})
+        assert saved.status_code == 200, saved.text
+        ask = {"question": QUESTION, "collection": "manuals"}
+        name, data, _ = parse_sse(http.post("/api/chat", json=ask).text)[-1]
+    assert name == "error" and data["code"] == "upstream_error"
+    assert "the collection's assistant names the model 'http404'" in data["message"]
