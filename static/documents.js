@@ -1,7 +1,7 @@
 // The documents page: collections, drag-and-drop uploads with progress, add by URL, live status
 // from the document events, delete, retry, filter by status, one page of 100 at a time.
 import { api, errorText, request } from "./api.js";
-import { deleteCollection } from "./collections.js";
+import { assistantPanel, deleteCollection } from "./collections.js";
 import { $, el, formatBytes, toast } from "./dom.js";
 import { onDocumentEvent } from "./events.js";
 import { documentName, fileName } from "./names.js";
@@ -34,6 +34,9 @@ function showDeleteButton() {
   const shown = collections.find((c) => c.name === view.collection);
   button.hidden = !(shown && shown.can_delete);
   if (shown) button.setAttribute("aria-label", `Delete collection ${shown.name}`);
+  const settings = $("assistant-settings");
+  if (settings) settings.hidden = !(shown && shown.can_configure);
+  if (assistant) assistant.close(); // it showed another collection's settings
 }
 
 async function loadDocuments() {
@@ -171,6 +174,7 @@ function showCollection(name) {
 $("collection").addEventListener("change", (event) => showCollection(event.target.value));
 
 // Readers get no upload controls (the server leaves them out of the page).
+const assistant = $("assistant-panel") ? assistantPanel(() => view.collection) : null;
 if ($("drop-zone")) {
   const upload = uploadFlow($("upload-list"), { onStored: (doc) => applyEvent({ type: "status", ...doc }) });
   const uploadFiles = async (files) => {

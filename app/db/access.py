@@ -138,3 +138,17 @@ async def deletion_facts(
         admin,
         name,
     )
+
+
+async def management_facts(
+    conn: asyncpg.Connection, name: str, user_id: UUID, admin: bool
+) -> asyncpg.Record | None:
+    """(id, readable, manageable) of the named collection; None when there is none. Only its
+    owner or an admin may change its settings (its assistant), as for deleting it."""
+    return await conn.fetchrow(
+        f"""SELECT c.id, {_READABLE} AS readable, ($2 OR c.owner_id = $1) AS manageable
+            FROM collections c WHERE c.name = $3""",
+        user_id,
+        admin,
+        name,
+    )

@@ -20,6 +20,7 @@ ACTIONS = (
     "role_changed",
     "invitation_created",
     "collection_sharing_changed",
+    "collection_assistant_changed",
     "document_deleted",
     "setup",
     "sign_up",

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.llm.asks import coverage, fits_kind, read_question
-from app.llm.base import Passage, TextEmbedder, Turn, Vectors
+from app.llm.base import DEFAULT_STYLE, Passage, Style, TextEmbedder, Turn, Vectors
 from app.llm.decline import CLOSEST, DECLINED
 from app.llm.quotable import is_quotable
 from app.text.language import text_search_config
 from app.text.sentences import sentence_spans
 
 MAX_SENTENCES = 3
+# How many sentences an answer of each length (a collection's assistant) quotes at most.
+SENTENCES = {"short": 1, "medium": MAX_SENTENCES, "long": 5}
 MAX_CANDIDATES = 80
 # Below this cosine similarity to the question a sentence is judged off-topic
 # (all-MiniLM-L6-v2 puts unrelated sentence pairs mostly under 0.2).
@@ -56,15 +58,20 @@ class ExtractiveLLM:
     needs_vectors = True
 
     async def stream(
-        self, question: str, passages: Sequence[Passage], vectors: Vectors | None = None
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        vectors: Vectors | None = None,
+        style: Style = DEFAULT_STYLE,
     ) -> AsyncIterator[str]:
         if vectors is None:
             raise TypeError("the extractive provider ranks sentences by vectors: pass them")
         # The sentences' vectors were stored at ingestion and the question's was just used
         # (and cached) by the search: the answer costs no model run over the passages.
         answer = await compose(
-            question, passages, vectors.embedder, vectors.sentences, vectors.question
-        )
+            question, passages, vectors.embedder, vectors.sentences, vectors.question,
+            max_sentences=SENTENCES[style.length],
+        )  # fmt: skip
         for token in tokens(answer):
             yield token
 
@@ -72,6 +79,9 @@ class ExtractiveLLM:
         # Never asked (rewrites_questions is False): the Retriever searches a follow-up with
         # the conversation's earlier questions at a lower weight instead.
         return question
+
+    async def models(self) -> list[str]:
+        return []  # no model to choose: a Style's instructions and model do not apply
 
     async def aclose(self) -> None:
         return None
@@ -90,6 +100,8 @@ async def compose(
     embedder: TextEmbedder,
     stored: Sequence[np.ndarray | None] = (),
     question_vector: np.ndarray | None = None,
+    *,
+    max_sentences: int = MAX_SENTENCES,
 ) -> str:
     """An answer made of whole source sentences, each followed by its [n] citation, best
     first; or, when no sentence answers, DECLINED and the closest one, marked as such.
@@ -97,7 +109,9 @@ async def compose(
     `stored` holds each passage's sentence vectors from ingestion (None where missing);
     only the sentences without one, and the question, are embedded here.
     """
-    picked = await choose(question, passages, embedder, stored, question_vector)
+    picked = await choose(
+        question, passages, embedder, stored, question_vector, max_sentences=max_sentences
+    )
     if not picked.sentences:
         return DECLINED
     quoted = " ".join(f"{_clean(s.text)} [{s.source}]" for s in picked.sentences)
@@ -119,6 +133,8 @@ async def choose(
     stored: Sequence[np.ndarray | None] = (),
     question_vector: np.ndarray | None = None,
     floor: float | None = None,
+    *,
+    max_sentences: int = MAX_SENTENCES,
 ) -> Choice:
     """The sentences that answer best, and whether the best one answers at all (its score
     reaches `floor`, ANSWER_FLOOR unless given: calibrated on unanswerable questions)."""
@@ -157,11 +173,11 @@ async def choose(
     scores = relevance + bonus
     floors = np.maximum(MIN_RELEVANCE, 0.6 * by_part.max(axis=0))
     eligible = (by_part >= floors).any(axis=1) | (scores >= scores.max() - SCORE_SPREAD)
-    chosen = _mmr(scores, sentences, eligible)
+    chosen = _mmr(scores, sentences, eligible, max_sentences)
     # Each part of a compound question keeps its best sentence among the quotes.
     leads = _leads(question, candidates, by_part) if len(ask_vectors) > 1 else set()
     merged = sorted(dict.fromkeys([*leads, *chosen]), key=lambda i: (i not in leads, -scores[i]))
-    chosen = sorted(merged[:MAX_SENTENCES], key=lambda i: -scores[i])
+    chosen = sorted(merged[:max_sentences], key=lambda i: -scores[i])
     best = float(scores[chosen[0]]) if chosen else 0.0
     limit = ANSWER_FLOOR if floor is None else floor
     # Vectors of a language the model reads poorly are all alike; a passage that holds few of
@@ -223,10 +239,12 @@ def _parts(question: str) -> list[str]:
     return parts if len(parts) > 1 else []
 
 
-def _mmr(relevance: np.ndarray, vectors: np.ndarray, eligible: np.ndarray) -> list[int]:
+def _mmr(
+    relevance: np.ndarray, vectors: np.ndarray, eligible: np.ndarray, most: int = MAX_SENTENCES
+) -> list[int]:
     """Pick relevant sentences, each as unlike the ones already picked as possible."""
     chosen: list[int] = []
-    while len(chosen) < MAX_SENTENCES:
+    while len(chosen) < most:
         redundancy = (
             (vectors @ vectors[chosen].T).max(axis=1) if chosen else np.zeros(len(relevance))
         )

@@ -127,14 +127,16 @@ class Retriever:
         k: int = 5,
         history: Sequence[Turn] = (),
         mode: Mode = "hybrid",
+        rerank: bool = True,
     ) -> Retrieval:
         """The k best passages for the question within the scope (hybrid: reordered by the
-        reranker, when one is configured, from the best `rerank_candidates` fused). With
-        `history`, the earlier questions' terms join the search at a lower weight."""
+        reranker, when one is configured and `rerank` is on, from the best
+        `rerank_candidates` fused). With `history`, the earlier questions' terms join the
+        search at a lower weight."""
         async with self.pool.acquire() as conn:
             collections = await resolve_scope(conn, scope)
         followup = followup_of(question, history, self.tuning.context_weight)
-        reranking = self.reranker is not None and mode == "hybrid"
+        reranking = rerank and self.reranker is not None and mode == "hybrid"
         depth = max(k, self.rerank_candidates) if reranking else k
         # The embedder's name too: after a model change (reindex), a shared cache must not
         # answer with the ranking the old vectors gave.

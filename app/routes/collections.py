@@ -25,17 +25,20 @@ async def list_collections(request: Request) -> JSONResponse:
     principal = principal_of(request)
     async with resources_of(request).pool.acquire() as conn:
         rows = await document_list.collections(conn, readable)
+    # So the page offers "Delete" and the assistant's settings only where the server would
+    # allow them (app/routes/assistants.py).
+    manages = {
+        r["name"]: principal.admin or (principal.editor and r["owner_id"] == principal.user_id)
+        for r in rows
+    }
     return JSONResponse(
         {
             "collections": [
                 {
                     "name": r["name"],
                     "document_count": r["document_count"],
-                    # So the page offers "Delete" only where the server would allow it.
-                    "can_delete": r["name"] != collection_sql.DEFAULT
-                    and (
-                        principal.admin or (principal.editor and r["owner_id"] == principal.user_id)
-                    ),
+                    "can_delete": r["name"] != collection_sql.DEFAULT and manages[r["name"]],
+                    "can_configure": manages[r["name"]],
                 }
                 for r in rows
             ]

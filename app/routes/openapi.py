@@ -22,6 +22,8 @@ from app.db import audit as audit_sql
 from app.db import sources as db_sources
 from app.db.collections import NAME
 from app.db.users import ROLES
+from app.llm.base import LENGTHS
+from app.rag import assistant as assistants
 from app.rag.protocol import MAX_QUESTION_CHARS
 from app.routes import (
     conversations,
@@ -65,7 +67,8 @@ REASONS = {
     413: "The body is too large",
     415: "Unsupported media type",
     416: "The range cannot be satisfied",
-    422: "The document cannot be ingested as it is",
+    422: "The document cannot be ingested as it is, or a setting is out of bounds",
+    502: "The language model server failed: the message says what to check",
     429: "Rate limited: see Retry-After",
     503: "The database is unavailable: see Retry-After",
 }
@@ -126,6 +129,33 @@ def op(
     return operation
 
 
+ASSISTANT = obj(
+    instructions={"type": ["string", "null"], "maxLength": assistants.MAX_INSTRUCTIONS},
+    length={"enum": [*LENGTHS, None]},
+    passages={
+        "type": ["integer", "null"],
+        "minimum": assistants.MIN_PASSAGES,
+        "maximum": assistants.MAX_PASSAGES,
+    },
+    rerank={"type": ["boolean", "null"]},
+    model={
+        "type": ["string", "null"],
+        "maxLength": assistants.MAX_MODEL_CHARS,
+        "description": "one the provider lists (GET: models)",
+    },
+)
+ASSISTANT_VIEW = obj(
+    ("collection", "assistant", "provider", "models"),
+    collection=TEXT,
+    assistant=ASSISTANT,
+    provider={"enum": ["openai", "extractive"]},
+    default_model={"type": ["string", "null"]},
+    models=array(TEXT),
+    models_error={"type": ["string", "null"]},
+    reranker={"type": "boolean"},
+    lengths=array(TEXT),
+    limits={"type": "object"},
+)
 DOCUMENT = obj(
     ("id", "title", "source", "status"),
     id=UUID,
@@ -248,6 +278,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                             name=TEXT,
                             document_count={"type": "integer"},
                             can_delete={"type": "boolean"},
+                            can_configure={"type": "boolean"},
                         )
                     ),
                 )
@@ -275,6 +306,23 @@ PATHS: dict[str, dict[str, Schema]] = {
                 ),
             ],
         )
+    },
+    "/api/collections/{name}/assistant": {
+        "get": op(
+            "The collection's assistant settings, with the models the provider lists (its "
+            "owner or an admin)",
+            ok(ASSISTANT_VIEW),
+            (403, 404),
+            parameters=COLLECTION_PATH,
+        ),
+        "put": op(
+            "Replace the collection's assistant settings; a field left out or null is the "
+            "site's default (its owner or an admin)",
+            ok(ASSISTANT_VIEW),
+            (403, 404, 413, 422, 502),
+            parameters=COLLECTION_PATH,
+            requestBody=body(ASSISTANT),
+        ),
     },
     "/api/documents": {
         "post": op(
