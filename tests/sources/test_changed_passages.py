@@ -102,9 +102,7 @@ def test_a_passage_rewritten_under_the_same_id_is_changed_too(client, settings, 
         cited["chunk_id"],
     )
     assert _answer(client, conversation)["changed_sources"] == [cited["n"]]
-    response = client.get(
-        f"/api/passages/{cited['chunk_id']}", params={"digest": cited["digest"]}
-    )
+    response = client.get(f"/api/passages/{cited['chunk_id']}", params={"digest": cited["digest"]})
     assert response.status_code == 410 and "voles" not in response.text
 
 

@@ -14,7 +14,9 @@ def _source(client, roots: Path, files: dict[str, str]) -> dict:
     folder.mkdir()
     for name, text in files.items():
         (folder / name).write_text(text)
-    added = client.post("/api/sources", json={"kind": "folder", "name": "shelf", "path": str(folder)})
+    added = client.post(
+        "/api/sources", json={"kind": "folder", "name": "shelf", "path": str(folder)}
+    )
     assert added.status_code == 201, added.text
     return _sync(client, added.json()["source"])
 
