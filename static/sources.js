@@ -71,10 +71,10 @@ function countsLine(source) {
 function sourceRow(source) {
   const busy = syncing(source);
   const [state, label] = statusOf(source);
-  const where = [KINDS[source.kind] || source.kind, location(source), plural(source.document_count, "document"), every(source.every_minutes)]
+  const where = [location(source), plural(source.document_count, "document"), every(source.every_minutes)]
     .filter(Boolean).join(" · ");
   const actions = el("div", { class: "row-actions" });
-  const sync = el("button", { type: "button", class: "sync-now", disabled: busy, "aria-label": `Sync ${source.name} now` }, "Sync now");
+  const sync = el("button", { type: "button", class: "sync-now", disabled: busy, "aria-label": `Sync now: ${source.name}` }, "Sync now");
   sync.addEventListener("click", () => syncNow(source));
   actions.append(sync);
   if (source.every_minutes || source.paused) {

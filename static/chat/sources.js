@@ -120,7 +120,7 @@ function showChanged(turn, source) {
     back,
     title,
     el("p", { class: "notice warn passage-changed", role: "status" }, CHANGED_NOTICE),
-    then ? el("p", { class: "muted" }, "When the answer was written, the passage read:") : null,
+    then ? el("p", { class: "hint" }, "When the answer was written, the passage read:") : null,
     then ? el("blockquote", { class: "passage-text then" }, then) : null,
   ].filter(Boolean));
   $("sources-panel").scrollTop = 0;
