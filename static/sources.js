@@ -143,14 +143,19 @@ function refreshSoon() {
 }
 
 async function syncNow(source) {
+  let answer;
   try {
-    await api(`/api/sources/${source.id}/sync`, { method: "POST" });
+    answer = await api(`/api/sources/${source.id}/sync`, { method: "POST" });
   } catch (error) {
     toast(error.message, "error");
     return;
   }
   view.busy.add(source.id);
   view.stored.set(source.id, 0);
+  // Shown as under way at once; the next look at the server says how it goes.
+  const shown = view.sources.find((s) => s.id === source.id);
+  if (shown) Object.assign(shown, { sync_status: answer.already_running ? "running" : "queued", next_sync_at: null });
+  render();
   refresh();
 }
 
