@@ -157,6 +157,8 @@ def test_an_editor_is_not_offered_folder_sources(settings, live_server, river: P
         assert kinds == ["web", "s3"]
         page.check("#source-form input[name=kind][value=s3]")
         assert page.get_attribute("#source-form [name=secret_access_key]", "type") == "password"
+        page.evaluate("document.getElementById('synced-panel').scrollIntoView()")
+        screenshot(page, "sources-form-s3-editor")
         assert page.js_errors == []
 
 
