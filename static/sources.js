@@ -7,7 +7,8 @@ import { onDocumentEvent } from "./events.js";
 
 const KINDS = { folder: "Folder", web: "Website", s3: "S3 bucket" };
 const COUNTS = ["added", "changed", "removed", "unchanged"];
-const POLL_MS = 1500;
+const POLL_MS = 1500; // while a sync is under way
+const IDLE_POLL_MS = 30000; // while one is scheduled: its start, and "in 5 minutes" kept true
 const view = { collection: "default", sources: [], busy: new Set(), stored: new Map(), onSynced: () => {} };
 let pollTimer = null;
 let refreshTimer = null;
@@ -125,7 +126,9 @@ async function refresh() {
     else if (view.busy.delete(source.id)) finished(source);
   }
   render();
+  clearTimeout(pollTimer); // one timer, however many looks were in flight
   if (sources.some(syncing)) pollTimer = setTimeout(refresh, POLL_MS);
+  else if (sources.some((s) => s.every_minutes && !s.paused)) pollTimer = setTimeout(refresh, IDLE_POLL_MS);
 }
 
 // A sync that just ended: say what it did (documents removed send no event: reload the list).
@@ -286,15 +289,16 @@ export function initSources(collection, onSynced) {
   form.addEventListener("submit", addSource);
   $("add-source").addEventListener("click", () => openForm(form.hidden));
   $("cancel-source").addEventListener("click", () => openForm(false));
-  // A document stored by a sync: count it for the one source syncing in view, then look again.
+  // A document stored by a sync: count it for the one source syncing in view, then look again
+  // (a scheduled sync that started by itself shows up this way too).
   onDocumentEvent((data) => {
-    if (!view.busy.size || data.type !== "status") return;
+    if (data.type !== "status") return;
+    refreshSoon();
     const busy = view.sources.filter((s) => view.busy.has(s.id) && s.collection === view.collection);
     if (busy.length === 1 && (data.status === "ready" || data.status === "failed")) {
       view.stored.set(busy[0].id, (view.stored.get(busy[0].id) || 0) + 1);
       render();
     }
-    refreshSoon();
   });
   refresh();
 }
