@@ -79,7 +79,7 @@ async def get_conversation(request: Request) -> JSONResponse:
                         # sources [n] whose passage changed or vanished since: the page says
                         # so instead of showing the new text
                         "changed_sources": [
-                            s["n"] for s in m["sources"] or [] if passage_sql.changed(s, now)
+                            s.get("n") for s in m["sources"] or [] if passage_sql.changed(s, now)
                         ],
                         # the answer as the page shows it once done: safe Markdown
                         "html": render(m["content"]) if m["role"] == "assistant" else None,
