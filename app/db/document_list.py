@@ -15,9 +15,11 @@ async def page(
     limit: int,
     offset: int,
     readable: list[int] | None = None,
+    uploaded_as: str | None = None,
 ) -> list[asyncpg.Record]:
     """Newest first, with each document's page count (the highest page a chunk is on); only
-    those in the `readable` collections when that is given."""
+    those in the `readable` collections when that is given, and only uploads (not synced)
+    under the file name `uploaded_as` when that is."""
     return await conn.fetch(
         f"""SELECT {COLUMNS},
                    (SELECT max(page) FROM chunks c WHERE c.document_id = documents.id)
@@ -27,12 +29,14 @@ async def page(
                    OR collection_id = (SELECT id FROM collections WHERE name = $1))
               AND ($2::text IS NULL OR status = $2)
               AND ($5::int[] IS NULL OR collection_id = ANY($5::int[]))
+              AND ($6::text IS NULL OR (source = $6 AND source_id IS NULL))
             ORDER BY created_at DESC, id LIMIT $3 OFFSET $4""",
         collection,
         status,
         limit,
         offset,
         readable,
+        uploaded_as,
     )
 
 

@@ -22,6 +22,7 @@ import asyncpg
 
 from app.db import collections as collection_sql
 from app.db import conversations as conversation_sql
+from app.db import passages as passage_sql
 from app.db.conversations import AnswerFacts
 from app.embedders import Embedder
 from app.errors import NotFound
@@ -236,8 +237,14 @@ class Answerer:
             await self._vectors(retrieval, passages) if passages and llm.needs_vectors else None
         )
         retrieved = time.perf_counter()
+        # Each source keeps its passage's digest, not its text: a stored answer tells later
+        # whether the passage it cited still says the same (app/routes/passages.py).
         sources = [
-            {"n": n, **{k: v for k, v in p.to_json().items() if k != "text"}}
+            {
+                "n": n,
+                **{k: v for k, v in p.to_json().items() if k != "text"},
+                "digest": passage_sql.digest(p.text),
+            }
             for n, p in enumerate(passages, start=1)
         ]
         yield sent((SOURCES, {"sources": sources}))

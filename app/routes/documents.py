@@ -123,7 +123,8 @@ STATUSES = ("queued", "processing", "ready", "failed")
 
 @policy("reader")
 async def list_documents(request: Request) -> JSONResponse:
-    """Newest first, `limit` (default 500) at a time from `offset`, by `collection`/`status`."""
+    """Newest first, `limit` (default 500) at a time from `offset`, by `collection`/`status`;
+    `uploaded_as`: only uploads of that file name (the page offers to replace one)."""
     params = request.query_params
     collection = params.get("collection") or None
     status = params.get("status") or None
@@ -131,6 +132,7 @@ async def list_documents(request: Request) -> JSONResponse:
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
     limit = whole_number(params.get("limit", "500"), "limit", 1, 500)
     offset = whole_number(params.get("offset", "0"), "offset")
+    uploaded_as = params.get("uploaded_as") or None
     readable = await readable_ids(request)
     async with resources_of(request).pool.acquire() as conn:
         rows = await document_list.page(
@@ -140,6 +142,7 @@ async def list_documents(request: Request) -> JSONResponse:
             limit=limit,
             offset=offset,
             readable=readable,
+            uploaded_as=uploaded_as,
         )
         counts = await document_list.status_counts(conn, collection, readable)
     return JSONResponse(

@@ -64,6 +64,7 @@ REASONS = {
     403: "Not allowed (role, Origin, CSRF token)",
     404: "Not found, or not readable by the caller",
     409: "Conflict: the message says what to do first",
+    410: "Gone: what was named is no longer as it was (a cited passage changed)",
     413: "The body is too large",
     415: "Unsupported media type",
     416: "The range cannot be satisfied",
@@ -177,6 +178,8 @@ MESSAGE = obj(
     # interrupted: an answer cut before it finished; content is what was streamed
     status={"enum": ["complete", "interrupted"]},
     sources=array({"type": "object"}),
+    # the numbers n of sources whose passage changed or vanished since the answer
+    changed_sources=array({"type": "integer"}),
     html={"type": ["string", "null"]},
     rating={"enum": [1, -1, None]},
     created_at=WHEN,
@@ -360,6 +363,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                 query("status", {"enum": list(documents.STATUSES)}),
                 query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 500}),
                 query("offset", {"type": "integer", "minimum": 0, "default": 0}),
+                query("uploaded_as", TEXT, "only documents uploaded under this exact file name"),
             ],
         ),
     },
@@ -559,10 +563,15 @@ PATHS: dict[str, dict[str, Schema]] = {
         "get": op(
             "A cited passage and the sentence closest to `cite`",
             ok(obj(("passage",), passage={"type": "object"})),
-            (404,),
+            (404, 410),
             parameters=[
                 path("id", {"type": "integer", "minimum": 0, "format": "int64"}),
                 query("cite", TEXT, "the answer's sentence (its first 2,000 characters count)"),
+                query(
+                    "digest",
+                    TEXT,
+                    "the citation's digest (its `sources` entry): 410 when the passage changed",
+                ),
             ],
         )
     },
@@ -844,10 +853,17 @@ PATHS: dict[str, dict[str, Schema]] = {
             requestBody=body(obj(("paused",), paused={"type": "boolean"})),
         ),
         "delete": op(
-            "Delete a source and the documents it brought",
+            "Delete a source and the documents it brought (or keep them, unsynced)",
             ok(None, 204, "Deleted"),
             (403, 404),
-            parameters=[path("id", {"type": "integer", "minimum": 1})],
+            parameters=[
+                path("id", {"type": "integer", "minimum": 1}),
+                query(
+                    "keep_documents",
+                    {"enum": ["true", "false"]},
+                    "true: its documents stay in the collection as uploads (identical copies go)",
+                ),
+            ],
         ),
     },
     "/api/admin/audit": {
