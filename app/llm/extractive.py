@@ -13,6 +13,7 @@ from app.llm.asks import coverage, fits_kind, read_question
 from app.llm.base import Passage, TextEmbedder, Turn, Vectors
 from app.llm.decline import CLOSEST, DECLINED
 from app.llm.quotable import is_quotable
+from app.llm.tables import row_texts
 from app.text.language import text_search_config
 from app.text.sentences import sentence_spans
 
@@ -130,13 +131,16 @@ async def choose(
         pooled = stored[n - 1] if n <= len(stored) else None
         if pooled is not None and len(pooled) != len(spans):
             pooled = None  # stored by a different sentence splitter: embed afresh
+        rows = row_texts(passage.text) if "|" in passage.text else {}
         for position, (start, end) in enumerate(spans):
-            text = passage.text[start:end]
+            # A table row is read, and quoted, with its header (its stored vector lacks it).
+            row = rows.get(start)
+            text = row or passage.text[start:end]
             # Overlapping chunks repeat sentences: quote each once.
-            if is_quotable(text) and (clean := _clean(text)) not in seen:
+            if (row or is_quotable(text)) and (clean := _clean(text)) not in seen:
                 seen.add(clean)
                 candidates.append(_Sentence(n, position, text))
-                vectors.append(None if pooled is None else pooled[position])
+                vectors.append(None if pooled is None or row else pooled[position])
     candidates, vectors = candidates[:MAX_CANDIDATES], vectors[:MAX_CANDIDATES]
     if not candidates:
         return Choice([], 0.0, False)
