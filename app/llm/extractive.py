@@ -136,6 +136,8 @@ async def choose(
             # A table row is read, and quoted, with its header (its stored vector lacks it).
             row = rows.get(start)
             text = row or passage.text[start:end]
+            if not row and _inside_row(passage.text, start):
+                continue  # the rest of a row the splitter cut at a cell's "Dr. "
             # Overlapping chunks repeat sentences: quote each once.
             if (row or is_quotable(text)) and (clean := _clean(text)) not in seen:
                 seen.add(clean)
@@ -256,6 +258,12 @@ def _mmr(relevance: np.ndarray, vectors: np.ndarray, eligible: np.ndarray) -> li
             break
         chosen.append(pick)
     return chosen
+
+
+def _inside_row(text: str, start: int) -> bool:
+    """Whether `start` lies inside a table row's line, after its opening `|`."""
+    line_start = text.rfind("\n", 0, start) + 1
+    return text[line_start:start].lstrip().startswith("|")
 
 
 def _clean(sentence: str) -> str:

@@ -74,3 +74,15 @@ async def test_a_continued_table_chunk_reads_its_rows_with_the_repeated_header(e
 def test_an_escaped_pipe_is_part_of_its_cell():
     text = "| Key | Meaning |\n| --- | --- |\n| a\\|b | either |"
     assert list(row_texts(text).values()) == ["Key: a|b; Meaning: either"]
+
+
+async def test_a_row_whose_cell_ends_like_a_sentence_is_quoted_whole(embedder):
+    text = (
+        "| Name | Role | Office |\n| --- | --- | --- |\n"
+        "| Dr. Ada Moreau | Head of research | Room 4.12 |\n| Ben Ortiz | Librarian | Room 1.02 |"
+    )
+    passage = Passage(1, "d", "staff.csv", text, text[:20], None, [], 1.0)
+    picked = await choose("Which room is Dr. Ada Moreau's office in?", [passage], embedder)
+    row = "Name: Dr. Ada Moreau; Role: Head of research; Office: Room 4.12"
+    assert picked.sentences[0].text == row
+    assert all(s.text.startswith("Name: ") for s in picked.sentences)
