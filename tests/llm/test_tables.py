@@ -10,6 +10,7 @@ from app.llm import Passage
 from app.llm.extractive import choose, compose
 from app.llm.tables import row_texts
 from app.rag.citations import unsupported_citations
+from tests.helpers import ingest
 
 CITIES = (
     b"\xef\xbb\xbfCity,Country,Population,Area (km2)\r\n"
@@ -86,3 +87,18 @@ async def test_a_row_whose_cell_ends_like_a_sentence_is_quoted_whole(embedder):
     row = "Name: Dr. Ada Moreau; Role: Head of research; Office: Room 4.12"
     assert picked.sentences[0].text == row
     assert all(s.text.startswith("Name: ") for s in picked.sentences)
+
+
+def test_an_uploaded_csv_answers_a_cell_question_with_its_row(client):
+    """Through the whole app: upload, search, the extractive answer, /v1."""
+    ingest(client, "cities.csv", CITIES)
+    body = {
+        "model": "rag",
+        "messages": [{"role": "user", "content": "What is the population of Lyon?"}],
+    }
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    reply = response.json()
+    assert reply["answered"] is True
+    content = reply["choices"][0]["message"]["content"]
+    assert content.startswith("City: Lyon; Country: France; Population: 522250"), content
