@@ -77,8 +77,8 @@ def _kind(q: str) -> str:
     if re.search(r"\b(?:what|which) (?:percent|percentage|proportion|share|fraction)\b|\bhow "
                  r"much of\b|\bwhat part of\b|\bper ?cent\b", q):  # fmt: skip
         return "percent"
-    if re.search(r"\bhow (?:many|much|long|old|far|big|large|high|often)\b|\bwhat (?:percent|"
-                 r"percentage|number|amount)\b", q):  # fmt: skip
+    if re.search(r"\bhow (?:many|much|long|old|far|big|large|high|often)\b|\bwhat (?:number|"
+                 r"amount)\b", q):  # fmt: skip
         return "number"
     if re.search(r"\bwhen\b|\bwhat (?:year|date|day|month|century|decade)\b|\bwhich (?:year|"
                  r"century)\b", q):  # fmt: skip
@@ -102,8 +102,8 @@ def _snowball(language: str) -> Any:
 
 
 def stems(words: list[str], language: str = "english") -> list[str]:
-    """The words stemmed for their language ("commands"/"command", "construída"/"construção"
-    both "constru..." in Portuguese, where English suffixes would join nothing)."""
+    """The words stemmed for their language: "commands"/"command" in English,
+    "consumo"/"consumia" in Portuguese (where English suffixes would join nothing)."""
     return list(_snowball(language).stemWords(words))
 
 
