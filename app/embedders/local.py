@@ -44,6 +44,8 @@ class LocalEmbedder(InProcessEmbedder):
         self.max_tokens = model.max_seq_length - 2  # [CLS] and [SEP]
         # The bundled MiniLM reads English (Latin script); another model is not assumed.
         self.scripts: frozenset[str] | None = frozenset({"LATIN"}) if bundled else None
+        # The languages it was trained on (app.rag.fusion lowers its share for others).
+        self.languages: frozenset[str] | None = frozenset({"en"}) if bundled else None
         # One thread: torch already uses every core for one batch; two batches would fight.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
 

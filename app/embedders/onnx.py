@@ -88,6 +88,8 @@ class OnnxEmbedder(InProcessEmbedder):
         # The writing systems the model reads (app.rag.fusion drops its ranking elsewhere):
         # MiniLM's vocabulary is English WordPiece; a model given by path is not assumed.
         self.scripts: frozenset[str] | None = frozenset({"LATIN"}) if name == NAME else None
+        # The languages it was trained on (app.rag.fusion lowers its share for others).
+        self.languages: frozenset[str] | None = frozenset({"en"}) if name == NAME else None
         # One thread: ONNX Runtime already uses every core for one batch.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
 

@@ -30,7 +30,7 @@ from app.embedders.stored import sentence_vectors
 from app.errors import NotFound
 from app.llm.base import Passage, Turn
 from app.rag.followup import Followup, followup_of
-from app.rag.fusion import fuse
+from app.rag.fusion import fuse, share_for
 from app.rerankers import Reranker
 from app.rerankers.base import RerankError
 from app.text.language import readable_by
@@ -185,7 +185,11 @@ class Retriever:
                         getattr(self.embedder, "scripts", None), followup.question
                     ),
                     limit=max(self.tuning.candidates, depth),
-                    vector_share=self.tuning.vector_share,
+                    vector_share=share_for(
+                        getattr(self.embedder, "languages", None),
+                        followup.question,
+                        self.tuning.vector_share,
+                    ),
                 )
                 best, choice = fused.ranked[:depth], fused.choice
                 found = {
