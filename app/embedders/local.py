@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from app.config import Settings
 from app.embedders.base import InProcessEmbedder
 from app.embedders.pooling import pool_spans
 
@@ -89,3 +90,8 @@ class LocalEmbedder(InProcessEmbedder):
             for o, offs, text_spans in zip(outputs, offsets, spans, strict=True)
         ]
         return vectors.astype(np.float32), pooled
+
+
+async def from_settings(settings: Settings, *, threads: int = 0) -> LocalEmbedder:
+    """EMBEDDING_BACKEND=torch: sentence-transformers (torch has its own thread pool)."""
+    return await LocalEmbedder.load(settings.embedding_model)

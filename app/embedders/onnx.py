@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from app.config import Settings
 from app.embedders.base import InProcessEmbedder
 from app.embedders.pooling import pool_spans
 
@@ -157,3 +158,8 @@ class OnnxEmbedder(InProcessEmbedder):
                 offsets = np.asarray(encodings[row].offsets)
                 pooled[i] = pool_spans(tokens[row], offsets, spans[i])
         return out, pooled
+
+
+async def from_settings(settings: Settings, *, threads: int = 0) -> OnnxEmbedder:
+    """EMBEDDING_BACKEND=onnx-int8 (the bundled MiniLM) or onnx (EMBEDDING_MODEL's)."""
+    return await OnnxEmbedder.load(settings.embedding_model, threads=threads)
