@@ -224,13 +224,7 @@ class Retriever:
         vector = await self.embed(followup.question)
         if not followup.context:
             return vector
-        import os
-        if os.environ.get("R21_JOINED"):
-            joined = await self.embed(f"{followup.context} {followup.question}")
-            mixed = vector + float(os.environ["R21_JOINED"]) * joined
-        else:
-            w = float(os.environ.get("R21_VW", followup.weight))
-            mixed = vector + w * await self.embed(followup.context)
+        mixed = vector + followup.weight * await self.embed(followup.context)
         return (mixed / (np.linalg.norm(mixed) or 1.0)).astype(np.float32)
 
     async def _rerank(self, question: str, passages: list[Passage], k: int) -> list[Passage]:
