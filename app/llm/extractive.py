@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.config import Settings
 from app.llm.asks import Asked, coverage, fits_kind, read_question
 from app.llm.base import DEFAULT_STYLE, Passage, Style, TextEmbedder, Turn, Vectors
 from app.llm.decline import CLOSEST, DECLINED
@@ -287,3 +288,8 @@ def _inside_row(text: str, start: int) -> bool:
 def _clean(sentence: str) -> str:
     """On one line; the words stay exactly as they are in the source."""
     return " ".join(sentence.split())
+
+
+def from_settings(settings: Settings) -> ExtractiveLLM:
+    """LLM_PROVIDER=extractive (or auto without LLM_BASE_URL): needs no setting."""
+    return ExtractiveLLM()
