@@ -141,7 +141,7 @@ async def run(corpus: Path, files: int, long: int) -> dict[str, Any]:
                         name="kb",
                         kind="folder",
                         collection_id=1,
-                        settings=settings_for("folder", str(folder)),
+                        settings=settings_for("folder", {"path": str(folder)}),
                         every_minutes=None,
                         created_by=None,
                     )

@@ -49,7 +49,7 @@ async def add_folder(pool: Any, name: str, path: Path, collection: str = "defaul
             name=name,
             kind="folder",
             collection_id=collection_id,
-            settings=settings_for("folder", str(path)),
+            settings=settings_for("folder", {"path": str(path)}),
             every_minutes=None,
             created_by=None,
         )
