@@ -189,7 +189,7 @@ class Web:
         except ListingError as exc:
             if first:
                 raise
-            self._problems[url] = exc.message
+            self._problems.setdefault(url, exc.message)
             return Item(url, "unreadable"), None
         if page.url != url and not self.in_scope(page.url):
             return None, None  # redirected out of the site
@@ -197,10 +197,10 @@ class Web:
             stored = await known.read(page.url)
             return Item(page.url, stamp), stored if stored and _looks_html(stored) else None
         if page.status >= 500 or (first and not page.is_success):
-            why = f"{url} answered HTTP {page.status}"
+            why = f"{page.url} answered HTTP {page.status}"
             if first:
                 raise ListingError(f"{why}; the site's pages were not listed")
-            self._problems[page.url] = why
+            self._problems.setdefault(page.url, why)
             return Item(page.url, "unreadable"), None
         media_type = page.headers.get("content-type", "").split(";")[0].strip().lower()
         if not page.is_success or not page.body:  # gone (4xx), or not a document type

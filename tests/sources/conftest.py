@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,12 @@ def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 async def running(settings):
-    """(pool, embedder) with a worker (every job kind) running until the test ends."""
+    """(pool, embedder) with a worker (every job kind) running until the test ends; it may
+    reach loopback (the test's own web and S3 servers), as ALLOW_PRIVATE_URLS=true allows."""
     pool = await create_pool(settings.database_url, max_size=8)
     embedder = await load_embedder(settings)
-    worker = Worker(pool, embedder, lock_seconds=5, poll_seconds=0.5)
+    reach = dataclasses.replace(settings, allow_private_urls=True, url_timeout_seconds=5)
+    worker = Worker(pool, embedder, lock_seconds=5, poll_seconds=0.5, settings=reach)
     task = asyncio.create_task(worker.run())
     yield pool, embedder
     task.cancel()
@@ -42,14 +45,20 @@ async def running(settings):
 
 
 async def add_folder(pool: Any, name: str, path: Path, collection: str = "default") -> int:
+    return await add_source(pool, name, "folder", {"path": str(path)}, collection)
+
+
+async def add_source(
+    pool: Any, name: str, kind: str, given: dict[str, Any], collection: str = "default"
+) -> int:
     async with pool.acquire() as conn:
         collection_id = await collection_sql.get_or_create(conn, collection)
         source_id = await source_sql.create(
             conn,
             name=name,
-            kind="folder",
+            kind=kind,
             collection_id=collection_id,
-            settings=settings_for("folder", {"path": str(path)}),
+            settings=settings_for(kind, given),
             every_minutes=None,
             created_by=None,
         )
