@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from app.db import collections as collection_sql
@@ -79,3 +82,62 @@ async def sync(pool: Any, source_id: int) -> dict[str, Any]:
     await eventually(ended, timeout=180, every=0.1)
     async with pool.acquire() as conn:
         return source_sql.to_json(await source_sql.get(conn, source_id))
+
+
+@dataclasses.dataclass
+class Bucket:
+    endpoint: str
+    key_id: str
+    secret: str
+    admin: Any  # a boto3 S3 client that may do anything (moto's own credentials)
+
+    def given(self, url: str = "s3://docs/guide/", secret: str | None = None) -> dict[str, Any]:
+        return {
+            "url": url,
+            "endpoint": self.endpoint,
+            "region": "us-east-1",
+            "access_key_id": self.key_id,
+            "secret_access_key": secret or self.secret,
+        }
+
+
+@pytest.fixture
+def bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bucket]:
+    """moto's standalone S3 server (the real S3 wire protocol) on loopback, with a bucket
+    `docs` and a user whose key may use it; signatures are checked (a wrong secret fails)."""
+    import boto3
+    import moto.settings
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    httpx.post(f"{endpoint}/moto-api/reset")  # moto's state is per process: start afresh
+    root = {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "moto-root",
+        "aws_secret_access_key": "moto-root",
+    }
+    iam = boto3.client("iam", **root)
+    iam.create_user(UserName="sync")
+    key = iam.create_access_key(UserName="sync")["AccessKey"]
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*",
+                                                      "Resource": "*"}]}  # fmt: skip
+    iam.put_user_policy(UserName="sync", PolicyName="s3", PolicyDocument=json.dumps(policy))
+    admin = boto3.client("s3", **root)
+    admin.create_bucket(Bucket="docs")
+    # From here on moto checks every request's credentials and signature.
+    monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
+    admin = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+    try:
+        yield Bucket(endpoint, key["AccessKeyId"], key["SecretAccessKey"], admin)
+    finally:
+        server.stop()
