@@ -108,6 +108,8 @@ class Sync:
 
     def _known(self, batch: Batch, stored: dict[str, asyncpg.Record]) -> Known:
         async def read(key: str) -> bytes | None:
+            if key not in stored:
+                return None
             async with self.pool.acquire() as conn:
                 return await document_sql.read_file(conn, stored[key]["id"])
 
