@@ -5,6 +5,7 @@ listings that fail (500, a truncated sitemap) deleting nothing."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from app.sources import SourceSettingsError, settings_for
 from tests.sources.conftest import add_source, sync
 from tests.sources.site import Site, html, serve
+from tests.test_cli import run
 
 ROBOTS = "User-agent: *\nDisallow: /docs/private/\n"
 
@@ -179,3 +181,22 @@ async def test_the_page_limit_stops_a_link_loop(running):
 def test_bad_web_settings_refused_in_words(given: dict[str, Any], words: str):
     with pytest.raises(SourceSettingsError, match=words):
         settings_for("web", given)
+
+
+def test_web_source_from_the_command_line(settings):
+    with serve(website()) as site:
+        env = {"DATABASE_URL": settings.database_url, "ALLOW_PRIVATE_URLS": "true"}
+        start = f"{site.url}/docs/index.html"
+        added = run("sources", "add", "web", "harbour-cli", start, "--collection", "sea",
+                    "--max-depth", "1", env=env)  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        listed = run("sources", "list", env=env)
+        assert listed.stdout.startswith("harbour-cli\tweb\tsea\ton demand")
+        synced = run("sources", "sync", "harbour-cli", env=env)
+        assert synced.returncode == 0, synced.stderr
+        counts = json.loads(synced.stdout.strip().splitlines()[-1])
+        assert (counts["added"], counts["removed"], counts["chunks_kept"]) == (3, 0, 0)
+        assert counts["chunks_embedded"] >= 3  # index, a and b: depth 1
+
+        private = run("sources", "add", "web", "x", start, env={**env, "ALLOW_PRIVATE_URLS": ""})
+        assert private.returncode == 1 and "ALLOW_PRIVATE_URLS" in private.stderr
