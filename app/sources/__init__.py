@@ -7,6 +7,7 @@ Adding a kind (Git, Confluence) is its module plus a line in KINDS.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -111,10 +112,16 @@ def connector(kind: str, settings: dict[str, Any], network: Network | None = Non
 async def check_address(kind: str, settings: dict[str, Any], network: Network) -> None:
     """Refuse at once a web site or S3 endpoint that the URL rules refuse (RefusedURL, 400):
     the same check runs again before each request."""
+    from app.errors import BadURL
     from app.ingest.fetch import check_url
 
     field_name = {"web": "url", "s3": "endpoint"}.get(kind)
     if field_name:
-        await check_url(
-            settings[field_name], allow_private=network.allow_private, allowed_ports=network.ports
-        )
+        url = settings[field_name]
+        try:
+            async with asyncio.timeout(network.timeout):  # a name server that never answers
+                await check_url(
+                    url, allow_private=network.allow_private, allowed_ports=network.ports
+                )
+        except TimeoutError:
+            raise BadURL(f"{url} did not resolve within {network.timeout:g} s") from None
