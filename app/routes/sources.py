@@ -45,7 +45,7 @@ async def add_source(request: Request) -> JSONResponse:
             'send JSON {"kind": "web", "name": "...", "settings": {"url": "https://..."}}'
         )
     kind, name = body.get("kind"), body.get("name")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:  # KINDS is a dict: str keys only
         raise BadRequest(f"kind is one of: {', '.join(KINDS)}", code="bad_source")
     if not isinstance(name, str) or not source_sql.NAME.fullmatch(name):
         raise BadRequest(f"name: {NAME_RULE} characters", code="bad_source")

@@ -93,7 +93,7 @@ KINDS = {
 
 
 def _module(kind: str) -> Any:
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise SourceSettingsError(f"unknown source kind {kind!r}; one of: {', '.join(KINDS)}")
     return importlib.import_module(KINDS[kind])
 

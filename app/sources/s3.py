@@ -37,13 +37,21 @@ WORDS = {
 }
 
 
+def _split(url: Any) -> Any:
+    try:
+        return urlsplit(url) if isinstance(url, str) else None
+    except ValueError:  # "http://[" and the like
+        return None
+
+
 def check(given: dict[str, Any]) -> dict[str, Any]:
     url = given.get("url")
-    parts = urlsplit(url) if isinstance(url, str) else None
+    parts = _split(url)
     if parts is None or parts.scheme != "s3" or not parts.netloc:
         raise SourceSettingsError('send the bucket as "url": s3://BUCKET/PREFIX')
     endpoint = given.get("endpoint")
-    if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("http", "https"):
+    split = _split(endpoint)
+    if split is None or split.scheme not in ("http", "https") or not split.netloc:
         raise SourceSettingsError(
             'send the S3 endpoint as "endpoint": an http:// or https:// address'
         )

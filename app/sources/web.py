@@ -47,11 +47,15 @@ def check(given: dict[str, Any]) -> dict[str, Any]:
     url = given.get("url")
     if not isinstance(url, str) or not url.strip() or len(url) > 2048:
         raise SourceSettingsError('send the site as "url": an http:// or https:// address')
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SourceSettingsError(f"{url!r} is not an http:// or https:// URL")
+    try:
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("no http(s) host")
+        normal = _normal(url.strip())  # reads the port: out of range is a ValueError
+    except ValueError:
+        raise SourceSettingsError(f"{url[:200]!r} is not an http:// or https:// URL") from None
     return {
-        "url": _normal(url.strip()),
+        "url": normal,
         "max_pages": _bounded(given, "max_pages", MAX_PAGES, 1, MAX_PAGES_CAP),
         "max_depth": _bounded(given, "max_depth", MAX_DEPTH, 0, MAX_DEPTH_CAP),
     }

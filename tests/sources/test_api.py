@@ -179,3 +179,10 @@ def test_web_and_s3_sources_follow_the_url_rules(client, settings):
     assert bad.status_code == 400 and '"settings"' in bad.json()["error"]["message"]
     names = {s["name"] for s in client.get("/api/sources").json()["sources"]}
     assert names == {"site"}  # refused requests added nothing
+
+
+def test_a_kind_that_is_not_a_string_is_refused_in_words(client):
+    # found by the fuzzer: KINDS is a dict, and a dict kind is unhashable
+    for kind in ({"a": 1}, ["web"], 3, None):
+        response = client.post("/api/sources", json={"kind": kind, "name": "x"})
+        assert response.status_code == 400 and "kind is one of" in response.text, kind

@@ -129,6 +129,8 @@ def test_s3_from_the_command_line_secret_from_the_environment(settings, bucket: 
         ({"url": "https://docs/"}, "s3://BUCKET/PREFIX"),
         ({"url": "s3://docs/"}, "endpoint"),
         ({"url": "s3://docs/", "endpoint": "ftp://x"}, "endpoint"),
+        ({"url": "s3://docs/", "endpoint": "http://[x"}, "endpoint"),
+        ({"url": "s3://[/", "endpoint": "http://x"}, "s3://BUCKET/PREFIX"),
         ({"url": "s3://docs/", "endpoint": "http://x", "access_key_id": "k"}, "secret"),
         ({"url": "s3://docs/", "endpoint": "http://x", "region": "us east"}, "region"),
     ],

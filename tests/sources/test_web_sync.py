@@ -176,6 +176,8 @@ async def test_the_page_limit_stops_a_link_loop(running):
         ({"url": "https://example.org/", "max_pages": 10**6}, "max_pages"),
         ({"url": "https://example.org/", "max_depth": "deep"}, "max_depth"),
         ({"url": "https://example.org/" + "a" * 3000}, '"url"'),
+        ({"url": "http://[::1"}, "http:// or https://"),
+        ({"url": "http://example.org:99999/"}, "http:// or https://"),
     ],
 )
 def test_bad_web_settings_refused_in_words(given: dict[str, Any], words: str):
