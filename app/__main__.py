@@ -265,7 +265,12 @@ async def worker_command(settings: Settings) -> int:
     from app.resources import shutdown, startup
 
     resources = await startup(settings)
-    worker = Worker(resources.pool, resources.embedder, lock_seconds=settings.worker_lock_seconds)
+    worker = Worker(
+        resources.pool,
+        resources.embedder,
+        lock_seconds=settings.worker_lock_seconds,
+        settings=settings,
+    )
     task = asyncio.create_task(worker.run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

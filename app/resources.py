@@ -137,7 +137,10 @@ async def startup(
         from app.jobs.worker import Worker
 
         resources.worker_task = asyncio.create_task(
-            Worker(pool, embedder, lock_seconds=settings.worker_lock_seconds).run(), name="worker"
+            Worker(
+                pool, embedder, lock_seconds=settings.worker_lock_seconds, settings=settings
+            ).run(),
+            name="worker",
         )
         resources.worker_task.add_done_callback(_worker_ended)
     return resources

@@ -60,6 +60,47 @@ async def insert_document(
     return row, row["inserted"]
 
 
+async def lock_uploaded(
+    conn: asyncpg.Connection, collection_id: int, source: str
+) -> asyncpg.Record | None:
+    """The collection's newest uploaded (not synced) document of this name, locked until the
+    transaction ends (two replaces of one document queue one after the other)."""
+    return await conn.fetchrow(
+        f"""SELECT {COLUMNS} FROM documents
+            WHERE collection_id = $1 AND source = $2 AND source_id IS NULL
+            ORDER BY created_at DESC LIMIT 1 FOR UPDATE""",
+        collection_id,
+        source,
+    )
+
+
+async def replace_file(
+    conn: asyncpg.Connection,
+    document_id: UUID,
+    *,
+    title: str,
+    media_type: str,
+    sha256: str,
+    size: int,
+) -> asyncpg.Record | None:
+    """The document now describes a new file (stored next: copy_file) and is queued; None
+    when another document of the collection holds exactly this content."""
+    try:
+        async with conn.transaction():  # a savepoint: the caller's transaction goes on
+            return await conn.fetchrow(
+                f"""UPDATE documents SET title = $2, media_type = $3, sha256 = $4,
+                        size_bytes = $5, status = 'queued', error = NULL, updated_at = now()
+                    WHERE id = $1 RETURNING {COLUMNS}""",
+                document_id,
+                title,
+                media_type,
+                sha256,
+                size,
+            )
+    except asyncpg.UniqueViolationError:
+        return None
+
+
 async def copy_file(
     conn: asyncpg.Connection, document_id: UUID, parts: AsyncIterable[bytes]
 ) -> None:

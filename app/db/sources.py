@@ -10,6 +10,8 @@ import asyncpg
 from app.db import jobs as job_sql
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # the table's CHECK
+# Settings the API never shows (write-only: an s3 source's secret) and the log never holds.
+SECRETS = ("secret_access_key",)
 
 COLUMNS = """s.id, s.name, s.kind, s.settings, s.every_minutes, s.paused, s.last_sync_at,
     s.last_error, s.last_counts, s.created_at, s.collection_id,
@@ -21,10 +23,14 @@ COLUMNS = """s.id, s.name, s.kind, s.settings, s.every_minutes, s.paused, s.last
        AND j.payload->>'source_id' = s.id::text AND j.status = 'queued' LIMIT 1) AS next_sync_at"""
 
 
+def shown(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings without their secrets: for the API, the CLI and the log."""
+    return {key: value for key, value in settings.items() if key not in SECRETS}
+
+
 def to_json(row: asyncpg.Record) -> dict[str, Any]:
     """A source as the API shows it: settings without secrets."""
-    settings = dict(row["settings"])
-    settings.pop("secret", None)
+    settings = shown(dict(row["settings"]))
     when = {k: row[k].isoformat() if row[k] else None for k in ("last_sync_at", "next_sync_at")}
     return {
         "id": row["id"],

@@ -17,6 +17,7 @@ import asyncpg
 from app.db import collections as collection_sql
 from app.db import documents as document_sql
 from app.db import jobs as job_sql
+from app.errors import Conflict
 from app.ingest.formats import Format
 from app.ingest.spool import Spooled
 
@@ -29,19 +30,32 @@ PART_BYTES = 1024 * 1024
 class Accepted:
     document: asyncpg.Record
     duplicate: bool  # the collection already held this content: nothing was queued
+    replaced: bool = False  # the file replaced the collection's document of the same name
 
 
 async def accept_document(
-    conn: asyncpg.Connection, file: Spooled, *, source: str, fmt: Format, collection: str
+    conn: asyncpg.Connection,
+    file: Spooled,
+    *,
+    source: str,
+    fmt: Format,
+    collection: str,
+    replace: bool = False,
 ) -> Accepted:
     """Check the file, then store it and queue its ingestion in the caller's transaction.
 
     Content the collection already holds (same sha256) answers with that document and
-    queues nothing.
+    queues nothing. With `replace`, a document of the same name (`source`) in the
+    collection gets the new file instead, re-indexed down to the chunk (app/jobs/replace.py);
+    without one it is a plain upload.
     """
     # Reads the file (in pieces, or only its head): off the event loop.
     seen_title = await asyncio.to_thread(fmt.check, file.path, source)
     collection_id = await collection_sql.get_or_create(conn, collection)
+    if replace:
+        old = await document_sql.lock_uploaded(conn, collection_id, source)
+        if old is not None:
+            return await _replace(conn, old, file, fmt, title_for(seen_title, source))
     row, inserted = await document_sql.insert_document(
         conn,
         title=title_for(seen_title, source),
@@ -57,6 +71,32 @@ async def accept_document(
     await job_sql.enqueue(conn, "ingest", {"document_id": str(row["id"])})
     await document_sql.notify_event(conn, row)
     return Accepted(row, duplicate=False)
+
+
+async def _replace(
+    conn: asyncpg.Connection, old: asyncpg.Record, file: Spooled, fmt: Format, title: str
+) -> Accepted:
+    if old["sha256"] == file.sha256:  # the same file again: nothing to do
+        return Accepted(old, duplicate=True)
+    if old["status"] in ("queued", "processing"):
+        raise Conflict(
+            f"{old['source']!r} is still being indexed; replace it once it is ready",
+            code="document_busy",
+        )
+    row = await document_sql.replace_file(
+        conn, old["id"], title=title, media_type=fmt.media_type, sha256=file.sha256,
+        size=file.size,
+    )  # fmt: skip
+    if row is None:
+        raise Conflict(
+            "the collection already holds a document with exactly this content",
+            code="duplicate_content",
+        )
+    await conn.execute("DELETE FROM document_files WHERE document_id = $1", old["id"])
+    await document_sql.copy_file(conn, old["id"], file.pieces(PART_BYTES))
+    await job_sql.enqueue(conn, "replace", {"document_id": str(old["id"])})
+    await document_sql.notify_event(conn, row)
+    return Accepted(row, duplicate=False, replaced=True)
 
 
 def title_for(seen_title: str | None, source: str) -> str:

@@ -16,7 +16,7 @@ import contextlib
 import ipaddress
 import logging
 import socket
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -75,17 +75,80 @@ async def _download(
     allowed_ports: Collection[int] | None,
 ) -> Fetched:
     """Follow up to MAX_REDIRECTS redirects by hand, then spool the body."""
-    try:
+    async with _answer(client, url, {}, timeout, allow_private, allowed_ports) as answer:
+        final, response = answer
+        return await _read(stack, response, final, max_bytes, directory)
+
+
+@dataclass
+class Page:
+    """A small resource read into memory (a web page, robots.txt, a sitemap)."""
+
+    url: str  # after redirects
+    status: int
+    headers: httpx.Headers
+    body: bytes  # empty unless the status is 2xx and the type is one asked for
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status < 300
+
+
+async def get(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    types: Collection[str] | None = None,
+    max_bytes: int,
+    timeout: float,
+    allow_private: bool,
+    allowed_ports: Collection[int] | None = DEFAULT_PORTS,
+) -> Page:
+    """GET `url` with every hop checked like fetch(); any status is answered (the caller
+    decides what a 304 or a 404 means); the body is read, at most `max_bytes` of it, only
+    for a 2xx answer whose media type is in `types` (None: any)."""
+    async with _answer(client, url, headers or {}, timeout, allow_private, allowed_ports) as answer:
+        final, response = answer
+        body = b""
+        media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if response.is_success and (types is None or media_type in types):
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise DocumentTooLarge(f"{final} is larger than {max_bytes:,} bytes")
+            parts: list[bytes] = []
+            size = 0
+            async for piece in response.aiter_bytes():
+                size += len(piece)
+                if size > max_bytes:  # a server may lie about, or omit, its length
+                    raise DocumentTooLarge(f"{final} is larger than {max_bytes:,} bytes")
+                parts.append(piece)
+            body = b"".join(parts)
+        return Page(final, response.status_code, response.headers, body)
+
+
+@contextlib.asynccontextmanager
+async def _answer(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    timeout: float,
+    allow_private: bool,
+    allowed_ports: Collection[int] | None,
+) -> AsyncIterator[tuple[str, httpx.Response]]:
+    """The answer after up to MAX_REDIRECTS redirects, each hop's address checked and
+    pinned; the whole exchange (the caller's reading too) within `timeout`."""
+    with _errors(url, timeout):
         async with asyncio.timeout(timeout):
             for _ in range(MAX_REDIRECTS + 1):
                 address = await check_url(
                     url, allow_private=allow_private, allowed_ports=allowed_ports
                 )
-                target, headers, extensions = _pinned(url, address)
+                target, pinned, extensions = _pinned(url, address)
                 async with client.stream(
                     "GET",
                     target,
-                    headers=headers,
+                    headers={**headers, **pinned},
                     extensions=extensions,
                     follow_redirects=False,
                     timeout=timeout,
@@ -93,18 +156,24 @@ async def _download(
                     if response.is_redirect and "location" in response.headers:
                         url = urljoin(url, response.headers["location"])
                         continue
-                    return await _read(stack, response, url, max_bytes, directory)
-    except TimeoutError:
-        raise IngestError(
-            f"{url} did not answer within {timeout:g} s (URL_TIMEOUT_SECONDS)", code="url_timeout"
-        ) from None
-    except httpx.TimeoutException:
+                    yield url, response
+                    return
+            raise IngestError(
+                f"{url} redirects more than {MAX_REDIRECTS} times", code="url_redirects"
+            )
+
+
+@contextlib.contextmanager
+def _errors(url: str, timeout: float) -> Iterator[None]:
+    """httpx's and the clock's errors in words (URL_TIMEOUT_SECONDS, unreachable)."""
+    try:
+        yield
+    except (TimeoutError, httpx.TimeoutException):
         raise IngestError(
             f"{url} did not answer within {timeout:g} s (URL_TIMEOUT_SECONDS)", code="url_timeout"
         ) from None
     except httpx.HTTPError as exc:
         raise IngestError(f"could not fetch {url}: {exc}", code="url_unreachable") from None
-    raise IngestError(f"{url} redirects more than {MAX_REDIRECTS} times", code="url_redirects")
 
 
 async def _read(

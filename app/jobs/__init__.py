@@ -56,3 +56,4 @@ class Deps:
     pool: asyncpg.Pool
     embedder: Any = None
     tuning: dict[str, Any] = field(default_factory=dict)  # per-kind settings, by name
+    settings: Any = None  # the app's Settings (app/config.py), when a kind needs them

@@ -322,7 +322,13 @@ def split(
             f"{source!r} holds {len(parsed.text):,} characters of text, more "
             f"than the {MAX_TEXT_CHARS:,} a document may have; split it into parts"
         )
-    chunks = chunk_text(
+    return parsed, chunks_of(parsed, embedder, overlap_tokens=overlap_tokens, anchored=anchored)
+
+
+def chunks_of(
+    parsed: Parsed, embedder: Embedder, *, overlap_tokens: int, anchored: bool
+) -> list[Chunk]:
+    return chunk_text(
         parsed.text,
         embedder.count_tokens,
         embedder.max_tokens,
@@ -332,7 +338,6 @@ def split(
         ocr_pages=parsed.ocr_pages,
         anchored=anchored,
     )
-    return parsed, chunks
 
 
 def new_chunk(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.jobs import Deps, Kind
 from app.jobs.ingest import Ingest
+from app.jobs.replace import Replace
 from app.jobs.sync import Sync
 
 
@@ -11,4 +12,5 @@ def kinds(deps: Deps) -> list[Kind]:
     return [
         Ingest(deps),
         Sync(deps),
+        Replace(deps),
     ]

@@ -12,13 +12,16 @@ whole items only, and the next attempt finds them stored and carries on.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import PurePath
 
 import asyncpg
+import httpx
 
+from app.db import documents as document_sql
 from app.db import jobs as job_sql
 from app.db import sources as source_sql
 from app.errors import AppError
@@ -27,7 +30,7 @@ from app.ingest.embed import embed_sorted
 from app.jobs import Deps, Lane
 from app.jobs.ingest import BIG_GROUP, OVERLAP_TOKENS, split
 from app.jobs.runner import Batch
-from app.sources import Connector, Item, ListingError, connector
+from app.sources import Connector, Item, Known, ListingError, Network, connector
 from app.sources.store import Lost, Planned, fence, match, write
 from app.text.language import chunk_configs
 
@@ -55,6 +58,8 @@ class Sync:
         self.embedder = deps.embedder
         self.overlap_tokens = deps.tuning.get("ingest", {}).get("overlap_tokens", OVERLAP_TOKENS)
         self.lanes = (Lane("sync", 1, concurrency=2),)
+        # web and s3 sources reach out under the URL-ingestion rules (ALLOW_PRIVATE_URLS...)
+        self.network = Network.of(deps.settings) if deps.settings else Network()
         limits = sandbox.current_limits()
         self.parse_seconds = 2 * limits.timeout_seconds + 30
 
@@ -89,14 +94,40 @@ class Sync:
                 await job_sql.finish(conn, job["id"], job["attempts"])
                 return
             stored = await source_sql.documents(conn, source_id)
-        source_conn = connector(source["kind"], dict(source["settings"]))
-        batch.expect(stage="listing")
-        try:
-            items = await asyncio.to_thread(source_conn.list)
-        except ListingError as exc:
-            log.warning("listing source %s failed: %s", source["name"], exc.message)
-            await self._end(job, error=f"listing failed, nothing was changed: {exc.message}")
-            return
+        async with httpx.AsyncClient(follow_redirects=False) as http:
+            network = dataclasses.replace(self.network, http=http)
+            source_conn = connector(source["kind"], dict(source["settings"]), network)
+            batch.expect(stage="listing")
+            try:
+                items = await source_conn.list(self._known(batch, stored))
+            except ListingError as exc:
+                log.warning("listing source %s failed: %s", source["name"], exc.message)
+                await self._end(job, error=f"listing failed, nothing was changed: {exc.message}")
+                return
+            await self._items(batch, job, source, source_conn, items, stored)
+
+    def _known(self, batch: Batch, stored: dict[str, asyncpg.Record]) -> Known:
+        async def read(key: str) -> bytes | None:
+            if key not in stored:
+                return None
+            async with self.pool.acquire() as conn:
+                return await document_sql.read_file(conn, stored[key]["id"])
+
+        def alive() -> None:
+            batch.expect(stage="listing")
+
+        return Known({key: row["item_stamp"] for key, row in stored.items()}, read, alive)
+
+    async def _items(
+        self,
+        batch: Batch,
+        job: asyncpg.Record,
+        source: asyncpg.Record,
+        source_conn: Connector,
+        items: list[Item],
+        stored: dict[str, asyncpg.Record],
+    ) -> None:
+        """Store what is new or changed, delete what is gone, record the counts."""
         counts = Counts()
         problems: list[str] = []
         pending: list[Planned] = []
@@ -131,7 +162,7 @@ class Sync:
         self, source_conn: Connector, item: Item, document: asyncpg.Record | None, counts: Counts
     ) -> Planned | None:
         """Fetch the item; None when its bytes are the stored ones (the stamp is updated)."""
-        data = await asyncio.to_thread(source_conn.fetch, item.key)
+        data = await source_conn.fetch(item.key)
         sha = hashlib.sha256(data).hexdigest()
         if document is not None and document["sha256"] == sha and document["status"] == "ready":
             async with self.pool.acquire() as conn:
@@ -140,7 +171,9 @@ class Sync:
                 )
             counts.unchanged += 1
             return None
-        fmt = formats.for_filename(item.key)
+        fmt = (item.media_type and formats.for_content_type(item.media_type)) or (
+            formats.for_filename(item.key)
+        )
         planned = Planned(
             item.key, item.stamp, sha, fmt.media_type, data, document and document["id"]
         )

@@ -29,9 +29,10 @@ class Worker(Runner):
         poll_seconds: float = 5,
         retry_base_seconds: float = 5,
         stall_seconds: float = STALL_SECONDS,
+        settings: Any = None,  # Settings: web and s3 sources follow its URL rules
         **ingest: Any,  # overlap_tokens, batch_jobs, batch_bytes, big_bytes
     ) -> None:
-        deps = Deps(pool, embedder, {"ingest": ingest})
+        deps = Deps(pool, embedder, {"ingest": ingest}, settings)
         super().__init__(
             pool,
             registry.kinds(deps),

@@ -74,15 +74,26 @@ async def upload(request: Request) -> Response:
             raise BadRequest("no file: send the document in a multipart field named 'file'")
         filename = upload_file.filename
         collection = parse_collection_name(form.get("collection"))
+        replace = _flag(form.get("replace") or request.query_params.get("replace"), "replace")
         await require(request, "write", collection)  # may create it, private to the caller
         fmt = formats.for_filename(filename)
         pieces = read_pieces(upload_file.read)
         async with spool(pieces, settings.data_dir / "uploads", limit, too_large) as file:
             async with resources.pool.acquire() as conn, conn.transaction():
                 result = await accept_document(
-                    conn, file, source=filename, fmt=fmt, collection=collection
+                    conn, file, source=filename, fmt=fmt, collection=collection, replace=replace
                 )
     return _accepted(result)
+
+
+def _flag(value: object, name: str) -> bool:
+    """A form or query flag: true/false (1/0, yes/no); absent is false."""
+    if value is None or value == "":
+        return False
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "false", "0", "no"):
+        return text in ("true", "1", "yes")
+    raise BadRequest(f"{name} is true or false")
 
 
 async def upload_url(request: Request) -> Response:
@@ -113,7 +124,11 @@ async def upload_url(request: Request) -> Response:
 
 def _accepted(result: Accepted) -> Response:
     return JSONResponse(
-        {"document": document_sql.to_json(result.document), "duplicate": result.duplicate},
+        {
+            "document": document_sql.to_json(result.document),
+            "duplicate": result.duplicate,
+            "replaced": result.replaced,
+        },
         status_code=200 if result.duplicate else 202,
     )
 

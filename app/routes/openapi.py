@@ -331,10 +331,18 @@ PATHS: dict[str, dict[str, Schema]] = {
         "post": op(
             "Add a document: a multipart file, or JSON {url} fetched at once",
             {
-                **ok(obj(("document",), document=DOCUMENT, duplicate={"type": "boolean"}), 202),
+                **ok(
+                    obj(
+                        ("document",),
+                        document=DOCUMENT,
+                        duplicate={"type": "boolean"},
+                        replaced={"type": "boolean"},
+                    ),
+                    202,
+                ),
                 **ok(obj(("document",), document=DOCUMENT), 200, "Already in the collection"),
             },
-            (403, 404, 413, 415, 422),
+            (403, 404, 409, 413, 415, 422),
             requestBody={
                 "required": True,
                 "content": {
@@ -343,6 +351,11 @@ PATHS: dict[str, dict[str, Schema]] = {
                             ("file",),
                             file={"type": "string", "contentMediaType": "application/octet-stream"},
                             collection=COLLECTION,
+                            replace={
+                                "enum": ["true", "false"],
+                                "description": "replace the collection's document of the same"
+                                " file name, down to the chunk (none: a plain upload)",
+                            },
                         )
                     },
                     JSON: {
@@ -814,15 +827,22 @@ PATHS: dict[str, dict[str, Schema]] = {
             (403,),
         ),
         "post": op(
-            "Add a source kept in sync with a collection (folder: admins, under SOURCE_ROOTS)",
+            "Add a source kept in sync with a collection: folder (admins, under SOURCE_ROOTS),"
+            " web or s3",
             ok(obj(("source",), source=SOURCE), 201),
             (403, 404, 409, 413),
             requestBody=body(
                 obj(
-                    ("kind", "name", "path"),
+                    ("kind", "name"),
                     kind={"enum": list(sources.KINDS)},
                     name={"type": "string", "pattern": db_sources.NAME.pattern},
-                    path=TEXT,
+                    settings={
+                        "type": "object",
+                        "description": 'folder {"path"}; web {"url", "max_pages", "max_depth"};'
+                        ' s3 {"url": "s3://BUCKET/PREFIX", "endpoint", "region",'
+                        ' "access_key_id", "secret_access_key" (write-only)}',
+                    },
+                    path={**TEXT, "description": 'folder only: the same as settings {"path"}'},
                     collection=COLLECTION,
                     every_minutes={
                         "type": ["integer", "null"],

@@ -2,7 +2,8 @@
 
 Editors and admins only: readers neither see nor change sources. An editor works with the
 sources of the collections they may write; `folder` sources read the server's disks, so
-only admins add them (and only under SOURCE_ROOTS).
+only admins add them (and only under SOURCE_ROOTS). `web` and `s3` addresses follow the
+URL-ingestion rules (ALLOW_PRIVATE_URLS, URL_PORTS). A source's secret is write-only.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from app.db import access as access_sql
 from app.db import sources as source_sql
 from app.errors import BadRequest, Conflict, NotFound
 from app.routes.deps import parse_collection_name, read_json, resources_of, whole_number
-from app.sources import KINDS, settings_for
+from app.sources import KINDS, Network, check_address, settings_for
 
 NAME_RULE = "letters, digits, '.', '_' or '-', starting with a letter or digit, at most 64"
 MAX_EVERY_MINUTES = 525_600  # a year: the schema's bound
@@ -40,9 +41,11 @@ async def add_source(request: Request) -> JSONResponse:
     principal = require_role(request, "editor")
     body = await read_json(request)
     if not isinstance(body, dict):
-        raise BadRequest('send JSON {"kind": "folder", "name": "...", "path": "/..."}')
+        raise BadRequest(
+            'send JSON {"kind": "web", "name": "...", "settings": {"url": "https://..."}}'
+        )
     kind, name = body.get("kind"), body.get("name")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:  # KINDS is a dict: str keys only
         raise BadRequest(f"kind is one of: {', '.join(KINDS)}", code="bad_source")
     if not isinstance(name, str) or not source_sql.NAME.fullmatch(name):
         raise BadRequest(f"name: {NAME_RULE} characters", code="bad_source")
@@ -56,12 +59,14 @@ async def add_source(request: Request) -> JSONResponse:
         )
     if kind == "folder" and not principal.admin:
         raise Forbidden("only admins add folder sources: they read the server's own disks")
-    location = body.get("path")
-    if not isinstance(location, str) or not location.strip():
-        raise BadRequest('send the folder as "path": an absolute path under SOURCE_ROOTS')
+    given = body.get("settings")
+    if given is None and kind == "folder":  # the first shape: {"kind": "folder", "path"}
+        given = {"path": body.get("path")}
     collection = parse_collection_name(body.get("collection"))
     assert collection is not None  # the default collection when none is named
-    config = settings_for(kind, location)
+    config = settings_for(kind, given)
+    settings = resources_of(request).settings
+    await check_address(kind, config, Network.of(settings))
     collection_id = await require(request, "write", collection)
     async with resources_of(request).pool.acquire() as conn, conn.transaction():
         source_id = await source_sql.create(

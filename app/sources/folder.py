@@ -8,18 +8,31 @@ symlink leads out of the root: a symlink inside the folder that points outside i
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.ingest import formats
-from app.sources import Item, ListingError, SourceSettingsError
+from app.sources import Item, Known, ListingError, Network, SourceSettingsError
 
 
 def roots(environ: Any = None) -> list[Path]:
     raw = (os.environ if environ is None else environ).get("SOURCE_ROOTS", "")
     return [Path(part).resolve() for part in raw.split(":") if part.strip()]
+
+
+def check(given: dict[str, Any]) -> dict[str, Any]:
+    """{"path": an absolute folder under SOURCE_ROOTS}, resolved."""
+    path = given.get("path")
+    if not isinstance(path, str) or not path.strip():
+        raise SourceSettingsError('send the folder as "path": an absolute path under SOURCE_ROOTS')
+    return {"path": str(check_path(path))}
+
+
+def connector(settings: dict[str, Any], network: Network) -> Folder:
+    return Folder.from_settings(settings)
 
 
 def check_path(path: str, environ: Any = None) -> Path:
@@ -55,7 +68,13 @@ class Folder:
     def from_settings(cls, settings: dict[str, Any]) -> Folder:
         return cls(check_path(str(settings.get("path", ""))))
 
-    def list(self) -> list[Item]:
+    async def list(self, known: Known) -> list[Item]:
+        return await asyncio.to_thread(self._list)
+
+    async def fetch(self, key: str) -> bytes:
+        return await asyncio.to_thread(self._fetch, key)
+
+    def _list(self) -> list[Item]:
         if not self.root.is_dir():
             raise ListingError(f"the folder {str(self.root)!r} does not exist or is not a folder")
         accepted = set(formats.suffixes())
@@ -73,7 +92,7 @@ class Folder:
             raise ListingError(f"the folder could not be read: {exc.strerror or exc}") from exc
         return sorted(items, key=lambda item: item.key)
 
-    def fetch(self, key: str) -> bytes:
+    def _fetch(self, key: str) -> bytes:
         path = self.root / key
         if not self._inside(path):
             raise ListingError(f"{key!r} now leads out of the folder")

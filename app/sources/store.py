@@ -109,6 +109,26 @@ async def write(
     )
     if planned.document_id not in (None, document_id):  # pragma: no cover - keys are unique
         raise Lost("the item's document changed under the sync")
+    await replace_chunks(conn, document_id, planned, vectors, sentences, languages)
+    await conn.execute("DELETE FROM document_files WHERE document_id = $1", document_id)
+    await document_sql.copy_file(conn, document_id, _parts(planned.data))
+    if status == "ready":
+        await document_sql.set_ready(conn, [document_id], [len(planned.chunks)], [planned.title])
+    else:
+        await conn.execute("UPDATE documents SET chunk_count = 0 WHERE id = $1", document_id)
+        await document_sql.set_status(conn, document_id, "failed", error=planned.error or "")
+
+
+async def replace_chunks(
+    conn: asyncpg.Connection,
+    document_id: UUID,
+    planned: Planned,
+    vectors: np.ndarray,
+    sentences: list[bytes | None],
+    languages: list[str],
+) -> None:
+    """The document's chunks become `planned.chunks`: kept rows move to their new places,
+    removed ones go, fresh ones (with these vectors, in order) are inserted."""
     await conn.execute("DELETE FROM chunks WHERE id = ANY($1::bigint[])", planned.removed)
     # Ordinals are unique per document: move the kept ones aside, then to their places.
     await conn.execute(
@@ -117,12 +137,13 @@ async def write(
     kept = [(row, i) for i, row in enumerate(planned.kept) if row is not None]
     if kept:
         chunks = [planned.chunks[i] for _, i in kept]
-        await conn.execute(
+        moved = await conn.fetch(
             """UPDATE chunks c SET ordinal = u.ordinal, char_start = u.cs, char_end = u.ce,
                    page = u.page
                FROM unnest($1::bigint[], $2::int[], $3::int[], $4::int[], $5::int[])
                    AS u (id, ordinal, cs, ce, page)
-               WHERE c.id = u.id AND c.document_id = $6""",
+               WHERE c.id = u.id AND c.document_id = $6
+               RETURNING c.id""",
             [row for row, _ in kept],
             [i for _, i in kept],
             [c.char_start for c in chunks],
@@ -130,6 +151,8 @@ async def write(
             [c.page for c in chunks],
             document_id,
         )
+        if len(moved) != len(kept):  # changed since they were matched: another attempt
+            raise RuntimeError(f"the chunks of document {document_id} changed during the write")
     rows = []
     for n, i in enumerate(planned.fresh):
         chunk = planned.chunks[i]
@@ -144,17 +167,11 @@ async def write(
             embedding=vectors[n],
             sentence_vectors=sentences[n],
             language=languages[n],
+            ocr_confidence=chunk.ocr_confidence,
         )
         rows.append((document_id, new))
     if rows:
         await chunk_sql.copy_chunks(conn, rows)
-    await conn.execute("DELETE FROM document_files WHERE document_id = $1", document_id)
-    await document_sql.copy_file(conn, document_id, _parts(planned.data))
-    if status == "ready":
-        await document_sql.set_ready(conn, [document_id], [len(planned.chunks)], [planned.title])
-    else:
-        await conn.execute("UPDATE documents SET chunk_count = 0 WHERE id = $1", document_id)
-        await document_sql.set_status(conn, document_id, "failed", error=planned.error or "")
 
 
 async def _parts(data: bytes):  # noqa: ANN202 - an async generator of the file's parts

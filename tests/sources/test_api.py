@@ -137,3 +137,52 @@ def test_pause_resume_and_delete_a_source(client, settings, roots: Path):
     assert client.get("/api/sources").json()["sources"] == []
     assert client.get("/api/documents").json()["documents"] == []
     assert client.delete(f"/api/sources/{source_id}").status_code == 404
+
+
+def test_web_and_s3_sources_follow_the_url_rules(client, settings):
+    reader = make_person(settings.database_url, "reader3@example.com", "reader")
+    editor = make_person(settings.database_url, "editor3@example.com", "editor")
+    mine = client.post("/api/collections", json={"name": "mine"}, headers=editor.headers)
+    assert mine.status_code == 201
+    web = {"kind": "web", "name": "site", "collection": "mine",
+           "settings": {"url": "http://93.184.216.34/docs/", "max_pages": 50}}  # fmt: skip
+    assert client.post("/api/sources", json=web, headers=reader.headers).status_code == 403
+    added = client.post("/api/sources", json=web, headers=editor.headers)
+    assert added.status_code == 201, added.text  # editors add web sources to their collections
+    assert added.json()["source"]["settings"] == {
+        "url": "http://93.184.216.34/docs/",
+        "max_pages": 50,
+        "max_depth": 3,
+    }
+    theirs = {**web, "name": "site2", "collection": "default"}
+    assert client.post("/api/sources", json=theirs, headers=editor.headers).status_code in (
+        403,
+        404,
+    )
+
+    loopback = {**web, "name": "local", "settings": {"url": "http://127.0.0.1:9/docs/"}}
+    refused = client.post("/api/sources", json=loopback, headers=editor.headers)
+    assert refused.status_code == 400 and "ALLOW_PRIVATE_URLS" in refused.text
+    metadata = {
+        "kind": "s3",
+        "name": "meta",
+        "settings": {
+            "url": "s3://bucket/",
+            "endpoint": "http://169.254.169.254",
+            "access_key_id": "k",
+            "secret_access_key": "s",
+        },
+    }
+    never = client.post("/api/sources", json=metadata)
+    assert never.status_code == 400 and "s" not in never.json().get("source", {})
+    bad = client.post("/api/sources", json={"kind": "web", "name": "x", "settings": "url"})
+    assert bad.status_code == 400 and '"settings"' in bad.json()["error"]["message"]
+    names = {s["name"] for s in client.get("/api/sources").json()["sources"]}
+    assert names == {"site"}  # refused requests added nothing
+
+
+def test_a_kind_that_is_not_a_string_is_refused_in_words(client):
+    # found by the fuzzer: KINDS is a dict, and a dict kind is unhashable
+    for kind in ({"a": 1}, ["web"], 3, None):
+        response = client.post("/api/sources", json={"kind": kind, "name": "x"})
+        assert response.status_code == 400 and "kind is one of" in response.text, kind

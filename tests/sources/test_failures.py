@@ -9,7 +9,7 @@ import pytest
 
 from app.db import jobs as job_sql
 from app.db.pool import init_connection
-from app.sources import ListingError
+from app.sources import Known, ListingError
 from app.sources.folder import Folder
 from app.sources.store import Lost, fence
 from tests.helpers import claim_one
@@ -33,21 +33,21 @@ async def test_a_root_withdrawn_stops_the_sync_and_deletes_nothing(
     assert stopped["document_count"] == 1
 
 
-def test_an_item_gone_or_escaping_after_the_listing_is_refused(roots: Path, tmp_path: Path):
+async def test_an_item_gone_or_escaping_after_the_listing_is_refused(roots: Path, tmp_path: Path):
     folder = roots / "f"
     folder.mkdir()
     (folder / "a.txt").write_text("a")
     source = Folder(folder.resolve())
-    assert [item.key for item in source.list()] == ["a.txt"]
+    assert [item.key for item in await source.list(Known())] == ["a.txt"]
     (folder / "a.txt").unlink()
     with pytest.raises(ListingError, match="out of the folder"):
-        source.fetch("a.txt")  # gone: it no longer resolves inside the root
+        await source.fetch("a.txt")  # gone: it no longer resolves inside the root
     (tmp_path / "secret.txt").write_text("secret")
     (folder / "a.txt").symlink_to(tmp_path / "secret.txt")  # swapped for a link outside
     with pytest.raises(ListingError, match="out of the folder"):
-        source.fetch("a.txt")
+        await source.fetch("a.txt")
     with pytest.raises(ListingError, match="out of the folder"):
-        source.fetch("../../secret.txt")
+        await source.fetch("../../secret.txt")
 
 
 async def test_a_sync_taken_over_writes_nothing_more(settings):

@@ -153,17 +153,17 @@ def test_folder_outside_source_roots_refused(roots: Path, tmp_path: Path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     with pytest.raises(SourceSettingsError, match="not under SOURCE_ROOTS"):
-        settings_for("folder", str(elsewhere))
+        settings_for("folder", {"path": str(elsewhere)})
     with pytest.raises(SourceSettingsError, match="not under SOURCE_ROOTS"):
-        settings_for("folder", str(roots / ".." / "elsewhere"))
+        settings_for("folder", {"path": str(roots / ".." / "elsewhere")})
     with pytest.raises(SourceSettingsError, match="not a usable path"):
-        settings_for("folder", str(roots) + "/a\x00b")
+        settings_for("folder", {"path": str(roots) + "/a\x00b"})
     (roots / "link").symlink_to(elsewhere, target_is_directory=True)
     with pytest.raises(SourceSettingsError, match="not under SOURCE_ROOTS"):
-        settings_for("folder", str(roots / "link"))
+        settings_for("folder", {"path": str(roots / "link")})
 
 
 def test_folder_sources_off_without_source_roots(monkeypatch: pytest.MonkeyPatch, tmp_path):
     monkeypatch.delenv("SOURCE_ROOTS", raising=False)
     with pytest.raises(SourceSettingsError, match="SOURCE_ROOTS"):
-        settings_for("folder", str(tmp_path))
+        settings_for("folder", {"path": str(tmp_path)})
