@@ -16,12 +16,15 @@
 -- 3. The chunk index gains the lexeme, so a candidate's exact score reads only its own
 --    postings of the query's terms (one index descent per candidate).
 
+-- The avgdl a collection's language's impacts were last written with.
+ALTER TABLE collection_languages ADD COLUMN impact_avgdl float8;
+UPDATE collection_languages
+SET impact_avgdl = greatest(total_length::float8 / greatest(chunk_count, 1), 1);
+
 ALTER TABLE postings ADD COLUMN impact real;
 UPDATE postings p
-SET impact = p.tf / (p.tf + 1.2 * (1 - 0.75 + 0.75 * p.dl / cl.avgdl))
-FROM (SELECT collection_id, language,
-             greatest(total_length::float8 / greatest(chunk_count, 1), 1) AS avgdl
-      FROM collection_languages) cl
+SET impact = p.tf / (p.tf + 1.2 * (1 - 0.75 + 0.75 * p.dl / cl.impact_avgdl))
+FROM collection_languages cl
 WHERE cl.collection_id = p.collection_id AND cl.language = p.language;
 UPDATE postings SET impact = tf::float8 / (tf + 1.2) WHERE impact IS NULL;
 ALTER TABLE postings ALTER COLUMN impact SET NOT NULL;
@@ -60,23 +63,63 @@ CREATE TRIGGER postings_count_added AFTER INSERT ON postings
 
 CREATE FUNCTION postings_count_removed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    WITH counted AS (
-        UPDATE lexicon x SET df = x.df - s.n
-        FROM (SELECT lexeme, collection_id, language, count(*) AS n FROM old_postings
-              GROUP BY lexeme, collection_id, language
-              ORDER BY lexeme, collection_id, language) s
-        WHERE x.lexeme = s.lexeme AND x.collection_id = s.collection_id
-          AND x.language = s.language
-        RETURNING x.lexeme, x.collection_id, x.language, x.df
-    )
-    DELETE FROM lexicon x USING counted c
-    WHERE c.df <= 0 AND x.lexeme = c.lexeme AND x.collection_id = c.collection_id
-      AND x.language = c.language;
+    UPDATE lexicon x SET df = x.df - s.n
+    FROM (SELECT lexeme, collection_id, language, count(*) AS n FROM old_postings
+          GROUP BY lexeme, collection_id, language
+          ORDER BY lexeme, collection_id, language) s
+    WHERE x.lexeme = s.lexeme AND x.collection_id = s.collection_id AND x.language = s.language;
+    -- A term no chunk holds any more goes (a second statement: it must see the update).
+    DELETE FROM lexicon x
+    USING (SELECT DISTINCT lexeme, collection_id, language FROM old_postings) s
+    WHERE x.df <= 0 AND x.lexeme = s.lexeme AND x.collection_id = s.collection_id
+      AND x.language = s.language;
     RETURN NULL;
 END $$;
 CREATE TRIGGER postings_count_removed AFTER DELETE ON postings
     REFERENCING OLD TABLE AS old_postings FOR EACH STATEMENT
     EXECUTE FUNCTION postings_count_removed();
+
+-- 0016's function; a new collection's language records the avgdl its first impacts got.
+CREATE OR REPLACE FUNCTION chunks_count_languages_added() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO collection_languages AS cl
+        (collection_id, language, chunk_count, total_length, impact_avgdl)
+    SELECT collection_id, language, count(*), sum(dl), greatest(sum(dl)::float8 / count(*), 1)
+    FROM (SELECT collection_id, language, lexeme_count(tsv) AS dl FROM new_chunks) n
+    GROUP BY collection_id, language
+    ON CONFLICT (collection_id, language)
+        DO UPDATE SET chunk_count = cl.chunk_count + EXCLUDED.chunk_count,
+                      total_length = cl.total_length + EXCLUDED.total_length;
+    RETURN NULL;
+END $$;
+
+-- Staleness: a posting's impact keeps the avgdl of its day. Impacts only choose what is
+-- read first (scores are exact), so drift costs recall, not correctness; but a collection's
+-- first chunks set avgdl alone, and a long first document would leave every short chunk
+-- after it ranked too high in its lists. Once avgdl has moved by more than a quarter since
+-- a collection's language's impacts were written, they are all written again: that takes
+-- adding a good share of the collection again, so the rewrite costs each posting a bounded
+-- number of writes over its life. Runs after chunks_count_languages_added (name order).
+CREATE FUNCTION chunks_refresh_impacts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    WITH drifted AS (
+        UPDATE collection_languages cl
+        SET impact_avgdl = greatest(cl.total_length::float8 / greatest(cl.chunk_count, 1), 1)
+        FROM (SELECT DISTINCT collection_id, language FROM new_chunks) n
+        WHERE cl.collection_id = n.collection_id AND cl.language = n.language
+          AND abs(greatest(cl.total_length::float8 / greatest(cl.chunk_count, 1), 1)
+                  / cl.impact_avgdl - 1) > 0.25
+        RETURNING cl.collection_id, cl.language, cl.impact_avgdl
+    )
+    UPDATE postings p
+    SET impact = p.tf / (p.tf + 1.2 * (1 - 0.75 + 0.75 * p.dl / d.impact_avgdl))
+    FROM drifted d
+    WHERE p.collection_id = d.collection_id AND p.language = d.language;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER chunks_refresh_impacts AFTER INSERT ON chunks
+    REFERENCING NEW TABLE AS new_chunks FOR EACH STATEMENT
+    EXECUTE FUNCTION chunks_refresh_impacts();
 
 -- 0008's function, writing each posting's impact with its collection and language's avgdl
 -- as it is once this statement's chunks are counted.
