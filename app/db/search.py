@@ -100,7 +100,7 @@ budget AS (
     -- is read whole (what it leaves goes to the longer lists), the longer lists get equal
     -- shares of their best postings by impact (water-filling over the terms by df). A
     -- term cut short leaves `unread` of its postings unread.
-    SELECT language, lexeme, idf, avgdl, depth, greatest(df - depth, 0) / df AS unread
+    SELECT language, lexeme, idf, avgdl, depth, greatest(df - depth, 0) / greatest(df, 1) AS unread
     FROM (SELECT *, CASE WHEN df <= share THEN df
                          -- the first list that does not fit sets the share (the shares
                          -- after it, counted as if it had fit, are smaller)
