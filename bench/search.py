@@ -1,11 +1,14 @@
-"""Hybrid search latency at 100,000 chunks: the SQL alone (beside a bare pgvector HNSW
-top-50 query on the same data), GET /api/search over HTTP, and the query embedding's time
-with each embedding backend installed.
+"""Search latency at N chunks (default 100,000): hybrid SQL beside a bare pgvector HNSW
+top-50 query on the same data, lexical search alone (and its recall@10 against exhaustive
+BM25), hybrid search scoped to a collection holding 1% of the chunks (recall@10 against
+exact search in that scope), GET /api/search over HTTP, and the query embedding's time with
+each embedding backend installed.
 
     python bench/search.py [--chunks 100000] [--queries 200]
 
 Synthetic text (Zipf-distributed words) and random unit vectors are loaded with COPY into a
-fresh database on an embedded PostgreSQL (or BENCH_DATABASE_URL, a server with pgvector).
+fresh database on an embedded PostgreSQL (or BENCH_DATABASE_URL, a server with pgvector);
+the HNSW and postings indexes are built after the load (faster than growing them per row).
 The last line printed is JSON.
 """
 
@@ -21,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -37,6 +41,7 @@ from app.rag.fusion import fuse  # noqa: E402
 from app.resources import run_migrations  # noqa: E402
 from bench.smoke import parse_args  # noqa: E402
 
+DEFAULT = search_sql.DEFAULT_TUNING
 DIM = 384
 WORDS_PER_CHUNK = 60
 CHUNKS_PER_DOCUMENT = 100
@@ -74,7 +79,14 @@ def percentile(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 2)
 
 
-async def load(url: str, chunks: int, vocabulary: list[str]) -> int:
+# Every hundredth document goes to a second collection: scoped search's 1%.
+SCOPED_EVERY = 100
+# Indexes built once after the load: far faster than growing them row by row.
+BUILT_AFTER_LOAD = ("chunks_embedding_idx", "postings_term_idx", "postings_chunk_idx")
+
+
+async def load(url: str, chunks: int, vocabulary: list[str]) -> tuple[int, int, dict[str, float]]:
+    """The bench and 1% collections' ids, and the load's and the index builds' seconds."""
     conn = await asyncpg.connect(url)
     from pgvector.asyncpg import register_vector
 
@@ -82,16 +94,26 @@ async def load(url: str, chunks: int, vocabulary: list[str]) -> int:
     collection_id = await conn.fetchval(
         "INSERT INTO collections (name) VALUES ('bench') RETURNING id"
     )
-    documents = [uuid.uuid4() for _ in range(chunks // CHUNKS_PER_DOCUMENT)]
+    scoped_id = await conn.fetchval(
+        "INSERT INTO collections (name) VALUES ('bench-1pct') RETURNING id"
+    )
+    documents = [uuid.uuid4() for _ in range(max(1, chunks // CHUNKS_PER_DOCUMENT))]
     await conn.copy_records_to_table(
         "documents",
         columns=("id", "title", "source", "media_type", "sha256", "size_bytes", "status",
                  "collection_id"),
-        records=[(d, f"doc {i}", "bench", "text/plain", d.hex, 0, "ready", collection_id)
+        records=[(d, f"doc {i}", "bench", "text/plain", d.hex, 0, "ready",
+                  scoped_id if i % SCOPED_EVERY == 0 else collection_id)
                  for i, d in enumerate(documents)],
     )  # fmt: skip
-    # Building the HNSW graph once after the load is far faster than growing it per row.
-    await conn.execute("DROP INDEX chunks_embedding_idx")
+    definitions = [
+        r["indexdef"]
+        for r in await conn.fetch(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = ANY($1)", list(BUILT_AFTER_LOAD)
+        )
+    ]
+    for name in BUILT_AFTER_LOAD:
+        await conn.execute(f"DROP INDEX {name}")
     started = time.perf_counter()
     batch = 10_000
     for offset in range(0, chunks, batch):
@@ -110,19 +132,20 @@ async def load(url: str, chunks: int, vocabulary: list[str]) -> int:
             records=records,
         )  # fmt: skip
         print(f"\r  loaded {offset + n}/{chunks} chunks", end="", file=sys.stderr)
-    print(f" in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    seconds = {"load_s": round(time.perf_counter() - started)}
+    print(f" in {seconds['load_s']} s", file=sys.stderr)
     started = time.perf_counter()
-    await conn.execute("SET maintenance_work_mem = '1GB'")
-    # The same index as migrations/0003.
     await conn.execute(
-        "CREATE INDEX chunks_embedding_idx ON chunks USING hnsw (embedding vector_cosine_ops)"
-        " WITH (m = 16, ef_construction = 128)"
+        f"SET maintenance_work_mem = '{os.environ.get('BENCH_INDEX_MEMORY', '1GB')}'"
     )
-    await conn.execute("VACUUM ANALYZE chunks")
-    await conn.execute("VACUUM ANALYZE postings")
-    print(f"  HNSW index and ANALYZE in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    for definition in definitions:  # the migrations' own definitions
+        await conn.execute(definition)
+    for table in ("chunks", "postings", "lexicon"):
+        await conn.execute(f"VACUUM ANALYZE {table}")
+    seconds["index_s"] = round(time.perf_counter() - started)
+    print(f"  HNSW and postings indexes, VACUUM ANALYZE in {seconds['index_s']} s", file=sys.stderr)
     await conn.close()
-    return collection_id
+    return collection_id, scoped_id, seconds
 
 
 def questions(vocabulary: list[str], count: int) -> list[str]:
@@ -134,23 +157,46 @@ def questions(vocabulary: list[str], count: int) -> list[str]:
     return result
 
 
+async def hybrid(
+    conn: asyncpg.Connection, text: str, vector: np.ndarray, collection_id: int
+) -> list[int]:
+    """The app's hybrid search as Retriever.retrieve runs it: candidates, fusion, details."""
+    candidates = await search_sql.candidates(
+        conn, text=text, embedding=vector, collection_ids=[collection_id],
+        document_ids=None, limit=10,
+    )  # fmt: skip
+    best = fuse(candidates).ranked[:10]
+    await search_sql.details(conn, ids=[c for c, _ in best], text=text)
+    return [c for c, _ in best]
+
+
+async def lexical(
+    conn: asyncpg.Connection, text: str, collection_id: int, tuning: search_sql.Tuning
+) -> list[int]:
+    rows = await search_sql.search(
+        conn, mode="lexical", text=text, embedding=None, collection_ids=[collection_id],
+        document_ids=None, limit=10, ids_only=True, tuning=tuning,
+    )  # fmt: skip
+    return [r["chunk_id"] for r in rows]
+
+
+def timed(timings: list[float], counted: bool, started: float) -> None:
+    if counted:
+        timings.append((time.perf_counter() - started) * 1000)
+
+
 async def sql_latency(url: str, collection_id: int, texts: list[str]) -> dict[str, float]:
-    """The app's hybrid search (candidates, fusion, details) and a bare HNSW top-50,
-    interleaved so that load on the machine hits both alike."""
+    """The app's hybrid search, a bare HNSW top-50 and lexical search alone, interleaved so
+    that load on the machine hits all alike."""
     pool = await create_pool(url, max_size=2)
     vectors = unit_vectors(len(texts))
-    timings, bare = [], []
+    timings: dict[str, list[float]] = {"sql": [], "hnsw_top50": [], "lexical": []}
     async with pool.acquire() as conn:
         for i, counted in with_warmup(len(texts)):
             text, vector = texts[i], vectors[i]
             started = time.perf_counter()
-            candidates = await search_sql.candidates(
-                conn, text=text, embedding=vector, collection_ids=[collection_id],
-                document_ids=None, limit=10,
-            )  # fmt: skip
-            best = fuse(candidates).ranked[:10]
-            await search_sql.details(conn, ids=[c for c, _ in best], text=text)
-            hybrid_ms = (time.perf_counter() - started) * 1000
+            await hybrid(conn, text, vector, collection_id)
+            timed(timings["sql"], counted, started)
             started = time.perf_counter()
             await conn.fetch(
                 """SELECT id FROM chunks WHERE collection_id = ANY($1)
@@ -158,32 +204,89 @@ async def sql_latency(url: str, collection_id: int, texts: list[str]) -> dict[st
                 [collection_id],
                 vector,
             )
-            bare_ms = (time.perf_counter() - started) * 1000
-            if counted:
-                timings.append(hybrid_ms)
-                bare.append(bare_ms)
-        exact = await hnsw_recall(conn, collection_id, vectors[:50])
+            timed(timings["hnsw_top50"], counted, started)
+            started = time.perf_counter()
+            await lexical(conn, text, collection_id, search_sql.DEFAULT_TUNING)
+            timed(timings["lexical"], counted, started)
+        result = {}
+        for name, values in timings.items():
+            result[f"{name}_p50_ms"] = percentile(values, 50)
+            result[f"{name}_p99_ms"] = percentile(values, 99)
+        result["hybrid_over_hnsw_p50"] = round(
+            result["sql_p50_ms"] / result["hnsw_top50_p50_ms"], 2
+        )
+        result["lexical_recall@10"] = await lexical_recall(conn, collection_id, texts[:50])
+        result["hnsw_recall@10"] = await hnsw_recall(conn, collection_id, vectors[:20])
     await pool.close()
-    return {"sql_p50_ms": percentile(timings, 50), "sql_p99_ms": percentile(timings, 99),
-            "hnsw_top50_p50_ms": percentile(bare, 50), "hnsw_top50_p99_ms": percentile(bare, 99),
-            "hybrid_over_hnsw_p50": round(percentile(timings, 50) / percentile(bare, 50), 2),
-            "hnsw_recall@10": exact}  # fmt: skip
+    return result
+
+
+# Every list read whole: the exhaustive BM25 ranking the bounded one is measured against.
+EXHAUSTIVE = search_sql.Tuning(postings=2**62)
+
+
+async def lexical_recall(conn: asyncpg.Connection, collection_id: int, texts: list[str]) -> float:
+    """Recall@10 of lexical search (a bounded number of postings per query) against
+    exhaustive BM25 on the same index: what reading the best postings only costs."""
+    found = total = 0
+    for text in texts:
+        exact = await lexical(conn, text, collection_id, EXHAUSTIVE)
+        found += len(set(exact) & set(await lexical(conn, text, collection_id, DEFAULT)))
+        total += len(exact)
+    return round(found / max(total, 1), 3)
+
+
+async def exact_nearest(
+    conn: asyncpg.Connection, collection_id: int, query: np.ndarray, k: int
+) -> list[tuple[int, float]]:
+    """The k nearest chunks by exact cosine (a scan, no index)."""
+    async with conn.transaction():
+        await conn.execute("SET LOCAL enable_indexscan = off")
+        await conn.execute("SET LOCAL enable_bitmapscan = off")
+        rows = await conn.fetch(
+            """SELECT id, 1 - (embedding <=> $2) AS score FROM chunks WHERE collection_id = $1
+               ORDER BY embedding <=> $2 LIMIT $3""",
+            collection_id, query, k,
+        )  # fmt: skip
+    return [(r["id"], r["score"]) for r in rows]
 
 
 async def hnsw_recall(conn: asyncpg.Connection, collection_id: int, queries: np.ndarray) -> float:
     """Recall@10 of the HNSW ranking against exact search (random vectors: a hard case)."""
-    rows = await conn.fetch("SELECT id, embedding FROM chunks ORDER BY id")
-    ids = np.array([r["id"] for r in rows])
-    matrix = np.stack([r["embedding"].to_numpy() for r in rows])
     found = 0
     for query in queries:
-        exact = set(ids[np.argsort(-(matrix @ query))[:10]])
+        exact = {c for c, _ in await exact_nearest(conn, collection_id, query, 10)}
         approx = await search_sql.search(
             conn, mode="vector", text="", embedding=query, collection_ids=[collection_id],
             document_ids=None, limit=10, ids_only=True,
         )  # fmt: skip
         found += len(exact & {r["chunk_id"] for r in approx})
     return round(found / (10 * len(queries)), 3)
+
+
+async def scoped(url: str, scoped_id: int, texts: list[str]) -> dict[str, float]:
+    """Hybrid search in the collection holding 1% of the chunks: latency, and recall@10
+    against exact search in that scope (exhaustive BM25 and exact cosine, fused alike)."""
+    pool = await create_pool(url, max_size=2)
+    vectors = unit_vectors(len(texts))
+    timings: list[float] = []
+    found = 0
+    async with pool.acquire() as conn:
+        for i, counted in with_warmup(len(texts)):
+            started = time.perf_counter()
+            got = await hybrid(conn, texts[i], vectors[i], scoped_id)
+            timed(timings, counted, started)
+            if counted:
+                exact = await search_sql.candidates(
+                    conn, text=texts[i], embedding=vectors[i], collection_ids=[scoped_id],
+                    document_ids=None, limit=10, tuning=EXHAUSTIVE,
+                )  # fmt: skip
+                nearest = await exact_nearest(conn, scoped_id, vectors[i], EXHAUSTIVE.candidates)
+                want = fuse(replace(exact, vector=nearest)).ranked[:10]
+                found += len({c for c, _ in want} & set(got)) / max(1, len(want))
+    await pool.close()
+    return {"scoped_p50_ms": percentile(timings, 50), "scoped_p99_ms": percentile(timings, 99),
+            "scoped_recall_at_10": round(found / len(texts), 3)}  # fmt: skip
 
 
 def free_port() -> int:
@@ -289,10 +392,11 @@ async def main() -> None:
     try:
         await run_migrations(url)
         vocabulary = make_vocabulary()
-        collection_id = await load(url, args.chunks, vocabulary)
+        collection_id, scoped_id, seconds = await load(url, args.chunks, vocabulary)
         texts = questions(vocabulary, args.queries)
-        result = {"chunks": args.chunks, "queries": args.queries}
+        result = {"chunks": args.chunks, "queries": args.queries, **seconds}
         result |= await sql_latency(url, collection_id, texts)
+        result |= await scoped(url, scoped_id, texts[: max(10, args.queries // 2)])
         result |= await asyncio.to_thread(http_latency, url, texts, await api_key(url))
         result |= await embedding_latency(texts)
         result["http_goal_p50_ms"] = round(

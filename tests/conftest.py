@@ -105,7 +105,7 @@ async def _truncate(url: str) -> None:
     # TRUNCATE fires no DELETE triggers: the postings and collection statistics go too.
     await _admin(
         url,
-        "TRUNCATE documents, jobs, conversations, collections, postings, users, audit_log"
+        "TRUNCATE documents, jobs, conversations, collections, postings, lexicon, users, audit_log"
         " RESTART IDENTITY CASCADE;"
         " INSERT INTO collections (name) VALUES ('default')",
     )

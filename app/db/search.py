@@ -35,12 +35,23 @@ class Tuning:
     context_weight: float = 0.3
     # HNSW candidates per pass; iterative scans continue past it when filters remove rows.
     ef_search: int = 50
+    # Postings a lexical query reads, best impact first (migration 0028): rare terms' lists
+    # whole, common terms' best postings in equal shares; every chunk read is scored exactly.
+    postings: int = 4000
+    # Incomplete candidates (missing from a truncated list) whose postings are looked up.
+    checked: int = 100
+    # Scopes of at most this many chunks are searched exactly, not through HNSW.
+    exact_below: int = 10_000
 
 
 async def apply_session_settings(conn: asyncpg.Connection, tuning: Tuning) -> None:
     """Per-connection pgvector settings (run when a pool opens a connection)."""
     await conn.execute(f"SET hnsw.ef_search = {int(tuning.ef_search)}")
     await conn.execute("SET hnsw.iterative_scan = strict_order")
+    # No parallel workers: a search is a few milliseconds of work, and merely starting the
+    # workers planned for the exact-scan branch (even when its filter turns it off) took
+    # 35-40 ms at 100,000 chunks.
+    await conn.execute("SET max_parallel_workers_per_gather = 0")
 
 
 DEFAULT_TUNING = Tuning()
@@ -72,39 +83,113 @@ language_sizes AS (
            greatest(sum(total_length), 1)::float8 / greatest(sum(chunk_count), 1) AS avgdl
     FROM collection_languages WHERE collection_id = ANY(:collections) GROUP BY language
 ),
-matches AS (
-    SELECT p.chunk_id, p.lexeme, p.tf, p.dl, p.language, terms.weight,
-           count(*) OVER (PARTITION BY p.language, p.lexeme) AS df
-    FROM terms JOIN postings p ON p.lexeme = terms.lexeme AND p.collection_id = ANY(:collections)
-                              AND p.language = terms.language
+weighted AS (
+    -- Each term found in the scope, with its idf (times its weight) from the df the
+    -- lexicon keeps (migration 0028), and its language's avgdl.
+    SELECT t.language, t.lexeme, x.df, coalesce(ls.avgdl, s.avgdl) AS avgdl,
+           t.weight * ln(1 + (coalesce(ls.n, s.n) - x.df + 0.5) / (x.df + 0.5)) AS idf
+    FROM terms t
+    JOIN (SELECT lexeme, language, sum(df)::float8 AS df FROM lexicon
+          WHERE collection_id = ANY(:collections)
+            AND lexeme = ANY(ARRAY(SELECT lexeme FROM terms))
+          GROUP BY lexeme, language) x ON x.lexeme = t.lexeme AND x.language = t.language
+    CROSS JOIN stats s LEFT JOIN language_sizes ls ON ls.language = t.language
+),
+budget AS (
+    -- :postings postings to read, shared out rarest term first: a list that fits its share
+    -- is read whole (what it leaves goes to the longer lists), the longer lists get equal
+    -- shares of their best postings by impact (water-filling over the terms by df). A
+    -- term cut short leaves `unread` of its postings unread.
+    SELECT language, lexeme, idf, avgdl, depth, greatest(df - depth, 0) / greatest(df, 1) AS unread
+    FROM (SELECT *, CASE WHEN df <= share THEN df
+                         -- the first list that does not fit sets the share (the shares
+                         -- after it, counted as if it had fit, are smaller)
+                         ELSE max(share) FILTER (WHERE df > share) OVER () END AS depth
+          FROM (SELECT *, greatest(:postings::float8 - coalesce(sum(df) OVER (
+                           ORDER BY df, lexeme, language
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0)
+                       / (count(*) OVER () - row_number() OVER (ORDER BY df, lexeme, language)
+                          + 1) AS share
+                FROM weighted) shares) fitted
+),
+partial AS (
+    -- Each chunk read, scored from the postings read: exact when it was read in every
+    -- list cut short (`unknown` = 0); else `likely` guesses what the rest adds (each term
+    -- missed: its idf times the chance that the chunk holds it unread, half-saturated).
+    SELECT p.chunk_id, sum(p.part) AS lower, count(*) AS matched,
+           (SELECT count(*) FROM budget WHERE unread > 0) - count(*) FILTER (WHERE p.unread > 0)
+               AS unknown,
+           sum(p.part) + (SELECT sum(idf * unread) FROM budget) / 2
+               - sum(p.idf * p.unread) / 2 AS likely
+    FROM (SELECT b.idf, b.unread, p.chunk_id,
+                 b.idf * p.tf / (p.tf + :k1::float8
+                                 * (1 - :b::float8 + :b::float8 * p.dl / b.avgdl)) AS part
+          FROM budget b CROSS JOIN unnest(:collections::int[]) AS c(id)
+          CROSS JOIN LATERAL (
+              SELECT chunk_id, tf, dl FROM postings p
+              WHERE p.lexeme = b.lexeme AND p.collection_id = c.id AND p.language = b.language
+              ORDER BY p.impact DESC LIMIT ceil(b.depth)::bigint
+          ) p
+          WHERE :documents::uuid[] IS NULL) p
+    GROUP BY p.chunk_id
+),
+checked AS (
+    -- Exact BM25 of the :checked likeliest incomplete candidates (or of every chunk of the
+    -- chosen documents), from each one's own postings of the query's terms.
+    SELECT pool.chunk_id, count(*) AS matched,
+           sum(w.idf * p.tf / (p.tf + :k1::float8
+                               * (1 - :b::float8 + :b::float8 * p.dl / w.avgdl))) AS score
+    FROM ((SELECT chunk_id FROM partial WHERE unknown > 0
+           ORDER BY likely DESC, chunk_id LIMIT :checked)
+          UNION ALL
+          SELECT id FROM chunks
+          WHERE :documents::uuid[] IS NOT NULL
+            AND document_id = ANY(:documents) AND collection_id = ANY(:collections)) pool
+    CROSS JOIN LATERAL (
+        SELECT lexeme, language, tf, dl FROM postings p
+        WHERE p.chunk_id = pool.chunk_id AND p.lexeme = ANY(ARRAY(SELECT lexeme FROM weighted))
+        OFFSET 0  -- one index probe per candidate, not a join over whole lists
+    ) p
+    JOIN weighted w ON w.lexeme = p.lexeme AND w.language = p.language
+    GROUP BY pool.chunk_id
 ),
 lexical AS (
     SELECT chunk_id AS id, score, matched, row_number() OVER (ORDER BY score DESC, chunk_id) AS r
     FROM (
-        SELECT m.chunk_id, count(*) AS matched,
-               sum(m.weight * ln(1 + (coalesce(ls.n, s.n) - m.df + 0.5) / (m.df + 0.5))
-                   * m.tf / (m.tf + :k1::float8
-                             * (1 - :b::float8 + :b::float8 * m.dl / coalesce(ls.avgdl, s.avgdl))))
-                   AS score
-        FROM matches m CROSS JOIN stats s LEFT JOIN language_sizes ls ON ls.language = m.language
-        WHERE :documents::uuid[] IS NULL
-           OR m.chunk_id IN (SELECT id FROM chunks WHERE document_id = ANY(:documents))
-        GROUP BY m.chunk_id
-        ORDER BY score DESC, m.chunk_id
+        SELECT chunk_id, lower AS score, matched FROM partial WHERE unknown = 0
+        UNION ALL
+        SELECT chunk_id, score, matched FROM checked
+        ORDER BY score DESC, chunk_id
         LIMIT :candidates
     ) AS ranked
 )"""
 
 _VECTOR = """
 vector AS (
+    -- A small scope (chosen documents, or collections holding at most :exact_below chunks)
+    -- is searched exactly: HNSW with a filter that passes few rows walks far through the
+    -- graph for them, and on hard data finds few of the true nearest. A large one through
+    -- the HNSW index, whose iterative scan (strict order) goes on past filtered-out rows.
     SELECT id, 1 - distance AS score, row_number() OVER (ORDER BY distance, id) AS r
     FROM (
-        SELECT id, embedding <=> :embedding AS distance
-        FROM chunks
-        WHERE collection_id = ANY(:collections)
-          AND (:documents::uuid[] IS NULL OR document_id = ANY(:documents))
-        ORDER BY embedding <=> :embedding
-        LIMIT :candidates
+        (SELECT id, embedding <=> :embedding AS distance
+         FROM chunks
+         WHERE collection_id = ANY(:collections)
+           AND :documents::uuid[] IS NULL
+           AND (SELECT sum(chunk_count) FROM collections WHERE id = ANY(:collections))
+               > :exact_below
+         ORDER BY embedding <=> :embedding
+         LIMIT :candidates)
+        UNION ALL
+        (SELECT id, embedding <=> :embedding AS distance
+         FROM chunks
+         WHERE collection_id = ANY(:collections)
+           AND (:documents::uuid[] IS NULL OR document_id = ANY(:documents))
+           AND (:documents::uuid[] IS NOT NULL
+                OR (SELECT sum(chunk_count) FROM collections WHERE id = ANY(:collections))
+                   <= :exact_below)
+         ORDER BY (embedding <=> :embedding) + 0  -- an expression the index cannot serve
+         LIMIT :candidates)
     ) AS nearest
 )"""
 
@@ -156,7 +241,7 @@ _CANDIDATES = (
     + """
 SELECT 'lexical' AS side, id AS chunk_id, score::float8 AS score, matched::int AS matched,
        (SELECT count(DISTINCT lexeme) FROM terms)::int AS terms,
-       (SELECT count(DISTINCT lexeme) FROM matches)::int AS terms_found
+       (SELECT count(DISTINCT lexeme) FROM weighted)::int AS terms_found
 FROM lexical
 UNION ALL
 SELECT 'vector', id, score::float8, NULL, NULL, NULL FROM vector"""
@@ -203,6 +288,9 @@ async def search(
         "documents": document_ids,
         "limit": limit,
         "candidates": max(tuning.candidates, limit),
+        "postings": tuning.postings,
+        "checked": tuning.checked,
+        "exact_below": tuning.exact_below,
         "k1": tuning.k1,
         "b": tuning.b,
         "context": context,
@@ -242,6 +330,9 @@ async def candidates(
         "collections": collection_ids,
         "documents": document_ids,
         "candidates": max(tuning.candidates, limit),
+        "postings": tuning.postings,
+        "checked": tuning.checked,
+        "exact_below": tuning.exact_below,
         "k1": tuning.k1,
         "b": tuning.b,
         "context": context,
