@@ -570,6 +570,25 @@ PATHS: dict[str, dict[str, Schema]] = {
             requestBody=body(obj(("email", "password"), email=TEXT, password=TEXT, next=TEXT)),
         )
     },
+    "/api/auth/oidc/start": {
+        "get": op(
+            "Sign in with the OpenID Provider (OIDC_ISSUER): a redirect there; a page on error",
+            {303: {"description": "To the provider's sign-in"}},
+            (404, 429),
+            public=True,
+            parameters=[query("next", TEXT, "a path on this site to land on")],
+        )
+    },
+    "/api/auth/oidc/callback": {
+        "get": op(
+            "Where the provider sends the browser back: signed in (the session cookie) and"
+            " redirected; a page saying what to do when the sign-in cannot finish",
+            {303: {"description": "Signed in: to the path given to start"}},
+            (403, 404, 429),
+            public=True,
+            parameters=[query("code", TEXT), query("state", TEXT), query("error", TEXT)],
+        )
+    },
     "/api/auth/logout": {
         "post": op(
             "Sign out: ends every session of the user",
@@ -664,11 +683,18 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/api/admin/users/{id}": {
         "patch": op(
-            "Set a user's role (admins)",
-            ok(obj(("id", "role"), id=UUID, role={"enum": list(ROLES)})),
+            "Set a user's role, or disable or enable them (admins)",
+            ok(
+                obj(
+                    ("id", "role", "disabled"),
+                    id=UUID,
+                    role={"enum": list(ROLES)},
+                    disabled={"type": "boolean"},
+                )
+            ),
             (403, 404, 413),
             parameters=UUID_ID,
-            requestBody=body(obj(("role",), role={"enum": list(ROLES)})),
+            requestBody=body(obj(role={"enum": list(ROLES)}, disabled={"type": "boolean"})),
         )
     },
     "/api/admin/invitations": {
