@@ -72,7 +72,7 @@ class Identity:
     groups: tuple[str, ...]
 
 
-def _client(settings: OidcSettings, redirect_uri: str) -> AsyncOAuth2Client:
+def client_for(settings: OidcSettings, redirect_uri: str) -> AsyncOAuth2Client:
     return AsyncOAuth2Client(
         client_id=settings.client_id,
         client_secret=settings.client_secret,
@@ -142,7 +142,7 @@ async def _keys(
 async def authorization(settings: OidcSettings, redirect_uri: str) -> Authorization:
     """Where to send the browser, with a fresh state, nonce and PKCE verifier to keep."""
     state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
-    async with _client(settings, redirect_uri) as client:
+    async with client_for(settings, redirect_uri) as client:
         document = await metadata(client, settings)
         url, _ = client.create_authorization_url(
             document["authorization_endpoint"], state=state, code_verifier=verifier, nonce=nonce
@@ -154,7 +154,7 @@ async def identity(
     settings: OidcSettings, redirect_uri: str, code: str, code_verifier: str, nonce: str
 ) -> Identity:
     """Exchange the code (with the PKCE verifier) and verify the ID token it brings."""
-    async with _client(settings, redirect_uri) as client:
+    async with client_for(settings, redirect_uri) as client:
         document = await metadata(client, settings)
         try:
             token = await client.fetch_token(
@@ -172,7 +172,7 @@ async def identity(
         id_token = token.get("id_token")
         if not isinstance(id_token, str):
             raise OidcError(f"{settings.name} sent no ID token", "bad_token", 502)
-        claims = await _verified_claims(client, settings, document, token, nonce)
+        claims = await verified_claims(client, settings, document, token, nonce)
     email = claims.get("email")
     groups = claims.get(settings.roles_claim) if settings.roles_claim else None
     if isinstance(groups, str):
@@ -186,13 +186,15 @@ async def identity(
     )
 
 
-async def _verified_claims(
+async def verified_claims(
     client: AsyncOAuth2Client,
     settings: OidcSettings,
     document: dict[str, Any],
     token: dict[str, Any],
     nonce: str,
 ) -> CodeIDToken:
+    """The ID token's claims once its signature (a key of the provider's JWKS), iss, aud,
+    exp, iat, nonce and at_hash check out; OidcError (reason: which check failed) if not."""
     offered = document.get("id_token_signing_alg_values_supported") or ["RS256"]
     algorithms = [a for a in offered if isinstance(a, str) and a.startswith(ASYMMETRIC)]
     try:

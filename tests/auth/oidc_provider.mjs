@@ -2,7 +2,7 @@
 // started by tests/auth/oidc_server.py as its own Node process on a loopback port.
 //
 // Its configuration comes as JSON in argv[2]: {"port", "client": {"client_id",
-// "client_secret", "redirect_uris"}, "accounts": {"<login>": {claims...}}}. Its own development
+// "client_secret", "redirect_uris"}, "accounts": {"<login>": {claims...}}, "jwks"}. Its own development
 // login and consent forms are used: any password signs in the account named by the login.
 // Prints "ready <issuer>" once it listens.
 import Provider from "oidc-provider";
@@ -19,6 +19,7 @@ const provider = new Provider(issuer, {
       token_endpoint_auth_method: "client_secret_basic",
     },
   ],
+  jwks: config.jwks,
   pkce: { required: () => true },
   features: { devInteractions: { enabled: true } },
   claims: {

@@ -18,6 +18,7 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
+from joserfc.jwk import RSAKey
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
@@ -30,6 +31,9 @@ ACCOUNTS = {
     "boss": {"email": "admin@example.org", "email_verified": True, "groups": ["rag-admins"]},
     "dora": {"email": "dora@example.org", "email_verified": True, "groups": []},
 }
+
+# The provider's signing key, made here so the token tests can sign what it would sign.
+SIGNING_KEY = RSAKey.generate_key(2048, parameters={"kid": "tests-key", "use": "sig"})
 
 
 def _node() -> str:
@@ -53,6 +57,7 @@ def run_provider(port: int, redirect_uri: str) -> Iterator[str]:
             "redirect_uris": [redirect_uri],
         },
         "accounts": ACCOUNTS,
+        "jwks": {"keys": [SIGNING_KEY.as_dict(private=True)]},
     }
     process = subprocess.Popen(
         [_node(), str(SCRIPT), json.dumps(config)],

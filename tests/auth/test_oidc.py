@@ -172,7 +172,10 @@ def test_a_disabled_user_cannot_sign_in_with_oidc(oidc_site, settings):
 
 def test_a_provider_that_is_down_gives_a_page_not_a_500(settings):
     down = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
-    with run_server(settings_with(settings, **oidc_env(down))) as site, browser_client(site) as http:
+    with (
+        run_server(settings_with(settings, **oidc_env(down))) as site,
+        browser_client(site) as http,
+    ):
         answer = http.get(START)
         assert answer.status_code == 502
         assert "Test IdP could not be reached" in answer.text
