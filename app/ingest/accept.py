@@ -32,16 +32,25 @@ class Accepted:
 
 
 async def accept_document(
-    conn: asyncpg.Connection, file: Spooled, *, source: str, fmt: Format, collection: str
+    conn: asyncpg.Connection,
+    file: Spooled,
+    *,
+    source: str,
+    fmt: Format,
+    collection: str = collection_sql.DEFAULT,
+    collection_id: int | None = None,
 ) -> Accepted:
-    """Check the file, then store it and queue its ingestion in the caller's transaction.
+    """Check the file, then store it and queue its ingestion in the caller's transaction,
+    into the collection `collection_id` (a route resolved it for its caller), else into the
+    shared (ownerless) collection named `collection`, created when missing (the command line).
 
     Content the collection already holds (same sha256) answers with that document and
     queues nothing.
     """
     # Reads the file (in pieces, or only its head): off the event loop.
     seen_title = await asyncio.to_thread(fmt.check, file.path, source)
-    collection_id = await collection_sql.get_or_create(conn, collection)
+    if collection_id is None:
+        collection_id = await collection_sql.get_or_create(conn, collection)
     row, inserted = await document_sql.insert_document(
         conn,
         title=title_for(seen_title, source),

@@ -155,7 +155,10 @@ async def list_collections(ctx: Context) -> dict[str, Any]:
     async with _resources(request).pool.acquire() as conn:
         rows = await document_list.collections(conn, readable)
     return {
-        "collections": [{"name": r["name"], "document_count": r["document_count"]} for r in rows]
+        # The id names one where several share a name ("id:N" wherever a name is taken).
+        "collections": [
+            {"name": r["name"], "id": r["id"], "document_count": r["document_count"]} for r in rows
+        ]
     }
 
 

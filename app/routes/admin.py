@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.auth import tokens
-from app.auth.access import require_role
+from app.auth.access import collection_id, require_role
 from app.auth.audit import audit
 from app.auth.policy import policy
 from app.db import access as access_sql
@@ -163,8 +163,9 @@ async def set_visibility(request: Request) -> JSONResponse:
     if visibility not in ("private", "shared"):
         raise BadRequest("visibility must be private or shared")
     name = request.path_params["name"]
+    chosen = await collection_id(request, name)
     async with resources_of(request).pool.acquire() as conn:
-        if not await access_sql.set_visibility(conn, name, visibility):
+        if not await access_sql.set_visibility(conn, chosen, visibility):
             raise NotFound(f"there is no collection {name!r}")
         await audit(
             request,
@@ -183,8 +184,9 @@ async def add_member(request: Request) -> JSONResponse:
     name = request.path_params["name"]
     if not isinstance(email, str):
         raise BadRequest('send {"email": "..."} of the user to add')
+    chosen = await collection_id(request, name)
     async with resources_of(request).pool.acquire() as conn:
-        if not await access_sql.add_member(conn, name, email):
+        if not await access_sql.add_member(conn, chosen, email):
             raise NotFound(f"there is no collection {name!r} or no user {email!r}")
         await audit(
             request,
@@ -200,8 +202,9 @@ async def add_member(request: Request) -> JSONResponse:
 async def remove_member(request: Request) -> Response:
     require_role(request, "admin")
     name, email = request.path_params["name"], request.path_params["email"]
+    chosen = await collection_id(request, name)
     async with resources_of(request).pool.acquire() as conn:
-        if not await access_sql.remove_member(conn, name, email):
+        if not await access_sql.remove_member(conn, chosen, email):
             raise NotFound(f"{email!r} is not a member of {name!r}")
         await audit(
             request,

@@ -20,7 +20,7 @@ from app.auth.passwords import MIN_LENGTH as MIN_PASSWORD
 from app.auth.policy import policy
 from app.db import audit as audit_sql
 from app.db import sources as db_sources
-from app.db.collections import NAME
+from app.db.collections import NAME, REFERENCE
 from app.db.users import ROLES
 from app.rag.protocol import MAX_QUESTION_CHARS
 from app.routes import (
@@ -45,7 +45,8 @@ UUID: Schema = {"type": "string", "format": "uuid"}
 TEXT: Schema = {"type": "string"}
 NONEMPTY: Schema = {"type": "string", "pattern": r"\S"}  # the handlers strip, then refuse ""
 WHEN: Schema = {"type": ["string", "null"], "format": "date-time"}
-COLLECTION: Schema = {"type": "string", "pattern": NAME.pattern}  # ECMA: $ ends the text
+# A name, or "id:N" where several readable collections share the name.
+COLLECTION: Schema = {"type": "string", "pattern": f"{NAME.pattern}|{REFERENCE.pattern}"}
 EMAIL: Schema = {"type": "string", "pattern": "@", "maxLength": MAX_EMAIL}
 PASSWORD: Schema = {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD}
 # In OpenAPI 3.1 an event stream's schema describes each event; `data` is JSON text.
@@ -244,8 +245,10 @@ PATHS: dict[str, dict[str, Schema]] = {
                     ("collections",),
                     collections=array(
                         obj(
-                            ("name",),
+                            ("id", "name"),
+                            id={"type": "integer"},
                             name=TEXT,
+                            mine={"type": "boolean"},
                             document_count={"type": "integer"},
                             can_delete={"type": "boolean"},
                         )

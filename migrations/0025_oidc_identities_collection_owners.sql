@@ -1,4 +1,5 @@
--- OpenID Connect sign-in: identities linked to users, sign-ins in progress; disabled users.
+-- OpenID Connect sign-in: identities linked to users, sign-ins in progress; disabled users;
+-- collection names unique per owner.
 
 -- A disabled user's sessions and keys open nothing and no sign-in method lets them in.
 ALTER TABLE users ADD COLUMN disabled_at timestamptz;
@@ -31,3 +32,11 @@ CREATE INDEX oidc_logins_expires_idx ON oidc_logins (expires_at);
 ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only;
 UPDATE audit_log SET details = (details #>> '{}')::jsonb WHERE jsonb_typeof(details) = 'string';
 ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only;
+
+-- Collection names are unique per owner (collections without one, such as 'default', among
+-- themselves): creating a collection no longer tells whether someone's private one has that
+-- name. A name is resolved within what the caller may read (app/auth/access.py).
+ALTER TABLE collections DROP CONSTRAINT collections_name_key;
+ALTER TABLE collections ADD CONSTRAINT collections_owner_name_key
+    UNIQUE NULLS NOT DISTINCT (owner_id, name);
+CREATE INDEX collections_name_idx ON collections (name);
