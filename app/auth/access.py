@@ -9,11 +9,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 from starlette.requests import HTTPConnection
+from starlette.responses import RedirectResponse, Response
 
 from app.auth.errors import Forbidden, Unauthorized
+from app.auth.middleware import BAD_KEY
 from app.auth.principal import Principal
 from app.db import access as access_sql
 from app.db import conversations as conversation_sql
@@ -29,6 +32,14 @@ def principal_of(conn: HTTPConnection) -> Principal:
     if principal is None:
         raise Unauthorized("sign in, or send an API key as Authorization: Bearer <key>")
     return principal
+
+
+def sign_in_needed(conn: HTTPConnection, next_path: str) -> Response:
+    """What a public page answers an anonymous caller it will not serve: 401 to an API key
+    that was refused (a program, which a redirect would only mislead), else the sign-in page."""
+    if conn.scope["state"].get("key_refused"):
+        raise Unauthorized(BAD_KEY, code="invalid_api_key")
+    return RedirectResponse("/login?next=" + quote(next_path, safe="/"), 303)
 
 
 def require_role(conn: HTTPConnection, role: str) -> Principal:
