@@ -286,7 +286,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                 **ok(obj(("document",), document=DOCUMENT, duplicate={"type": "boolean"}), 202),
                 **ok(obj(("document",), document=DOCUMENT), 200, "Already in the collection"),
             },
-            (403, 404, 413, 415, 422),
+            (403, 404, 409, 413, 415, 422),
             requestBody={
                 "required": True,
                 "content": {
@@ -310,8 +310,9 @@ PATHS: dict[str, dict[str, Schema]] = {
         "get": op(
             "Documents, newest first, with counts per status",
             ok(obj(("documents", "counts"), documents=array(DOCUMENT), counts={"type": "object"})),
+            (404, 409),
             parameters=[
-                query("collection", TEXT),
+                query("collection", COLLECTION),
                 query("status", {"enum": list(documents.STATUSES)}),
                 query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 500}),
                 query("offset", {"type": "integer", "minimum": 0, "default": 0}),
@@ -350,7 +351,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "get": op(
             "Hybrid search over the passages the caller may read",
             ok(obj(("results",), results=array({"type": "object"}))),
-            (404, 429),
+            (404, 409, 429),
             parameters=[
                 query("q", {**NONEMPTY, "maxLength": search.MAX_QUERY_CHARS}, required=True),
                 query("k", {"type": "integer", "minimum": 1, "maximum": search.MAX_K}),
@@ -364,7 +365,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "post": op(
             "Ask: the answer as Server-Sent Events",
             ANSWER_STREAM,
-            (404, 413, 429),
+            (404, 409, 413, 429),
             requestBody=body(
                 obj(
                     ("question",),
@@ -378,7 +379,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "get": op(
             "Ask, for EventSource: the answer as Server-Sent Events",
             ANSWER_STREAM,
-            (404, 429),
+            (404, 409, 429),
             parameters=[
                 query("question", {**NONEMPTY, "maxLength": MAX_QUESTION_CHARS}, required=True),
                 query("conversation_id", UUID),
@@ -549,7 +550,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                     },
                 }
             },
-            (404, 413, 429),
+            (404, 409, 413, 429),
             requestBody=body(
                 {
                     **obj(
@@ -725,7 +726,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "patch": op(
             "Make a collection private or shared (admins)",
             ok(obj(("name", "visibility"))),
-            (403, 404, 413),
+            (403, 404, 409, 413),
             parameters=COLLECTION_PATH,
             requestBody=body(obj(("visibility",), visibility={"enum": ["private", "shared"]})),
         )
@@ -734,7 +735,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "post": op(
             "Add a member to a collection (admins)",
             ok(obj(("name", "member")), 201),
-            (403, 404, 413),
+            (403, 404, 409, 413),
             parameters=COLLECTION_PATH,
             requestBody=body(obj(("email",), email=TEXT)),
         )
@@ -743,7 +744,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "delete": op(
             "Remove a member from a collection (admins)",
             ok(None, 204, "Removed"),
-            (403, 404),
+            (403, 404, 409),
             parameters=[*COLLECTION_PATH, path("email", TEXT)],
         )
     },
