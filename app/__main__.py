@@ -71,6 +71,15 @@ def main(argv: list[str] | None = None) -> int:
         "--absent", type=Path, help="SQuAD file whose other articles' questions are asked too"
     )
     answers.add_argument("--absent-articles", help="comma-separated titles of --absent to use")
+    answers.add_argument(
+        "--absent-queries",
+        type=Path,
+        action="append",
+        help="a BEIR queries.jsonl whose questions are asked too, as absent ones (repeatable)",
+    )
+    answers.add_argument(
+        "--half", choices=("tune", "validate"), help="only this half of the questions (by id)"
+    )
     answers.add_argument("--questions", type=int, default=100, help="questions of each kind")
     answers.add_argument("--name", help="name of the eval collection (default: file name)")
     answers.add_argument("--llm", action="store_true", help="answer with the configured LLM")

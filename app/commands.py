@@ -117,7 +117,7 @@ async def eval_answers_command(settings: Settings, args: Any) -> int:
     from app.db.pool import create_pool
     from app.embedders import load_embedder
     from app.eval.answers import evaluate_answers, format_report
-    from app.eval.squad import load_squad
+    from app.eval.squad import load_queries, load_squad
     from app.llm import load_llm
     from app.resources import database_url, run_migrations
 
@@ -132,6 +132,7 @@ async def eval_answers_command(settings: Settings, args: Any) -> int:
             for a in (load_squad(args.absent, titles(args.absent_articles)) if args.absent else [])
             if a.title not in loaded
         ]
+        queries = [q for path in args.absent_queries or [] for q in load_queries(path)]
     except ValueError as exc:
         print(f"dataset error: {exc}", file=sys.stderr)
         return 2
@@ -144,7 +145,15 @@ async def eval_answers_command(settings: Settings, args: Any) -> int:
         llm = load_llm(settings) if args.llm else None
         try:
             report = await evaluate_answers(
-                pool, embedder, articles, absent, name=name, per_kind=args.questions, llm=llm
+                pool,
+                embedder,
+                articles,
+                absent,
+                name=name,
+                per_kind=args.questions,
+                llm=llm,
+                queries=queries,
+                half=args.half,
             )
         finally:
             if llm is not None:

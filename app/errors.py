@@ -39,6 +39,14 @@ class NotFound(AppError):
     code = "not_found"
 
 
+class Gone(AppError):
+    """What was named existed once and is no longer there as it was (a cited passage that
+    changed since its answer)."""
+
+    status = 410
+    code = "gone"
+
+
 class PayloadTooLarge(AppError):
     status = 413
     code = "payload_too_large"

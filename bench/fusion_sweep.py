@@ -4,8 +4,10 @@
 
 Each set is ingested as `python -m app eval` does (the same collection, reused); both
 rankings' candidates are fetched once per judged query (app.db.search.candidates, as the
-Retriever does at k = 10), then fused in memory with each vector share. Prints one line per
-set and the last line as JSON: nDCG@10 of lexical, vector and hybrid per share.
+Retriever does at k = 10), then fused in memory with each vector share (lowered to
+FOREIGN_SHARE for a question in a language the model was not trained on, as the Retriever
+does). Prints one line per set and the last line as JSON: nDCG@10 of lexical, vector and
+hybrid per share.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from app.embedders import load_embedder  # noqa: E402
 from app.eval.dataset import load_dataset  # noqa: E402
 from app.eval.metrics import dedupe, ndcg_at  # noqa: E402
 from app.eval.run import ensure_ingested  # noqa: E402
-from app.rag.fusion import fuse  # noqa: E402
+from app.rag.fusion import fuse, share_for  # noqa: E402
 from app.resources import database_url, run_migrations  # noqa: E402
 from app.text.language import readable_by  # noqa: E402
 from bench.smoke import parse_args  # noqa: E402
@@ -80,12 +82,14 @@ async def sweep(directories: list[Path], shares: list[float]) -> dict[str, dict[
                 scores: dict[str, list[float]] = {}
                 for query_id, candidates in zip(ids, found, strict=True):
                     covers = readable_by(scripts, dataset.queries[query_id])
+                    languages = getattr(embedder, "languages", None)
                     runs = {
                         "lexical": [c for c, _, _ in candidates.lexical],
                         "vector": [c for c, _ in candidates.vector],
                     }
                     for share in shares:
-                        fused = fuse(candidates, vector_covers=covers, vector_share=share)
+                        fitted = share_for(languages, dataset.queries[query_id], share)
+                        fused = fuse(candidates, vector_covers=covers, vector_share=fitted)
                         runs[f"hybrid@{share}"] = [c for c, _ in fused.ranked[:10]]
                     for name, chunks in runs.items():
                         ranked = dedupe([doc[c] for c in chunks])

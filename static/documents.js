@@ -1,10 +1,12 @@
-// The documents page: collections, drag-and-drop uploads with progress, add by URL, live status
-// from the document events, delete, retry, filter by status, one page of 100 at a time.
+// The documents page: collections, drag-and-drop uploads with progress, add by URL, sources
+// kept in sync (sources.js), live status from the document events, delete, retry, filter by
+// status, one page of 100 at a time.
 import { api, errorText, request } from "./api.js";
-import { deleteCollection } from "./collections.js";
+import { assistantPanel, deleteCollection } from "./collections.js";
 import { $, el, formatBytes, toast } from "./dom.js";
 import { onDocumentEvent } from "./events.js";
 import { documentName, fileName } from "./names.js";
+import { initSources, showSources } from "./sources.js";
 import { stageText } from "./stages.js";
 import { uploadFile, uploadFlow } from "./upload.js";
 
@@ -34,6 +36,9 @@ function showDeleteButton() {
   const shown = collections.find((c) => c.name === view.collection);
   button.hidden = !(shown && shown.can_delete);
   if (shown) button.setAttribute("aria-label", `Delete collection ${shown.name}`);
+  const settings = $("assistant-settings");
+  if (settings) settings.hidden = !(shown && shown.can_configure);
+  if (assistant) assistant.close(); // it showed another collection's settings
 }
 
 async function loadDocuments() {
@@ -165,12 +170,14 @@ function showCollection(name) {
   localStorage.setItem("collection", name);
   view.offset = 0;
   showDeleteButton();
+  if ($("synced-panel")) showSources(name);
   loadDocuments();
 }
 
 $("collection").addEventListener("change", (event) => showCollection(event.target.value));
 
 // Readers get no upload controls (the server leaves them out of the page).
+const assistant = $("assistant-panel") ? assistantPanel(() => view.collection) : null;
 if ($("drop-zone")) {
   const upload = uploadFlow($("upload-list"), { onStored: (doc) => applyEvent({ type: "status", ...doc }) });
   const uploadFiles = async (files) => {
@@ -242,4 +249,8 @@ $("prev-page").addEventListener("click", () => { view.offset = Math.max(0, view.
 $("next-page").addEventListener("click", () => { view.offset += PAGE_SIZE; loadDocuments(); });
 
 onDocumentEvent(applyEvent);
-loadCollections().then(loadDocuments);
+loadCollections().then(() => {
+  loadDocuments();
+  // Editors and admins: a sync that ends (or a source deleted) changes the list and the counts.
+  if ($("synced-panel")) initSources(view.collection, () => { loadDocuments(); loadCollections(); });
+});

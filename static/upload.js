@@ -1,14 +1,17 @@
 // The upload flow, the same on the chat and the documents pages: many files at once, each with
 // its own progress bar (XMLHttpRequest reports upload progress; fetch does not), then its
-// ingestion progress from the document events until it is ready or has failed.
+// ingestion progress from the document events until it is ready or has failed. A file whose name
+// is already in the collection asks first: replace that document, or keep both (replace.js).
 
 import { csrfToken, errorTextOf } from "./api.js";
 import { el } from "./dom.js";
 import { onDocumentEvent } from "./events.js";
+import { askReplace, sameName } from "./replace.js";
 import { stageText } from "./stages.js";
 
-/** Upload one file; onProgress(fraction) as bytes leave; resolves to the JSON answer. */
-export function uploadFile(file, collection, onProgress = () => {}) {
+/** Upload one file; onProgress(fraction) as bytes leave; resolves to the JSON answer. With
+ * `replace`, the form field replace=true: it takes the place of the upload of the same name. */
+export function uploadFile(file, collection, onProgress = () => {}, { replace = false } = {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/documents");
@@ -25,6 +28,7 @@ export function uploadFile(file, collection, onProgress = () => {}) {
     const body = new FormData();
     body.append("file", file);
     if (collection) body.append("collection", collection);
+    if (replace) body.append("replace", "true");
     xhr.send(body);
   });
 }
@@ -87,7 +91,17 @@ export function uploadFlow(list, { readyText = (d) => `Ready: ${passages(d.chunk
     list.prepend(item.row);
     sending += 1;
     try {
-      const { document: doc, duplicate } = await uploadFile(file, collection, (f) => item.set("uploading", `Uploading… ${Math.round(f * 100)}%`, f));
+      let replace = false;
+      if (await sameName(file.name, collection)) {
+        item.set("asking", "Already in this collection: replace it or keep both?", 0);
+        const choice = await askReplace(file.name, collection);
+        if (choice === "cancel") {
+          item.set("cancelled", "Not uploaded: the document already there is kept.", 0);
+          return;
+        }
+        replace = choice === "replace";
+      }
+      const { document: doc, duplicate } = await uploadFile(file, collection, (f) => item.set("uploading", `Uploading… ${Math.round(f * 100)}%`, f), { replace });
       const where = `“${doc.collection || collection || "default"}”`;
       if (duplicate && doc.status === "ready") {
         item.set("ready", `Already in ${where}`, 1);
@@ -99,7 +113,8 @@ export function uploadFlow(list, { readyText = (d) => `Ready: ${passages(d.chunk
       }
       // New, or the same file still being processed: follow it until it is ready.
       rows.set(doc.id, item);
-      item.set("queued", duplicate ? `Already in ${where}; being processed…` : "Uploaded; waiting to be processed…", 0);
+      const queued = replace ? "Replacing the document of the same name; waiting to be processed…" : "Uploaded; waiting to be processed…";
+      item.set("queued", duplicate ? `Already in ${where}; being processed…` : queued, 0);
       if (!duplicate) onStored(doc);
       apply({ type: "status", ...doc });
       if (early.has(doc.id)) apply(early.get(doc.id));

@@ -35,6 +35,9 @@ class FakeLLM:
         # look at a stream mid-answer without racing it.
         self.hold_last: threading.Event | None = None
         self.requests: list[dict[str, Any]] = []  # request bodies, in arrival order
+        # What GET /v1/models lists (a collection's assistant chooses among them); None:
+        # an answer without "data", as a server that is not OpenAI-compatible gives.
+        self.models: list[str] | None = ["ok", "paced", "slow"]
         self.closed_by_client = 0  # streams the client closed before they ended
         self.producing = 0  # "paced" answers being written now
         self._lock = threading.Lock()
@@ -85,6 +88,11 @@ class FakeLLM:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             embeddings = b"/embeddings " in head.split(b"\r\n", 1)[0]
+            if head.startswith(b"GET ") and b"/models " in head.split(b"\r\n", 1)[0]:
+                if self.models is None:
+                    return await _json(writer, {"object": "list"})
+                listed = [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models]
+                return await _json(writer, {"object": "list", "data": listed})
             length = 0
             for line in head.decode().split("\r\n"):
                 if line.lower().startswith("content-length:"):
@@ -110,6 +118,8 @@ class FakeLLM:
             return await _status(writer, 503 if model == "flaky" else 500, "model overloaded")
         if model == "http401":
             return await _status(writer, 401, "invalid api key")
+        if model == "http404":
+            return await _status(writer, 404, "no such model")
         if model == "stall-headers":
             return await self._until_closed(reader)  # never answers
         if model == "slow":  # as model servers stream: an HTTP chunk per token
@@ -225,6 +235,15 @@ async def _whole(writer: asyncio.StreamWriter, answer: list[str], compress: bool
 
 async def _chunk(writer: asyncio.StreamWriter, text: str) -> None:
     writer.write(_event(text))
+    await writer.drain()
+
+
+async def _json(writer: asyncio.StreamWriter, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(body), body)
+    )
     await writer.drain()
 
 

@@ -11,7 +11,7 @@ from app.backends import cache_url, open_cache
 from app.backends.cache import DEFAULT_MAX_BYTES, MemoryCache
 from app.config import load_settings
 from app.errors import ConfigError
-from tests.helpers import eventually
+from tests.tcp import port_of, tcp_server
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -99,33 +99,24 @@ def test_the_memory_cache_size_is_set_by_its_url():
 
 async def test_a_redis_that_fails_is_a_miss_and_is_left_alone_for_a_while():
     # A server that hangs up on every connection: each try to use it is counted.
-    tries = closed = 0
+    tries = 0
 
     async def hang_up(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal tries, closed
+        nonlocal tries
         tries += 1
         writer.close()
-        await writer.wait_closed()
-        closed += 1
 
-    async def all_closed() -> bool:
-        return closed == tries
-
-    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    cache = open_cache(f"redis://127.0.0.1:{port}/0")
-    try:
-        assert await cache.get("k") is None  # a miss, not an error
-        assert tries >= 1
-        before = tries
-        await cache.set("k", b"v", ttl=5)
-        assert await cache.get("k") is None
-        assert tries == before  # no request waited on the broken Redis again
-    finally:
-        await cache.aclose()
-        server.close()
-        await server.wait_closed()
-        await eventually(all_closed, timeout=10)  # no socket left for a later test's GC
+    async with tcp_server(hang_up) as server:
+        cache = open_cache(f"redis://127.0.0.1:{port_of(server)}/0")
+        try:
+            assert await cache.get("k") is None  # a miss, not an error
+            assert tries >= 1
+            before = tries
+            await cache.set("k", b"v", ttl=5)
+            assert await cache.get("k") is None
+            assert tries == before  # no request waited on the broken Redis again
+        finally:
+            await cache.aclose()
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ async def readable_scope(conn: HTTPConnection, scope: Scope) -> Scope:
     collection to the one its name means to the caller: see `collection_id`)."""
     if scope.collection is not None:
         chosen = await collection_id(conn, scope.collection)
-        return dataclasses.replace(scope, collection=None, collection_ids=(chosen,))
+        return dataclasses.replace(scope, collection_ids=(chosen,))
     return dataclasses.replace(scope, collection_ids=tuple(await readable_ids(conn)))
 
 

@@ -120,6 +120,12 @@ class AuthMiddleware:
         if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
             # No name, id or query holds NUL, and PostgreSQL text cannot store one.
             return await self._refuse(scope, send, 400, "bad_request", NUL_IN_URL)
+        if declared.limit == "asks" and not websocket and not _resuming(scope, declared):
+            # A burst's excess is told first, before it costs a key lookup or a parse.
+            if (overloaded := resources.admission.refuses_now()) is not None:
+                retry = [(b"retry-after", str(overloaded.retry_after).encode())]
+                code, message = overloaded.code, overloaded.message
+                return await self._refuse(scope, send, 503, code, message, retry)
         scope = self._behind_proxy(scope, headers, settings)
         tls = scope["scheme"] in ("https", "wss")
         site = f"{'https' if tls else 'http'}://{headers.get('host', '')}"
@@ -173,7 +179,7 @@ class AuthMiddleware:
         refused = self._cross_site(scope, headers, principal, declared, site)
         if refused is not None:
             return await self._refuse(scope, send, 403, *refused)
-        if declared.limit_unless is None or not _has_header(scope, declared.limit_unless):
+        if not _resuming(scope, declared):
             retry = await self._count(resources, settings, scope, principal, declared)
             if retry is not None:
                 return await self._too_many(scope, send, retry)
@@ -396,6 +402,12 @@ def _headers(scope: Scope) -> dict[str, str]:
             key, value = name.decode(), raw_value.decode("latin-1")
             found[key] = f"{found[key]}; {value}" if key == "cookie" and key in found else value
     return found
+
+
+def _resuming(scope: Scope, declared: Policy) -> bool:
+    """A request the policy exempts from its limit by a header (a stream resumed by
+    Last-Event-ID is not a new ask)."""
+    return declared.limit_unless is not None and _has_header(scope, declared.limit_unless)
 
 
 def _has_header(scope: Scope, name: str) -> bool:

@@ -158,3 +158,17 @@ async def deletion_facts(
         admin,
         collection_id,
     )
+
+
+async def management_facts(
+    conn: asyncpg.Connection, collection_id: int, user_id: UUID, admin: bool
+) -> asyncpg.Record | None:
+    """(id, readable, manageable) of the collection; None when there is none. Only its
+    owner or an admin may change its settings (its assistant), as for deleting it."""
+    return await conn.fetchrow(
+        f"""SELECT c.id, {_READABLE} AS readable, ($2 OR c.owner_id = $1) AS manageable
+            FROM collections c WHERE c.id = $3""",
+        user_id,
+        admin,
+        collection_id,
+    )

@@ -22,6 +22,7 @@ ACTIONS = (
     "user_enabled",
     "invitation_created",
     "collection_sharing_changed",
+    "collection_assistant_changed",
     "document_deleted",
     "setup",
     "sign_up",

@@ -30,10 +30,14 @@ async def get_or_create(conn: asyncpg.Connection, name: str) -> int:
 
 
 async def versions(conn: asyncpg.Connection, name: str | None) -> list[asyncpg.Record]:
-    """(id, version) of the named collection, or of all of them when name is None."""
+    """(id, version) of the collections with this name (or "id:N"), or of all of them when
+    name is None (names are unique per owner: the caller narrows by id)."""
+    ref = int(name[3:]) if name is not None and REFERENCE.fullmatch(name) else None
     return await conn.fetch(
-        "SELECT id, version FROM collections WHERE $1::text IS NULL OR name = $1 ORDER BY id",
+        """SELECT id, version FROM collections
+           WHERE $1::text IS NULL OR name = $1 OR id = $2 ORDER BY id""",
         name,
+        ref,
     )
 
 

@@ -14,9 +14,11 @@ async def page(
     limit: int,
     offset: int,
     readable: list[int] | None = None,
+    uploaded_as: str | None = None,
 ) -> list[asyncpg.Record]:
     """Newest first, with each document's page count (the highest page a chunk is on); only
-    those in the `readable` collections when that is given."""
+    those in the `readable` collections when that is given, and only uploads (not synced)
+    under the file name `uploaded_as` when that is."""
     return await conn.fetch(
         f"""SELECT {COLUMNS},
                    (SELECT max(page) FROM chunks c WHERE c.document_id = documents.id)
@@ -24,11 +26,13 @@ async def page(
             FROM documents
             WHERE ($1::text IS NULL OR status = $1)
               AND ($4::int[] IS NULL OR collection_id = ANY($4::int[]))
+              AND ($5::text IS NULL OR (source = $5 AND source_id IS NULL))
             ORDER BY created_at DESC, id LIMIT $2 OFFSET $3""",
         status,
         limit,
         offset,
         readable,
+        uploaded_as,
     )
 
 

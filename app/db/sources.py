@@ -162,6 +162,29 @@ async def delete(conn: asyncpg.Connection, source_id: int) -> None:
     await conn.execute("DELETE FROM sources WHERE id = $1", source_id)
 
 
+async def detach_documents(conn: asyncpg.Connection, source_id: int) -> None:
+    """Keep the source's documents as if uploaded, before the source is deleted. Uploads hold
+    one copy per content in a collection: a synced copy of bytes already there goes."""
+    await conn.execute(
+        """WITH ranked AS (
+               SELECT d.id,
+                      row_number() OVER (PARTITION BY d.sha256 ORDER BY d.created_at, d.id)
+                          AS nth,
+                      EXISTS (SELECT 1 FROM documents u
+                              WHERE u.collection_id = d.collection_id
+                                AND u.sha256 = d.sha256 AND u.source_id IS NULL) AS uploaded
+               FROM documents d WHERE d.source_id = $1)
+           DELETE FROM documents
+           WHERE id IN (SELECT id FROM ranked WHERE nth > 1 OR uploaded)""",
+        source_id,
+    )
+    await conn.execute(
+        """UPDATE documents SET source_id = NULL, item_key = NULL, item_stamp = NULL
+           WHERE source_id = $1""",
+        source_id,
+    )
+
+
 async def set_paused(conn: asyncpg.Connection, source_id: int, paused: bool) -> None:
     """Pausing drops the waiting scheduled sync; resuming queues one now (if scheduled)."""
     await conn.execute("UPDATE sources SET paused = $2 WHERE id = $1", source_id, paused)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from app.config import Settings
 from app.embedders.base import InProcessEmbedder
 from app.embedders.pooling import pool_spans
 
@@ -44,6 +45,8 @@ class LocalEmbedder(InProcessEmbedder):
         self.max_tokens = model.max_seq_length - 2  # [CLS] and [SEP]
         # The bundled MiniLM reads English (Latin script); another model is not assumed.
         self.scripts: frozenset[str] | None = frozenset({"LATIN"}) if bundled else None
+        # The languages it was trained on (app.rag.fusion lowers its share for others).
+        self.languages: frozenset[str] | None = frozenset({"en"}) if bundled else None
         # One thread: torch already uses every core for one batch; two batches would fight.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
 
@@ -87,3 +90,8 @@ class LocalEmbedder(InProcessEmbedder):
             for o, offs, text_spans in zip(outputs, offsets, spans, strict=True)
         ]
         return vectors.astype(np.float32), pooled
+
+
+async def from_settings(settings: Settings, *, threads: int = 0) -> LocalEmbedder:
+    """EMBEDDING_BACKEND=torch: sentence-transformers (torch has its own thread pool)."""
+    return await LocalEmbedder.load(settings.embedding_model)

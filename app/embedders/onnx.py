@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from app.config import Settings
 from app.embedders.base import InProcessEmbedder
 from app.embedders.pooling import pool_spans
 
@@ -88,6 +89,8 @@ class OnnxEmbedder(InProcessEmbedder):
         # The writing systems the model reads (app.rag.fusion drops its ranking elsewhere):
         # MiniLM's vocabulary is English WordPiece; a model given by path is not assumed.
         self.scripts: frozenset[str] | None = frozenset({"LATIN"}) if name == NAME else None
+        # The languages it was trained on (app.rag.fusion lowers its share for others).
+        self.languages: frozenset[str] | None = frozenset({"en"}) if name == NAME else None
         # One thread: ONNX Runtime already uses every core for one batch.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
 
@@ -155,3 +158,8 @@ class OnnxEmbedder(InProcessEmbedder):
                 offsets = np.asarray(encodings[row].offsets)
                 pooled[i] = pool_spans(tokens[row], offsets, spans[i])
         return out, pooled
+
+
+async def from_settings(settings: Settings, *, threads: int = 0) -> OnnxEmbedder:
+    """EMBEDDING_BACKEND=onnx-int8 (the bundled MiniLM) or onnx (EMBEDDING_MODEL's)."""
+    return await OnnxEmbedder.load(settings.embedding_model, threads=threads)

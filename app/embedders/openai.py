@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import httpx
 import numpy as np
 
+from app.config import Settings
 from app.errors import EmbeddingUnavailable
 
 # Texts per request: OpenAI accepts 2048; smaller requests fail and retry more cheaply.
@@ -91,3 +92,14 @@ class OpenAIEmbedder:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+async def from_settings(settings: Settings, *, threads: int = 0) -> OpenAIEmbedder:
+    """EMBEDDING_PROVIDER=openai: an /embeddings server (config checked its URL and model)."""
+    assert settings.embedding_base_url and settings.embedding_model
+    return await OpenAIEmbedder.load(
+        settings.embedding_base_url,
+        settings.embedding_model,
+        api_key=settings.embedding_api_key,
+        max_tokens=settings.embedding_max_tokens,
+    )

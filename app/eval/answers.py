@@ -72,6 +72,8 @@ async def evaluate_answers(
     name: str,
     per_kind: int,
     llm: LLM | None = None,
+    queries: list[Question] | None = None,
+    half: str | None = None,
 ) -> dict[str, Any]:
     """Ask the sampled questions over the articles' collection and score the answers."""
     cached = CachedEmbedder(embedder)
@@ -81,7 +83,7 @@ async def evaluate_answers(
     retriever = Retriever(pool, cached)  # type: ignore[arg-type]
     answerer = Answerer(pool, cached, llm, retriever)  # type: ignore[arg-type]
     scope = Scope(collection_name(corpus))
-    questions = sample(articles, absent, per_kind)
+    questions = sample(articles, absent, per_kind, queries=queries, half=half)
     outcomes = []
     async with pool.acquire() as conn:
         for question in questions:
@@ -101,6 +103,7 @@ async def evaluate_answers(
         articles=[a.title for a in articles],
         paragraphs=len(corpus.corpus),
         provider=llm.name,
+        half=half,
     )
     if any(o.score is not None for o in outcomes):
         report["sweep"] = sweep(outcomes)

@@ -68,14 +68,45 @@ def as_corpus(name: str, articles: list[Article]) -> Dataset:
     return Dataset(name, corpus, {}, {}, digest)
 
 
+def load_queries(path: Path) -> list[Question]:
+    """A BEIR queries.jsonl file's questions, asked as absent ones (another set's questions:
+    the collection has nothing on them); ValueError when the file is not one."""
+    try:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        return [Question(f"{path.parent.name}:{r['_id']}", r["text"], (), "absent") for r in rows]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a BEIR queries.jsonl file ({exc!r})") from None
+
+
+HALVES = ("tune", "validate")
+
+
+def half_of(question: Question) -> str:
+    """The half of a set a question falls in, by a hash of its id: thresholds are chosen on
+    "tune" and checked on "validate" (the same articles, other questions)."""
+    digest = hashlib.sha1(question.id.encode(), usedforsecurity=False).hexdigest()
+    return HALVES[int(digest, 16) % 2]
+
+
 def sample(
-    articles: list[Article], absent: list[Article], per_kind: int, seed: int = 20
+    articles: list[Article],
+    absent: list[Article],
+    per_kind: int,
+    seed: int = 20,
+    *,
+    queries: list[Question] | None = None,
+    half: str | None = None,
 ) -> list[Question]:
     """Up to `per_kind` answerable, impossible and absent questions (the answerable ones of
-    articles that are not loaded: out of the collection, so unanswerable there)."""
+    articles that are not loaded: out of the collection, so unanswerable there; and
+    `queries` of another set), of one half only when `half` is given."""
     rng = random.Random(seed)
     loaded = [q for a in articles for q in a.questions]
     away = [Question(q.id, q.text, (), "absent") for a in absent for q in a.questions if q.answers]
+    away += queries or []
+    if half is not None:
+        loaded = [q for q in loaded if half_of(q) == half]
+        away = [q for q in away if half_of(q) == half]
     picked = []
     for pool in (
         [q for q in loaded if q.kind == "answerable"],

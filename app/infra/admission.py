@@ -70,8 +70,8 @@ class Admission:
         if self.active < self.capacity and not self._waiters:
             self._take()
             return Ticket(self)
-        if len(self._waiters) >= self.queue_size:
-            raise self._refuse("queue_full")
+        if (refused := self.refuses_now()) is not None:
+            raise refused
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         self._queue_changed()
@@ -94,6 +94,17 @@ class Admission:
                 raise
         metrics.ASK_WAIT.observe(time.perf_counter() - queued)
         return Ticket(self)  # _release handed its place over: `active` already counts it
+
+    def refuses_now(self) -> Overloaded | None:
+        """The refusal an ask arriving now would get at once from `enter`, else None. The
+        middleware asks before authenticating or parsing: in a burst, the excess costs
+        nothing but this answer, so the refused are told at once and the admitted keep the
+        event loop."""
+        if self.active < self.capacity and not self._waiters:
+            return None
+        if len(self._waiters) < self.queue_size:
+            return None
+        return self._refuse("queue_full")
 
     def retry_after(self) -> int:
         """Seconds until the queue, as it stands, should have room: its length over the rate

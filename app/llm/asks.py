@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from app.llm.quotable import is_code
 
@@ -29,6 +30,11 @@ _MONTHS = re.compile(
     r"december|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
     re.I,
 )
+_PERCENT = re.compile(
+    r"\d\s*%|\bper ?cent\b|\bpercentage\b|\bpor cento\b"
+    r"|\b(?:half|a third|a quarter|two thirds|three quarters|majority|minority)\b",
+    re.I,
+)
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 _COMMAND = re.compile(r"`[^`]+`|\b[a-z][\w.-]*\s+-{1,2}[a-z]|\b[a-z]+_[a-z_]+\b")
 
@@ -36,7 +42,8 @@ _COMMAND = re.compile(r"`[^`]+`|\b[a-z][\w.-]*\s+-{1,2}[a-z]|\b[a-z]+_[a-z_]+\b"
 @dataclass(frozen=True)
 class Asked:
     terms: frozenset[str]  # content words, stemmed
-    kind: str  # number, date, person, place, command, or "" (no particular kind)
+    kind: str  # percent, number, date, person, place, command, or "" (no particular kind)
+    language: str = "english"  # the PostgreSQL configuration its terms were stemmed for
 
 
 # bm25s's stopword lists by PostgreSQL text search configuration (app/text/language.py):
@@ -62,13 +69,16 @@ def read_question(question: str, language: str = "english") -> Asked:
     lowered = question.lower()
     words = _WORD.findall(lowered)
     glue = stopwords(language)
-    terms = frozenset(stem(w) for w in words if w not in glue)
-    return Asked(terms, _kind(lowered))
+    terms = frozenset(stems([w for w in words if w not in glue], language))
+    return Asked(terms, _kind(lowered), language)
 
 
 def _kind(q: str) -> str:
-    if re.search(r"\bhow (?:many|much|long|old|far|big|large|high|often)\b|\bwhat (?:percent|"
-                 r"percentage|number|amount)\b", q):  # fmt: skip
+    if re.search(r"\b(?:what|which) (?:percent|percentage|proportion|share|fraction)\b|\bhow "
+                 r"much of\b|\bwhat part of\b|\bper ?cent\b", q):  # fmt: skip
+        return "percent"
+    if re.search(r"\bhow (?:many|much|long|old|far|big|large|high|often)\b|\bwhat (?:number|"
+                 r"amount)\b", q):  # fmt: skip
         return "number"
     if re.search(r"\bwhen\b|\bwhat (?:year|date|day|month|century|decade)\b|\bwhich (?:year|"
                  r"century)\b", q):  # fmt: skip
@@ -82,24 +92,33 @@ def _kind(q: str) -> str:
     return ""
 
 
-def stem(word: str) -> str:
-    """A crude suffix strip: enough for "commands"/"command", "saved"/"save"."""
-    for suffix in ("ations", "ation", "ings", "ing", "ies", "ied", "es", "ed", "ly", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+@functools.cache
+def _snowball(language: str) -> Any:
+    """PyStemmer's Snowball stemmer for a PostgreSQL configuration's language; English's for
+    a language it has none for ("simple": told apart by no configuration)."""
+    import Stemmer
+
+    return Stemmer.Stemmer(language if language in Stemmer.algorithms() else "english")
+
+
+def stems(words: list[str], language: str = "english") -> list[str]:
+    """The words stemmed for their language: "commands"/"command" in English,
+    "consumo"/"consumia" in Portuguese (where English suffixes would join nothing)."""
+    return list(_snowball(language).stemWords(words))
 
 
 def coverage(asked: Asked, text: str) -> float:
     """The share of the question's content terms the text holds (1.0 when it has none)."""
     if not asked.terms:
         return 1.0
-    held = {stem(w) for w in _WORD.findall(text.lower())}
+    held = set(stems(_WORD.findall(text.lower()), asked.language))
     return len(asked.terms & held) / len(asked.terms)
 
 
 def fits_kind(asked: Asked, sentence: str) -> bool:
     """Does the sentence hold the kind of thing asked for (a number, a date, a name...)?"""
+    if asked.kind == "percent":
+        return bool(_PERCENT.search(sentence))
     if asked.kind == "number":
         return bool(_NUMBER.search(sentence))
     if asked.kind == "date":

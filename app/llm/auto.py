@@ -1,16 +1,11 @@
-"""Pick the LLM provider named by the settings (like uvicorn's protocols/http/auto.py)."""
+"""Build the LLM provider the settings name, from app.config's LLMS table (as uvicorn picks
+its protocol from a table of import paths)."""
 
 from __future__ import annotations
 
-from app.config import Settings
+from app.config import LLMS, Settings
 from app.llm.base import LLM
 
 
 def load_llm(settings: Settings) -> LLM:
-    if settings.llm_provider == "openai":
-        from app.llm.openai import OpenAILLM
-
-        return OpenAILLM(settings)
-    from app.llm.extractive import ExtractiveLLM
-
-    return ExtractiveLLM()
+    return LLMS[settings.llm_provider].load()(settings)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from app.errors import LLMError
 
-__all__ = ["LLM", "LLMError", "Turn"]
+__all__ = ["DEFAULT_STYLE", "LLM", "LLMError", "Style", "Turn"]
+
+Length = Literal["short", "medium", "long"]
+LENGTHS: tuple[Length, ...] = ("short", "medium", "long")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,19 @@ class Passage:
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "score": round(self.score, 6)}
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one answer is written: a collection's assistant sets it (app/rag/assistant.py);
+    the defaults are the site's."""
+
+    instructions: str = ""  # the collection owner's words, added after the citation rules
+    length: Length = "medium"  # medium: as the site answers without settings
+    model: str | None = None  # None: the configured one (LLM_MODEL)
+
+
+DEFAULT_STYLE = Style()
 
 
 class TextEmbedder(Protocol):
@@ -63,9 +79,18 @@ class LLM(Protocol):
     needs_vectors: bool
 
     def stream(
-        self, question: str, passages: Sequence[Passage], vectors: Vectors | None = None
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        vectors: Vectors | None = None,
+        style: Style = DEFAULT_STYLE,
     ) -> AsyncIterator[str]:
-        """The answer as text deltas, citing passages as [n] (1-based)."""
+        """The answer as text deltas, citing passages as [n] (1-based), written as `style`
+        says (a provider applies what it can: the extractive one only the length)."""
+        ...
+
+    async def models(self) -> list[str]:
+        """The models a Style may name (what the provider lists); empty: none can be named."""
         ...
 
     async def standalone_question(self, question: str, history: Sequence[Turn]) -> str:

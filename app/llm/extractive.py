@@ -9,14 +9,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.llm.asks import coverage, fits_kind, read_question
-from app.llm.base import Passage, TextEmbedder, Turn, Vectors
+from app.config import Settings
+from app.llm.asks import Asked, coverage, fits_kind, read_question
+from app.llm.base import DEFAULT_STYLE, Passage, Style, TextEmbedder, Turn, Vectors
 from app.llm.decline import CLOSEST, DECLINED
 from app.llm.quotable import is_quotable
+from app.llm.tables import row_texts
 from app.text.language import text_search_config
 from app.text.sentences import sentence_spans
 
 MAX_SENTENCES = 3
+# How many sentences an answer of each length (a collection's assistant) quotes at most.
+SENTENCES = {"short": 1, "medium": MAX_SENTENCES, "long": 5}
 MAX_CANDIDATES = 80
 # Below this cosine similarity to the question a sentence is judged off-topic
 # (all-MiniLM-L6-v2 puts unrelated sentence pairs mostly under 0.2).
@@ -27,12 +31,12 @@ MIN_RELEVANCE = 0.3
 COVER_WEIGHT = 0.3
 PASSAGE_COVER_WEIGHT = 0.1
 KIND_WEIGHT = 0.05
-# Below this best score the documents are judged not to answer (calibrated on the
-# unanswerable questions of the tuning set: docs/answers.md).
-ANSWER_FLOOR = 0.55
-# ...and no passage answers that holds under this share of the question's content terms
-# (the largest gate that declines at most 1% of the tuning set's answerable questions).
-MIN_SHARED_TERMS = 0.3
+# Below this best score the documents are judged not to answer, and no passage answers that
+# holds under MIN_SHARED_TERMS of the question's content terms: the pair that declines the
+# most unanswerable questions of the English and Portuguese tuning halves while declining
+# at most 4% of their answerable ones (docs/answers.md).
+ANSWER_FLOOR = 0.6
+MIN_SHARED_TERMS = 0.35
 # Quotes after the first stay within this much of its score.
 SCORE_SPREAD = 0.15
 # Maximal marginal relevance: weight of relevance against novelty.
@@ -56,15 +60,20 @@ class ExtractiveLLM:
     needs_vectors = True
 
     async def stream(
-        self, question: str, passages: Sequence[Passage], vectors: Vectors | None = None
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        vectors: Vectors | None = None,
+        style: Style = DEFAULT_STYLE,
     ) -> AsyncIterator[str]:
         if vectors is None:
             raise TypeError("the extractive provider ranks sentences by vectors: pass them")
         # The sentences' vectors were stored at ingestion and the question's was just used
         # (and cached) by the search: the answer costs no model run over the passages.
         answer = await compose(
-            question, passages, vectors.embedder, vectors.sentences, vectors.question
-        )
+            question, passages, vectors.embedder, vectors.sentences, vectors.question,
+            max_sentences=SENTENCES[style.length],
+        )  # fmt: skip
         for token in tokens(answer):
             yield token
 
@@ -72,6 +81,9 @@ class ExtractiveLLM:
         # Never asked (rewrites_questions is False): the Retriever searches a follow-up with
         # the conversation's earlier questions at a lower weight instead.
         return question
+
+    async def models(self) -> list[str]:
+        return []  # no model to choose: a Style's instructions and model do not apply
 
     async def aclose(self) -> None:
         return None
@@ -90,6 +102,8 @@ async def compose(
     embedder: TextEmbedder,
     stored: Sequence[np.ndarray | None] = (),
     question_vector: np.ndarray | None = None,
+    *,
+    max_sentences: int = MAX_SENTENCES,
 ) -> str:
     """An answer made of whole source sentences, each followed by its [n] citation, best
     first; or, when no sentence answers, DECLINED and the closest one, marked as such.
@@ -97,7 +111,9 @@ async def compose(
     `stored` holds each passage's sentence vectors from ingestion (None where missing);
     only the sentences without one, and the question, are embedded here.
     """
-    picked = await choose(question, passages, embedder, stored, question_vector)
+    picked = await choose(
+        question, passages, embedder, stored, question_vector, max_sentences=max_sentences
+    )
     if not picked.sentences:
         return DECLINED
     quoted = " ".join(f"{_clean(s.text)} [{s.source}]" for s in picked.sentences)
@@ -119,6 +135,8 @@ async def choose(
     stored: Sequence[np.ndarray | None] = (),
     question_vector: np.ndarray | None = None,
     floor: float | None = None,
+    *,
+    max_sentences: int = MAX_SENTENCES,
 ) -> Choice:
     """The sentences that answer best, and whether the best one answers at all (its score
     reaches `floor`, ANSWER_FLOOR unless given: calibrated on unanswerable questions)."""
@@ -130,13 +148,18 @@ async def choose(
         pooled = stored[n - 1] if n <= len(stored) else None
         if pooled is not None and len(pooled) != len(spans):
             pooled = None  # stored by a different sentence splitter: embed afresh
+        rows = row_texts(passage.text) if "|" in passage.text else {}
         for position, (start, end) in enumerate(spans):
-            text = passage.text[start:end]
+            # A table row is read, and quoted, with its header (its stored vector lacks it).
+            row = rows.get(start)
+            text = row or passage.text[start:end]
+            if not row and _inside_row(passage.text, start):
+                continue  # the rest of a row the splitter cut at a cell's "Dr. "
             # Overlapping chunks repeat sentences: quote each once.
-            if is_quotable(text) and (clean := _clean(text)) not in seen:
+            if (row or is_quotable(text)) and (clean := _clean(text)) not in seen:
                 seen.add(clean)
                 candidates.append(_Sentence(n, position, text))
-                vectors.append(None if pooled is None else pooled[position])
+                vectors.append(None if pooled is None or row else pooled[position])
     candidates, vectors = candidates[:MAX_CANDIDATES], vectors[:MAX_CANDIDATES]
     if not candidates:
         return Choice([], 0.0, False)
@@ -153,15 +176,18 @@ async def choose(
     # so the weaker part is still answered; a sentence counts by the part it answers best.
     by_part = sentences @ ask_vectors.T
     relevance = by_part.max(axis=1)
-    bonus, shared = _evidence(question, passages, candidates)
+    # The question's language, told by its words and its best passage's (a question alone
+    # is often too short to tell): its stopwords and stemmer read the terms.
+    language = text_search_config(f"{question} {passages[0].text[:1000]}")
+    bonus, shared = _evidence(question, language, passages, candidates)
     scores = relevance + bonus
     floors = np.maximum(MIN_RELEVANCE, 0.6 * by_part.max(axis=0))
     eligible = (by_part >= floors).any(axis=1) | (scores >= scores.max() - SCORE_SPREAD)
-    chosen = _mmr(scores, sentences, eligible)
+    chosen = _mmr(scores, sentences, eligible, max_sentences)
     # Each part of a compound question keeps its best sentence among the quotes.
-    leads = _leads(question, candidates, by_part) if len(ask_vectors) > 1 else set()
+    leads = _leads(question, language, candidates, by_part) if len(ask_vectors) > 1 else set()
     merged = sorted(dict.fromkeys([*leads, *chosen]), key=lambda i: (i not in leads, -scores[i]))
-    chosen = sorted(merged[:MAX_SENTENCES], key=lambda i: -scores[i])
+    chosen = sorted(merged[:max_sentences], key=lambda i: -scores[i])
     best = float(scores[chosen[0]]) if chosen else 0.0
     limit = ANSWER_FLOOR if floor is None else floor
     # Vectors of a language the model reads poorly are all alike; a passage that holds few of
@@ -175,35 +201,44 @@ async def choose(
     return Choice([candidates[i] for i in keep], best, answers, shared)
 
 
-def _leads(question: str, candidates: Sequence[_Sentence], by_part: np.ndarray) -> set[int]:
+def _leads(
+    question: str, language: str, candidates: Sequence[_Sentence], by_part: np.ndarray
+) -> set[int]:
     """The best sentence for each part of a compound question (columns: the whole question,
-    then its parts), by similarity and the part's own terms."""
+    then its parts), by similarity, the part's own terms and the kind of answer it asks for
+    ("what percent ..., and how ...?": the part asking for a percentage gets a sentence
+    holding one)."""
     texts = [question, *_parts(question)][-by_part.shape[1] :]
     leads = set()
     for column, text in enumerate(texts):
-        asked = read_question(text)
-        held = np.asarray([coverage(asked, c.text) for c in candidates], dtype=np.float32)
-        leads.add(int(np.argmax(by_part[:, column] + COVER_WEIGHT * held)))
+        asked = read_question(text, language)
+        held = [COVER_WEIGHT * coverage(asked, c.text) + _kind_bonus(asked, c.text)
+                for c in candidates]  # fmt: skip
+        leads.add(int(np.argmax(by_part[:, column] + np.asarray(held, dtype=np.float32))))
     return leads
 
 
+def _kind_bonus(asked: Asked, text: str) -> float:
+    """Holding the kind of thing asked for (a number for "how many") counts for a sentence;
+    missing it counts as much against."""
+    if not asked.kind:
+        return 0.0
+    return KIND_WEIGHT if fits_kind(asked, text) else -KIND_WEIGHT
+
+
 def _evidence(
-    question: str, passages: Sequence[Passage], candidates: Sequence[_Sentence]
+    question: str, language: str, passages: Sequence[Passage], candidates: Sequence[_Sentence]
 ) -> tuple[np.ndarray, float]:
     """What vectors miss: how many of the question's terms the sentence (and, less, its
     passage) holds, and whether it holds the kind of thing asked for; and the largest share
     of the question's terms one passage holds."""
-    # The question's language, told by its words and its best passage's (a question alone
-    # is often too short to tell).
-    language = text_search_config(f"{question} {passages[0].text[:1000]}")
     asked = read_question(question, language)
     held = {n: coverage(asked, p.text + " " + " ".join(p.heading_path)) for n, p in
             enumerate(passages, start=1)}  # fmt: skip
     bonus = [
         COVER_WEIGHT * coverage(asked, c.text)
         + PASSAGE_COVER_WEIGHT * held[c.source]
-        + (KIND_WEIGHT if asked.kind and fits_kind(asked, c.text) else 0.0)
-        - (KIND_WEIGHT if asked.kind and not fits_kind(asked, c.text) else 0.0)
+        + _kind_bonus(asked, c.text)
         for c in candidates
     ]
     return np.asarray(bonus, dtype=np.float32), max(held.values())
@@ -223,10 +258,12 @@ def _parts(question: str) -> list[str]:
     return parts if len(parts) > 1 else []
 
 
-def _mmr(relevance: np.ndarray, vectors: np.ndarray, eligible: np.ndarray) -> list[int]:
+def _mmr(
+    relevance: np.ndarray, vectors: np.ndarray, eligible: np.ndarray, most: int = MAX_SENTENCES
+) -> list[int]:
     """Pick relevant sentences, each as unlike the ones already picked as possible."""
     chosen: list[int] = []
-    while len(chosen) < MAX_SENTENCES:
+    while len(chosen) < most:
         redundancy = (
             (vectors @ vectors[chosen].T).max(axis=1) if chosen else np.zeros(len(relevance))
         )
@@ -242,6 +279,17 @@ def _mmr(relevance: np.ndarray, vectors: np.ndarray, eligible: np.ndarray) -> li
     return chosen
 
 
+def _inside_row(text: str, start: int) -> bool:
+    """Whether `start` lies inside a table row's line, after its opening `|`."""
+    line_start = text.rfind("\n", 0, start) + 1
+    return text[line_start:start].lstrip().startswith("|")
+
+
 def _clean(sentence: str) -> str:
     """On one line; the words stay exactly as they are in the source."""
     return " ".join(sentence.split())
+
+
+def from_settings(settings: Settings) -> ExtractiveLLM:
+    """LLM_PROVIDER=extractive (or auto without LLM_BASE_URL): needs no setting."""
+    return ExtractiveLLM()

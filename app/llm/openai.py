@@ -18,12 +18,17 @@ import httpx
 from app.config import Settings
 from app.infra.http1 import Http1Transport
 from app.llm import prompt
-from app.llm.base import LLMError, Passage, Turn, Vectors
+from app.llm.base import DEFAULT_STYLE, LLMError, Passage, Style, Turn, Vectors
 
 ATTEMPTS = 3
 RETRY_DELAYS = (0.2, 1.0)  # seconds before the 2nd and 3rd attempts
 RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 MAX_REWRITE_CHARS = 1000
+# A short answer gets this share of LLM_MAX_TOKENS (the rule in the prompt asks for brevity;
+# the bound keeps a model that ignores it from costing a long answer).
+SHORT_SHARE = 4
+MODELS_SECONDS = 5.0  # listing the models (the assistant settings) waits at most this long
+MAX_MODELS = 1000
 
 
 class OpenAILLM:
@@ -56,9 +61,36 @@ class OpenAILLM:
         )
 
     def stream(
-        self, question: str, passages: Sequence[Passage], vectors: Vectors | None = None
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        vectors: Vectors | None = None,
+        style: Style = DEFAULT_STYLE,
     ) -> AsyncIterator[str]:
-        return self._complete(prompt.answer_messages(question, passages))
+        max_tokens = self.max_tokens
+        if style.length == "short":
+            max_tokens = max(64, max_tokens // SHORT_SHARE)
+        messages = prompt.answer_messages(question, passages, style)
+        return self._complete(messages, model=style.model, max_tokens=max_tokens)
+
+    async def models(self) -> list[str]:
+        """The ids the server's GET /models lists; LLMError when it cannot say."""
+        try:
+            response = await self.client.get("/models", timeout=MODELS_SECONDS)
+        except httpx.HTTPError as exc:
+            raise LLMError(
+                f"Could not list the models at LLM_BASE_URL ({type(exc).__name__}); check "
+                "that the model server is running, and try again.",
+                code="upstream_unreachable",
+            ) from exc
+        if response.status_code != 200:
+            raise self._status_error(response)
+        try:
+            listed = response.json()["data"]
+            ids = [m["id"] for m in listed[:MAX_MODELS] if isinstance(m.get("id"), str)]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise _malformed('GET /models did not answer {"data": [{"id": ...}]}') from None
+        return sorted(set(ids) | {self.model})
 
     async def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
         parts = [d async for d in self._complete(prompt.rewrite_messages(question, history))]
@@ -69,13 +101,19 @@ class OpenAILLM:
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def _complete(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def _complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        model: str | None = None,
+        max_tokens: int | None = None,
+    ) -> AsyncIterator[str]:
         # max_tokens bounds what one answer can cost and how long it can stream.
         body = {
-            "model": self.model,
+            "model": model or self.model,
             "messages": messages,
             "stream": True,
-            "max_tokens": self.max_tokens,
+            "max_tokens": max_tokens or self.max_tokens,
         }
         for attempt in range(ATTEMPTS):
             last = attempt == ATTEMPTS - 1
@@ -87,7 +125,7 @@ class OpenAILLM:
                         if response.status_code in RETRY_STATUSES and not last:
                             await asyncio.sleep(RETRY_DELAYS[attempt])
                             continue
-                        raise self._status_error(response)
+                        raise self._status_error(response, body["model"])
                     async for delta in _deltas(response):
                         started = True
                         yield delta
@@ -116,11 +154,13 @@ class OpenAILLM:
                     ) from exc
             await asyncio.sleep(RETRY_DELAYS[attempt])
 
-    def _status_error(self, response: httpx.Response) -> LLMError:
+    def _status_error(self, response: httpx.Response, model: str | None = None) -> LLMError:
         status = response.status_code
         detail = _error_detail(response)
         if status in (401, 403):
             hint = "check LLM_API_KEY"
+        elif status == 404 and model not in (None, self.model):
+            hint = f"the collection's assistant names the model {model!r}: choose another"
         elif status == 404:
             hint = f"check LLM_MODEL ({self.model!r}) and that LLM_BASE_URL ends in /v1"
         elif status in RETRY_STATUSES:

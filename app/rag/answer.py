@@ -22,6 +22,7 @@ import asyncpg
 
 from app.db import collections as collection_sql
 from app.db import conversations as conversation_sql
+from app.db import passages as passage_sql
 from app.db.conversations import AnswerFacts
 from app.embedders import Embedder
 from app.errors import NotFound
@@ -29,13 +30,14 @@ from app.infra.metrics import AnswerTimer
 from app.llm import LLM, Passage, Turn, Vectors
 from app.llm.decline import is_declined
 from app.llm.prompt import fit_passages
+from app.rag import assistant as assistants
+from app.rag.assistant import SITE_DEFAULT, Assistant
 from app.rag.citations import unsupported_citations
 from app.rag.protocol import DONE, META, SOURCES, TOKEN, Event, error_event
 from app.rag.retriever import EVERYTHING, Retrieval, Retriever, Scope, resolve_scope
 
 log = logging.getLogger(__name__)
 
-TOP_K = 5
 HISTORY_MESSAGES = 6  # the last three exchanges are enough to resolve a follow-up
 NO_DOCUMENTS = "There are no searchable documents yet: upload one and ask again."
 SAVE_SECONDS = 5.0  # at most this long to store an interrupted answer
@@ -50,6 +52,8 @@ class Ask:
     message_id: UUID = field(default_factory=uuid.uuid4)
     history: tuple[Turn, ...] = ()
     scope: Scope = EVERYTHING
+    # The asked collection's (app/rag/assistant.py); the site's across several collections.
+    assistant: Assistant = SITE_DEFAULT
 
 
 @dataclass(frozen=True)
@@ -84,13 +88,13 @@ class Answerer:
         """Store the question (in a new conversation of the user unless one is given);
         NotFound if the conversation (the user's) or the collection is unknown."""
         async with self.pool.acquire() as conn:
-            await resolve_scope(conn, scope)
+            assistant = await _assistant(conn, scope)
             if conversation_id is None:
                 # Every ask holds a pooled connection meanwhile: one round trip, not five.
                 conversation_id = await conversation_sql.start(
                     conn, question[:120], question, user_id=user_id
                 )
-                return Ask(question, conversation_id, scope=scope)
+                return Ask(question, conversation_id, scope=scope, assistant=assistant)
             async with conn.transaction():
                 if not await conversation_sql.exists(conn, conversation_id, user_id=user_id):
                     raise NotFound(
@@ -101,17 +105,18 @@ class Answerer:
                 )
                 history = tuple(Turn(r["role"], r["content"]) for r in rows)
                 await conversation_sql.add_message(conn, conversation_id, "user", question)
-        return Ask(question, conversation_id, history=history, scope=scope)
+        return Ask(question, conversation_id, history=history, scope=scope, assistant=assistant)
 
     async def open_unstored(
         self, question: str, history: Sequence[Turn], scope: Scope = EVERYTHING
     ) -> Ask:
         """An ask whose conversation the caller keeps: nothing is stored. NotFound if the
         collection is unknown."""
+        assistant = SITE_DEFAULT
         if scope.collection is not None:
             async with self.pool.acquire() as conn:
-                await resolve_scope(conn, scope)
-        return Ask(question, history=tuple(history), scope=scope)
+                assistant = await _assistant(conn, scope)
+        return Ask(question, history=tuple(history), scope=scope, assistant=assistant)
 
     async def collections(self, readable: Sequence[int] | None = None) -> list[str]:
         """The names of the collections a question can be limited to (among the `readable`
@@ -232,13 +237,20 @@ class Answerer:
             await self._vectors(retrieval, passages) if passages and llm.needs_vectors else None
         )
         retrieved = time.perf_counter()
+        # Each source keeps its passage's digest, not its text: a stored answer tells later
+        # whether the passage it cited still says the same (app/routes/passages.py).
         sources = [
-            {"n": n, **{k: v for k, v in p.to_json().items() if k != "text"}}
+            {
+                "n": n,
+                **{k: v for k, v in p.to_json().items() if k != "text"},
+                "digest": passage_sql.digest(p.text),
+            }
             for n, p in enumerate(passages, start=1)
         ]
         yield sent((SOURCES, {"sources": sources}))
         if passages:
-            async with aclosing(llm.stream(asked, passages, vectors)) as deltas:
+            style = ask.assistant.style()
+            async with aclosing(llm.stream(asked, passages, vectors, style)) as deltas:
                 async for delta in deltas:
                     yield sent((TOKEN, {"text": delta}))
         else:
@@ -270,11 +282,12 @@ class Answerer:
     async def _retrieve(self, ask: Ask) -> Retrieval:
         """The passages for the ask: a follow-up is rewritten by the LLM when it can (one
         short call), else searched with the earlier questions at a lower weight."""
+        k, rerank = ask.assistant.k, ask.assistant.reranks
         if ask.history and self.llm.rewrites_questions:
             query = await self.llm.standalone_question(ask.question, ask.history)
-            return await self.retriever.retrieve(query, scope=ask.scope, k=TOP_K)
+            return await self.retriever.retrieve(query, scope=ask.scope, k=k, rerank=rerank)
         return await self.retriever.retrieve(
-            ask.question, scope=ask.scope, k=TOP_K, history=ask.history
+            ask.question, scope=ask.scope, k=k, history=ask.history, rerank=rerank
         )
 
     async def _vectors(self, retrieval: Retrieval, passages: Sequence[Passage]) -> Vectors:
@@ -287,6 +300,15 @@ class Answerer:
             sentences=await self.retriever.sentence_vectors(passages),
             embedder=self.embedder,
         )
+
+
+async def _assistant(conn: asyncpg.Connection, scope: Scope) -> Assistant:
+    """The assistant of the one collection asked (NotFound when it is unknown or may not be
+    read); the site's default for a question across several."""
+    collections = await resolve_scope(conn, scope)
+    if scope.collection is None:
+        return SITE_DEFAULT
+    return await assistants.load(conn, collections[0]["id"])
 
 
 @dataclass

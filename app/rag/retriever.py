@@ -30,7 +30,7 @@ from app.embedders.stored import sentence_vectors
 from app.errors import NotFound
 from app.llm.base import Passage, Turn
 from app.rag.followup import Followup, followup_of
-from app.rag.fusion import fuse
+from app.rag.fusion import fuse, share_for
 from app.rerankers import Reranker
 from app.rerankers.base import RerankError
 from app.text.language import readable_by
@@ -104,7 +104,7 @@ class Retriever:
         key = f"emb:{self.embedder.name}:{_digest(text)}"
         if self.cache is not None and (hit := await self.cache.get(key)) is not None:
             return np.frombuffer(hit, dtype=np.float32)
-        vector = (await self.embedder.embed([text]))[0]
+        vector = (await self._embed_queries([text]))[0]
         if self.cache is not None:
             await self.cache.set(key, vector.astype(np.float32).tobytes(), EMBEDDING_TTL)
         return vector
@@ -115,9 +115,14 @@ class Retriever:
             return
         for offset in range(0, len(texts), batch):
             part = list(texts[offset : offset + batch])
-            for text, vector in zip(part, await self.embedder.embed(part), strict=True):
+            for text, vector in zip(part, await self._embed_queries(part), strict=True):
                 key = f"emb:{self.embedder.name}:{_digest(text)}"
                 await self.cache.set(key, vector.astype(np.float32).tobytes(), EMBEDDING_TTL)
+
+    async def _embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Queries' vectors: an asymmetric model (E5) embeds a query unlike a passage."""
+        embed = getattr(self.embedder, "embed_queries", None) or self.embedder.embed
+        return await embed(texts)
 
     async def retrieve(
         self,
@@ -127,14 +132,16 @@ class Retriever:
         k: int = 5,
         history: Sequence[Turn] = (),
         mode: Mode = "hybrid",
+        rerank: bool = True,
     ) -> Retrieval:
         """The k best passages for the question within the scope (hybrid: reordered by the
-        reranker, when one is configured, from the best `rerank_candidates` fused). With
-        `history`, the earlier questions' terms join the search at a lower weight."""
+        reranker, when one is configured and `rerank` is on, from the best
+        `rerank_candidates` fused). With `history`, the earlier questions' terms join the
+        search at a lower weight."""
         async with self.pool.acquire() as conn:
             collections = await resolve_scope(conn, scope)
         followup = followup_of(question, history, self.tuning.context_weight)
-        reranking = self.reranker is not None and mode == "hybrid"
+        reranking = rerank and self.reranker is not None and mode == "hybrid"
         depth = max(k, self.rerank_candidates) if reranking else k
         # The embedder's name too: after a model change (reindex), a shared cache must not
         # answer with the ranking the old vectors gave.
@@ -185,7 +192,11 @@ class Retriever:
                         getattr(self.embedder, "scripts", None), followup.question
                     ),
                     limit=max(self.tuning.candidates, depth),
-                    vector_share=self.tuning.vector_share,
+                    vector_share=share_for(
+                        getattr(self.embedder, "languages", None),
+                        followup.question,
+                        self.tuning.vector_share,
+                    ),
                 )
                 best, choice = fused.ranked[:depth], fused.choice
                 found = {

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from app.config import Settings
 from app.rerankers.base import RerankError
 
 
@@ -65,3 +66,11 @@ class HttpReranker:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+async def from_settings(settings: Settings) -> HttpReranker:
+    """RERANK_PROVIDER=http: a /rerank server at RERANK_BASE_URL (checked by config)."""
+    assert settings.rerank_base_url
+    return HttpReranker(
+        settings.rerank_base_url, model=settings.rerank_model, api_key=settings.rerank_api_key
+    )

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from app.config import Settings
+
 
 class LocalReranker:
     def __init__(self, model: Any, name: str) -> None:
@@ -43,3 +45,9 @@ class LocalReranker:
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def from_settings(settings: Settings) -> LocalReranker:
+    """RERANK_PROVIDER=local: the CrossEncoder in RERANK_MODEL (checked by config)."""
+    assert settings.rerank_model
+    return await LocalReranker.load(settings.rerank_model)

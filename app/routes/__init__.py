@@ -5,6 +5,7 @@ from starlette.routing import BaseRoute
 from app.routes import (
     account,
     admin,
+    assistants,
     audit,
     auth,
     chat,
@@ -31,6 +32,7 @@ routes: list[BaseRoute] = [
     *health.routes,
     *openapi.routes,
     *collections.routes,
+    *assistants.routes,
     *sources.routes,
     *documents_file.routes,
     *metrics.routes,

@@ -25,6 +25,12 @@ async def list_collections(request: Request) -> JSONResponse:
     principal = principal_of(request)
     async with resources_of(request).pool.acquire() as conn:
         rows = await document_list.collections(conn, readable)
+    # So the page offers "Delete" and the assistant's settings only where the server would
+    # allow them (app/routes/assistants.py).
+    manages = {
+        r["id"]: principal.admin or (principal.editor and r["owner_id"] == principal.user_id)
+        for r in rows
+    }
     return JSONResponse(
         {
             "collections": [
@@ -33,11 +39,8 @@ async def list_collections(request: Request) -> JSONResponse:
                     "name": r["name"],
                     "mine": r["owner_id"] == principal.user_id,
                     "document_count": r["document_count"],
-                    # So the page offers "Delete" only where the server would allow it.
-                    "can_delete": r["id"] != collection_sql.DEFAULT_ID
-                    and (
-                        principal.admin or (principal.editor and r["owner_id"] == principal.user_id)
-                    ),
+                    "can_delete": r["id"] != collection_sql.DEFAULT_ID and manages[r["id"]],
+                    "can_configure": manages[r["id"]],
                 }
                 for r in rows
             ]

@@ -14,6 +14,7 @@ from app.auth.access import principal_of
 from app.auth.policy import policy
 from app.db import conversations as conversation_sql
 from app.db import feedback as feedback_sql
+from app.db import passages as passage_sql
 from app.errors import BadRequest, NotFound
 from app.routes.deps import parse_uuid, read_json, resources_of, whole_number
 from app.text.markdown import render
@@ -54,6 +55,10 @@ async def get_conversation(request: Request) -> JSONResponse:
             raise NotFound(f"there is no conversation {conversation_id}")
         messages = await conversation_sql.messages(conn, conversation_id)
         ratings = await feedback_sql.for_conversation(conn, conversation_id)
+        cited = [s for m in messages for s in m["sources"] or []]
+        now = await passage_sql.digests(
+            conn, [s["chunk_id"] for s in cited if isinstance(s.get("chunk_id"), int)]
+        )
     return JSONResponse(
         {
             "conversation": {
@@ -71,6 +76,11 @@ async def get_conversation(request: Request) -> JSONResponse:
                         "provider": m["provider"],
                         "answered": m["answered"],
                         "unsupported_citations": m["unsupported_citations"],
+                        # sources [n] whose passage changed or vanished since: the page says
+                        # so instead of showing the new text
+                        "changed_sources": [
+                            s.get("n") for s in m["sources"] or [] if passage_sql.changed(s, now)
+                        ],
                         # the answer as the page shows it once done: safe Markdown
                         "html": render(m["content"]) if m["role"] == "assistant" else None,
                         "rating": ratings.get(m["id"]),

@@ -128,7 +128,8 @@ STATUSES = ("queued", "processing", "ready", "failed")
 
 @policy("reader")
 async def list_documents(request: Request) -> JSONResponse:
-    """Newest first, `limit` (default 500) at a time from `offset`, by `collection`/`status`."""
+    """Newest first, `limit` (default 500) at a time from `offset`, by `collection`/`status`;
+    `uploaded_as`: only uploads of that file name (the page offers to replace one)."""
     params = request.query_params
     collection = parse_collection_name(params.get("collection"), default=None)
     status = params.get("status") or None
@@ -136,6 +137,7 @@ async def list_documents(request: Request) -> JSONResponse:
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
     limit = whole_number(params.get("limit", "500"), "limit", 1, 500)
     offset = whole_number(params.get("offset", "0"), "offset")
+    uploaded_as = params.get("uploaded_as") or None
     # One collection: the one its name means to the caller (404 or 409 as for any name).
     readable = (
         [await collection_id(request, collection)]
@@ -149,6 +151,7 @@ async def list_documents(request: Request) -> JSONResponse:
             limit=limit,
             offset=offset,
             readable=readable,
+            uploaded_as=uploaded_as,
         )
         counts = await document_list.status_counts(conn, readable)
     return JSONResponse(

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from app.auth.access import readable_ids, readable_scope
 from app.auth.policy import policy
+from app.db import assistants as assistant_sql
 from app.errors import BadRequest, NotFound
 from app.infra.admission import Ticket
 from app.infra.sse import EventStream
@@ -38,13 +39,30 @@ MAX_HISTORY_CHARS = 20_000
 
 @policy("reader")
 async def list_models(request: Request) -> JSONResponse:
+    """`rag` and `rag:<collection>` for each readable collection; `answer_model` says which
+    model writes its answers (a collection's assistant may choose one; else the site's)."""
     readable = await readable_ids(request)
-    names = protocol.model_names(await resources_of(request).answerer.collections(readable))
+    resources = resources_of(request)
+    names = protocol.model_names(await resources.answerer.collections(readable))
+    chosen: dict[str, str] = {}
+    site = resources.llm.name  # extractive: no model writes the answers, none can be chosen
+    if resources.llm.name == "openai":
+        site = resources.settings.llm_model
+        async with resources.pool.acquire() as conn:
+            chosen = await assistant_sql.models(conn, readable)
     return JSONResponse(
         {
             "object": "list",
             "data": [
-                {"id": name, "object": "model", "created": 0, "owned_by": "rag-website"}
+                {
+                    "id": name,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "rag-website",
+                    "answer_model": chosen.get(name[len(protocol.MODEL_PREFIX) :], site)
+                    if name != protocol.MODEL
+                    else site,
+                }
                 for name in names
             ],
         }

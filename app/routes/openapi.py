@@ -22,6 +22,8 @@ from app.db import audit as audit_sql
 from app.db import sources as db_sources
 from app.db.collections import NAME, REFERENCE
 from app.db.users import ROLES
+from app.llm.base import LENGTHS
+from app.rag import assistant as assistants
 from app.rag.protocol import MAX_QUESTION_CHARS
 from app.routes import (
     conversations,
@@ -63,10 +65,12 @@ REASONS = {
     403: "Not allowed (role, Origin, CSRF token)",
     404: "Not found, or not readable by the caller",
     409: "Conflict: the message says what to do first",
+    410: "Gone: what was named is no longer as it was (a cited passage changed)",
     413: "The body is too large",
     415: "Unsupported media type",
     416: "The range cannot be satisfied",
-    422: "The document cannot be ingested as it is",
+    422: "The document cannot be ingested as it is, or a setting is out of bounds",
+    502: "The language model server failed: the message says what to check",
     429: "Rate limited: see Retry-After",
     503: "The database is unavailable: see Retry-After",
 }
@@ -127,6 +131,33 @@ def op(
     return operation
 
 
+ASSISTANT = obj(
+    instructions={"type": ["string", "null"], "maxLength": assistants.MAX_INSTRUCTIONS},
+    length={"enum": [*LENGTHS, None]},
+    passages={
+        "type": ["integer", "null"],
+        "minimum": assistants.MIN_PASSAGES,
+        "maximum": assistants.MAX_PASSAGES,
+    },
+    rerank={"type": ["boolean", "null"]},
+    model={
+        "type": ["string", "null"],
+        "maxLength": assistants.MAX_MODEL_CHARS,
+        "description": "one the provider lists (GET: models)",
+    },
+)
+ASSISTANT_VIEW = obj(
+    ("collection", "assistant", "provider", "models"),
+    collection=TEXT,
+    assistant=ASSISTANT,
+    provider={"enum": ["openai", "extractive"]},
+    default_model={"type": ["string", "null"]},
+    models=array(TEXT),
+    models_error={"type": ["string", "null"]},
+    reranker={"type": "boolean"},
+    lengths=array(TEXT),
+    limits={"type": "object"},
+)
 DOCUMENT = obj(
     ("id", "title", "source", "status"),
     id=UUID,
@@ -148,6 +179,8 @@ MESSAGE = obj(
     # interrupted: an answer cut before it finished; content is what was streamed
     status={"enum": ["complete", "interrupted"]},
     sources=array({"type": "object"}),
+    # the numbers n of sources whose passage changed or vanished since the answer
+    changed_sources=array({"type": "integer"}),
     html={"type": ["string", "null"]},
     rating={"enum": [1, -1, None]},
     created_at=WHEN,
@@ -251,6 +284,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                             mine={"type": "boolean"},
                             document_count={"type": "integer"},
                             can_delete={"type": "boolean"},
+                            can_configure={"type": "boolean"},
                         )
                     ),
                 )
@@ -278,6 +312,23 @@ PATHS: dict[str, dict[str, Schema]] = {
                 ),
             ],
         )
+    },
+    "/api/collections/{name}/assistant": {
+        "get": op(
+            "The collection's assistant settings, with the models the provider lists (its "
+            "owner or an admin)",
+            ok(ASSISTANT_VIEW),
+            (403, 404),
+            parameters=COLLECTION_PATH,
+        ),
+        "put": op(
+            "Replace the collection's assistant settings; a field left out or null is the "
+            "site's default (its owner or an admin)",
+            ok(ASSISTANT_VIEW),
+            (403, 404, 413, 422, 502),
+            parameters=COLLECTION_PATH,
+            requestBody=body(ASSISTANT),
+        ),
     },
     "/api/documents": {
         "post": op(
@@ -316,6 +367,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                 query("status", {"enum": list(documents.STATUSES)}),
                 query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 500}),
                 query("offset", {"type": "integer", "minimum": 0, "default": 0}),
+                query("uploaded_as", TEXT, "only documents uploaded under this exact file name"),
             ],
         ),
     },
@@ -515,10 +567,15 @@ PATHS: dict[str, dict[str, Schema]] = {
         "get": op(
             "A cited passage and the sentence closest to `cite`",
             ok(obj(("passage",), passage={"type": "object"})),
-            (404,),
+            (404, 410),
             parameters=[
                 path("id", {"type": "integer", "minimum": 0, "format": "int64"}),
                 query("cite", TEXT, "the answer's sentence (its first 2,000 characters count)"),
+                query(
+                    "digest",
+                    TEXT,
+                    "the citation's digest (its `sources` entry): 410 when the passage changed",
+                ),
             ],
         )
     },
@@ -826,10 +883,17 @@ PATHS: dict[str, dict[str, Schema]] = {
             requestBody=body(obj(("paused",), paused={"type": "boolean"})),
         ),
         "delete": op(
-            "Delete a source and the documents it brought",
+            "Delete a source and the documents it brought (or keep them, unsynced)",
             ok(None, 204, "Deleted"),
             (403, 404),
-            parameters=[path("id", {"type": "integer", "minimum": 1})],
+            parameters=[
+                path("id", {"type": "integer", "minimum": 1}),
+                query(
+                    "keep_documents",
+                    {"enum": ["true", "false"]},
+                    "true: its documents stay in the collection as uploads (identical copies go)",
+                ),
+            ],
         ),
     },
     "/api/admin/audit": {

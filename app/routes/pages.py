@@ -8,6 +8,7 @@ from starlette.staticfiles import StaticFiles
 from app.auth.policy import declare, policy
 from app.ingest import formats
 from app.routes.deps import resources_of
+from app.sources.folder import roots as folder_roots
 from app.templating import STATIC_DIR, templates
 
 
@@ -16,6 +17,8 @@ def _page(request: Request, template: str, page: str) -> Response:
     principal = request.scope.get("state", {}).get("principal")
     # Readers may not add documents: their pages show no upload control (the API refuses too).
     can_upload = principal is not None and principal.editor
+    # Folder sources read the server's disks: admins only, under SOURCE_ROOTS.
+    is_admin = principal is not None and principal.admin
     return templates.TemplateResponse(
         request,
         template,
@@ -24,6 +27,8 @@ def _page(request: Request, template: str, page: str) -> Response:
             "formats": formats,
             "page": page,
             "can_upload": can_upload,
+            "is_admin": is_admin,
+            "source_roots": [str(root) for root in folder_roots()] if is_admin else [],
             "public_share_links": settings.public_share_links,
         },
     )

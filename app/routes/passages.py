@@ -12,7 +12,7 @@ from starlette.routing import Route
 from app.auth.access import principal_of, require_document
 from app.auth.policy import policy
 from app.db import passages as passage_sql
-from app.errors import BadRequest, NotFound
+from app.errors import BadRequest, Gone, NotFound
 from app.infra.bounded import Bounded
 from app.ingest.formats import ocr
 from app.routes.deps import read_json, resources_of, whole_number
@@ -23,6 +23,10 @@ _WORD = re.compile(r"\w+")
 # Markdown heading lines a chunk starts with: the panel shows them as the heading path instead.
 _LEADING_HEADINGS = re.compile(r"\A(?:[ \t]*(?:#{1,6}[ \t][^\n]*)?\n)+")
 MAX_RENDER_CHARS = 100_000
+CHANGED = (
+    "This passage has changed since this answer: its document was edited, re-synced or "
+    "removed after the answer was written."
+)
 RENDERING = Bounded(2, 10.0, "the server is busy rendering other answers: try again shortly")
 
 
@@ -49,7 +53,8 @@ def without_leading_headings(text: str) -> str:
 
 @policy("reader")
 async def get_passage(request: Request) -> JSONResponse:
-    """GET /api/passages/{chunk_id}?cite=<the answer's sentence>: the passage and a highlight."""
+    """GET /api/passages/{chunk_id}?cite=<the answer's sentence>&digest=<the citation's>: the
+    passage and a highlight; 410 passage_changed when it no longer has that digest."""
     raw = request.path_params["id"]
     try:
         chunk_id = whole_number(raw, "a passage id")  # chunk ids are bigints
@@ -57,13 +62,22 @@ async def get_passage(request: Request) -> JSONResponse:
         raise NotFound(f"there is no passage {raw!r}") from None
     async with resources_of(request).pool.acquire() as conn:
         row = await passage_sql.get(conn, chunk_id)
-    missing = NotFound(f"there is no passage {raw} (its document may have been deleted)")
+    # A stored answer sends the digest its citation kept: a passage gone or edited since is
+    # "changed", never a 404 or the new text. Unreadable ones answer the same (no probing).
+    kept = request.query_params.get("digest")
+    missing = (
+        Gone(CHANGED, code="passage_changed")
+        if kept
+        else NotFound(f"there is no passage {raw} (its document may have been deleted)")
+    )
     if row is None:
         raise missing
     try:  # a passage of a document the caller may not read does not exist for them
         await require_document(request, "read", row["document_id"])
     except NotFound:
         raise missing from None
+    if kept and kept != row["digest"]:
+        raise missing
     text = without_leading_headings(row["text"])
     cite = request.query_params.get("cite", "")[:2000]
     highlight = best_sentence(text, cite) if cite else None

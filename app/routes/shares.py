@@ -113,30 +113,38 @@ async def revoke_shares(request: Request) -> Response:
 
 
 async def _sources(request: Request, messages: list[dict[str, Any]]) -> dict[int, dict]:
-    """chunk id -> {"state": open|no_access|gone|sign_in, "text"?}: what this viewer may see
-    of each cited passage, decided by their own access, as GET /api/passages/{id} would."""
+    """chunk id -> {"state": open|no_access|changed|sign_in, "text"?}: what this viewer may
+    see of each cited passage, decided by their own access, as GET /api/passages/{id} would.
+    A passage edited or gone since its answer is "changed": its new text is not the one cited."""
     viewer = request.scope["state"].get("principal")
-    chunks = {s["chunk_id"] for m in messages for s in m.get("sources") or [] if "chunk_id" in s}
+    kept = {
+        s["chunk_id"]: s.get("digest")
+        for m in messages
+        for s in m.get("sources") or []
+        if "chunk_id" in s
+    }
     if viewer is None:
-        return {chunk: {"state": "sign_in"} for chunk in chunks}
+        return {chunk: {"state": "sign_in"} for chunk in kept}
     seen: dict[int, dict] = {}
     async with resources_of(request).pool.acquire() as conn:
-        for chunk in sorted(chunks):
+        for chunk in sorted(kept):
             row = await passage_sql.get(conn, chunk)
             if row is None:
-                seen[chunk] = {"state": "gone"}
+                seen[chunk] = {"state": "changed"}
                 continue
             access = await access_sql.document_access(
                 conn, row["document_id"], viewer.user_id, viewer.admin, viewer.editor
             )
-            if access is not None and access["readable"]:
+            if access is None or not access["readable"]:
+                seen[chunk] = {"state": "no_access"}
+            elif kept[chunk] and kept[chunk] != row["digest"]:
+                seen[chunk] = {"state": "changed"}
+            else:
                 seen[chunk] = {
                     "state": "open",
                     "text": without_leading_headings(row["text"]),
                     "heading_path": list(row["heading_path"]),
                 }
-            else:
-                seen[chunk] = {"state": "no_access"}
     return seen
 
 

@@ -121,9 +121,15 @@ async def change_source(request: Request) -> JSONResponse:
 
 @policy("editor")
 async def delete_source(request: Request) -> Response:
-    """Delete a source and the documents it brought."""
+    """Delete a source and the documents it brought; ?keep_documents=true keeps them in the
+    collection, no longer synced."""
+    keep = request.query_params.get("keep_documents", "false")
+    if keep not in ("true", "false"):
+        raise BadRequest("keep_documents is true or false", code="bad_source")
     async with resources_of(request).pool.acquire() as conn, conn.transaction():
         source_id = await _writable_source(request, conn)
+        if keep == "true":
+            await source_sql.detach_documents(conn, source_id)
         await source_sql.delete(conn, source_id)
     return Response(status_code=204)
 

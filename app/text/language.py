@@ -31,6 +31,21 @@ def readable_by(scripts: frozenset[str] | None, text: str) -> bool:
     return max((script_share(text, s) for s in scripts), default=0.0) >= 0.5
 
 
+# A question is a few words: the detector's probability for one in its own language is
+# mostly above 0.5 (Spanish XQuAD: 200 of 200, German 199 of 200), and the English keyword
+# queries it misreads (msmarco: "define visceral?" as Italian) stay below 0.4.
+QUERY_PROBABILITY = 0.5
+
+
+def written_for(languages: frozenset[str] | None, text: str) -> bool:
+    """Whether a model trained on `languages` (ISO 639-1 codes; None: any) was trained on
+    the text's language; True when the detector cannot tell."""
+    if languages is None or sum(1 for ch in text if ch.isalpha()) < 2:
+        return True
+    code, probability = _identifier().classify(text[:2000])
+    return probability < QUERY_PROBABILITY or code in languages
+
+
 # ISO 639-1 codes (py3langid's) of the languages every supported PostgreSQL (13 and later)
 # has a Snowball configuration for; a text in another language is indexed with `simple`
 # (lower-cased words, no stemming, no stopwords).

@@ -132,6 +132,8 @@ export async function openConversation(id) {
     if (reply) {
       turn.messageId = reply.id;
       turn.sources = reply.sources || [];
+      // Sources whose passage changed or vanished since this answer: shown as such.
+      turn.changed = new Set(reply.changed_sources || []);
       turn.text = reply.content;
       showAnswerHtml(turn, reply.html);
       // A cut answer (stopped, connection lost, server restarted) shows what arrived, and says so.

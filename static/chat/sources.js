@@ -4,6 +4,8 @@ import { api } from "../api.js";
 import { $, el, toast } from "../dom.js";
 import { cleanSnippet, documentName, withoutHeadings } from "../names.js";
 
+export const CHANGED_NOTICE = "This passage has changed since this answer: its document was edited, re-synced or removed after the answer was written.";
+
 /** The numbers [n] an answer's text cites. */
 export function citedNumbers(text) {
   return new Set([...text.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1])));
@@ -22,8 +24,10 @@ export function showSourcesList(sources, turn = null) {
     if (turn) name.addEventListener("click", () => openCitation(turn, s.n, name));
     else name.disabled = true;
     const apart = done && !cited.has(s.n);
+    const changed = turn && turn.changed.has(s.n);
     return el("li", { value: s.n, class: apart ? "uncited" : null }, name,
       apart ? el("span", { class: "muted tag" }, apartLabel) : null,
+      changed ? el("span", { class: "tag changed-tag" }, "changed since this answer") : null,
       el("p", { class: "snippet" }, cleanSnippet(withoutHeadings(s.snippet, s.heading_path))),
       s.page ? el("span", { class: "muted" }, `page ${s.page}`) : null);
   }));
@@ -52,12 +56,24 @@ export async function openCitation(turn, n, button) {
   const box = $("passage");
   box.hidden = false;
   $("sources-empty").hidden = true;
+  if (turn.changed.has(n)) {
+    showChanged(turn, source);
+    return;
+  }
   box.replaceChildren(el("p", { class: "muted" }, "Loading the passage…"));
+  // The digest the answer kept: a passage edited or removed since answers 410, not new text.
+  const params = new URLSearchParams({ cite });
+  if (source.digest) params.set("digest", source.digest);
   let passage;
   try {
-    ({ passage } = await api(`/api/passages/${source.chunk_id}?cite=${encodeURIComponent(cite)}`));
+    ({ passage } = await api(`/api/passages/${source.chunk_id}?${params}`));
   } catch (error) {
-    box.replaceChildren(el("p", { class: "error" }, error.message));
+    if (error.code === "passage_changed") {
+      turn.changed.add(n);
+      showChanged(turn, source);
+    } else {
+      box.replaceChildren(el("p", { class: "error" }, error.message));
+    }
     return;
   }
   const name = documentName(passage.title, passage.source);
@@ -91,6 +107,23 @@ export async function openCitation(turn, n, button) {
   $("sources-panel").scrollTop = 0;
   const mark = text.querySelector("mark");
   if (mark) text.scrollTop = Math.max(0, mark.offsetTop - text.offsetTop - text.clientHeight / 3);
+  title.focus({ preventScroll: true });
+}
+
+// A cited passage that changed since the answer: say so, with what the answer saw of it then.
+function showChanged(turn, source) {
+  const back = el("button", { type: "button", class: "link-button" }, "← all sources");
+  back.addEventListener("click", () => showSourcesList(turn.sources, turn));
+  const title = el("h3", { class: "passage-title", tabindex: "-1" }, el("span", { class: "n" }, String(source.n)), ` ${source.title}`);
+  const then = cleanSnippet(withoutHeadings(source.snippet, source.heading_path));
+  $("passage").replaceChildren(...[
+    back,
+    title,
+    el("p", { class: "notice warn passage-changed", role: "status" }, CHANGED_NOTICE),
+    then ? el("p", { class: "hint" }, "When the answer was written, the passage read:") : null,
+    then ? el("blockquote", { class: "passage-text then" }, then) : null,
+  ].filter(Boolean));
+  $("sources-panel").scrollTop = 0;
   title.focus({ preventScroll: true });
 }
 

@@ -2,7 +2,7 @@
 // as safe Markdown, its notices, the sources it cites, and the actions under it.
 import { api } from "../api.js";
 import { $, el, icon, toast } from "../dom.js";
-import { citedNumbers, citedSentence, openCitation } from "./sources.js";
+import { CHANGED_NOTICE, citedNumbers, citedSentence, openCitation } from "./sources.js";
 import { askAgain } from "./state.js";
 
 export const NO_LLM_NOTICE = "No language model is configured: this answer quotes the most relevant sentences of your documents.";
@@ -18,6 +18,7 @@ export function newTurn(question) {
     question,
     text: "",
     sources: [],
+    changed: new Set(), // numbers n of sources whose passage changed since the answer
     messageId: null,
     provider: null,
     answered: null, // false when the documents did not answer; null when not known
@@ -111,7 +112,10 @@ function markUnsupported(turn, unsupported) {
 }
 
 function sourceItem(turn, source) {
-  const button = el("button", { type: "button", class: "source-chip" }, el("span", { class: "n" }, String(source.n)), ` ${source.title}`, source.page ? el("span", { class: "muted" }, ` · p. ${source.page}`) : null);
+  const changed = turn.changed.has(source.n);
+  const button = el("button", { type: "button", class: changed ? "source-chip changed" : "source-chip", title: changed ? CHANGED_NOTICE : null },
+    el("span", { class: "n" }, String(source.n)), ` ${source.title}`, source.page ? el("span", { class: "muted" }, ` · p. ${source.page}`) : null,
+    changed ? el("span", { class: "changed-tag" }, " · changed") : null);
   button.addEventListener("click", () => openCitation(turn, source.n, button));
   return el("li", { value: source.n }, button);
 }

@@ -32,6 +32,7 @@ TABLES = (
     "collections",
     "collection_members",
     "message_feedback",
+    "collection_assistants",
 )
 _counter = itertools.count()
 
@@ -182,6 +183,12 @@ def expected(case: Case, world: World) -> int | str:
         return 204 if case.resource == "own" else 404
     if route in ("GET /api/admin/users", "POST /api/admin/invitations", "GET /api/feedback"):
         return (201 if route.startswith("POST") else 200) if actor == "admin" else 403
+    if route.endswith("/api/collections/{name}/assistant"):
+        if actor == "reader":  # below the route's declared role: refused before any lookup
+            return 403
+        # Its owner (editor: mine, other: theirs) or an admin; 'default' has no owner.
+        manages = actor == "admin" or (writable and name != "default")
+        return 200 if manages else 403 if readable else 404
     if route == "WS /ws/chat":
         return "open"
     return 200
@@ -246,6 +253,11 @@ def perform(client, case: Case, world: World, document: str | None = None) -> in
         return client.delete(f"/api/conversations/{_conversation(world, case)}").status_code
     if route == "POST /api/admin/invitations":
         return client.post("/api/admin/invitations", json={"role": "reader"}).status_code
+    if route == "GET /api/collections/{name}/assistant":
+        return client.get(f"/api/collections/{name}/assistant").status_code
+    if route == "PUT /api/collections/{name}/assistant":
+        body = {"instructions": f"by {case.actor}", "passages": 3}
+        return client.put(f"/api/collections/{name}/assistant", json=body).status_code
     if route == "POST /v1/chat/completions":
         body = {"model": "rag", "messages": [{"role": "user", "content": "How efficient?"}]}
         return client.post("/v1/chat/completions", json=body).status_code
@@ -272,6 +284,7 @@ READS = [
     "GET /api/admin/users",
     "GET /api/account/keys",
     "GET /api/auth/me",
+    "GET /api/collections/{name}/assistant",
     "WS /ws/chat",
 ]
 CHANGES = [
@@ -283,6 +296,7 @@ CHANGES = [
     "PUT /api/messages/{id}/feedback",
     "DELETE /api/conversations/{id}",
     "POST /api/admin/invitations",
+    "PUT /api/collections/{name}/assistant",
 ]
 
 

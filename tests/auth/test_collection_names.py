@@ -61,6 +61,9 @@ def test_a_name_means_the_callers_own_collection_first(client, settings):
     assert f"id:{dave_team}" in ambiguous.json()["error"]["message"]
     one = client.get("/api/documents", params={"collection": f"id:{dave_team}"})
     assert [d["title"] for d in one.json()["documents"]] == ["dave.txt"]
+    assert client.get("/api/search", params={"q": "notes", "collection": "team"}).status_code == 409
+    by_id = client.get("/api/search", params={"q": "team notes", "collection": f"id:{dave_team}"})
+    assert by_id.status_code == 200
     shared = client.patch(f"/api/admin/collections/id:{dave_team}", json={"visibility": "shared"})
     assert shared.status_code == 200
     with acting_as(client, bob.headers):  # bob's own "team", not dave's shared one

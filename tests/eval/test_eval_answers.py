@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.eval.squad import contains, load_squad, normalize, token_f1
+from app.eval.squad import contains, half_of, load_queries, load_squad, normalize, sample, token_f1
 
 ROOT = Path(__file__).resolve().parents[2]
 SQUAD = {
@@ -74,6 +74,46 @@ def test_scores_answers_and_declines_as_json(tmp_path, database_url):
     # The volcano is in no loaded paragraph: declined.
     assert report["declined_absent"] == 1.0
     assert [row["floor"] for row in report["sweep"]][:2] == [0.3, 0.4]
+
+
+def test_another_sets_questions_are_asked_as_absent_and_declined(tmp_path, database_url):
+    """The plain "not in your documents" case: questions of another set (BEIR queries)."""
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(SQUAD))
+    queries = tmp_path / "health" / "queries.jsonl"
+    queries.parent.mkdir()
+    queries.write_text(
+        '{"_id": "q1", "text": "What is the recommended daily dose of vitamin D?"}\n'
+        '{"_id": "q2", "text": "How often should adults get a tetanus booster?"}\n'
+    )
+    env = {**os.environ, "DATABASE_URL": database_url}
+    command = [
+        sys.executable, "-m", "app", "eval-answers", str(path), "--articles", "Tea,Volcanoes",
+        "--absent-queries", str(queries), "--json",
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["questions"]["absent"] == 2
+    assert report["declined_absent"] == 1.0 and report["wrongly_declined"] == 0.0
+
+
+def test_a_queries_file_that_is_not_beir_is_refused_with_its_name(tmp_path):
+    path = tmp_path / "queries.jsonl"
+    path.write_text('{"question": "no _id"}\n')
+    with pytest.raises(ValueError, match="is not a BEIR queries.jsonl file"):
+        load_queries(path)
+
+
+def test_the_tune_and_validate_halves_split_every_kind_without_overlap(tmp_path):
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(SQUAD))
+    articles = load_squad(path)
+    everything = sample(articles, [], 10)
+    halves = [sample(articles, [], 10, half=h) for h in ("tune", "validate")]
+    assert sorted(q.id for h in halves for q in h) == sorted(q.id for q in everything)
+    assert all(half_of(q) == "tune" for q in halves[0])
+    assert not {q.id for q in halves[0]} & {q.id for q in halves[1]}
 
 
 def test_a_file_that_is_not_squad_is_refused_with_its_name(tmp_path, database_url):

@@ -17,6 +17,8 @@ from app.llm.base import LLMError
 from app.llm.openai import OpenAILLM
 from tests.conftest import settings_with
 from tests.helpers import self_signed_cert
+from tests.tcp import port_of
+from tests.tcp import tcp_server as serve
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 PIECE = 16384
@@ -60,12 +62,8 @@ def answer_once(response: bytes) -> Handler:
 
 @asynccontextmanager
 async def tcp_server(handler: Handler, **options) -> AsyncIterator[str]:
-    server = await asyncio.start_server(handler, "127.0.0.1", 0, **options)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.close()
+    async with serve(handler, **options) as server:
+        yield f"127.0.0.1:{port_of(server)}"
 
 
 def client(timeout: float | httpx.Timeout = 5, **options) -> httpx.AsyncClient:

@@ -105,3 +105,25 @@ async def test_a_question_in_a_language_the_model_reads_poorly_needs_shared_word
     assert not unrelated.answered and unrelated.shared < 0.3
     asked = await choose("Em que ano foi construída a máquina de Newcomen?", [passage], embedder)
     assert asked.answered and "1712" in asked.sentences[0].text
+
+
+HANDBOOK = [
+    "Debian assigns user IDs from 1000 to 59999 to normal accounts created by adduser. "
+    "System accounts get IDs below 1000, allocated dynamically from 100 to 999.",
+    "The apt command downloads packages from the repositories listed in sources.list and "
+    "installs them with their dependencies. apt update refreshes the package lists.",
+    "Green tea is steeped at eighty degrees for two minutes. Black tea needs boiling water "
+    "and steeps for four minutes.",
+]
+
+
+async def test_a_question_its_documents_cannot_answer_is_declined(embedder):
+    passages = [
+        Passage(n, f"d{n}", "Handbook", text, text[:20], None, [], 1.0)
+        for n, text in enumerate(HANDBOOK, start=1)
+    ]
+    vitamin = await compose("What is the recommended daily dose of vitamin D?", passages, embedder)
+    assert vitamin.startswith(DECLINED) and is_declined(vitamin)
+    # The same documents do answer what they hold.
+    uids = await choose("Which user IDs does Debian give to normal accounts?", passages, embedder)
+    assert uids.answered and "1000 to 59999" in uids.sentences[0].text

@@ -60,3 +60,46 @@ def test_an_english_model_cannot_read_arabic_but_reads_french_and_tokens():
     assert readable_by(latin, "présomption d'innocence")
     assert readable_by(latin, "doc10x") and readable_by(latin, "1099")
     assert readable_by(None, "ما هي عاصمة مصر")  # a model of unknown languages is trusted
+
+
+ENGLISH = frozenset({"en"})
+
+
+def test_a_question_in_a_language_the_model_was_not_trained_on_leans_on_lexical():
+    from app.rag.fusion import FOREIGN_SHARE, share_for
+
+    # BM25 is sure of chunk 1; the English model's ranking of Spanish text prefers chunk 2.
+    candidates = Candidates(
+        lexical=[(1, 5.0, 2), (2, 2.0, 1)], vector=[(2, 0.50), (1, 0.30)], terms=2,
+        terms_found=2,
+    )  # fmt: skip
+    spanish = "¿Quién construyó el faro de Norvale en el siglo diecinueve?"
+    share = share_for(ENGLISH, spanish, 0.85)
+    assert share == FOREIGN_SHARE
+    assert fuse(candidates, vector_share=share).ranked[0][0] == 1
+    assert fuse(candidates, vector_share=0.85).ranked[0][0] == 2  # the share it replaces
+
+
+def test_english_questions_and_models_of_any_language_keep_the_full_share():
+    from app.rag.fusion import share_for
+
+    assert share_for(ENGLISH, "Who built the Norvale lighthouse?", 0.85) == 0.85
+    # Keyword queries the detector misreads (msmarco's, read as Italian at 0.06) stay English.
+    assert share_for(ENGLISH, "define visceral?", 0.85) == 0.85
+    assert share_for(ENGLISH, "doc10x", 0.85) == 0.85
+    assert share_for(None, "¿Quién construyó el faro de Norvale?", 0.85) == 0.85
+    # A share already below FOREIGN_SHARE (eval --vector-share 0.3) is not raised.
+    assert share_for(ENGLISH, "¿Quién construyó el faro de Norvale?", 0.3) == 0.3
+
+
+async def test_the_bundled_embedder_gives_spanish_questions_the_foreign_share():
+    from app.embedders.onnx import OnnxEmbedder
+    from app.rag.fusion import FOREIGN_SHARE, share_for
+
+    embedder = await OnnxEmbedder.load()
+    try:
+        assert embedder.languages == ENGLISH
+        question = "¿Cuántos habitantes tiene la ciudad de Valencia?"
+        assert share_for(embedder.languages, question, 0.85) == FOREIGN_SHARE
+    finally:
+        await embedder.close()
