@@ -6,6 +6,9 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
+
+from app.errors import ConfigError
 
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]", "::1")
@@ -20,6 +23,19 @@ class Limit:
 
     def __str__(self) -> str:
         return f"{self.count}/{self.seconds}s"
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """Sign-in with an OpenID Provider (OIDC_*); see app/auth/oidc.py."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    name: str = "single sign-on"  # the button says "Sign in with <name>"
+    default_role: str = "reader"  # a new user's role when no group maps to one
+    roles_claim: str | None = None  # e.g. "groups": then the role follows it at every sign-in
+    role_map: tuple[tuple[str, str], ...] = ()  # (group, role) pairs
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,7 @@ class AuthSettings:
     password_hashes: int = 2  # Argon2 hashes at once per process (about 64 MiB each)
     password_wait_seconds: float = 10.0  # queued that long for a turn, then 429
     audit_retention_days: int = 365  # audit log rows older than this are deleted
+    oidc: OidcSettings | None = None  # OIDC_ISSUER set: "Sign in with ..." on the sign-in page
 
 
 def parse_limit(value: str) -> Limit:
@@ -94,6 +111,63 @@ def _seconds(value: str) -> float:
     return number
 
 
+ROLES = ("reader", "editor", "admin")
+
+
+def _issuer(value: str) -> str:
+    """https, or http on loopback only (a provider on the same machine, as in the tests)."""
+    parts = urlsplit(value)
+    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback) or not parts.netloc:
+        raise ValueError("must be the provider's https:// URL (its discovery document is there)")
+    return value.rstrip("/")
+
+
+def _role(value: str) -> str:
+    if value.lower() not in ROLES:
+        raise ValueError(f"must be one of {', '.join(ROLES)}")
+    return value.lower()
+
+
+def _role_map(value: str) -> tuple[tuple[str, str], ...]:
+    """'rag-admins=admin, staff=editor': groups (in the roles claim) to roles."""
+    pairs = []
+    for item in value.split(","):
+        group, sep, role = item.strip().rpartition("=")
+        if not sep or not group.strip():
+            raise ValueError("must look like group=role,other-group=role")
+        pairs.append((group.strip(), _role(role.strip())))
+    return tuple(pairs)
+
+
+def load_oidc_settings(get: Callable[[str, Callable[[str], Any], Any], Any]) -> OidcSettings | None:
+    """OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET together, or none of them."""
+    issuer = get("OIDC_ISSUER", _issuer, None)
+    client_id = get("OIDC_CLIENT_ID", str, None)
+    secret = get("OIDC_CLIENT_SECRET", str, None)
+    if issuer is None and client_id is None and secret is None:
+        return None
+    if issuer is None or client_id is None or secret is None:
+        raise ConfigError(
+            "OpenID Connect sign-in needs OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET"
+            " (the client registered at the provider, with the redirect URI"
+            " https://<your site>/api/auth/oidc/callback)"
+        )
+    roles_claim = get("OIDC_ROLES_CLAIM", str, None)
+    role_map = get("OIDC_ROLE_MAP", _role_map, ())
+    if role_map and roles_claim is None:
+        raise ConfigError("OIDC_ROLE_MAP needs OIDC_ROLES_CLAIM (the claim holding the groups)")
+    return OidcSettings(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=secret,
+        name=get("OIDC_NAME", str, OidcSettings.name),
+        default_role=get("OIDC_DEFAULT_ROLE", _role, OidcSettings.default_role),
+        roles_claim=roles_claim,
+        role_map=role_map,
+    )
+
+
 def default_hosts(host: str) -> tuple[str, ...]:
     """The host serve binds, and loopback names; a wildcard bind cannot know the site's name."""
     if host in ("0.0.0.0", "::", ""):
@@ -127,4 +201,5 @@ def load_auth_settings(
             "PASSWORD_HASH_WAIT_SECONDS", _seconds, default.password_wait_seconds
         ),
         audit_retention_days=get("AUDIT_RETENTION_DAYS", _positive, default.audit_retention_days),
+        oidc=load_oidc_settings(get),
     )

@@ -32,12 +32,18 @@ async function load(path, target, columns) {
 }
 
 async function refreshUsers() {
-  const data = await load("/api/admin/users", "user-list", 3);
+  const data = await load("/api/admin/users", "user-list", 4);
   if (!data) return;
   $("user-list").replaceChildren(...data.users.map((user) => {
     const role = select(["reader", "editor", "admin"], user.role, `Role of ${user.email}`, (value) =>
       change(`/api/admin/users/${user.id}`, { method: "PATCH", json: { role: value } }, refreshUsers, `${user.email} is now ${value}.`));
-    return el("tr", {}, el("td", {}, user.email), el("td", {}, role), el("td", {}, user.created_at.slice(0, 10)));
+    const access = el("button", { type: "button", class: user.disabled ? "link-button" : "danger-link",
+      "aria-label": `${user.disabled ? "Enable" : "Disable"} ${user.email}` }, user.disabled ? "Enable" : "Disable");
+    access.addEventListener("click", () =>
+      change(`/api/admin/users/${user.id}`, { method: "PATCH", json: { disabled: !user.disabled } }, refreshUsers,
+        `${user.email} is now ${user.disabled ? "enabled" : "disabled: their sessions ended and their keys stopped working"}.`));
+    return el("tr", {}, el("td", {}, user.email), el("td", {}, role), el("td", {}, user.created_at.slice(0, 10)),
+      el("td", {}, access));
   }));
 }
 
@@ -45,7 +51,8 @@ async function refreshCollections() {
   const data = await load("/api/admin/collections", "collection-list", 6);
   if (!data) return;
   $("collection-list").replaceChildren(...data.collections.map((c) => {
-    const base = `/api/admin/collections/${encodeURIComponent(c.name)}`;
+    // By id: names are unique per owner only, so two users' collections may share one.
+    const base = `/api/admin/collections/id:${c.id}`;
     const visibility = select(["private", "shared"], c.visibility, `Visibility of ${c.name}`, (value) =>
       change(base, { method: "PATCH", json: { visibility: value } }, refreshCollections, `${c.name} is now ${value}.`));
     const members = el("td");
@@ -62,7 +69,7 @@ async function refreshCollections() {
     const remove = el("button", { type: "button", class: "danger-link", "aria-label": `Delete the collection ${c.name}` }, "Delete");
     remove.addEventListener("click", async () => {
       try {
-        if (await deleteCollection(c.name, c.document_count)) toast(`Deleted the collection ${c.name}.`);
+        if (await deleteCollection(c.name, c.document_count, `id:${c.id}`)) toast(`Deleted the collection ${c.name}.`);
       } catch (error) {
         toast(error.message, "error");
       }

@@ -54,3 +54,36 @@ def test_ingestion_settings():
     assert settings.allow_private_urls is True
     assert (settings.url_timeout_seconds, settings.worker_lock_seconds) == (2.5, 30.0)
     assert load_settings({}).allow_private_urls is False
+
+
+OIDC = {
+    "OIDC_ISSUER": "https://id.example.org/",
+    "OIDC_CLIENT_ID": "rag",
+    "OIDC_CLIENT_SECRET": "s",
+}
+
+
+def test_oidc_settings_are_read_together():
+    assert load_settings({}).auth.oidc is None
+    oidc = load_settings(
+        {**OIDC, "OIDC_ROLES_CLAIM": "groups", "OIDC_ROLE_MAP": "staff=Editor, ops=admin"}
+    ).auth.oidc
+    assert oidc is not None
+    assert oidc.issuer == "https://id.example.org"  # as the discovery document spells it
+    assert oidc.role_map == (("staff", "editor"), ("ops", "admin"))
+    assert (oidc.name, oidc.default_role) == ("single sign-on", "reader")
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"OIDC_ISSUER": "https://id.example.org"}, "OIDC_CLIENT_ID"),
+        ({**OIDC, "OIDC_ISSUER": "http://id.example.org"}, "OIDC_ISSUER"),
+        ({**OIDC, "OIDC_DEFAULT_ROLE": "owner"}, "OIDC_DEFAULT_ROLE"),
+        ({**OIDC, "OIDC_ROLE_MAP": "staff=editor"}, "OIDC_ROLES_CLAIM"),
+        ({**OIDC, "OIDC_ROLES_CLAIM": "groups", "OIDC_ROLE_MAP": "staff"}, "OIDC_ROLE_MAP"),
+    ],
+)
+def test_a_bad_oidc_setting_is_named(env, named):
+    with pytest.raises(ConfigError, match=named):
+        load_settings(env)

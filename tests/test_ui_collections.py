@@ -86,3 +86,17 @@ def test_the_admin_page_reports_a_refused_change(live_server):
         page.wait_for_selector("#toast.show.error:has-text('default collection')")
         assert page.locator("#collection-list tr[data-name=default]").count() == 1
         assert page.js_errors == []
+
+
+def test_the_admin_disables_and_enables_a_user_from_the_admin_page(live_server, settings):
+    bob = make_person(settings.database_url, "bob@example.org", "reader")
+    with browser() as launched:
+        page = new_page(launched, f"{live_server}/admin")
+        page.click("#user-list button[aria-label='Disable bob@example.org']")
+        page.wait_for_selector("#user-list button[aria-label='Enable bob@example.org']")
+        with httpx.Client(base_url=live_server, timeout=60, headers=bob.headers) as http:
+            assert http.get("/api/auth/me").status_code == 401  # his key stopped working
+            page.click("#user-list button[aria-label='Enable bob@example.org']")
+            page.wait_for_selector("#user-list button[aria-label='Disable bob@example.org']")
+            assert http.get("/api/auth/me").status_code == 200
+        assert page.js_errors == []

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 from starlette.requests import HTTPConnection
+from starlette.responses import RedirectResponse, Response
 
 from app.auth.errors import Forbidden, Unauthorized
+from app.auth.middleware import BAD_KEY
 from app.auth.principal import Principal
 from app.db import access as access_sql
 from app.db import conversations as conversation_sql
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.rag.retriever import Scope
 
 ROLE_RANK = {"reader": 0, "editor": 1, "admin": 2}
@@ -28,6 +32,14 @@ def principal_of(conn: HTTPConnection) -> Principal:
     if principal is None:
         raise Unauthorized("sign in, or send an API key as Authorization: Bearer <key>")
     return principal
+
+
+def sign_in_needed(conn: HTTPConnection, next_path: str) -> Response:
+    """What a public page answers an anonymous caller it will not serve: 401 to an API key
+    that was refused (a program, which a redirect would only mislead), else the sign-in page."""
+    if conn.scope["state"].get("key_refused"):
+        raise Unauthorized(BAD_KEY, code="invalid_api_key")
+    return RedirectResponse("/login?next=" + quote(next_path, safe="/"), 303)
 
 
 def require_role(conn: HTTPConnection, role: str) -> Principal:
@@ -50,25 +62,56 @@ async def readable_ids(conn: HTTPConnection) -> list[int]:
 
 
 async def readable_scope(conn: HTTPConnection, scope: Scope) -> Scope:
-    """The scope of a search or question, narrowed to what the caller may read."""
+    """The scope of a search or question, narrowed to what the caller may read (and a named
+    collection to the one its name means to the caller: see `collection_id`)."""
+    if scope.collection is not None:
+        chosen = await collection_id(conn, scope.collection)
+        return dataclasses.replace(scope, collection_ids=(chosen,))
     return dataclasses.replace(scope, collection_ids=tuple(await readable_ids(conn)))
 
 
-async def require(conn: HTTPConnection, action: str, collection: str) -> int:
-    """The id of a collection the caller may `read` or `write`. Writing to a collection that
-    does not exist creates it, private to the caller (editors and admins only)."""
-    principal = require_role(conn, "editor" if action == "write" else "reader")
+async def _named(conn: HTTPConnection, principal: Principal, name: str) -> list[Any]:
     async with conn.scope["state"]["resources"].pool.acquire() as db:
-        row = await access_sql.collection_access(
-            db, collection, principal.user_id, principal.admin, principal.editor
+        return await access_sql.named(
+            db, name, principal.user_id, principal.admin, principal.editor
         )
-        if row is None and action == "write":
-            return await access_sql.create_collection(db, collection, principal.user_id)
-    if row is None or not row["readable"]:
+
+
+def _one(name: str, found: list[Any]) -> Any | None:
+    """The collection a name means among those the caller may read: their own, else the only
+    one; None when none; 409 when several others share it."""
+    if not found or found[0]["mine"] or len(found) == 1:
+        return found[0] if found else None
+    ids = ", ".join(f"id:{row['id']}" for row in found)
+    raise Conflict(
+        f"several collections you may read are named {name!r}: name one by its id ({ids})",
+        code="ambiguous_collection",
+    )
+
+
+async def collection_id(conn: HTTPConnection, name: str) -> int:
+    """The id of the collection `name` (or "id:N") means to the caller; 404 when they may
+    read none of that name, as if it did not exist."""
+    found = _one(name, await _named(conn, principal_of(conn), name))
+    if found is None:
+        raise NotFound(f"there is no collection {name!r}", code="unknown_collection")
+    return found["id"]
+
+
+async def require(conn: HTTPConnection, action: str, collection: str) -> int:
+    """The id of a collection the caller may `read` or `write`. Writing to a name the caller
+    may read none of creates a collection of that name, private to the caller (editors and
+    admins only): names are unique per owner, so this tells nothing of others' collections."""
+    principal = require_role(conn, "editor" if action == "write" else "reader")
+    found = _one(collection, await _named(conn, principal, collection))
+    if found is None:
+        if action == "write" and not collection.startswith("id:"):
+            async with conn.scope["state"]["resources"].pool.acquire() as db:
+                return await access_sql.create_collection(db, collection, principal.user_id)
         raise NotFound(f"there is no collection {collection!r}", code="unknown_collection")
-    if action == "write" and not row["writable"]:
+    if action == "write" and not found["writable"]:
         raise Forbidden(f"you may read the collection {collection!r} but not change it")
-    return row["id"]
+    return found["id"]
 
 
 async def require_document(conn: HTTPConnection, action: str, document_id: UUID) -> Principal:

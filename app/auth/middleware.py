@@ -156,6 +156,9 @@ class AuthMiddleware:
             # A browser sends the cookie with any site's WebSocket: only our own origin counts.
             principal = None
         scope["state"]["principal"] = principal
+        # A public page that wants a signed-in viewer answers 401 to a refused key, not a
+        # redirect to the sign-in page (app/auth/access.py: sign_in_needed).
+        scope["state"]["key_refused"] = key_refused
         scope["state"]["rate_limit"] = functools.partial(self._hit, resources, settings)
         scope["state"]["password_gate"] = self.gate(settings)
         if not declared.allows(principal.role if principal else None):

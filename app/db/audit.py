@@ -18,6 +18,8 @@ ACTIONS = (
     "key_created",
     "key_revoked",
     "role_changed",
+    "user_disabled",
+    "user_enabled",
     "invitation_created",
     "collection_sharing_changed",
     "collection_assistant_changed",
@@ -41,13 +43,14 @@ async def record(
     await conn.execute(
         """INSERT INTO audit_log (action, actor_id, actor_email, address, user_agent, target,
                                   details)
-           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)""",
+           VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)""",
         action,
         actor_id,
         actor_email,
         address,
         (user_agent or "")[:500] or None,
         target,
+        # Sent as text: the pool's jsonb codec would encode the JSON text a second time.
         json.dumps(details or {}),
     )
 

@@ -1,4 +1,4 @@
-"""The documents page's list: filtered by collection and status, one page at a time."""
+"""The documents page's list: filtered by collections (ids) and status, one page at a time."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from app.db.documents import COLUMNS
 async def page(
     conn: asyncpg.Connection,
     *,
-    collection: str | None,
     status: str | None,
     limit: int,
     offset: int,
@@ -25,13 +24,10 @@ async def page(
                    (SELECT max(page) FROM chunks c WHERE c.document_id = documents.id)
                        AS page_count
             FROM documents
-            WHERE ($1::text IS NULL
-                   OR collection_id = (SELECT id FROM collections WHERE name = $1))
-              AND ($2::text IS NULL OR status = $2)
-              AND ($5::int[] IS NULL OR collection_id = ANY($5::int[]))
-              AND ($6::text IS NULL OR (source = $6 AND source_id IS NULL))
-            ORDER BY created_at DESC, id LIMIT $3 OFFSET $4""",
-        collection,
+            WHERE ($1::text IS NULL OR status = $1)
+              AND ($4::int[] IS NULL OR collection_id = ANY($4::int[]))
+              AND ($5::text IS NULL OR (source = $5 AND source_id IS NULL))
+            ORDER BY created_at DESC, id LIMIT $2 OFFSET $3""",
         status,
         limit,
         offset,
@@ -41,15 +37,12 @@ async def page(
 
 
 async def status_counts(
-    conn: asyncpg.Connection, collection: str | None, readable: list[int] | None = None
+    conn: asyncpg.Connection, readable: list[int] | None = None
 ) -> dict[str, int]:
     rows = await conn.fetch(
         """SELECT status, count(*)::int AS n FROM documents
-           WHERE ($1::text IS NULL
-                  OR collection_id = (SELECT id FROM collections WHERE name = $1))
-             AND ($2::int[] IS NULL OR collection_id = ANY($2::int[]))
+           WHERE $1::int[] IS NULL OR collection_id = ANY($1::int[])
            GROUP BY status""",
-        collection,
         readable,
     )
     return {r["status"]: r["n"] for r in rows}
@@ -61,7 +54,7 @@ async def collections(
     """Every collection (among the `readable` ids when given) with how many documents it
     holds, by name."""
     return await conn.fetch(
-        """SELECT c.name, c.created_at, c.owner_id,
+        """SELECT c.id, c.name, c.created_at, c.owner_id,
                   (SELECT count(*) FROM documents d WHERE d.collection_id = c.id)::int
                       AS document_count
            FROM collections c WHERE $1::int[] IS NULL OR c.id = ANY($1::int[])

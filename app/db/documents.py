@@ -135,27 +135,6 @@ async def get_document(conn: asyncpg.Connection, document_id: UUID) -> asyncpg.R
     return await conn.fetchrow(f"SELECT {COLUMNS} FROM documents WHERE id = $1", document_id)
 
 
-async def list_documents(
-    conn: asyncpg.Connection,
-    *,
-    collection: str | None = None,
-    limit: int = 500,
-    readable: list[int] | None = None,
-) -> list[asyncpg.Record]:
-    """Newest first; only the named collection's when one is given, and only those in the
-    `readable` collections when that is given."""
-    return await conn.fetch(
-        f"""SELECT {COLUMNS} FROM documents
-            WHERE ($1::text IS NULL
-                   OR collection_id = (SELECT id FROM collections WHERE name = $1))
-              AND ($3::int[] IS NULL OR collection_id = ANY($3::int[]))
-            ORDER BY created_at DESC LIMIT $2""",
-        collection,
-        limit,
-        readable,
-    )
-
-
 async def set_status(
     conn: asyncpg.Connection,
     document_id: UUID,

@@ -10,7 +10,7 @@ import asyncpg
 from app.errors import BadRequest
 
 ROLES = ("admin", "editor", "reader")
-USER_COLUMNS = "id, email, role, created_at"
+USER_COLUMNS = "id, email, role, created_at, disabled_at"
 
 
 async def create_user(conn: asyncpg.Connection, email: str, password_hash: str, role: str) -> UUID:
@@ -53,6 +53,20 @@ async def set_role(conn: asyncpg.Connection, user_id: UUID, role: str) -> bool:
         )
         or False
     )
+
+
+async def set_disabled(conn: asyncpg.Connection, user_id: UUID, disabled: bool) -> bool:
+    """Disable a user (their sessions end; their keys open nothing while disabled) or enable
+    them again."""
+    found = await conn.fetchval(
+        """UPDATE users SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END
+           WHERE id = $1 RETURNING true""",
+        user_id,
+        disabled,
+    )
+    if found and disabled:
+        await end_sessions(conn, user_id)
+    return found or False
 
 
 async def set_password(conn: asyncpg.Connection, user_id: UUID, password_hash: str) -> None:
@@ -101,7 +115,7 @@ async def session_user(
                             OR EXISTS (SELECT 1 FROM collection_members m
                                        WHERE m.collection_id = c.id AND m.user_id = u.id)
                          ORDER BY c.id) AS readable
-           FROM s JOIN users u ON u.id = s.user_id""",
+           FROM s JOIN users u ON u.id = s.user_id WHERE u.disabled_at IS NULL""",
         id_hash,
         idle_seconds,
     )
@@ -169,7 +183,7 @@ async def key_user(conn: asyncpg.Connection, key_hash: bytes) -> asyncpg.Record 
                             OR EXISTS (SELECT 1 FROM collection_members m
                                        WHERE m.collection_id = c.id AND m.user_id = u.id)
                          ORDER BY c.id) AS readable
-           FROM k JOIN users u ON u.id = k.user_id""",
+           FROM k JOIN users u ON u.id = k.user_id WHERE u.disabled_at IS NULL""",
         key_hash,
     )
 

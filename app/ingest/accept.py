@@ -39,10 +39,13 @@ async def accept_document(
     *,
     source: str,
     fmt: Format,
-    collection: str,
+    collection: str = collection_sql.DEFAULT,
+    collection_id: int | None = None,
     replace: bool = False,
 ) -> Accepted:
-    """Check the file, then store it and queue its ingestion in the caller's transaction.
+    """Check the file, then store it and queue its ingestion in the caller's transaction,
+    into the collection `collection_id` (a route resolved it for its caller), else into the
+    shared (ownerless) collection named `collection`, created when missing (the command line).
 
     Content the collection already holds (same sha256) answers with that document and
     queues nothing. With `replace`, a document of the same name (`source`) in the
@@ -51,7 +54,8 @@ async def accept_document(
     """
     # Reads the file (in pieces, or only its head): off the event loop.
     seen_title = await asyncio.to_thread(fmt.check, file.path, source)
-    collection_id = await collection_sql.get_or_create(conn, collection)
+    if collection_id is None:
+        collection_id = await collection_sql.get_or_create(conn, collection)
     if replace:
         old = await document_sql.lock_uploaded(conn, collection_id, source)
         if old is not None:

@@ -185,9 +185,7 @@ class Ingest:
 
         return pages
 
-    async def _notify_quietly(
-        self, document_id: UUID, stage: str, done: int, total: int
-    ) -> None:
+    async def _notify_quietly(self, document_id: UUID, stage: str, done: int, total: int) -> None:
         try:
             await self._notify(document_id, stage, done, total)
         except Exception as exc:  # progress is a courtesy: the parse goes on

@@ -78,7 +78,8 @@ async def search(
     query: Annotated[str, Field(description="what to look for", max_length=MAX_QUERY_CHARS)],
     ctx: Context,
     collection: Annotated[
-        str | None, Field(description="limit to this collection (list_collections)")
+        str | None,
+        Field(description="limit to this collection: a name from list_collections, or id:N"),
     ] = None,
     k: Annotated[int, Field(ge=1, le=MAX_K, description="how many passages")] = 10,
 ) -> dict[str, Any]:
@@ -99,7 +100,10 @@ async def ask(
     question: Annotated[str, Field(description="the question, in the user's words")],
     ctx: Context,
     collection: Annotated[
-        str | None, Field(description="answer from this collection only (list_collections)")
+        str | None,
+        Field(
+            description="answer from this collection only: a name from list_collections, or id:N"
+        ),
     ] = None,
     conversation_id: Annotated[
         str | None, Field(description="continue this conversation (a follow-up question)")
@@ -155,7 +159,10 @@ async def list_collections(ctx: Context) -> dict[str, Any]:
     async with _resources(request).pool.acquire() as conn:
         rows = await document_list.collections(conn, readable)
     return {
-        "collections": [{"name": r["name"], "document_count": r["document_count"]} for r in rows]
+        # The id names one where several share a name ("id:N" wherever a name is taken).
+        "collections": [
+            {"name": r["name"], "id": r["id"], "document_count": r["document_count"]} for r in rows
+        ]
     }
 
 

@@ -76,11 +76,14 @@ def parse_chat(data: Any) -> tuple[str, UUID | None, Scope]:
     return question, conversation_id, parse_scope(data.get("collection"), data.get("document_ids"))
 
 
+def is_collection(value: str) -> bool:
+    """A collection's name, or "id:N" (names are unique per owner only)."""
+    return bool(collection_sql.NAME.fullmatch(value) or collection_sql.REFERENCE.fullmatch(value))
+
+
 def parse_scope(collection: object = None, document_ids: object = None) -> Scope:
     """What a question is limited to: a collection name and/or a list of document ids."""
-    if collection is not None and not (
-        isinstance(collection, str) and collection_sql.NAME.fullmatch(collection)
-    ):
+    if collection is not None and not (isinstance(collection, str) and is_collection(collection)):
         raise BadRequest(
             f"{collection!r} is not a collection name: use {collection_sql.NAME_RULE}",
             code="bad_collection",
@@ -104,7 +107,7 @@ def parse_model(model: object) -> Scope:
         return EVERYTHING
     if isinstance(model, str) and model.startswith(MODEL_PREFIX):
         collection = model.removeprefix(MODEL_PREFIX)
-        if collection_sql.NAME.fullmatch(collection):
+        if is_collection(collection):
             return Scope(collection)
     raise unknown_model(model)
 

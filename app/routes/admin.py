@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.auth import tokens
-from app.auth.access import require_role
+from app.auth.access import collection_id, require_role
 from app.auth.audit import audit
 from app.auth.policy import policy
 from app.db import access as access_sql
@@ -52,6 +52,7 @@ async def list_users(request: Request) -> JSONResponse:
                     "email": r["email"],
                     "role": r["role"],
                     "created_at": r["created_at"].isoformat(),
+                    "disabled": r["disabled_at"] is not None,
                 }
                 for r in rows
             ]
@@ -60,20 +61,37 @@ async def list_users(request: Request) -> JSONResponse:
 
 
 @policy("admin")
-async def set_role(request: Request) -> Response:
+async def update_user(request: Request) -> Response:
+    """Change a user's role ({"role": ...}) or disable them ({"disabled": true}): a disabled
+    user's sessions end, their keys open nothing and no sign-in lets them in."""
     principal = require_role(request, "admin")
     try:
         user_id = UUID(request.path_params["id"])
     except ValueError:
         raise NotFound("there is no such user") from None
-    role = _role((await _body(request)).get("role"))
-    if user_id == principal.user_id and role != "admin":
-        raise BadRequest("you cannot take the admin role from yourself", code="last_admin")
-    async with resources_of(request).pool.acquire() as conn:
-        if not await user_sql.set_role(conn, user_id, role):
-            raise NotFound("there is no such user")
-        await audit(request, conn, "role_changed", target=str(user_id), details={"role": role})
-    return JSONResponse({"id": str(user_id), "role": role})
+    body = await _body(request)
+    role = _role(body["role"]) if "role" in body else None
+    disabled = body.get("disabled")
+    if role is None and not isinstance(disabled, bool):
+        raise BadRequest('send {"role": "editor"} or {"disabled": true}')
+    if user_id == principal.user_id and (disabled or role not in (None, "admin")):
+        raise BadRequest(
+            "you cannot disable yourself or take the admin role from yourself", code="last_admin"
+        )
+    async with resources_of(request).pool.acquire() as conn, conn.transaction():
+        if role is not None:
+            if not await user_sql.set_role(conn, user_id, role):
+                raise NotFound("there is no such user")
+            await audit(request, conn, "role_changed", target=str(user_id), details={"role": role})
+        if isinstance(disabled, bool):
+            if not await user_sql.set_disabled(conn, user_id, disabled):
+                raise NotFound("there is no such user")
+            action = "user_disabled" if disabled else "user_enabled"
+            await audit(request, conn, action, target=str(user_id))
+        row = await user_sql.by_id(conn, user_id)
+    return JSONResponse(
+        {"id": str(user_id), "role": row["role"], "disabled": row["disabled_at"] is not None}
+    )
 
 
 @policy("admin")
@@ -145,8 +163,9 @@ async def set_visibility(request: Request) -> JSONResponse:
     if visibility not in ("private", "shared"):
         raise BadRequest("visibility must be private or shared")
     name = request.path_params["name"]
+    chosen = await collection_id(request, name)
     async with resources_of(request).pool.acquire() as conn:
-        if not await access_sql.set_visibility(conn, name, visibility):
+        if not await access_sql.set_visibility(conn, chosen, visibility):
             raise NotFound(f"there is no collection {name!r}")
         await audit(
             request,
@@ -165,8 +184,9 @@ async def add_member(request: Request) -> JSONResponse:
     name = request.path_params["name"]
     if not isinstance(email, str):
         raise BadRequest('send {"email": "..."} of the user to add')
+    chosen = await collection_id(request, name)
     async with resources_of(request).pool.acquire() as conn:
-        if not await access_sql.add_member(conn, name, email):
+        if not await access_sql.add_member(conn, chosen, email):
             raise NotFound(f"there is no collection {name!r} or no user {email!r}")
         await audit(
             request,
@@ -182,8 +202,9 @@ async def add_member(request: Request) -> JSONResponse:
 async def remove_member(request: Request) -> Response:
     require_role(request, "admin")
     name, email = request.path_params["name"], request.path_params["email"]
+    chosen = await collection_id(request, name)
     async with resources_of(request).pool.acquire() as conn:
-        if not await access_sql.remove_member(conn, name, email):
+        if not await access_sql.remove_member(conn, chosen, email):
             raise NotFound(f"{email!r} is not a member of {name!r}")
         await audit(
             request,
@@ -218,7 +239,7 @@ async def revoke_any_key(request: Request) -> Response:
 routes = [
     Route("/admin", admin_page, methods=["GET"]),
     Route("/api/admin/users", list_users, methods=["GET"]),
-    Route("/api/admin/users/{id}", set_role, methods=["PATCH"]),
+    Route("/api/admin/users/{id}", update_user, methods=["PATCH"]),
     Route("/api/admin/invitations", list_invitations, methods=["GET"]),
     Route("/api/admin/invitations", create_invitation, methods=["POST"]),
     Route("/api/admin/collections", list_collections, methods=["GET"]),

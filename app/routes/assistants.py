@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app.auth.access import require_role
+from app.auth.access import collection_id, require_role
 from app.auth.audit import audit
 from app.auth.errors import Forbidden
 from app.auth.policy import policy
@@ -31,8 +31,9 @@ async def _managed(request: Request) -> tuple[str, int]:
     principal = require_role(request, "editor")
     name = parse_collection_name(request.path_params["name"], default=None)
     assert name is not None  # the route matches a non-empty segment
+    chosen = await collection_id(request, name)  # the one the name means to the caller
     async with resources_of(request).pool.acquire() as conn:
-        row = await access_sql.management_facts(conn, name, principal.user_id, principal.admin)
+        row = await access_sql.management_facts(conn, chosen, principal.user_id, principal.admin)
     if row is None or not row["readable"]:
         raise NotFound(f"there is no collection {name!r}", code="unknown_collection")
     if not row["manageable"]:

@@ -50,7 +50,7 @@ def _email(value: object) -> str:
     return value.strip()
 
 
-def _next(value: object) -> str:
+def site_path(value: object) -> str:
     """Only a path on this site: a login link must not send people elsewhere."""
     if isinstance(value, str) and value.startswith("/") and not urlsplit(value).netloc:
         if not value.startswith("//") and "\\" not in value:
@@ -95,8 +95,9 @@ async def login_page(request: Request) -> Response:
     return _page(
         request,
         "login.html",
-        next=_next(request.query_params.get("next")),
+        next=site_path(request.query_params.get("next")),
         signup_open=resources_of(request).settings.auth.signup == "open",
+        oidc_name=oidc.name if (oidc := resources_of(request).settings.auth.oidc) else None,
     )
 
 
@@ -104,7 +105,7 @@ async def login_page(request: Request) -> Response:
 async def login(request: Request) -> Response:
     data, as_form = await _fields(request)
     email, password = data.get("email"), data.get("password")
-    next_url = _next(data.get("next"))
+    next_url = site_path(data.get("next"))
     row = None
     if isinstance(email, str) and isinstance(password, str):
         # Per account, from any address: a spread-out guesser is slowed down too.
@@ -116,6 +117,8 @@ async def login(request: Request) -> Response:
         row["password_hash"] if row else None,
         password if isinstance(password, str) else "",
     )
+    if ok and row["disabled_at"] is not None:
+        raise Forbidden("this account is disabled: ask an admin", code="user_disabled")
     if not ok:
         async with resources_of(request).pool.acquire() as conn:
             tried = email.strip()[:MAX_EMAIL] if isinstance(email, str) else None

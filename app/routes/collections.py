@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.auth.access import principal_of, readable_ids, require, require_role
+from app.auth.access import collection_id, principal_of, readable_ids, require, require_role
 from app.auth.errors import Forbidden
 from app.auth.policy import policy
 from app.db import access as access_sql
@@ -28,17 +28,19 @@ async def list_collections(request: Request) -> JSONResponse:
     # So the page offers "Delete" and the assistant's settings only where the server would
     # allow them (app/routes/assistants.py).
     manages = {
-        r["name"]: principal.admin or (principal.editor and r["owner_id"] == principal.user_id)
+        r["id"]: principal.admin or (principal.editor and r["owner_id"] == principal.user_id)
         for r in rows
     }
     return JSONResponse(
         {
             "collections": [
                 {
+                    "id": r["id"],
                     "name": r["name"],
+                    "mine": r["owner_id"] == principal.user_id,
                     "document_count": r["document_count"],
-                    "can_delete": r["name"] != collection_sql.DEFAULT and manages[r["name"]],
-                    "can_configure": manages[r["name"]],
+                    "can_delete": r["id"] != collection_sql.DEFAULT_ID and manages[r["id"]],
+                    "can_configure": manages[r["id"]],
                 }
                 for r in rows
             ]
@@ -51,7 +53,7 @@ async def create_collection(request: Request) -> JSONResponse:
     body = await read_json(request)
     raw = body.get("name") if isinstance(body, dict) else None
     name = parse_collection_name(raw, default=None)
-    if name is None:
+    if name is None or name.startswith("id:"):
         raise BadRequest('send {"name": "..."} with the name of the new collection')
     # Editors and admins; a new one is private to its creator, an existing one must be theirs.
     await require(request, "write", name)
@@ -69,14 +71,15 @@ async def delete_collection(request: Request) -> Response:
     if raw_flag not in FLAGS:
         raise BadRequest("delete_documents is true or false", code="bad_flag")
     with_documents = FLAGS[raw_flag]
-    if name == collection_sql.DEFAULT:
+    if name in (collection_sql.DEFAULT, f"id:{collection_sql.DEFAULT_ID}"):
         raise Conflict(
             "the default collection receives uploads that name no collection and cannot be "
             "deleted; delete its documents instead",
             code="default_collection",
         )
+    chosen = await collection_id(request, name)  # the one the name means to the caller
     async with resources_of(request).pool.acquire() as conn, conn.transaction():
-        row = await access_sql.deletion_facts(conn, name, principal.user_id, principal.admin)
+        row = await access_sql.deletion_facts(conn, chosen, principal.user_id, principal.admin)
         if row is None or not row["readable"]:
             raise NotFound(f"there is no collection {name!r}", code="unknown_collection")
         if not row["deletable"]:

@@ -12,7 +12,7 @@ from app.auth.errors import TooManyRequests
 from app.auth.passwords import HashGate
 from app.db.collections import DEFAULT as DEFAULT_COLLECTION
 from app.db.collections import NAME as collection_names
-from app.db.collections import NAME_RULE
+from app.db.collections import NAME_RULE, REFERENCE
 from app.errors import BadRequest, NotFound, PayloadTooLarge
 from app.resources import Resources
 from app.text import json_input
@@ -42,10 +42,12 @@ def whole_number(value: str, what: str, low: int = 0, high: int = INT64_MAX) -> 
 
 
 def parse_collection_name(value: object, default: str | None = DEFAULT_COLLECTION) -> str | None:
-    """A collection name from a form or query; 400 when it could not be one."""
+    """A collection name (or "id:N") from a form or query; 400 when it could not be one."""
     if value is None or value == "":
         return default
-    if not isinstance(value, str) or not collection_names.fullmatch(value):
+    if not isinstance(value, str) or not (
+        collection_names.fullmatch(value) or REFERENCE.fullmatch(value)
+    ):
         raise BadRequest(
             f"{value!r} is not a valid collection name: use {NAME_RULE}", code="bad_collection"
         )

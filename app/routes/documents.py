@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.auth.access import (
+    collection_id,
     document_filter,
     readable_ids,
     require,
@@ -75,13 +76,13 @@ async def upload(request: Request) -> Response:
         filename = upload_file.filename
         collection = parse_collection_name(form.get("collection"))
         replace = _flag(form.get("replace") or request.query_params.get("replace"), "replace")
-        await require(request, "write", collection)  # may create it, private to the caller
+        target = await require(request, "write", collection)  # may create it
         fmt = formats.for_filename(filename)
         pieces = read_pieces(upload_file.read)
         async with spool(pieces, settings.data_dir / "uploads", limit, too_large) as file:
             async with resources.pool.acquire() as conn, conn.transaction():
                 result = await accept_document(
-                    conn, file, source=filename, fmt=fmt, collection=collection, replace=replace
+                    conn, file, source=filename, fmt=fmt, collection_id=target, replace=replace
                 )
     return _accepted(result)
 
@@ -105,7 +106,7 @@ async def upload_url(request: Request) -> Response:
     if not isinstance(url, str) or not url.strip() or len(url) > 2048:
         raise BadRequest('send JSON {"url": "https://..."} with the address of a document')
     collection = parse_collection_name(body.get("collection"))
-    await require(request, "write", collection)  # may create it, private to the caller
+    target = await require(request, "write", collection)  # may create it
     async with fetch(
         resources.http,
         url.strip(),
@@ -117,7 +118,11 @@ async def upload_url(request: Request) -> Response:
     ) as fetched:
         async with resources.pool.acquire() as conn, conn.transaction():
             result = await accept_document(
-                conn, fetched.file, source=fetched.url, fmt=fetched.format, collection=collection
+                conn,
+                fetched.file,
+                source=fetched.url,
+                fmt=fetched.format,
+                collection_id=target,
             )
     return _accepted(result)
 
@@ -141,25 +146,29 @@ async def list_documents(request: Request) -> JSONResponse:
     """Newest first, `limit` (default 500) at a time from `offset`, by `collection`/`status`;
     `uploaded_as`: only uploads of that file name (the page offers to replace one)."""
     params = request.query_params
-    collection = params.get("collection") or None
+    collection = parse_collection_name(params.get("collection"), default=None)
     status = params.get("status") or None
     if status is not None and status not in STATUSES:
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
     limit = whole_number(params.get("limit", "500"), "limit", 1, 500)
     offset = whole_number(params.get("offset", "0"), "offset")
     uploaded_as = params.get("uploaded_as") or None
-    readable = await readable_ids(request)
+    # One collection: the one its name means to the caller (404 or 409 as for any name).
+    readable = (
+        [await collection_id(request, collection)]
+        if collection is not None
+        else await readable_ids(request)
+    )
     async with resources_of(request).pool.acquire() as conn:
         rows = await document_list.page(
             conn,
-            collection=collection,
             status=status,
             limit=limit,
             offset=offset,
             readable=readable,
             uploaded_as=uploaded_as,
         )
-        counts = await document_list.status_counts(conn, collection, readable)
+        counts = await document_list.status_counts(conn, readable)
     return JSONResponse(
         {"documents": [document_sql.to_json(row) for row in rows], "counts": counts}
     )

@@ -20,7 +20,7 @@ from app.auth.passwords import MIN_LENGTH as MIN_PASSWORD
 from app.auth.policy import policy
 from app.db import audit as audit_sql
 from app.db import sources as db_sources
-from app.db.collections import NAME
+from app.db.collections import NAME, REFERENCE
 from app.db.users import ROLES
 from app.llm.base import LENGTHS
 from app.rag import assistant as assistants
@@ -47,7 +47,8 @@ UUID: Schema = {"type": "string", "format": "uuid"}
 TEXT: Schema = {"type": "string"}
 NONEMPTY: Schema = {"type": "string", "pattern": r"\S"}  # the handlers strip, then refuse ""
 WHEN: Schema = {"type": ["string", "null"], "format": "date-time"}
-COLLECTION: Schema = {"type": "string", "pattern": NAME.pattern}  # ECMA: $ ends the text
+# A name, or "id:N" where several readable collections share the name.
+COLLECTION: Schema = {"type": "string", "pattern": f"{NAME.pattern}|{REFERENCE.pattern}"}
 EMAIL: Schema = {"type": "string", "pattern": "@", "maxLength": MAX_EMAIL}
 PASSWORD: Schema = {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD}
 # In OpenAPI 3.1 an event stream's schema describes each event; `data` is JSON text.
@@ -277,8 +278,10 @@ PATHS: dict[str, dict[str, Schema]] = {
                     ("collections",),
                     collections=array(
                         obj(
-                            ("name",),
+                            ("id", "name"),
+                            id={"type": "integer"},
                             name=TEXT,
+                            mine={"type": "boolean"},
                             document_count={"type": "integer"},
                             can_delete={"type": "boolean"},
                             can_configure={"type": "boolean"},
@@ -371,8 +374,9 @@ PATHS: dict[str, dict[str, Schema]] = {
         "get": op(
             "Documents, newest first, with counts per status",
             ok(obj(("documents", "counts"), documents=array(DOCUMENT), counts={"type": "object"})),
+            (404, 409),
             parameters=[
-                query("collection", TEXT),
+                query("collection", COLLECTION),
                 query("status", {"enum": list(documents.STATUSES)}),
                 query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 500}),
                 query("offset", {"type": "integer", "minimum": 0, "default": 0}),
@@ -412,7 +416,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "get": op(
             "Hybrid search over the passages the caller may read",
             ok(obj(("results",), results=array({"type": "object"}))),
-            (404, 429),
+            (404, 409, 429),
             parameters=[
                 query("q", {**NONEMPTY, "maxLength": search.MAX_QUERY_CHARS}, required=True),
                 query("k", {"type": "integer", "minimum": 1, "maximum": search.MAX_K}),
@@ -426,7 +430,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "post": op(
             "Ask: the answer as Server-Sent Events",
             ANSWER_STREAM,
-            (404, 413, 429),
+            (404, 409, 413, 429),
             requestBody=body(
                 obj(
                     ("question",),
@@ -440,7 +444,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "get": op(
             "Ask, for EventSource: the answer as Server-Sent Events",
             ANSWER_STREAM,
-            (404, 429),
+            (404, 409, 429),
             parameters=[
                 query("question", {**NONEMPTY, "maxLength": MAX_QUESTION_CHARS}, required=True),
                 query("conversation_id", UUID),
@@ -616,7 +620,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                     },
                 }
             },
-            (404, 413, 429),
+            (404, 409, 413, 429),
             requestBody=body(
                 {
                     **obj(
@@ -638,6 +642,25 @@ PATHS: dict[str, dict[str, Schema]] = {
             (401, 403, 413, 429),
             public=True,
             requestBody=body(obj(("email", "password"), email=TEXT, password=TEXT, next=TEXT)),
+        )
+    },
+    "/api/auth/oidc/start": {
+        "get": op(
+            "Sign in with the OpenID Provider (OIDC_ISSUER): a redirect there; a page on error",
+            {303: {"description": "To the provider's sign-in"}},
+            (404, 429),
+            public=True,
+            parameters=[query("next", TEXT, "a path on this site to land on")],
+        )
+    },
+    "/api/auth/oidc/callback": {
+        "get": op(
+            "Where the provider sends the browser back: signed in (the session cookie) and"
+            " redirected; a page saying what to do when the sign-in cannot finish",
+            {303: {"description": "Signed in: to the path given to start"}},
+            (403, 404, 429),
+            public=True,
+            parameters=[query("code", TEXT), query("state", TEXT), query("error", TEXT)],
         )
     },
     "/api/auth/logout": {
@@ -734,11 +757,18 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/api/admin/users/{id}": {
         "patch": op(
-            "Set a user's role (admins)",
-            ok(obj(("id", "role"), id=UUID, role={"enum": list(ROLES)})),
+            "Set a user's role, or disable or enable them (admins)",
+            ok(
+                obj(
+                    ("id", "role", "disabled"),
+                    id=UUID,
+                    role={"enum": list(ROLES)},
+                    disabled={"type": "boolean"},
+                )
+            ),
             (403, 404, 413),
             parameters=UUID_ID,
-            requestBody=body(obj(("role",), role={"enum": list(ROLES)})),
+            requestBody=body(obj(role={"enum": list(ROLES)}, disabled={"type": "boolean"})),
         )
     },
     "/api/admin/invitations": {
@@ -766,7 +796,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "patch": op(
             "Make a collection private or shared (admins)",
             ok(obj(("name", "visibility"))),
-            (403, 404, 413),
+            (403, 404, 409, 413),
             parameters=COLLECTION_PATH,
             requestBody=body(obj(("visibility",), visibility={"enum": ["private", "shared"]})),
         )
@@ -775,7 +805,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "post": op(
             "Add a member to a collection (admins)",
             ok(obj(("name", "member")), 201),
-            (403, 404, 413),
+            (403, 404, 409, 413),
             parameters=COLLECTION_PATH,
             requestBody=body(obj(("email",), email=TEXT)),
         )
@@ -784,7 +814,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "delete": op(
             "Remove a member from a collection (admins)",
             ok(None, 204, "Removed"),
-            (403, 404),
+            (403, 404, 409),
             parameters=[*COLLECTION_PATH, path("email", TEXT)],
         )
     },

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.auth import tokens
-from app.auth.access import principal_of
+from app.auth.access import principal_of, sign_in_needed
 from app.auth.errors import Forbidden
 from app.auth.policy import policy
 from app.db import access as access_sql
@@ -163,7 +162,7 @@ async def shared_page(request: Request) -> Response:
     public = row["public"] and resources.settings.public_share_links
     viewer = request.scope["state"].get("principal")
     if viewer is None and not public:
-        return RedirectResponse("/login?next=" + quote(request.url.path, safe="/"), 303)
+        return sign_in_needed(request, request.url.path)
     messages = list(row["messages"])
     for message in messages:
         if message["role"] == "assistant":

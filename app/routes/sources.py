@@ -92,7 +92,7 @@ async def _writable_source(request: Request, conn: Any) -> int:
     source_id = whole_number(request.path_params["id"], "source id", 1, 2**31 - 1)
     source = await source_sql.get(conn, source_id)
     access = source and await access_sql.collection_access(
-        conn, source["collection"], principal.user_id, principal.admin, principal.editor
+        conn, source["collection_id"], principal.user_id, principal.admin, principal.editor
     )
     if not access or not access["readable"]:
         raise NotFound(f"there is no source {source_id}", code="unknown_source")

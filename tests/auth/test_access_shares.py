@@ -27,7 +27,10 @@ ROUTES = (
 def expected(case: Case) -> int:
     own = case.resource == "own"
     if case.route == "GET /shared/{token}":  # a link to the reader's conversation
-        # The page is public (a public link needs no sign-in): a bad key counts as none.
+        # The page is public (a public link needs no sign-in); a signed-out browser is sent
+        # to sign in, a refused key answered 401 like everywhere else.
+        if case.actor == "revoked_key":
+            return 401
         return 303 if case.actor in SIGNED_OUT else 200
     if case.actor in SIGNED_OUT:
         return 401

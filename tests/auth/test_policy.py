@@ -48,6 +48,9 @@ def test_public_routes_are_the_few_that_must_be():
         "GET,HEAD /setup",
         "GET,HEAD /invite/{token}",
         "POST /api/auth/login",
+        # Sign-in with the OpenID Provider: a redirect there, and its redirect back.
+        "GET,HEAD /api/auth/oidc/start",
+        "GET,HEAD /api/auth/oidc/callback",
         "POST /api/auth/logout",
         "POST /api/auth/setup",
         "POST /api/auth/signup",

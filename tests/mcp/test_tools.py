@@ -42,7 +42,7 @@ async def test_the_client_lists_the_tools_searches_asks_with_progress_and_reads_
         assert "22 percent" in found["results"][0]["text"]
 
         collections = data(await client.call_tool("list_collections", {}))
-        assert collections == {"collections": [{"name": "default", "document_count": 1}]}
+        assert collections == {"collections": [{"name": "default", "id": 1, "document_count": 1}]}
 
         answer = data(
             await client.call_tool(

@@ -169,3 +169,18 @@ def test_sharing_someone_elses_or_no_conversation_is_404(client):
     missing = "/api/conversations/00000000-0000-0000-0000-000000000000/share"
     assert client.post(missing).status_code == 404
     assert client.delete(missing).status_code == 404
+
+
+def test_a_revoked_key_on_a_share_link_gets_401_not_the_sign_in_page(client, settings, people):
+    owner, viewer, conversation = people
+    with acting_as(client, owner.headers):
+        link = _path(client.post(f"/api/conversations/{conversation}/share").json()["url"])
+    run_sql(settings.database_url, "UPDATE api_keys SET revoked_at = now()")
+    with acting_as(client, viewer.headers):
+        refused = client.get(link, follow_redirects=False)
+    assert refused.status_code == 401
+    assert "revoked" in refused.text
+    with acting_as(client, None):  # a browser without a session still goes to sign in
+        anonymous = client.get(link, follow_redirects=False)
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"] == f"/login?next={link}"
