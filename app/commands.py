@@ -94,7 +94,7 @@ async def reindex_command(settings: Settings) -> int:
     from app.ingest.reindex import reindex
     from app.resources import shutdown, startup
 
-    resources = await startup(settings, check_model=False)
+    resources = await startup(settings, check_model=False, worker=True)
     try:
         with tqdm(desc="reindex", unit="chunk", file=sys.stderr) as bar:
 
