@@ -264,7 +264,7 @@ async def worker_command(settings: Settings) -> int:
     from app.jobs.worker import Worker
     from app.resources import shutdown, startup
 
-    resources = await startup(settings)
+    resources = await startup(settings, worker=True)
     worker = Worker(
         resources.pool,
         resources.embedder,

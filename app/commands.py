@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,8 @@ async def reindex_command(settings: Settings) -> int:
     from app.ingest.reindex import reindex
     from app.resources import shutdown, startup
 
-    resources = await startup(settings, check_model=False)
+    resources = await startup(settings, check_model=False, worker=True)
+    started = time.perf_counter()
     try:
         with tqdm(desc="reindex", unit="chunk", file=sys.stderr) as bar:
 
@@ -107,7 +109,12 @@ async def reindex_command(settings: Settings) -> int:
     finally:
         await shutdown(resources)
     embedder = resources.embedder
-    print(f"re-embedded {count} chunks with {embedder.name} ({embedder.dimension} dimensions)")
+    seconds = time.perf_counter() - started
+    print(
+        f"re-embedded {count} chunks with {embedder.name} ({embedder.dimension} dimensions)"
+        f" in {seconds:.1f} s ({count / max(seconds, 1e-9):.1f} chunks/s); restart the web"
+        " processes and workers with this model's settings now"
+    )
     return 0
 
 

@@ -134,6 +134,9 @@ class Settings:
     ask_queue_seconds: float = 1.0
     db_pool_size: int | None = None
     embedding_threads: int | None = None
+    # `python -m app worker` processes on one machine: each one's embedding threads default to
+    # cores / WORKER_PROCESSES (the sizing rule in app/infra/capacity.py).
+    worker_processes: int = 1
 
     @property
     def max_upload_bytes(self) -> int:
@@ -344,4 +347,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ask_queue_seconds=get("ASK_QUEUE_SECONDS", _positive_float, 1.0),
         db_pool_size=get("DB_POOL_SIZE", _positive_int, None),
         embedding_threads=get("EMBEDDING_THREADS", _positive_int, None),
+        worker_processes=get("WORKER_PROCESSES", _positive_int, 1),
     )

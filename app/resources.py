@@ -69,12 +69,13 @@ async def run_migrations(dsn: str) -> list[str]:
 
 
 async def startup(
-    settings: Settings, *, local: bool = False, check_model: bool = True
+    settings: Settings, *, local: bool = False, check_model: bool = True, worker: bool = False
 ) -> Resources:
     """Open everything. `local` (python -m app serve) also migrates and runs a worker.
 
     Refuses to start when the configured embedding model is not the one the stored vectors
-    came from (`check_model=False` is for `python -m app reindex` only).
+    came from (`check_model=False` is for `python -m app reindex` only). `worker`: an
+    ingestion worker process, sized by WORKER_PROCESSES instead of WEB_CONCURRENCY.
     """
     sandbox.configure(
         sandbox.Limits(
@@ -93,7 +94,9 @@ async def startup(
             await _check_schema(dsn)
         # Streams hold no connection while they stream; each starting ask may hold one (the
         # sizing rule: app/infra/capacity.py).
-        sizes = capacity(settings, workers=1 if local else None)  # serve: one process
+        # serve: one process; a worker: one of WORKER_PROCESSES on the machine.
+        processes = 1 if local else settings.worker_processes if worker else None
+        sizes = capacity(settings, workers=processes)
         pool = await create_pool(
             dsn,
             max_size=sizes.db_pool_size,

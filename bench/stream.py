@@ -393,6 +393,9 @@ async def level(port: int, pid: int, streams: int, ramp: float, limit: float) ->
         # really streamed at the same time.
         "peak_concurrent": OPEN[1],
         "rss_per_stream_kb": round((peak - idle) / max(OPEN[1], 1) / 1024, 1),
+        # The web worker's whole RSS before the level and at its fullest (goal: idle <= 250 MB).
+        "rss_idle_mb": round(idle / 2**20),
+        "rss_peak_mb": round(peak / 2**20),
         "token_gap_p50_ms": round(percentile(gaps, 50), 1),
         "token_gap_p99_ms": round(percentile(gaps, 99), 1),
         # From the request to the first token: how long the level took to open.

@@ -1,9 +1,11 @@
 """How much one web worker takes on at once, sized from the worker count and the cores.
 
-The rule (README, beside WEB_CONCURRENCY), with `c` = cores / WEB_CONCURRENCY (at least 1):
+The rule (README, beside WEB_CONCURRENCY), with `c` = cores / WEB_CONCURRENCY (at least 1) for
+a web worker, and cores / WORKER_PROCESSES for an ingestion worker (`python -m app worker`):
 
 - EMBEDDING_THREADS = max(1, floor(c)): ONNX Runtime's threads for one embedding; each worker
-  would otherwise use every core and the workers' embeddings would fight over them.
+  would otherwise use every core and the workers' embeddings would fight over them (measured
+  on 16 cores: 8 ingestion workers each taking every core gave 2.6x one worker, not 8x).
 - ASK_CONCURRENCY = max(4, ASKS_PER_CORE * c): asks starting at once (storing the question,
   embedding it, searching). A start is a chain of short waits (PostgreSQL, the cache, the
   embedder's thread) and each wait is also a wait for the event loop, which a burst keeps

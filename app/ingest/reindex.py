@@ -1,4 +1,10 @@
-"""Startup's embedding-model check, and `python -m app reindex` which re-embeds everything."""
+"""Startup's embedding-model check, and `python -m app reindex` which re-embeds everything.
+
+The site keeps answering during a reindex: the new vectors go into columns beside the old
+ones (app/db/embedding_model.py), filled in small transactions, and their HNSW index is built
+concurrently; search reads the old column until one short transaction swaps the new one in.
+An interrupted reindex with the same model resumes where it stopped.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,11 @@ from app.embedders import Embedder
 from app.errors import ModelMismatch
 from app.ingest.embed import embed_sorted
 
-BATCH = 1024
+BATCH = 1024  # chunks read, embedded and written per step (one short transaction each)
+# The swap waits this long for running queries to let go of `chunks`, then tries again
+# (waiting longer would queue every new search behind it).
+LOCK_TIMEOUT = "5s"
+SWAP_ATTEMPTS = 12
 
 
 async def check_model(conn: asyncpg.Connection, embedder: Embedder) -> None:
@@ -32,25 +42,50 @@ async def check_model(conn: asyncpg.Connection, embedder: Embedder) -> None:
 async def reindex(
     pool: asyncpg.Pool, embedder: Embedder, on_progress: Callable[[int, int], None]
 ) -> int:
-    """Re-embed every chunk with `embedder`; search keeps the old vectors until the commit."""
+    """Re-embed every chunk with `embedder`; search keeps the old vectors until the swap."""
     async with pool.acquire() as conn:
+        # Building an HNSW index, or the swap's wait, outlasts DB_STATEMENT_TIMEOUT.
+        await conn.execute("SET statement_timeout = 0")
+        await model_sql.prepare_next(conn, embedder.name, embedder.dimension)
         total = await model_sql.chunk_count(conn)
-        await model_sql.create_staging(conn)
-        done, last_id = 0, 0
-        while rows := await model_sql.chunk_texts_after(conn, last_id, BATCH):
-            vectors, sentences = await embed_sorted(embedder, [r["text"] for r in rows])
-            await model_sql.stage(conn, [r["id"] for r in rows], vectors, sentences)
-            last_id = rows[-1]["id"]
-            done += len(rows)
-            on_progress(done, max(total, done))
-        async with conn.transaction():
-            # Writers wait (readers do not) while the last chunks are caught up and swapped.
-            await conn.execute("LOCK TABLE chunks IN EXCLUSIVE MODE")
-            if late := await model_sql.unstaged(conn):
-                vectors, sentences = await embed_sorted(embedder, [r["text"] for r in late])
-                await model_sql.stage(conn, [r["id"] for r in late], vectors, sentences)
-                done += len(late)
-            await model_sql.swap_in(conn, embedder.dimension)
-            await model_sql.record(conn, embedder.name, embedder.dimension)
-        await conn.execute("DROP TABLE reindexed")
+        done = total - await model_sql.count_unembedded(conn)
+        on_progress(done, total)
+        done = await _fill(conn, embedder, done, total, on_progress)
+        await model_sql.build_next_indexes(conn)
+        # Chunks ingested meanwhile (by workers still on the old model) get theirs too.
+        done = await _fill(conn, embedder, done, total, on_progress)
+        for attempt in range(1, SWAP_ATTEMPTS + 1):
+            try:
+                async with conn.transaction():
+                    await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                    # Writers wait (readers do not) while the last chunks are caught up.
+                    await conn.execute("LOCK TABLE chunks IN EXCLUSIVE MODE")
+                    done = await _fill(conn, embedder, done, total, on_progress)
+                    await model_sql.swap_in(conn)
+                    await model_sql.record(conn, embedder.name, embedder.dimension)
+                break
+            except asyncpg.LockNotAvailableError:
+                if attempt == SWAP_ATTEMPTS:
+                    raise
+                done = await _fill(conn, embedder, done, total, on_progress)
+        await model_sql.require_vectors(conn)
+        await conn.execute("RESET statement_timeout")
+    return done
+
+
+async def _fill(
+    conn: asyncpg.Connection,
+    embedder: Embedder,
+    done: int,
+    total: int,
+    on_progress: Callable[[int, int], None],
+) -> int:
+    """Give every chunk without one its new vector, BATCH at a time; the count done."""
+    last_id = 0
+    while rows := await model_sql.unembedded(conn, last_id, BATCH):
+        vectors, sentences = await embed_sorted(embedder, [r["text"] for r in rows])
+        await model_sql.stage(conn, [r["id"] for r in rows], vectors, sentences)
+        last_id = rows[-1]["id"]
+        done += len(rows)
+        on_progress(done, max(total, done))
     return done
