@@ -98,3 +98,10 @@ def test_generic_metadata_titles_give_way_to_the_file_name():
     assert Parsed("text", title="Microsoft Word - draft.doc").title is None
     assert Parsed("text", title="  ").title is None
     assert Parsed("text", title="Solar Panels Guide").title == "Solar Panels Guide"
+
+
+def test_an_html_title_written_with_markup_in_it_is_titled_by_its_text():
+    # man2html's pages (Debian's socat.html) put tags inside <title>, which HTML never parses.
+    page = b"<html><head><title><strong>socat</strong> &amp; friends</title></head>"
+    page += b"<body><h1>socat</h1><p>Multipurpose relay.</p></body></html>"
+    assert parse(page, "text/html", "socat.html").title == "socat & friends"

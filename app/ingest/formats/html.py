@@ -31,13 +31,22 @@ _NOT_NESTING = {
 }
 
 
+def _title(raw: str) -> str:
+    """The <title>'s text. Its content is never parsed as HTML, so a page generated with
+    markup in it (man2html writes `<title><strong>socat</strong></title>`) would be titled
+    with the tags: they are read as HTML once more, to their text."""
+    if "<" in raw:
+        raw = LexborHTMLParser(f"<p>{raw}</p>").text()
+    return _SPACES.sub(" ", raw).strip()
+
+
 def parse(data: bytes, source: str) -> Parsed:
     if b"\x00" in data[:8192]:
         raise IngestError(f"{source!r} looks like binary data, not HTML")
     _check_nesting(data, source)
     tree = LexborHTMLParser(data)
     title_node = tree.css_first("title")
-    title = _SPACES.sub(" ", title_node.text()).strip() if title_node else ""
+    title = _title(title_node.text()) if title_node else ""
     for node in tree.css(_DROP):
         node.decompose()
     root = tree.css_first("main") or tree.css_first("article") or tree.body
