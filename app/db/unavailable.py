@@ -25,6 +25,9 @@ _ALWAYS: tuple[type[BaseException], ...] = (
     pg.CrashShutdownError,
     pg.PostgresConnectionError,  # ConnectionDoesNotExistError, ConnectionFailureError, ...
     asyncpg.InterfaceError,  # "pool is closed", "connection is closed"
+    # "another operation is in progress": a pooled connection the server left mid-operation
+    # when it shut down (the pool closes it: app/db/pool.py); the request met the outage.
+    asyncpg.InternalClientError,
 )
 # About the database only when they come out of asyncpg's own code.
 _FROM_ASYNCPG: tuple[type[BaseException], ...] = (OSError, TimeoutError)
