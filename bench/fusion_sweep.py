@@ -66,7 +66,7 @@ async def sweep(directories: list[Path], shares: list[float]) -> dict[str, dict[
                     doc = {r["id"]: r["beir_id"] for r in rows}
                     found = [
                         await search_sql.candidates(
-                            conn,
+                            pool,
                             text=dataset.queries[q],
                             embedding=v,
                             collection_ids=[collection_id],

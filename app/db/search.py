@@ -1,11 +1,12 @@
 """Search SQL: BM25 over the postings table and pgvector HNSW.
 
-Each ranking alone (`search`), or both rankings' candidates in one round trip (`candidates`)
+Each ranking alone (`search`), or both rankings' candidates at once (`candidates`)
 for app.rag.fusion; app.rag.retriever is the one caller.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -195,13 +196,8 @@ vector AS (
 
 
 _RESULT = """
-SELECT c.id AS chunk_id, c.document_id, d.title, c.text, c.page, c.heading_path,
-       ranked.score::float8 AS score,
-       ts_headline(c.language::regconfig, c.text,
-                   (SELECT coalesce(string_agg(quote_literal(lexeme), ' | '), '')::tsquery
-                    FROM unnest(to_tsvector(c.language::regconfig, :text))),
-                   'MaxWords=30, MinWords=12, MaxFragments=1, StartSel="", StopSel=""')
-           AS snippet
+SELECT c.id AS chunk_id, c.document_id, d.title, c.text, c.page, c.heading_path, c.language,
+       ranked.score::float8 AS score
 FROM (SELECT id, score FROM {source} ORDER BY score DESC, id LIMIT :limit) AS ranked
 JOIN chunks c ON c.id = ranked.id
 JOIN documents d ON d.id = c.document_id
@@ -231,35 +227,31 @@ def _numbered(sql: str) -> tuple[str, list[str]]:
     return re.sub(r"(?<!:):([a-z_][a-z0-9_]*)", number, sql), names
 
 
-# Both rankings' candidates with their raw scores, and what the query's terms found: the
-# evidence app.rag.fusion weighs per query.
-_CANDIDATES = (
+# Each ranking's candidates with their raw scores, and what the query's terms found: the
+# evidence app.rag.fusion weighs per query. Two statements, so that the two rankings run at
+# once on two connections (a search's latency is the slower side's, not the sum).
+_LEXICAL_CANDIDATES = (
     "WITH"
     + _LEXICAL
-    + ","
-    + _VECTOR
     + """
-SELECT 'lexical' AS side, id AS chunk_id, score::float8 AS score, matched::int AS matched,
+SELECT id AS chunk_id, score::float8 AS score, matched::int AS matched,
        (SELECT count(DISTINCT lexeme) FROM terms)::int AS terms,
        (SELECT count(DISTINCT lexeme) FROM weighted)::int AS terms_found
-FROM lexical
-UNION ALL
-SELECT 'vector', id, score::float8, NULL, NULL, NULL FROM vector"""
+FROM lexical"""
+)
+_VECTOR_CANDIDATES = (
+    "WITH" + _VECTOR + "\nSELECT id AS chunk_id, score::float8 AS score FROM vector"
 )
 
 _DETAILS = """
-SELECT c.id AS chunk_id, c.document_id, d.title, c.text, c.page, c.heading_path,
-       ts_headline(c.language::regconfig, c.text,
-                   (SELECT coalesce(string_agg(quote_literal(lexeme), ' | '), '')::tsquery
-                    FROM unnest(to_tsvector(c.language::regconfig, :text))),
-                   'MaxWords=30, MinWords=12, MaxFragments=1, StartSel="", StopSel=""')
-           AS snippet
+SELECT c.id AS chunk_id, c.document_id, d.title, c.text, c.page, c.heading_path, c.language
 FROM chunks c JOIN documents d ON d.id = c.document_id
 WHERE c.id = ANY(:ids)"""
 
 _PREPARED = {mode: _numbered(sql) for mode, sql in _SQL.items()}
 _PREPARED_IDS = {mode: _numbered(sql) for mode, sql in _SQL_IDS.items()}
-_PREPARED_CANDIDATES = _numbered(_CANDIDATES)
+_PREPARED_LEXICAL_CANDIDATES = _numbered(_LEXICAL_CANDIDATES)
+_PREPARED_VECTOR_CANDIDATES = _numbered(_VECTOR_CANDIDATES)
 _PREPARED_DETAILS = _numbered(_DETAILS)
 
 
@@ -278,7 +270,7 @@ async def search(
     context_weight: float = 0.0,
 ) -> list[asyncpg.Record]:
     """The best `limit` chunks of the given collections (and documents) for a query:
-    with text, title and snippet, or only (chunk_id, score) when `ids_only`. The terms of
+    with text, title, place and language, or only (chunk_id, score) when `ids_only`. The terms of
     `context` (a follow-up's earlier questions) count `context_weight` times as much."""
     sql, names = (_PREPARED_IDS if ids_only else _PREPARED)[mode]
     values: dict[str, Any] = {
@@ -310,7 +302,7 @@ class Candidates:
 
 
 async def candidates(
-    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
     *,
     text: str,
     embedding: np.ndarray,
@@ -321,9 +313,8 @@ async def candidates(
     context: str = "",
     context_weight: float = 0.0,
 ) -> Candidates:
-    """Both rankings' candidates in one round trip, for fusion outside SQL (`context` as in
-    `search`)."""
-    sql, names = _PREPARED_CANDIDATES
+    """Both rankings' candidates, for fusion outside SQL (`context` as in `search`): each
+    ranking on its own connection of the pool, at the same time."""
     values: dict[str, Any] = {
         "text": text,
         "embedding": embedding,
@@ -338,28 +329,37 @@ async def candidates(
         "context": context,
         "context_weight": context_weight,
     }
-    rows = await conn.fetch(sql, *(values[name] for name in names))
-    lexical = [(r["chunk_id"], r["score"], r["matched"]) for r in rows if r["side"] == "lexical"]
-    vector = [(r["chunk_id"], r["score"]) for r in rows if r["side"] == "vector"]
+
+    async def fetch(prepared: tuple[str, list[str]]) -> list[asyncpg.Record]:
+        sql, names = prepared
+        async with pool.acquire() as conn:
+            return await conn.fetch(sql, *(values[name] for name in names))
+
+    lexical_rows, vector_rows = await asyncio.gather(
+        fetch(_PREPARED_LEXICAL_CANDIDATES), fetch(_PREPARED_VECTOR_CANDIDATES)
+    )
+    lexical = [(r["chunk_id"], r["score"], r["matched"]) for r in lexical_rows]
+    vector = [(r["chunk_id"], r["score"]) for r in vector_rows]
     lexical.sort(key=lambda c: (-c[1], c[0]))
     vector.sort(key=lambda c: (-c[1], c[0]))
-    terms_found = 0
-    if first := next((r for r in rows if r["side"] == "lexical"), None):
-        terms, terms_found = first["terms"], first["terms_found"]
+    if lexical_rows:
+        terms, terms_found = lexical_rows[0]["terms"], lexical_rows[0]["terms_found"]
     else:
-        terms = await conn.fetchval(
-            """SELECT count(DISTINCT t.lexeme)
-               FROM (SELECT DISTINCT unnest(languages) AS language FROM collections
-                     WHERE id = ANY($2)) l,
-                    unnest(to_tsvector(l.language::regconfig, cjk_bigrams($1))) t""",
-            text,
-            collection_ids,
-        )
+        async with pool.acquire() as conn:
+            terms = await conn.fetchval(
+                """SELECT count(DISTINCT t.lexeme)
+                   FROM (SELECT DISTINCT unnest(languages) AS language FROM collections
+                         WHERE id = ANY($2)) l,
+                        unnest(to_tsvector(l.language::regconfig, cjk_bigrams($1))) t""",
+                text,
+                collection_ids,
+            )
+        terms_found = 0
     return Candidates(lexical, vector, terms, terms_found)
 
 
-async def details(conn: asyncpg.Connection, *, ids: list[int], text: str) -> list[asyncpg.Record]:
-    """Text, title and a query-highlighted snippet of the given chunks (in no order)."""
+async def details(conn: asyncpg.Connection, *, ids: list[int]) -> list[asyncpg.Record]:
+    """Text, title, place and language of the given chunks (in no order)."""
     sql, names = _PREPARED_DETAILS
-    values = {"ids": ids, "text": text}
+    values = {"ids": ids}
     return await conn.fetch(sql, *(values[name] for name in names))

@@ -31,6 +31,7 @@ from app.errors import NotFound
 from app.llm.base import Passage, Turn
 from app.rag.followup import Followup, followup_of
 from app.rag.fusion import fuse, share_for
+from app.rag.snippets import snippet
 from app.rerankers import Reranker
 from app.rerankers.base import RerankError
 from app.text.language import readable_by
@@ -179,40 +180,39 @@ class Retriever:
         choice = ""
         ids = [c["id"] for c in collections]
         documents = list(scope.document_ids) or None
-        async with self.pool.acquire() as conn:
-            if mode == "hybrid":
-                candidates = await search_sql.candidates(
-                    conn, text=followup.question, embedding=vector, collection_ids=ids,
-                    document_ids=documents, limit=depth, tuning=self.tuning,
-                    context=followup.context, context_weight=followup.weight,
-                )  # fmt: skip
-                fused = fuse(
-                    candidates,
-                    vector_covers=readable_by(
-                        getattr(self.embedder, "scripts", None), followup.question
-                    ),
-                    limit=max(self.tuning.candidates, depth),
-                    vector_share=share_for(
-                        getattr(self.embedder, "languages", None),
-                        followup.question,
-                        self.tuning.vector_share,
-                    ),
-                )
-                best, choice = fused.ranked[:depth], fused.choice
+        if mode == "hybrid":
+            candidates = await search_sql.candidates(
+                self.pool, text=followup.question, embedding=vector, collection_ids=ids,
+                document_ids=documents, limit=depth, tuning=self.tuning,
+                context=followup.context, context_weight=followup.weight,
+            )  # fmt: skip
+            fused = fuse(
+                candidates,
+                vector_covers=readable_by(
+                    getattr(self.embedder, "scripts", None), followup.question
+                ),
+                limit=max(self.tuning.candidates, depth),
+                vector_share=share_for(
+                    getattr(self.embedder, "languages", None),
+                    followup.question,
+                    self.tuning.vector_share,
+                ),
+            )
+            best, choice = fused.ranked[:depth], fused.choice
+            async with self.pool.acquire() as conn:
                 found = {
                     r["chunk_id"]: r
-                    for r in await search_sql.details(
-                        conn, ids=[c for c, _ in best], text=followup.question
-                    )
+                    for r in await search_sql.details(conn, ids=[c for c, _ in best])
                 }
-                rows = [{**found[c], "score": score} for c, score in best if c in found]
-            else:
+            rows = [{**found[c], "score": score} for c, score in best if c in found]
+        else:
+            async with self.pool.acquire() as conn:
                 rows = await search_sql.search(
                     conn, mode=mode, text=followup.question, embedding=vector,
                     collection_ids=ids, document_ids=documents, limit=k, tuning=self.tuning,
                     context=followup.context, context_weight=followup.weight,
                 )  # fmt: skip
-        passages = [_passage(row) for row in rows]
+        passages = [_passage(row, followup.question) for row in rows]
         if reranking and self.reranker is not None:
             passages = await self._rerank(followup.question, passages, k)
         passages = passages[:k]
@@ -247,13 +247,13 @@ class Retriever:
         return [sentence_vectors(stored.get(p.chunk_id), self.embedder.dimension) for p in passages]
 
 
-def _passage(row: Any) -> Passage:
+def _passage(row: Any, question: str) -> Passage:
     return Passage(
         chunk_id=row["chunk_id"],
         document_id=str(row["document_id"]),
         title=row["title"],
         text=row["text"],
-        snippet=row["snippet"],
+        snippet=snippet(row["text"], question, row["language"]),
         page=row["page"],
         heading_path=list(row["heading_path"]),
         score=row["score"],
