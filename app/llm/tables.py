@@ -5,16 +5,7 @@ never by a loose cell."""
 
 from __future__ import annotations
 
-import re
-
-_PIPE = re.compile(r"(?<!\\)\|")
-_SEPARATOR = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+$")
-
-
-def cells(line: str) -> list[str]:
-    """The cells of one `| a | b |` line, unescaped."""
-    inner = line.strip()[1:-1] if line.strip().endswith("|") else line.strip()[1:]
-    return [c.strip().replace("\\|", "|").replace("\\\\", "\\") for c in _PIPE.split(inner)]
+from app.text.tables import cells, is_separator
 
 
 def row_texts(text: str) -> dict[int, str]:
@@ -31,7 +22,7 @@ def row_texts(text: str) -> dict[int, str]:
         if not line.startswith("|"):
             header, previous = None, None
             continue
-        if _SEPARATOR.match(line.replace(" ", "")) and previous is not None:
+        if is_separator(line) and previous is not None:
             header = cells(previous[1])
             rows.pop(previous[0], None)  # the header row is no answer of its own
         elif header is not None:

@@ -13,6 +13,8 @@ import math
 import re
 from collections.abc import Sequence
 
+from app.text.tables import escaped, is_separator, row_line
+
 _SPACES = re.compile(r"\s+")
 MAX_CELL_CHARS = 2000  # a cell longer than this is cut: a table row must fit a chunk
 
@@ -39,8 +41,7 @@ def cell_text(value: object) -> str:
 
 
 def _cell(value: object) -> str:
-    text = _SPACES.sub(" ", cell_text(value)).strip()[:MAX_CELL_CHARS]
-    return text.replace("\\", "\\\\").replace("|", "\\|")
+    return escaped(_SPACES.sub(" ", cell_text(value)).strip()[:MAX_CELL_CHARS])
 
 
 def markdown_table(rows: Sequence[Sequence[object]]) -> str:
@@ -55,8 +56,8 @@ def markdown_table(rows: Sequence[Sequence[object]]) -> str:
     width = max(len(row) for row in grid)
     keep = [c for c in range(width) if any(c < len(row) and row[c] for row in grid)]
     grid = [[row[c] if c < len(row) else "" for c in keep] for row in grid]
-    lines = [_line(grid[0]), _line(["---"] * len(keep))]
-    lines += [_line(row) for row in grid[1:]]
+    lines = [row_line(grid[0]), row_line(["---"] * len(keep))]
+    lines += [row_line(row) for row in grid[1:]]
     return "\n".join(lines)
 
 
@@ -70,16 +71,9 @@ def joined_header(upper: Sequence[object], lower: Sequence[object]) -> list[str]
     return joined
 
 
-def _line(cells: list[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
 def is_table_start(paragraph: str) -> bool:
     """Whether a paragraph opens with a Markdown table header and its separator row."""
     if not paragraph.startswith("|"):
         return False
     lines = paragraph.split("\n", 2)
-    return len(lines) >= 2 and _SEPARATOR.fullmatch(lines[1].strip()) is not None
-
-
-_SEPARATOR = re.compile(r"\|(?:\s*:?-{3,}:?\s*\|)+")
+    return len(lines) >= 2 and is_separator(lines[1])
