@@ -20,6 +20,8 @@ from tests.helpers import ADMIN_KEY, AUTH, SOLAR_GUIDE, ingest, parse_sse, row_c
 
 QUESTION = "How efficient are monocrystalline solar panels?"
 FOLLOWUP = "And how often are they cleaned?"
+# The fake's answer to QUESTION as it joins a follow-up's context (citation markers dropped).
+FIRST_ANSWER = "Monocrystalline panels convert about 22 percent of sunlight."
 
 
 @pytest.fixture
@@ -205,8 +207,8 @@ def test_a_failed_rewrite_falls_back_to_searching_with_the_conversation(
     client, llm_app, fake_llm, model
 ):
     answer = _followup_after_rewrite(client, llm_app, fake_llm, model)
-    # Searched and asked as without a model: the follow-up, the earlier question as context.
-    assert answer["messages"][1]["content"] == f"{FOLLOWUP} ({QUESTION})"
+    # Searched and asked as without a model: the follow-up, the earlier turns as context.
+    assert answer["messages"][1]["content"] == f"{FOLLOWUP} ({QUESTION} {FIRST_ANSWER})"
     assert "twice a year" in answer["messages"][0]["content"]
 
 
@@ -215,7 +217,7 @@ def test_a_reply_that_is_no_rewrite_falls_back_to_searching_with_the_conversatio
     client, llm_app, fake_llm, model
 ):
     answer = _followup_after_rewrite(client, llm_app, fake_llm, model)
-    assert answer["messages"][1]["content"] == f"{FOLLOWUP} ({QUESTION})"
+    assert answer["messages"][1]["content"] == f"{FOLLOWUP} ({QUESTION} {FIRST_ANSWER})"
     assert "twice a year" in answer["messages"][0]["content"]
 
 
