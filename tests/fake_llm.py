@@ -17,6 +17,14 @@ from typing import Any
 
 ANSWER = ["Monocrystalline", " panels", " convert", " about 22 percent", " of sunlight", " [1]."]
 REWRITTEN = "How often should monocrystalline solar panels be cleaned?"
+# Models whose follow-up rewrite fails (the answer itself is as "ok"), and what they reply.
+REWRITE_FAILURES: dict[str, list[str]] = {
+    "rewrite-500": [],  # HTTP 500 on every attempt
+    "rewrite-stall": [],  # never answers
+    "rewrite-empty": [],  # an empty reply
+    "rewrite-refuses": ["I'm sorry, but I can't", " help with that."],
+    "rewrite-rambles": ["The conversation is about solar panels. "] * 40,
+}
 
 
 class FakeLLM:
@@ -114,6 +122,9 @@ class FakeLLM:
         self, body: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         model = body.get("model", "ok")
+        rewrite = body["messages"][0]["content"].startswith("Rewrite the last question")
+        if rewrite and model in REWRITE_FAILURES:  # only the rewrite misbehaves
+            return await self._rewrite_failure(model, reader, writer)
         if model == "http500" or (model == "flaky" and self.count("flaky") == 1):
             return await _status(writer, 503 if model == "flaky" else 500, "model overloaded")
         if model == "http401":
@@ -131,9 +142,7 @@ class FakeLLM:
         writer.write(
             b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
         )
-        answer = self.answer
-        if body["messages"][0]["content"].startswith("Rewrite the last question"):
-            answer = [REWRITTEN]
+        answer = [REWRITTEN] if rewrite else self.answer
         if model in ("stall", "badjson", "cut"):
             await _chunk(writer, answer[0])
             if model == "badjson":
@@ -151,6 +160,15 @@ class FakeLLM:
             await _chunk(writer, piece)
         writer.write(end)
         await writer.drain()
+
+    async def _rewrite_failure(
+        self, model: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        if model == "rewrite-500":
+            return await _status(writer, 500, "model overloaded")
+        if model == "rewrite-stall":
+            return await self._until_closed(reader)
+        await _whole(writer, REWRITE_FAILURES[model], compress=False)
 
     async def _slow(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Tokens every `token_seconds`, each in its own HTTP chunk, until the client goes."""

@@ -113,16 +113,23 @@ async def messages(conn: asyncpg.Connection, conversation_id: UUID) -> list[asyn
 async def recent_messages(
     conn: asyncpg.Connection, conversation_id: UUID, limit: int
 ) -> list[asyncpg.Record]:
-    """The last `limit` messages, oldest first; interrupted answers are left out (a cut
-    answer is no context for the next question, and a retry would repeat it)."""
-    rows = await conn.fetch(
-        """SELECT role, content FROM messages
-           WHERE conversation_id = $1 AND status <> 'interrupted'
-           ORDER BY created_at DESC, id DESC LIMIT $2""",
+    """The last `limit` messages and the conversation's first question (it names what the
+    conversation is about; later questions often only point back to it), oldest first;
+    interrupted answers are left out (a cut answer is no context for the next question, and a
+    retry would repeat it)."""
+    return await conn.fetch(
+        """SELECT role, content FROM (
+               (SELECT id, role, content, created_at FROM messages
+                WHERE conversation_id = $1 AND status <> 'interrupted'
+                ORDER BY created_at DESC, id DESC LIMIT $2)
+               UNION
+               (SELECT id, role, content, created_at FROM messages
+                WHERE conversation_id = $1 AND role = 'user'
+                ORDER BY created_at, id LIMIT 1)
+           ) kept ORDER BY created_at, id""",
         conversation_id,
         limit,
     )
-    return rows[::-1]
 
 
 async def list_conversations(

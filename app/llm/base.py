@@ -93,8 +93,10 @@ class LLM(Protocol):
         """The models a Style may name (what the provider lists); empty: none can be named."""
         ...
 
-    async def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
-        """A follow-up rewritten so it can be understood without the conversation."""
+    async def standalone_question(self, question: str, history: Sequence[Turn]) -> str | None:
+        """A follow-up rewritten so it can be understood without the conversation; None when
+        there is no usable rewrite (the call failed, or the reply is no rewrite): the
+        follow-up is then searched with the conversation, as without a model."""
         ...
 
     async def aclose(self) -> None: ...

@@ -77,7 +77,7 @@ class ExtractiveLLM:
         for token in tokens(answer):
             yield token
 
-    async def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
+    async def standalone_question(self, question: str, history: Sequence[Turn]) -> str | None:
         # Never asked (rewrites_questions is False): the Retriever searches a follow-up with
         # the conversation's earlier questions at a lower weight instead.
         return question

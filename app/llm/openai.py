@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
+import logging
 import urllib.request
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -23,10 +25,13 @@ from app.llm.base import DEFAULT_STYLE, LLMError, Passage, Style, Turn, Vectors
 ATTEMPTS = 3
 RETRY_DELAYS = (0.2, 1.0)  # seconds before the 2nd and 3rd attempts
 RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
-MAX_REWRITE_CHARS = 1000
+# A standalone question is one sentence: its call is bounded far below LLM_MAX_TOKENS.
+REWRITE_MAX_TOKENS = 100
 # A short answer gets this share of LLM_MAX_TOKENS (the rule in the prompt asks for brevity;
 # the bound keeps a model that ignores it from costing a long answer).
 SHORT_SHARE = 4
+log = logging.getLogger(__name__)
+
 MODELS_SECONDS = 5.0  # listing the models (the assistant settings) waits at most this long
 MAX_MODELS = 1000
 
@@ -92,11 +97,22 @@ class OpenAILLM:
             raise _malformed('GET /models did not answer {"data": [{"id": ...}]}') from None
         return sorted(set(ids) | {self.model})
 
-    async def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
-        parts = [d async for d in self._complete(prompt.rewrite_messages(question, history))]
-        rewritten = "".join(parts).strip()
-        # A model that rambles instead of rewriting is ignored rather than searched for.
-        return rewritten if 0 < len(rewritten) <= MAX_REWRITE_CHARS else question
+    async def standalone_question(self, question: str, history: Sequence[Turn]) -> str | None:
+        messages = prompt.rewrite_messages(question, history)
+        parts: list[str] = []
+        try:
+            # One read timeout in all, retries included: the answer is still to come.
+            async with asyncio.timeout(self.read_timeout):
+                deltas = self._complete(messages, max_tokens=REWRITE_MAX_TOKENS)
+                async with aclosing(deltas):
+                    async for delta in deltas:
+                        parts.append(delta)
+        except (LLMError, TimeoutError) as exc:
+            # The answer call will say what is wrong if the model is down; this one only
+            # costs the follow-up its rewrite.
+            log.warning("a follow-up was not rewritten (%s): searched with the conversation", exc)
+            return None
+        return prompt.rewrite_of("".join(parts), question, history)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 
 from app.llm.base import DEFAULT_STYLE, Passage, Style, Turn
-from app.llm.decline import DECLINED
+from app.llm.decline import DECLINED, is_declined
+from app.text.cjk import CJK_CLASS, cjk_bigrams
 
 # A model must be able to decline: told the words to decline with, its refusal sets the
 # answer's `answered` flag to false (app/llm/decline.py also reads other ways of saying so).
@@ -95,6 +97,34 @@ def _fenced(text: str) -> str:
         while marker in text:
             text = text.replace(marker, marker[0] * 2)
     return text
+
+
+MAX_REWRITE_CHARS = 1000  # a model that rambles instead of rewriting is not searched for
+# A model that will not rewrite says so first ("I'm sorry, ...", "As an AI ...").
+_REFUSAL = re.compile(
+    r"\W*(?:i.?m sorry|i am sorry|sorry\b|unfortunately\b|as an ai\b"
+    r"|i (?:can.?t|cannot|won.?t|am unable|.?m unable|am not able))",
+    re.IGNORECASE,
+)
+# Words that tell what a question is about: four letters or more, or a CJK bigram.
+_WORDS = re.compile(f"[^\\W\\d_]{{4,}}|[{CJK_CLASS}]{{2}}")
+
+
+def rewrite_of(reply: str, question: str, history: Sequence[Turn]) -> str | None:
+    """The model's reply to rewrite_messages() as a search query; None when it is no rewrite:
+    empty, rambling, a refusal, or sharing no word with the conversation (a rewrite keeps the
+    question's words and adds the conversation's, in any language)."""
+    text = " ".join(reply.split()).strip("\"'\u201c\u201d")
+    if not text or len(text) > MAX_REWRITE_CHARS:
+        return None
+    if _REFUSAL.match(text) or is_declined(text):
+        return None
+    said = " ".join([question, *(turn.content for turn in history)])
+    return text if _words(text) & _words(said) else None
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORDS.findall(cjk_bigrams(text).lower()))
 
 
 def rewrite_messages(question: str, history: Sequence[Turn]) -> list[dict[str, str]]:

@@ -281,11 +281,13 @@ class Answerer:
 
     async def _retrieve(self, ask: Ask) -> Retrieval:
         """The passages for the ask: a follow-up is rewritten by the LLM when it can (one
-        short call), else searched with the earlier questions at a lower weight."""
+        short call), else searched with the earlier questions at a lower weight (also when the
+        rewrite fails: the model then answers the question with them in brackets)."""
         k, rerank = ask.assistant.k, ask.assistant.reranks
         if ask.history and self.llm.rewrites_questions:
             query = await self.llm.standalone_question(ask.question, ask.history)
-            return await self.retriever.retrieve(query, scope=ask.scope, k=k, rerank=rerank)
+            if query is not None:
+                return await self.retriever.retrieve(query, scope=ask.scope, k=k, rerank=rerank)
         return await self.retriever.retrieve(
             ask.question, scope=ask.scope, k=k, history=ask.history, rerank=rerank
         )

@@ -1,4 +1,5 @@
-"""The history sent with a follow-up: interrupted answers are left out."""
+"""The history sent with a follow-up: interrupted answers are left out, the first question
+stays."""
 
 import asyncio
 import uuid
@@ -33,4 +34,32 @@ def test_interrupted_answers_are_left_out_of_the_history(settings):
         ("user", "Who keeps the lighthouse?"),
         ("assistant", "Ada keeps it."),
         ("user", "What does she eat?"),
+    ]
+
+
+async def _long_history(url: str) -> list[str]:
+    conn = await asyncpg.connect(url)
+    await init_connection(conn)
+    try:
+        user_id = await conn.fetchval("SELECT id FROM users LIMIT 1")
+        conversation = await conversation_sql.start(
+            conn, "Sun Ra", "Sun Ra: early career", user_id=user_id
+        )
+        for n in range(1, 6):
+            await conversation_sql.add_message(conn, conversation, "assistant", f"answer {n}")
+            await conversation_sql.add_message(conn, conversation, "user", f"question {n}")
+        rows = await conversation_sql.recent_messages(conn, conversation, 4)
+        return [r["content"] for r in rows]
+    finally:
+        await conn.close()
+
+
+def test_a_long_conversation_keeps_its_first_question_in_the_history(settings):
+    # The first question names the topic that "he" in the fifth one points back to.
+    assert asyncio.run(_long_history(settings.database_url)) == [
+        "Sun Ra: early career",
+        "answer 4",
+        "question 4",
+        "answer 5",
+        "question 5",
     ]

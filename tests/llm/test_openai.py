@@ -13,12 +13,15 @@ from starlette.testclient import TestClient
 
 from app.asgi import Application
 from app.llm.base import LLMError, Passage
-from app.llm.openai import OpenAILLM
+from app.llm.openai import REWRITE_MAX_TOKENS, OpenAILLM
 from tests.conftest import run_server, settings_with
 from tests.fake_llm import REWRITTEN, FakeLLM
 from tests.helpers import ADMIN_KEY, AUTH, SOLAR_GUIDE, ingest, parse_sse, row_counts
 
 QUESTION = "How efficient are monocrystalline solar panels?"
+FOLLOWUP = "And how often are they cleaned?"
+# The fake's answer to QUESTION as it joins a follow-up's context (citation markers dropped).
+FIRST_ANSWER = "Monocrystalline panels convert about 22 percent of sunlight."
 
 
 @pytest.fixture
@@ -181,8 +184,40 @@ def test_followup_is_rewritten_into_a_standalone_question(client, llm_app, fake_
     rewrite, answer = fake_llm.requests[-2:]
     history = rewrite["messages"][1]["content"]
     assert QUESTION in history and "And how often are they cleaned?" in history
+    assert rewrite["max_tokens"] == REWRITE_MAX_TOKENS  # one sentence, not LLM_MAX_TOKENS
     assert answer["messages"][1]["content"] == REWRITTEN
     # The rewritten question found the maintenance passage.
+    assert "twice a year" in answer["messages"][0]["content"]
+
+
+def _followup_after_rewrite(client, llm_app, fake_llm, model: str) -> dict:
+    """The answer request of a follow-up whose rewrite the fake server spoils."""
+    ingest(client, "solar.md", SOLAR_GUIDE)
+    app = llm_app(model, LLM_READ_TIMEOUT="0.5")
+    first = ask(app)
+    second = ask(app, FOLLOWUP, first[0][1]["conversation_id"])
+    assert second[-1][0] == "done" and answer_of(second)
+    rewrites = [r for r in fake_llm.requests if r["messages"][0]["content"].startswith("Rewrite")]
+    assert rewrites and fake_llm.requests[-1] not in rewrites
+    return fake_llm.requests[-1]
+
+
+@pytest.mark.parametrize("model", ["rewrite-500", "rewrite-stall"])
+def test_a_failed_rewrite_falls_back_to_searching_with_the_conversation(
+    client, llm_app, fake_llm, model
+):
+    answer = _followup_after_rewrite(client, llm_app, fake_llm, model)
+    # Searched and asked as without a model: the follow-up, the earlier turns as context.
+    assert answer["messages"][1]["content"] == f"{FOLLOWUP} ({QUESTION} {FIRST_ANSWER})"
+    assert "twice a year" in answer["messages"][0]["content"]
+
+
+@pytest.mark.parametrize("model", ["rewrite-empty", "rewrite-refuses", "rewrite-rambles"])
+def test_a_reply_that_is_no_rewrite_falls_back_to_searching_with_the_conversation(
+    client, llm_app, fake_llm, model
+):
+    answer = _followup_after_rewrite(client, llm_app, fake_llm, model)
+    assert answer["messages"][1]["content"] == f"{FOLLOWUP} ({QUESTION} {FIRST_ANSWER})"
     assert "twice a year" in answer["messages"][0]["content"]
 
 

@@ -3,7 +3,7 @@
 Each case is (first question, follow-up, the document the follow-up is about). Half the
 follow-ups point back ("they", "it"), half change the topic. Joining every follow-up to the
 question before it at full weight drags the earlier topic into the search; the Retriever's
-lower weight for the earlier questions keeps both kinds right.
+lower weight for the earlier question and its answer keeps both kinds right.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import asyncio
 from app.db.pool import create_pool
 from app.embedders import load_embedder
 from app.llm import Turn
+from app.llm.decline import CLOSEST, DECLINED
+from app.rag.followup import followup_of
 from app.rag.retriever import Retriever
 from tests.helpers import ingest
 
@@ -61,6 +63,22 @@ CASES = [
 ]  # fmt: skip
 
 
+# What the extractive answerer says to each first question: sentences of its document, as
+# they join the follow-up's context (the old topic's words, for a follow-up that moves on).
+ANSWERS = {
+    "How efficient are monocrystalline solar panels?": "Monocrystalline solar panels convert "
+    "about 22 percent of sunlight into electricity [1].",
+    "How much energy does a home battery store?": "A typical home battery stores 13.5 "
+    "kilowatt hours of energy [1].",
+    "When should tomatoes be watered?": "Tomatoes should be watered twice a week in summer [1].",
+    "How many homes does a wind turbine power?": "A 3 MW wind turbine powers about 1500 homes [1].",
+    "How does a heat pump heat a house?": "A heat pump moves heat from the outside air into the "
+    "house [1].",
+    "How often should heat pump filters be cleaned?": "Its filters should be cleaned every "
+    "three months [1].",
+}
+
+
 def _top_documents(settings, cases) -> list[tuple[str, str]]:
     """Per case: the first document for the follow-up joined at full weight, and for the
     follow-up searched with its history."""
@@ -72,7 +90,7 @@ def _top_documents(settings, cases) -> list[tuple[str, str]]:
         found = []
         try:
             for first, followup, _ in cases:
-                history = [Turn("user", first), Turn("assistant", "...")]
+                history = [Turn("user", first), Turn("assistant", ANSWERS[first])]
                 joined = await retriever.retrieve(f"{first} {followup}", k=1)
                 weighted = await retriever.retrieve(followup, k=1, history=history)
                 found.append((joined.passages[0].document_id, weighted.passages[0].document_id))
@@ -99,3 +117,24 @@ def test_followups_search_the_topic_they_are_about(client, settings):
           f"earlier questions at a lower weight {rule_hits}/{len(CASES)}")  # fmt: skip
     assert rule_hits == len(CASES), misses
     assert rule_hits > joined_hits
+
+
+def test_a_followup_is_searched_with_the_first_last_questions_and_last_answer():
+    # "she" in the fifth question points back to the topic the first one named.
+    history = [
+        Turn("user", "Who keeps the Norvale lighthouse?"),
+        Turn("assistant", "Ada Brenn [1]."),
+        Turn("user", "Since when?"),
+        Turn("assistant", "Since 1990 [1]."),
+        Turn("user", "Is she paid?"),
+        Turn("assistant", "Yes [2]."),
+        Turn("user", "By whom?"),
+        Turn("assistant", "By the town [2]."),
+    ]
+    followup = followup_of("What does she eat?", history, 0.3)
+    assert followup.context == (
+        "Who keeps the Norvale lighthouse? Is she paid? By whom? By the town."
+    )
+    # A declined answer says nothing about the topic: it joins nothing.
+    declined = [*history[:1], Turn("assistant", f"{DECLINED} {CLOSEST} A keeper [1].")]
+    assert followup_of("Who keeps it?", declined, 0.3).context == history[0].content
