@@ -10,6 +10,7 @@ decline threshold trades refusal recall against answerable questions wrongly dec
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -22,12 +23,12 @@ from app.embedders import Embedder
 from app.eval.run import collection_name, ensure_ingested
 from app.eval.squad import Article, Question, as_corpus, contains, sample, token_f1
 from app.llm import LLM, Passage
-from app.llm.extractive import MIN_SHARED_TERMS, ExtractiveLLM, choose
+from app.llm.extractive import ExtractiveLLM, choose
 from app.rag.answer import Answerer, Ask
 from app.rag.retriever import Retriever, Scope
 
 _CITED = re.compile(r"\[(\d+)\]")
-FLOORS = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8)
+FLOORS = (1.15, 1.2, 1.25, 1.3, 1.35, 1.4, 1.45, 1.5, 1.6)
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,9 @@ class Outcome:
     f1: float
     cited: int  # citations in the answer
     cited_right: int  # of them, to a passage that holds a gold answer
-    score: float | None  # the extractive answerer's best sentence score (None: other LLMs)
-    shared: float = 0.0  # the largest share of the question's terms a passage holds
+    # The extractive answerer's evidence for answering (None: other LLMs), which its floor
+    # is held against.
+    evidence: float | None
 
 
 class CachedEmbedder:
@@ -94,8 +96,9 @@ async def evaluate_answers(
             passages = [_passage(s, texts.get(s["chunk_id"], "")) for s in answer.sources]
             outcome = _score(question, answer.text, answer.answered, passages, None)
             if isinstance(llm, ExtractiveLLM) and passages:
-                picked = await choose(question.text, passages, cached)
-                outcome = replace(outcome, score=picked.score, shared=picked.shared)
+                rarity = functools.partial(retriever.rarity, scope=scope)
+                picked = await choose(question.text, passages, cached, rarity=rarity)
+                outcome = replace(outcome, evidence=picked.evidence)
             outcomes.append(outcome)
     report = summarize(outcomes)
     report.update(
@@ -105,7 +108,7 @@ async def evaluate_answers(
         provider=llm.name,
         half=half,
     )
-    if any(o.score is not None for o in outcomes):
+    if any(o.evidence is not None for o in outcomes):
         report["sweep"] = sweep(outcomes)
     return report
 
@@ -116,7 +119,7 @@ def _passage(source: dict[str, Any], text: str) -> Passage:
 
 
 def _score(
-    question: Question, text: str, answered: bool, passages: list[Passage], score: float | None
+    question: Question, text: str, answered: bool, passages: list[Passage], evidence: float | None
 ) -> Outcome:
     # Scored whether or not it declined (a declined answer still quotes the closest
     # sentences): the sweep re-decides `answered`, and summarize counts only answers given.
@@ -127,7 +130,7 @@ def _score(
     )  # fmt: skip
     return Outcome(
         question, answered, contains(text, question.answers), token_f1(text, question.answers),
-        len(cited), right, score,
+        len(cited), right, evidence,
     )  # fmt: skip
 
 
@@ -171,8 +174,9 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
 
 
 def sweep(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
-    """The refusal figures had the extractive floor been each of FLOORS (containment of an
-    answer kept stays what it was: the floor only decides whether to decline)."""
+    """The refusal figures had the extractive answerer's floor (EVIDENCE_FLOOR) been each of
+    FLOORS (containment of an answer kept stays what it was: the floor only decides whether
+    to decline)."""
     rows = []
     for floor in FLOORS:
         redone = [replace(o, answered=_answers(o, floor)) for o in outcomes]
@@ -182,9 +186,7 @@ def sweep(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
 
 
 def _answers(outcome: Outcome, floor: float) -> bool:
-    if outcome.score is None:
-        return False
-    return outcome.score >= floor and outcome.shared >= MIN_SHARED_TERMS
+    return outcome.evidence is not None and outcome.evidence >= floor
 
 
 _SWEPT = (

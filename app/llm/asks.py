@@ -5,7 +5,10 @@ command"). Sentences are scored for covering both, beside their vector similarit
 from __future__ import annotations
 
 import functools
+import math
 import re
+import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,25 +58,82 @@ _LISTS = {
 }  # fmt: skip
 
 
+# What the English patterns in _kind read, in other languages: the words that ask for a
+# number, a date, a person or a place ("quantos", "cuándo", "wer"...). They are glue too
+# (bm25s's lists lack most of them): a term the answer cannot be expected to hold.
+QUESTION_WORDS = {
+    "portuguese": {
+        "percent": "que percentagem|que porcentagem|qual percentagem|qual porcentagem",
+        "number": "quantos|quantas|quanto|quanta",
+        "date": "quando|em que ano|que ano|qual ano|em que século",
+        "person": "quem",
+        "place": "onde|aonde",
+    },
+    "spanish": {
+        "percent": "qué porcentaje|que porcentaje",
+        "number": "cuántos|cuántas|cuánto|cuánta|cuantos|cuantas",
+        "date": "cuándo|cuando|en qué año|qué año",
+        "person": "quién|quiénes|quien",
+        "place": "dónde|donde|adónde",
+    },
+    "french": {
+        "percent": "quel pourcentage",
+        "number": "combien",
+        "date": "quand|en quelle année|quelle année",
+        "person": "qui",
+        "place": "où",
+    },
+    "german": {
+        "percent": "wie viel prozent|wie viele prozent",
+        "number": "wie viele|wie viel|wieviel|wieviele",
+        "date": "wann|in welchem jahr",
+        "person": "wer|wem|wen",
+        "place": "wo|wohin|woher",
+    },
+    "italian": {
+        "percent": "quale percentuale|che percentuale",
+        "number": "quanti|quante|quanto|quanta",
+        "date": "quando|in che anno|in quale anno",
+        "person": "chi",
+        "place": "dove",
+    },
+}  # fmt: skip
+_ASKING = {
+    language: [(kind, re.compile(rf"(?<!\w)(?:{words})(?!\w)")) for kind, words in table.items()]
+    for language, table in QUESTION_WORDS.items()
+}
+
+
 @functools.cache
 def stopwords(language: str = "english") -> frozenset[str]:
-    """English glue words, and the language's own (`language`: a PostgreSQL configuration)."""
-    if language not in _LISTS:
-        return STOPWORDS
-    import bm25s.stopwords  # (half a second to import: only for questions that need it)
+    """English glue words, and the language's own (`language`: a PostgreSQL configuration),
+    with and without accents ("quê" is "que")."""
+    asking = {w for words in QUESTION_WORDS.get(language, {}).values()
+              for w in re.split(r"[| ]", words)}  # fmt: skip
+    words = STOPWORDS | asking
+    if language in _LISTS:
+        import bm25s.stopwords  # (half a second to import: only for questions that need it)
 
-    return STOPWORDS | frozenset(getattr(bm25s.stopwords, f"STOPWORDS_{_LISTS[language]}"))
+        words |= frozenset(getattr(bm25s.stopwords, f"STOPWORDS_{_LISTS[language]}"))
+    return frozenset(words | {_unaccented(w) for w in words})
+
+
+def _unaccented(word: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFD", word) if not unicodedata.combining(ch))
 
 
 def read_question(question: str, language: str = "english") -> Asked:
     lowered = question.lower()
     words = _WORD.findall(lowered)
     glue = stopwords(language)
-    terms = frozenset(stems([w for w in words if w not in glue], language))
-    return Asked(terms, _kind(lowered), language)
+    terms = frozenset(stems([w for w in words if _unaccented(w) not in glue], language))
+    return Asked(terms, _kind(lowered, language), language)
 
 
-def _kind(q: str) -> str:
+def _kind(q: str, language: str = "english") -> str:
+    for kind, asking in _ASKING.get(language, ()):
+        if asking.search(q):
+            return kind
     if re.search(r"\b(?:what|which) (?:percent|percentage|proportion|share|fraction)\b|\bhow "
                  r"much of\b|\bwhat part of\b|\bper ?cent\b", q):  # fmt: skip
         return "percent"
@@ -107,12 +167,28 @@ def stems(words: list[str], language: str = "english") -> list[str]:
     return list(_snowball(language).stemWords(words))
 
 
-def coverage(asked: Asked, text: str) -> float:
-    """The share of the question's content terms the text holds (1.0 when it has none)."""
+def coverage(asked: Asked, text: str, weights: Mapping[str, float] | None = None) -> float:
+    """The share of the question's content terms the text holds (1.0 when it has none), each
+    term counting its weight when `weights` are given (its rarity: see `rarity`)."""
     if not asked.terms:
         return 1.0
-    held = set(stems(_WORD.findall(text.lower()), asked.language))
-    return len(asked.terms & held) / len(asked.terms)
+    held = asked.terms & set(stems(_WORD.findall(text.lower()), asked.language))
+    if weights is None:
+        return len(held) / len(asked.terms)
+    total = sum(weights.get(t, 0.0) for t in asked.terms)
+    return sum(weights.get(t, 0.0) for t in held) / total if total else 1.0
+
+
+def rarity(asked: Asked, texts: Sequence[str]) -> dict[str, float]:
+    """Each term's idf among the texts alone (a term none of them holds is the rarest): the
+    weights when the collection's own are not at hand."""
+    held = [set(stems(_WORD.findall(t.lower()), asked.language)) for t in texts]
+    return {t: idf(len(held), sum(1 for h in held if t in h)) for t in asked.terms}
+
+
+def idf(n: float, df: float) -> float:
+    """BM25's inverse document frequency: of n texts, df hold the term."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
 def fits_kind(asked: Asked, sentence: str) -> bool:

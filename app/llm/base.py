@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
@@ -58,6 +58,9 @@ class TextEmbedder(Protocol):
     async def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+Rarity = Callable[[Sequence[str]], Awaitable[Mapping[str, float]]]
+
+
 @dataclass(frozen=True)
 class Vectors:
     """Embeddings for a provider that ranks by them (`needs_vectors`), fetched by retrieval:
@@ -66,6 +69,9 @@ class Vectors:
     question: np.ndarray  # the question's embedding, as cached by the search
     sentences: Sequence[np.ndarray | None]  # per passage, stored at ingestion; None: not stored
     embedder: TextEmbedder  # for what has no stored vector
+    # How rare each of the question's terms (stems) is in the searched collections (idf);
+    # None: weighed by the passages alone.
+    rarity: Rarity | None = None
 
 
 class LLM(Protocol):

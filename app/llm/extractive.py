@@ -11,7 +11,8 @@ import numpy as np
 
 from app.config import Settings
 from app.llm.asks import Asked, coverage, fits_kind, read_question
-from app.llm.base import DEFAULT_STYLE, Passage, Style, TextEmbedder, Turn, Vectors
+from app.llm.asks import rarity as _rarity
+from app.llm.base import DEFAULT_STYLE, Passage, Rarity, Style, TextEmbedder, Turn, Vectors
 from app.llm.decline import CLOSEST, DECLINED
 from app.llm.quotable import is_quotable
 from app.llm.tables import row_texts
@@ -31,12 +32,18 @@ MIN_RELEVANCE = 0.3
 COVER_WEIGHT = 0.3
 PASSAGE_COVER_WEIGHT = 0.1
 KIND_WEIGHT = 0.05
-# Below this best score the documents are judged not to answer, and no passage answers that
-# holds under MIN_SHARED_TERMS of the question's content terms: the pair that declines the
-# most unanswerable questions of the English and Portuguese tuning halves while declining
-# at most 4% of their answerable ones (docs/answers.md).
-ANSWER_FLOOR = 0.6
-MIN_SHARED_TERMS = 0.35
+# The decision to answer weighs the best sentence's score with the passages' hold on the
+# question's terms: the largest share of them one passage holds, each term weighted by its
+# rarity in the collection (a question about oxygen asked of documents that never say
+# "oxygen" is not answered by their passages on other gases), and the plain share. Below
+# EVIDENCE_FLOOR the documents are judged not to answer. One sum, not a floor per signal:
+# in a language the embedding model reads poorly every sentence looks similar and the
+# terms must carry the decision, in English the similarity does. The weights and floor
+# decline the most unanswerable questions of the English and Portuguese tuning halves while
+# declining at most 3.5% of their answerable ones (docs/answers.md).
+RARE_TERMS_WEIGHT = 1.2
+SHARED_TERMS_WEIGHT = 0.6
+EVIDENCE_FLOOR = 1.35
 # Quotes after the first stay within this much of its score.
 SCORE_SPREAD = 0.15
 # Maximal marginal relevance: weight of relevance against novelty.
@@ -72,7 +79,7 @@ class ExtractiveLLM:
         # (and cached) by the search: the answer costs no model run over the passages.
         answer = await compose(
             question, passages, vectors.embedder, vectors.sentences, vectors.question,
-            max_sentences=SENTENCES[style.length],
+            max_sentences=SENTENCES[style.length], rarity=vectors.rarity,
         )  # fmt: skip
         for token in tokens(answer):
             yield token
@@ -104,16 +111,19 @@ async def compose(
     question_vector: np.ndarray | None = None,
     *,
     max_sentences: int = MAX_SENTENCES,
+    rarity: Rarity | None = None,
 ) -> str:
     """An answer made of whole source sentences, each followed by its [n] citation, best
     first; or, when no sentence answers, DECLINED and the closest one, marked as such.
 
     `stored` holds each passage's sentence vectors from ingestion (None where missing);
-    only the sentences without one, and the question, are embedded here.
+    only the sentences without one, and the question, are embedded here. `rarity` tells how
+    rare the question's terms are in the collection (else the passages alone tell).
     """
     picked = await choose(
-        question, passages, embedder, stored, question_vector, max_sentences=max_sentences
-    )
+        question, passages, embedder, stored, question_vector,
+        max_sentences=max_sentences, rarity=rarity,
+    )  # fmt: skip
     if not picked.sentences:
         return DECLINED
     quoted = " ".join(f"{_clean(s.text)} [{s.source}]" for s in picked.sentences)
@@ -123,9 +133,10 @@ async def compose(
 @dataclass(frozen=True)
 class Choice:
     sentences: list[_Sentence]  # best first
-    score: float  # the best sentence's score: what the decision to answer rests on
+    score: float  # the best sentence's score
     answered: bool
     shared: float = 0.0  # the largest share of the question's terms one passage holds
+    evidence: float = 0.0  # what the decision to answer rests on (EVIDENCE_FLOOR)
 
 
 async def choose(
@@ -137,9 +148,10 @@ async def choose(
     floor: float | None = None,
     *,
     max_sentences: int = MAX_SENTENCES,
+    rarity: Rarity | None = None,
 ) -> Choice:
-    """The sentences that answer best, and whether the best one answers at all (its score
-    reaches `floor`, ANSWER_FLOOR unless given: calibrated on unanswerable questions)."""
+    """The sentences that answer best, and whether they answer at all (the evidence reaches
+    `floor`, EVIDENCE_FLOOR unless given: calibrated on unanswerable questions)."""
     candidates: list[_Sentence] = []
     vectors: list[np.ndarray | None] = []
     seen: set[str] = set()
@@ -179,7 +191,12 @@ async def choose(
     # The question's language, told by its words and its best passage's (a question alone
     # is often too short to tell): its stopwords and stemmer read the terms.
     language = text_search_config(f"{question} {passages[0].text[:1000]}")
-    bonus, shared = _evidence(question, language, passages, candidates)
+    asked = read_question(question, language)
+    bonus, shared = _evidence(asked, passages, candidates)
+    texts = [_searchable(p) for p in passages]
+    weights = await rarity(sorted(asked.terms)) if rarity and asked.terms else None
+    weights = weights or _rarity(asked, texts)
+    rare = max(coverage(asked, text, weights) for text in texts)
     scores = relevance + bonus
     floors = np.maximum(MIN_RELEVANCE, 0.6 * by_part.max(axis=0))
     eligible = (by_part >= floors).any(axis=1) | (scores >= scores.max() - SCORE_SPREAD)
@@ -189,16 +206,14 @@ async def choose(
     merged = sorted(dict.fromkeys([*leads, *chosen]), key=lambda i: (i not in leads, -scores[i]))
     chosen = sorted(merged[:max_sentences], key=lambda i: -scores[i])
     best = float(scores[chosen[0]]) if chosen else 0.0
-    limit = ANSWER_FLOOR if floor is None else floor
-    # Vectors of a language the model reads poorly are all alike; a passage that holds few of
-    # the question's own words does not answer it, however similar it looks.
-    answers = best >= limit and shared >= MIN_SHARED_TERMS
+    evidence = best + RARE_TERMS_WEIGHT * rare + SHARED_TERMS_WEIGHT * shared
+    answers = evidence >= (EVIDENCE_FLOOR if floor is None else floor)
     # A declined answer quotes only the closest sentence (the sources list the passages).
     keep = chosen if answers else chosen[:1]
     # Only sentences near the best one join it (a weak third quote dilutes a good answer),
     # and the best of each part of a compound question.
     keep = [i for i in keep if scores[i] >= best - SCORE_SPREAD or i in leads] or keep[:1]
-    return Choice([candidates[i] for i in keep], best, answers, shared)
+    return Choice([candidates[i] for i in keep], best, answers, shared, evidence)
 
 
 def _leads(
@@ -226,15 +241,17 @@ def _kind_bonus(asked: Asked, text: str) -> float:
     return KIND_WEIGHT if fits_kind(asked, text) else -KIND_WEIGHT
 
 
+def _searchable(passage: Passage) -> str:
+    return passage.text + " " + " ".join(passage.heading_path)
+
+
 def _evidence(
-    question: str, language: str, passages: Sequence[Passage], candidates: Sequence[_Sentence]
+    asked: Asked, passages: Sequence[Passage], candidates: Sequence[_Sentence]
 ) -> tuple[np.ndarray, float]:
     """What vectors miss: how many of the question's terms the sentence (and, less, its
     passage) holds, and whether it holds the kind of thing asked for; and the largest share
     of the question's terms one passage holds."""
-    asked = read_question(question, language)
-    held = {n: coverage(asked, p.text + " " + " ".join(p.heading_path)) for n, p in
-            enumerate(passages, start=1)}  # fmt: skip
+    held = {n: coverage(asked, _searchable(p)) for n, p in enumerate(passages, start=1)}
     bonus = [
         COVER_WEIGHT * coverage(asked, c.text)
         + PASSAGE_COVER_WEIGHT * held[c.source]

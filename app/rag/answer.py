@@ -8,6 +8,7 @@ transports cannot drift.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -233,9 +234,8 @@ class Answerer:
             passages = fit_passages(passages, llm.context_tokens)
         # A model's rewrite is answered as asked; without one, the question as typed is.
         asked = retrieval.query if llm.rewrites_questions else ask.question
-        vectors = (
-            await self._vectors(retrieval, passages) if passages and llm.needs_vectors else None
-        )
+        needs = passages and llm.needs_vectors
+        vectors = await self._vectors(retrieval, passages, ask.scope) if needs else None
         retrieved = time.perf_counter()
         # Each source keeps its passage's digest, not its text: a stored answer tells later
         # whether the passage it cited still says the same (app/routes/passages.py).
@@ -292,7 +292,9 @@ class Answerer:
             ask.question, scope=ask.scope, k=k, history=ask.history, rerank=rerank
         )
 
-    async def _vectors(self, retrieval: Retrieval, passages: Sequence[Passage]) -> Vectors:
+    async def _vectors(
+        self, retrieval: Retrieval, passages: Sequence[Passage], scope: Scope
+    ) -> Vectors:
         # The vector the search used: a follow-up's leans toward the conversation's topic.
         question = retrieval.vector
         if question is None:
@@ -301,6 +303,7 @@ class Answerer:
             question=question,
             sentences=await self.retriever.sentence_vectors(passages),
             embedder=self.embedder,
+            rarity=functools.partial(self.retriever.rarity, scope=scope),
         )
 
 

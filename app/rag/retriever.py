@@ -23,6 +23,7 @@ import numpy as np
 from app.backends.cache import Cache
 from app.db import chunks as chunk_sql
 from app.db import collections as collection_sql
+from app.db import lexicon as lexicon_sql
 from app.db import search as search_sql
 from app.db.search import DEFAULT_TUNING, Tuning
 from app.embedders import Embedder
@@ -239,6 +240,12 @@ class Retriever:
             return passages[:k]
         order = sorted(range(len(passages)), key=lambda i: -scores[i])[:k]
         return [replace(passages[i], score=scores[i]) for i in order]
+
+    async def rarity(self, terms: Sequence[str], *, scope: Scope) -> dict[str, float]:
+        """How rare each term (a stem) is in the scope's collections: its idf."""
+        async with self.pool.acquire() as conn:
+            collections = await resolve_scope(conn, scope)
+            return await lexicon_sql.rarity(conn, [c["id"] for c in collections], terms)
 
     async def sentence_vectors(self, passages: Sequence[Passage]) -> list[np.ndarray | None]:
         """Each passage's sentence vectors as stored at ingestion (None where there are none)."""

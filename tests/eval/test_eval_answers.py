@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from app.eval.answers import FLOORS
 from app.eval.squad import contains, half_of, load_queries, load_squad, normalize, sample, token_f1
+from app.llm.extractive import EVIDENCE_FLOOR
 
 ROOT = Path(__file__).resolve().parents[2]
 SQUAD = {
@@ -73,7 +75,11 @@ def test_scores_answers_and_declines_as_json(tmp_path, database_url):
     assert report["citation_precision"] == 1.0
     # The volcano is in no loaded paragraph: declined.
     assert report["declined_absent"] == 1.0
-    assert [row["floor"] for row in report["sweep"]][:2] == [0.3, 0.4]
+    assert [row["floor"] for row in report["sweep"]] == list(FLOORS)
+    # The sweep re-decides from the evidence the answerer itself weighed (the collection's
+    # term rarity included): at the answerer's own floor it gives the answers' figures.
+    (own,) = [row for row in report["sweep"] if row["floor"] == EVIDENCE_FLOOR]
+    assert all(own[key] == report[key] for key in ("declined_absent", "wrongly_declined"))
 
 
 def test_another_sets_questions_are_asked_as_absent_and_declined(tmp_path, database_url):

@@ -66,3 +66,17 @@ def test_portuguese_terms_are_stemmed_as_portuguese():
     text = "A máquina de Watt consumia muito menos carvão e poupava dinheiro."
     assert coverage(asked, text) == 1.0
     assert coverage(read_question(question, "english"), text) < 1.0
+
+
+def test_question_words_of_other_languages_are_glue_and_say_what_is_asked():
+    # "quantos" asks for a number and "quê" is "que" with an accent: neither is a term a
+    # passage must hold (issue 20: "CBD de quê?" was declined for lacking "quê").
+    many = read_question("Quantos vitorianos são budistas?", "portuguese")
+    assert many.kind == "number" and "quant" not in many.terms
+    assert read_question("CBD de quê?", "portuguese").terms == {"cbd"}
+    assert read_question("Onde fica a Rua Augusta?", "portuguese").kind == "place"
+    assert read_question("Em que ano foi construída a ponte?", "portuguese").kind == "date"
+    assert read_question("¿Cuántos habitantes tiene Lyon?", "spanish").kind == "number"
+    assert read_question("Wer baute die Brücke?", "german").kind == "person"
+    # English questions read as before.
+    assert read_question("Who built the bridge?").kind == "person"

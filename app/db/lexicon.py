@@ -1,0 +1,28 @@
+"""How rare words are in a collection: the document frequencies the lexicon keeps (migration
+0028), read for the extractive answerer's decision to answer."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import asyncpg
+
+
+async def rarity(
+    conn: asyncpg.Connection, collection_ids: Sequence[int], lexemes: Sequence[str]
+) -> dict[str, float]:
+    """Each lexeme's BM25 idf over the collections' chunks (every language together); a
+    lexeme no chunk holds gets the highest."""
+    n = await conn.fetchval(
+        "SELECT coalesce(sum(chunk_count), 0)::float8 FROM collections WHERE id = ANY($1::int[])",
+        list(collection_ids),
+    )
+    rows = await conn.fetch(
+        """SELECT lexeme, sum(df)::float8 AS df FROM lexicon
+           WHERE collection_id = ANY($1::int[]) AND lexeme = ANY($2::text[]) GROUP BY lexeme""",
+        list(collection_ids),
+        list(lexemes),
+    )
+    df = {r["lexeme"]: r["df"] for r in rows}
+    return {t: math.log(1 + (n - df.get(t, 0.0) + 0.5) / (df.get(t, 0.0) + 0.5)) for t in lexemes}
