@@ -28,6 +28,41 @@ def test_headings_commands_and_page_furniture_are_not_quoted(line):
 
 
 @pytest.mark.parametrize(
+    "line",
+    [
+        # A section path (a breadcrumb, or a document titled by its place in a manual).
+        "Settings > Lock screen and security > Permission manager",
+        "Getting started > Start using your device > Accounts > Add an email account",
+        # A task heading, in lower case after its first word.
+        "Setting the screen to black and white",
+        "Connecting with a composite cable (Only for models with COMPONENT IN /",
+        # A run of menu labels from a PDF whose icons were dropped.
+        "Color Tone Try Now White Balance Try Now Gamma Try Now RGB Only Mode Try Now Reset",
+        # A question the manual asks itself is not its answer.
+        "What is Remote Support?",
+        # A row of numbers and units read as text.
+        "+ / + 3840 x 2160 30 Hz 67.500 30.000 297.000",
+    ],
+)
+def test_manual_headings_paths_labels_and_questions_are_not_quoted(line):
+    assert not is_quotable(line)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # A procedure through menus is an answer, its ">" steps not code.
+        "From Settings, tap Display > Screen timeout, and tap a time limit to set it.",
+        "Tap More options > Configure mobile hotspot for the following settings:",
+        "Settings > Lock screen and security > Location services may be turned off.",
+        "Using a soft cloth, wipe the screen gently.",
+    ],
+)
+def test_manual_procedures_are_quoted(sentence):
+    assert is_quotable(sentence)
+
+
+@pytest.mark.parametrize(
     "sentence",
     [
         "The text of the last HISTSIZE commands (default 500) is saved.",
