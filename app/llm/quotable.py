@@ -63,3 +63,27 @@ def _looks_like_heading(text: str, words: list[str]) -> bool:
     if len(steps) > 1 and all(len(step.split()) <= 6 for step in steps):
         return True
     return len(words) <= 12 and bool(_GERUND.match(text))
+
+
+# "How do I ...?", "How to ...", "What are the steps ...": a question asking for steps.
+_ASKS_STEPS = re.compile(
+    r"\bhow (?:do|can|could|should|would) (?:i|you|we)\b|\bhow to\b|\bsteps\b|\bwhere can i\b",
+    re.IGNORECASE,
+)
+# A step: an instruction, after an optional place or purpose ("From Settings, tap ...",
+# "To add a city, tap ...", "Press and hold the VOL button ...").
+_STEP = re.compile(
+    r"^(?:(?:from|in|on|to)\b[^,.]{1,60},\s*)?(?:then\s+)?(?:tap|touch|press|select|go to|open|"
+    r"swipe|drag|click|choose|enter|navigate|launch|slide|hold|turn|run|type)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_steps(question: str) -> bool:
+    """Whether the question asks how to do something (its answer is an instruction)."""
+    return bool(_ASKS_STEPS.search(question))
+
+
+def is_step(sentence: str) -> bool:
+    """Whether the sentence is an instruction ("From Settings, tap Display > Screen timeout")."""
+    return bool(_STEP.match(" ".join(sentence.split())))

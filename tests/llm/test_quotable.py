@@ -4,7 +4,7 @@ page furniture; and what a question asks for (its terms and the kind of answer).
 import pytest
 
 from app.llm.asks import coverage, fits_kind, read_question
-from app.llm.quotable import is_quotable
+from app.llm.quotable import asks_for_steps, is_quotable, is_step
 
 
 @pytest.mark.parametrize(
@@ -100,3 +100,31 @@ def test_coverage_counts_the_question_terms_a_sentence_holds():
     asked = read_question("Which commands are saved in the history file?")
     assert coverage(asked, "The commands typed are saved to the history file.") == 1.0
     assert coverage(asked, "Unrelated words only.") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("question", "steps"),
+    [
+        ("How do I change the screen timeout?", True),
+        ("How to delete account?", True),
+        ("What are the steps to connect my mobile device to the TV?", True),
+        ("How did the Normans conquer England?", False),
+        ("How many commands does the history list keep?", False),
+    ],
+)
+def test_a_how_do_i_question_asks_for_steps(question, steps):
+    assert asks_for_steps(question) is steps
+
+
+@pytest.mark.parametrize(
+    ("sentence", "step"),
+    [
+        ("From Settings, tap Display > Screen timeout, and tap a time limit.", True),
+        ("To add a city to the list, tap Add city.", True),
+        ("Press and hold the VOL button to display the Accessibility Shortcuts menu.", True),
+        ("The screen timeout turns the screen off after a set amount of time.", False),
+        ("In 1066, the Normans conquered England.", False),
+    ],
+)
+def test_an_instruction_is_told_from_a_description(sentence, step):
+    assert is_step(sentence) is step
