@@ -151,7 +151,6 @@ def token_f1(answer: str, golds: tuple[str, ...]) -> float:
 # lines were glued without a space ("settings.From Camera, tap"), so a sentence also ends at
 # a stop or a colon directly followed by a capital.
 _GOLD_BREAK = re.compile(r"(?<=[.!?])\s*(?=[A-Z\"“(])|(?<=:)(?=[A-Z])")
-_FIRST_QUOTE = re.compile(r"^(.*?)\s*\[\d+\]", re.DOTALL)
 SAME_SENTENCE_F1 = 0.6
 MIN_HELD_WORDS = 4  # a sentence this long, held whole by a gold sentence, is one of its own
 
@@ -176,8 +175,8 @@ def same_sentence(sentence: str, gold: str) -> bool:
 
 def first_quote(answer: str) -> str:
     """The first sentence an extractive answer quotes: the text before its first [n]."""
-    match = _FIRST_QUOTE.match(answer)
-    return match.group(1) if match else answer
+    match = _CITATION.search(answer)
+    return answer[: match.start()].strip() if match else answer
 
 
 def holds_gold_sentence(text: str, golds: tuple[str, ...]) -> bool:
