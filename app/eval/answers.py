@@ -21,7 +21,18 @@ import numpy as np
 
 from app.embedders import Embedder
 from app.eval.run import collection_name, ensure_ingested
-from app.eval.squad import Article, Question, as_corpus, contains, sample, token_f1
+from app.eval.squad import (
+    Article,
+    Question,
+    as_corpus,
+    contains,
+    first_quote,
+    gold_sentences,
+    holds_gold_sentence,
+    same_sentence,
+    sample,
+    token_f1,
+)
 from app.llm import LLM, Passage
 from app.llm.extractive import ExtractiveLLM, choose
 from app.rag.answer import Answerer, Ask
@@ -42,6 +53,8 @@ class Outcome:
     # The extractive answerer's evidence for answering (None: other LLMs), which its floor
     # is held against.
     evidence: float | None
+    in_gold: bool = False  # the first quoted sentence is (mostly) a gold answer's sentence
+    cited_gold: int = 0  # citations to a passage holding (most of) a gold answer's sentence
 
 
 class CachedEmbedder:
@@ -128,9 +141,17 @@ def _score(
         1 for n in cited
         if 1 <= n <= len(passages) and contains(passages[n - 1].text, question.answers)
     )  # fmt: skip
+    # Gold answers that are passages (manuals) are never held whole by a few quoted
+    # sentences: these two judge by sentence instead (for a span, they ask the same).
+    first = first_quote(text)
+    in_gold = any(same_sentence(first, gold) for gold in gold_sentences(question.answers))
+    cited_gold = sum(
+        1 for n in cited
+        if 1 <= n <= len(passages) and holds_gold_sentence(passages[n - 1].text, question.answers)
+    )  # fmt: skip
     return Outcome(
         question, answered, contains(text, question.answers), token_f1(text, question.answers),
-        len(cited), right, evidence,
+        len(cited), right, evidence, in_gold=in_gold, cited_gold=cited_gold,
     )  # fmt: skip
 
 
@@ -159,6 +180,8 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "containment_when_answered": share(sum(o.contained for o in given), len(given)),
         "token_f1": share(round(sum(o.f1 for o in given) * 1000), len(answerable) * 1000),
         "citation_precision": share(sum(o.cited_right for o in given), cited),
+        "answer_in_gold": share(sum(o.in_gold for o in given), len(answerable)),
+        "citation_in_gold": share(sum(o.cited_gold for o in given), cited),
         "refusal_precision": share(len(rightly), len(declined)),
         "refusal_recall": share(len(rightly), len(unanswerable)),
         # The same for questions the collection has nothing on (the "vitamin D" case),
@@ -197,12 +220,16 @@ _SWEPT = (
 
 def format_report(report: dict[str, Any]) -> str:
     counts = report["questions"]
+    titles = report["articles"]
+    # A manual's hundreds of sections are named by count, a few articles by title.
+    named = ", ".join(titles) if len(titles) <= 8 else f"{len(titles)} articles"
     lines = [
         f"{report['dataset']} ({report['provider']}): {report['paragraphs']} paragraphs of "
-        f"{', '.join(report['articles'])}; {counts['answerable']} answerable, "
+        f"{named}; {counts['answerable']} answerable, "
         f"{counts['impossible']} impossible, {counts['absent']} absent questions",
     ]
     for key in ("containment", "containment_when_answered", "token_f1", "citation_precision",
+                "answer_in_gold", "citation_in_gold",
                 "refusal_precision", "refusal_recall", "refusal_precision_absent",
                 "declined_impossible", "declined_absent",
                 "wrongly_declined"):  # fmt: skip

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.eval.dataset import Dataset
+from app.text.sentences import sentence_spans
 
 
 @dataclass(frozen=True)
@@ -144,3 +145,45 @@ def token_f1(answer: str, golds: tuple[str, ...]) -> float:
             precision, recall = common / len(said), common / len(wanted)
             best = max(best, 2 * precision * recall / (precision + recall))
     return best
+
+
+# Gold answers that are passages (E-Manual QA's manual excerpts) are judged by sentence: their
+# lines were glued without a space ("settings.From Camera, tap"), so a sentence also ends at
+# a stop or a colon directly followed by a capital.
+_GOLD_BREAK = re.compile(r"(?<=[.!?])\s*(?=[A-Z\"“(])|(?<=:)(?=[A-Z])")
+SAME_SENTENCE_F1 = 0.6
+MIN_HELD_WORDS = 4  # a sentence this long, held whole by a gold sentence, is one of its own
+
+
+def gold_sentences(golds: tuple[str, ...]) -> list[str]:
+    """The gold answers' sentences (a span is one sentence)."""
+    return [s for g in golds for s in _GOLD_BREAK.split(g) if normalize(s)]
+
+
+def same_sentence(sentence: str, gold: str) -> bool:
+    """Whether a quoted sentence is (mostly) a gold sentence: token F1 >= 0.6, or it holds
+    the gold sentence (a span, for SQuAD), or a gold sentence holds it whole."""
+    said, wanted = normalize(sentence), normalize(gold)
+    if not said or not wanted:
+        return False
+    if f" {wanted} " in f" {said} ":
+        return True
+    if len(said.split()) >= MIN_HELD_WORDS and f" {said} " in f" {wanted} ":
+        return True
+    return token_f1(said, (wanted,)) >= SAME_SENTENCE_F1
+
+
+def first_quote(answer: str) -> str:
+    """The first sentence an extractive answer quotes: the text before its first [n]."""
+    match = _CITATION.search(answer)
+    return answer[: match.start()].strip() if match else answer
+
+
+def holds_gold_sentence(text: str, golds: tuple[str, ...]) -> bool:
+    """Whether one of the text's sentences is (mostly) one of the gold answers' sentences."""
+    wanted = gold_sentences(golds)
+    return any(
+        same_sentence(text[start:end], gold)
+        for start, end in sentence_spans(text)
+        for gold in wanted
+    )

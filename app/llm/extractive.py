@@ -14,7 +14,7 @@ from app.llm.asks import Asked, coverage, fits_kind, read_question
 from app.llm.asks import rarity as _rarity
 from app.llm.base import DEFAULT_STYLE, Passage, Rarity, Style, TextEmbedder, Turn, Vectors
 from app.llm.decline import CLOSEST, DECLINED
-from app.llm.quotable import is_quotable
+from app.llm.quotable import asks_for_steps, is_quotable, is_step
 from app.llm.tables import row_texts
 from app.text.language import text_search_config
 from app.text.sentences import sentence_spans
@@ -213,6 +213,10 @@ async def choose(
     # Only sentences near the best one join it (a weak third quote dilutes a good answer),
     # and the best of each part of a compound question.
     keep = [i for i in keep if scores[i] >= best - SCORE_SPREAD or i in leads] or keep[:1]
+    # "How do I ...?" is answered by its steps: a quoted instruction goes first (the choice
+    # of sentences, and whether to answer, stay as scored).
+    if asks_for_steps(question):
+        keep.sort(key=lambda i: not is_step(candidates[i].text))
     return Choice([candidates[i] for i in keep], best, answers, shared, evidence)
 
 

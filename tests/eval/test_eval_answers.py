@@ -9,7 +9,19 @@ from pathlib import Path
 import pytest
 
 from app.eval.answers import FLOORS
-from app.eval.squad import contains, half_of, load_queries, load_squad, normalize, sample, token_f1
+from app.eval.squad import (
+    contains,
+    first_quote,
+    gold_sentences,
+    half_of,
+    holds_gold_sentence,
+    load_queries,
+    load_squad,
+    normalize,
+    same_sentence,
+    sample,
+    token_f1,
+)
 from app.llm.extractive import EVIDENCE_FLOOR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +85,8 @@ def test_scores_answers_and_declines_as_json(tmp_path, database_url):
     # Both answerable questions are easy: answered, quoted and cited right.
     assert report["containment"] == 1.0 and report["wrongly_declined"] == 0.0
     assert report["citation_precision"] == 1.0
+    # The first quote holds the gold span, and the cited passage a sentence with it.
+    assert report["answer_in_gold"] == 1.0 and report["citation_in_gold"] == 1.0
     # The volcano is in no loaded paragraph: declined.
     assert report["declined_absent"] == 1.0
     assert [row["floor"] for row in report["sweep"]] == list(FLOORS)
@@ -165,3 +179,69 @@ def test_llm_answers_are_scored_and_its_i_dont_know_counts_as_declining(
     assert report["provider"] == "openai" and "sweep" not in report
     assert report["declined_absent"] == 1.0 and report["wrongly_declined"] == 1.0
     assert report["refusal_recall"] == 1.0 and report["containment"] == 0.0
+
+
+# E-Manual QA's gold answers are manual passages, their lines glued without a space.
+MANUAL_GOLD = (
+    "You can set the screen to turn off after a set amount of time.From  Settings, tap  "
+    "Display > Screen timeout, and tap a time limit to set it.",
+)
+
+
+def test_a_passage_gold_answer_is_split_into_its_glued_sentences():
+    assert gold_sentences(MANUAL_GOLD) == [
+        "You can set the screen to turn off after a set amount of time.",
+        "From  Settings, tap  Display > Screen timeout, and tap a time limit to set it.",
+    ]
+    assert gold_sentences(("two minutes",)) == ["two minutes"]
+
+
+def test_a_quoted_sentence_is_judged_against_the_gold_passage_sentence_by_sentence():
+    """Containment of a whole passage never holds for a few quoted sentences: the first
+    quote counts when it is (mostly) one of the gold's sentences."""
+    answer = "From Settings, tap Display > Screen timeout, and tap a time limit. [1] More. [2]"
+    first = first_quote(answer)
+    assert first == "From Settings, tap Display > Screen timeout, and tap a time limit."
+    assert not contains(answer, MANUAL_GOLD)
+    assert any(same_sentence(first, g) for g in gold_sentences(MANUAL_GOLD))
+    wrong = "From Settings, tap Display > Font size and style to change the font."
+    assert not any(same_sentence(wrong, g) for g in gold_sentences(MANUAL_GOLD))
+    # For a span (SQuAD), the quote counts when it holds it, as containment does.
+    assert same_sentence("Green tea is steeped for two minutes.", "two minutes")
+    assert not same_sentence("Tea.", "Green tea is steeped for two minutes")
+
+
+def test_a_cited_passage_is_right_when_it_holds_a_gold_sentence():
+    passage = "Screen timeout\n\nFrom Settings, tap Display > Screen timeout, and tap a time limit."
+    assert holds_gold_sentence(passage, MANUAL_GOLD)
+    assert not holds_gold_sentence("Dark mode\n\nFrom Settings, tap Display > Dark mode.",
+                                   MANUAL_GOLD)  # fmt: skip
+
+
+def test_the_manual_converter_writes_squad_that_loads(tmp_path):
+    """bench/emanual_to_squad.py: sections become articles titled by their path (same-titled
+    sections one article's paragraphs), questions answerable with their passage as gold."""
+    script = ROOT / "bench" / "emanual_to_squad.py"
+    corpus = tmp_path / "corpus.json"
+    corpus.write_text(json.dumps({
+        "s0": {"title": "Display", "text": ["Display"], "section_hierarchy": "s0"},
+        "s1": {"title": "Screen timeout", "text": ["Screen timeout", "Tap a time limit."],
+               "section_hierarchy": "s0>s1"},
+        "s2": {"title": "Screen timeout", "text": ["Another one."], "section_hierarchy": "s0>s2"},
+    }))  # fmt: skip
+    questions = tmp_path / "questions.csv"
+    questions.write_text(
+        "question_id,question,section_path,section_link,answer\n"
+        '7,How do I change the screen timeout?,Display>Screen timeout,,"Tap a time limit."\n'
+    )
+    out = tmp_path / "manual.json"
+    run = subprocess.run([sys.executable, str(script), "squad", str(corpus), str(questions),
+                          str(out)], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"sections": 3, "questions": 1}
+    articles = {a.title: a for a in load_squad(out)}
+    timeout = articles["Display > Screen timeout"]
+    assert timeout.paragraphs == ("Screen timeout\n\nTap a time limit.", "Another one.")
+    assert [(q.id, q.answers, q.kind) for q in timeout.questions] == [
+        ("emanual-7", ("Tap a time limit.",), "answerable")
+    ]

@@ -78,6 +78,23 @@ async def test_the_sentence_that_answers_comes_first_and_furniture_is_never_quot
     assert "BASH(1)" not in quoted and "September 19 56" not in quoted
 
 
+async def test_a_how_do_i_question_is_answered_by_its_step_first(embedder):
+    """A manual's "How do I ...?" wants the instruction, which vectors may rank under the
+    sentence describing the feature (E-Manual QA: "From Settings, tap ...")."""
+    text = (
+        "The screen timeout turns the screen off after a set amount of time. "
+        "From Settings, tap Display > Screen timeout, and tap a time limit."
+    )
+    passage = Passage(1, "d", "Screen timeout", text, text[:20], None, [], 1.0)
+    picked = await choose("How do I change the screen timeout?", [passage], embedder)
+    assert picked.answered
+    assert picked.sentences[0].text.startswith("From Settings, tap Display")
+    assert len(picked.sentences) == 2
+    # A question that asks no steps keeps the best-scored sentence first.
+    about = await choose("What does the screen timeout do?", [passage], embedder)
+    assert about.sentences[0].text.startswith("The screen timeout turns")
+
+
 async def test_an_unrelated_question_is_declined_with_the_closest_sentence(embedder):
     passage = Passage(1, "d", "bash", MANUAL, MANUAL[:20], None, ["HISTORY"], 1.0)
     answer = await compose("What is the recommended daily dose of vitamin D?", [passage], embedder)
