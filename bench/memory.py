@@ -1,20 +1,24 @@
 """Memory of one web worker, run as the Procfile runs it. Last line of output: JSON.
 
-    python bench/memory.py [--streams 500] [--searches 50] [--asks 20] [--chunks 2000]
+    python bench/memory.py [--streams 500] [--searches 50] [--asks 20] [--chunks 1000]
 
-A fresh embedded database gets --chunks chunks (random unit vectors: search cost and memory do
-not depend on their meaning); `gunicorn app.asgi:application -c gunicorn.conf.py` starts with
-WEB_CONCURRENCY=1 and the default embedder (int8 MiniLM on ONNX Runtime), its answers coming
-from a slow fake OpenAI-compatible server on loopback (bench/stream.py's, in its own process).
-The gunicorn worker's RSS (VmRSS) is read
+A fresh embedded database gets --chunks chunks with the vectors ingestion stores (bench/stream.py
+makes them); `gunicorn app.asgi:application -c gunicorn.conf.py` (the Procfile's web process)
+runs with WEB_CONCURRENCY=1 and the default embedder (int8 MiniLM on ONNX Runtime), and the
+gunicorn worker's RSS (VmRSS) is read:
 
-- `rss_started_mb`: once /readyz answers, before any request;
-- `rss_idle_mb`: after --searches searches and --asks answers (each hung up at its first token),
-  a few seconds later, with nothing open (the issue's "idle": goal <= 250 MB), and its parts:
-  the process's own pages (anon) and mapped files' (file, shared with other processes);
-- `rss_streams_mb`: when the most of --streams answer streams (opened over --ramp s) were open at
-  once (`streams_open`; `stream_errors` counts those refused or failed, by code);
-- `rss_after_streams_mb`: a few seconds after they all closed;
+1. The default site (extractive answers, no LLM):
+   - `rss_started_mb`: once /readyz answers, before any request;
+   - `rss_idle_mb`: a few seconds after --searches searches and --asks answers, one after
+     another (the issue's "idle": goal <= 250 MB);
+   each with its parts: the process's own pages (anon) and mapped files' (file: libraries and
+   the language model, shared with every process that maps them).
+2. Answers from a slow fake OpenAI-compatible server (bench/stream.py's, in its own process),
+   in a second gunicorn:
+   - `rss_before_streams_mb`: after --searches searches;
+   - `rss_streams_mb`: when the most of --streams answer streams (opened over --ramp s) were
+     open at once (`streams_open`; `stream_errors` counts those refused or failed, by code);
+   - `rss_after_streams_mb`: a few seconds after they all closed.
 
 plus the gunicorn master's RSS. For the memory ingestion takes, see bench/ingest.py's
 `worker_peak_rss_mb` (a batch with a --pdf-pages PDF).
@@ -64,6 +68,11 @@ def rss_parts_mb(pid: int) -> dict[str, int]:
     return parts
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(60)
+
+
 def start_gunicorn(env: dict[str, str], port: int) -> tuple[subprocess.Popen[bytes], int]:
     """The Procfile's web process with one worker; (master, the worker's pid) once ready."""
     master = subprocess.Popen(
@@ -102,12 +111,15 @@ def search(port: int, query: str) -> None:
 
 
 async def warm_up(port: int, searches: int, asks: int) -> None:
-    """Searches one after another, then asks, each hung up at its first token."""
+    """Searches, then whole answers, one after another."""
     for i in range(searches):
         topic = streaming.TOPICS[i % len(streaming.TOPICS)].split()[0]
         await asyncio.to_thread(search, port, f"how do {topic} work {i}")
     for i in range(asks):
-        await streaming.stream(port, f"What about {i} solar panels?", first_only=True)
+        topic = streaming.TOPICS[i % len(streaming.TOPICS)].split()[0]
+        answer = await streaming.stream(port, f"How efficient are {topic} ({i})?")
+        if not answer.ok:
+            raise RuntimeError(f"an answer failed: {answer.error[:300]!r}")
 
 
 async def hold_streams(port: int, pid: int, count: int, ramp: float, limit: float) -> dict:
@@ -139,7 +151,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=500)
     parser.add_argument("--searches", type=int, default=50)
     parser.add_argument("--asks", type=int, default=20)
-    parser.add_argument("--chunks", type=int, default=2000)
+    parser.add_argument("--chunks", type=int, default=1000)
     parser.add_argument("--ramp", type=float, default=20.0, help="seconds to open the streams")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="'' for in-process")
     args = parse_args(parser, streams=5, searches=3, asks=2, chunks=100, ramp=0.5)
@@ -154,56 +166,64 @@ def main() -> None:
 
     async def create() -> None:
         await run_migrations(url)
-        await streaming.load_chunks(url, args.chunks, real_vectors=False)
+        # With the vectors ingestion stores (sentence vectors too): what answers read.
+        await streaming.load_chunks(url, args.chunks, real_vectors=True)
         streaming.AUTHORIZATION = await streaming.bench_key(url)
 
     asyncio.run(create())
     processes: list[subprocess.Popen[bytes]] = []
     result: dict[str, object] = {"chunks": args.chunks}
+    env = {
+        "DATABASE_URL": url,
+        "DATA_DIR": str(tmp),
+        "LOG_LEVEL": "WARNING",
+        "WEB_CONCURRENCY": "1",
+        "ALLOWED_HOSTS": "bench,127.0.0.1",
+        "RATE_LIMIT_ASKS": "0/minute",  # a load test
+        "RATE_LIMIT_SEARCHES": "0/minute",
+    }
+    if args.redis:
+        env["REDIS_URL"] = args.redis
     try:
-        # Answers that stream long enough for every stream to be open at once.
+        # 1. The default site (extractive answers): started, then idle after some use.
+        port = streaming.free_port()
+        master, pid = start_gunicorn(env, port)
+        processes.append(master)
+        time.sleep(SETTLE_SECONDS)
+        result["rss_started_mb"] = rss_mb(pid)
+        result["rss_started_parts_mb"] = rss_parts_mb(pid)
+        uvloop.run(warm_up(port, args.searches, args.asks))
+        time.sleep(SETTLE_SECONDS)
+        result["rss_idle_mb"] = rss_mb(pid)
+        result["rss_idle_parts_mb"] = rss_parts_mb(pid)
+        result["master_rss_mb"] = rss_mb(master.pid)
+        stop(processes.pop())
+
+        # 2. Answers from a slow LLM, long enough for every stream to be open at once.
         token_ms, tokens = 50, int((args.ramp + 30) * 1000 / 50)  # ramp + 30 s
         upstream = streaming.free_port()
         script = str(ROOT / "bench" / "stream.py")
         upstream_args = ["--upstream", str(upstream), "--token-ms", str(token_ms)]
         upstream_args += ["--tokens", str(tokens)]
         processes.append(subprocess.Popen([sys.executable, script, *upstream_args]))
-        env = {
-            "DATABASE_URL": url,
-            "DATA_DIR": str(tmp),
-            "LOG_LEVEL": "WARNING",
-            "WEB_CONCURRENCY": "1",
-            "ALLOWED_HOSTS": "bench,127.0.0.1",
-            "RATE_LIMIT_ASKS": "0/minute",  # a load test
-            "RATE_LIMIT_SEARCHES": "0/minute",
-            "LLM_BASE_URL": f"http://127.0.0.1:{upstream}/v1",
-        }
-        if args.redis:
-            env["REDIS_URL"] = args.redis
+        env["LLM_BASE_URL"] = f"http://127.0.0.1:{upstream}/v1"
         port = streaming.free_port()
         master, pid = start_gunicorn(env, port)
-        processes.insert(0, master)
+        processes.append(master)
+        uvloop.run(warm_up(port, args.searches, 0))
         time.sleep(SETTLE_SECONDS)
-        result["rss_started_mb"] = rss_mb(pid)
-        uvloop.run(warm_up(port, args.searches, args.asks))
-        time.sleep(SETTLE_SECONDS)
-        result["rss_idle_mb"] = rss_mb(pid)
-        result["rss_idle_parts_mb"] = rss_parts_mb(pid)
+        before = result["rss_before_streams_mb"] = rss_mb(pid)
         held = uvloop.run(hold_streams(port, pid, args.streams, args.ramp, args.ramp + 40))
         result |= held
         time.sleep(SETTLE_SECONDS)
         result["rss_after_streams_mb"] = rss_mb(pid)
-        result["rss_per_stream_kb"] = round(
-            (held["rss_streams_mb"] - result["rss_idle_mb"]) * 1024 / max(held["streams_open"], 1),
-            1,
-        )
-        result["master_rss_mb"] = rss_mb(master.pid)
+        per_stream = (held["rss_streams_mb"] - before) * 1024 / max(held["streams_open"], 1)
+        result["rss_per_stream_kb"] = round(per_stream, 1)
         result["load"] = os.getloadavg()[0]
         print(f"web worker memory: {result}")
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(60)
+        for process in reversed(processes):
+            stop(process)
         pg.cleanup()
     print(json.dumps(result))
 
