@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # What only the ingestion worker, the CLI or the first /mcp request needs.
 NOT_IN_THE_WEB_PROCESS = {
     "mcp": "the MCP SDK: the first /mcp request imports it (app/mcp/transport.py)",
+    "authlib": "OpenID Connect: the first sign-in with a provider (app/auth/oidc_types.py)",
+    "joserfc": "OpenID Connect's ID tokens",
+    "httpx2": "OpenID Connect's HTTP client",
     "boto3": "S3 sources: the worker's sync jobs",
     "botocore": "S3 sources",
     "pypdfium2": "PDF parsing: the ingestion worker's sandbox",
