@@ -87,9 +87,8 @@ class Application:
                     raise
                 # The server copies this state into every request's scope.
                 scope["state"]["resources"] = resources
-                scope["state"][mcp.STATE_KEY] = await services.enter_async_context(
-                    mcp.open_session_manager()
-                )
+                mcp_service = scope["state"][mcp.STATE_KEY] = mcp.McpService()
+                services.push_async_callback(mcp_service.aclose)
                 tune_collector()
                 sampler = start_sampler(resources.pool)
                 await send({"type": "lifespan.startup.complete"})

@@ -20,6 +20,7 @@ from app.embedders import Embedder, load_embedder
 from app.errors import SchemaBehind
 from app.infra.admission import Admission
 from app.infra.capacity import Capacity, capacity
+from app.infra.memory import release_free_memory
 from app.ingest import sandbox
 from app.ingest.events import DocumentEvents
 from app.ingest.reindex import check_model as check_embedding_model
@@ -136,6 +137,7 @@ async def startup(
         capacity=sizes,
     )
     log.info("capacity of this worker: %s", sizes)
+    release_free_memory()  # what loading the model freed (app/infra/memory.py)
     if local:
         from app.jobs.worker import Worker
 

@@ -9,7 +9,6 @@ and turn an OidcError into a page that says what went wrong; nothing here knows 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import httpx2
@@ -20,7 +19,10 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
+from app.auth.oidc_types import Authorization, Identity, OidcError, provider_down
 from app.auth_settings import OidcSettings
+
+__all__ = ["Authorization", "Identity", "OidcError", "authorization", "identity"]
 
 SCOPE = "openid email profile"
 METADATA_SECONDS = 3600.0  # discovery is read again after an hour (or on an unknown key id)
@@ -32,44 +34,6 @@ MAX_DOCUMENT_BYTES = 1 << 20  # a discovery document or key set larger than this
 ASYMMETRIC = ("RS", "PS", "ES", "EdDSA")
 
 _metadata: dict[str, tuple[float, dict[str, Any], dict[str, Any] | None]] = {}
-
-
-class OidcError(Exception):
-    """A sign-in that cannot finish; `message` is for the person, `reason` for the audit log."""
-
-    def __init__(self, message: str, reason: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.reason = reason
-        self.status = status
-
-
-def provider_down(settings: OidcSettings, exc: Exception) -> OidcError:
-    return OidcError(
-        f"{settings.name} could not be reached ({type(exc).__name__}): try again in a minute,"
-        " or sign in with your email and password",
-        "provider_unreachable",
-        502,
-    )
-
-
-@dataclass(frozen=True)
-class Authorization:
-    url: str
-    state: str
-    nonce: str
-    code_verifier: str
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who the provider says signed in, from a verified ID token."""
-
-    issuer: str
-    subject: str
-    email: str | None
-    email_verified: bool
-    groups: tuple[str, ...]
 
 
 def client_for(settings: OidcSettings, redirect_uri: str) -> AsyncOAuth2Client:

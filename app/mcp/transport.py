@@ -2,24 +2,30 @@
 
 Stateless: every POST is served on its own (progress notifications ride its SSE response),
 so any gunicorn worker can answer any request and nothing is kept between them. The session
-manager runs for the app's lifetime (`open_session_manager`, entered by the lifespan) and is
-found in the request's state.
+manager starts with the first /mcp request and runs until the app shuts down (`McpService`,
+closed by the lifespan, found in the request's state).
+
+The MCP SDK (and the pydantic models of the whole protocol) is imported then, not with the
+app: 25 MB that a web worker nobody asks over MCP does not carry (bench/memory.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from app.auth.policy import declare
 from app.auth.principal import Principal
-from app.mcp.tools import build_server
+
+log = logging.getLogger(__name__)
 
 STATE_KEY = "mcp"
 PATH = "/mcp"
@@ -31,8 +37,12 @@ MAX_BODY_BYTES = 256 * 1024  # one JSON-RPC message; a question is at most a few
 
 
 @asynccontextmanager
-async def open_session_manager() -> AsyncIterator[StreamableHTTPSessionManager]:
-    """The MCP session manager, running until the block ends (one per app lifespan)."""
+async def open_session_manager() -> AsyncIterator[Any]:
+    """The MCP SDK's StreamableHTTPSessionManager, running until the block ends."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    from app.mcp.tools import build_server
+
     server = build_server()
     # The Host check (ALLOWED_HOSTS) is the app's middleware's, in front of every route.
     server.streamable_http_app(
@@ -44,6 +54,45 @@ async def open_session_manager() -> AsyncIterator[StreamableHTTPSessionManager]:
     manager = server.session_manager
     async with manager.run():
         yield manager
+
+
+class McpService:
+    """The session manager of one app lifespan, started by the first request that needs it.
+
+    The manager's task group must be entered and left by one task: it runs in a task of its
+    own, which `aclose` (at shutdown) ends.
+    """
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+        self._ready: asyncio.Future[Any] | None = None
+        self._stop = asyncio.Event()
+
+    async def manager(self) -> Any:
+        if self._task is None or (self._task.done() and not self._stop.is_set()):
+            self._ready = asyncio.get_running_loop().create_future()
+            # A context of its own: not the first request's (its request id, its principal).
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(self._ready), name="mcp", context=contextvars.Context()
+            )
+        assert self._ready is not None
+        return await asyncio.shield(self._ready)
+
+    async def _run(self, ready: asyncio.Future[Any]) -> None:
+        try:
+            async with open_session_manager() as manager:
+                ready.set_result(manager)
+                await self._stop.wait()
+        except Exception as exc:
+            if not ready.done():  # the requests waiting for it get the error
+                ready.set_exception(exc)
+            else:  # the next request starts another
+                log.exception("the MCP session manager stopped")
+
+    async def aclose(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
 
 
 def mcp_caller(scope: Scope) -> Principal | None:
@@ -73,7 +122,8 @@ class McpEndpoint:
             )
             await send({"type": "http.response.body", "body": body})
             return
-        manager: StreamableHTTPSessionManager = scope["state"][STATE_KEY]
+        service: McpService = scope["state"][STATE_KEY]
+        manager = await service.manager()
         await manager.handle_request(scope, receive, send)
 
 

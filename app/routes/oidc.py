@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from app.auth import oidc, sessions, tokens
+from app.auth import sessions, tokens
 from app.auth.audit import audit
-from app.auth.oidc import Identity, OidcError
+from app.auth.oidc_types import Identity, OidcError
 from app.auth.policy import ROLE_RANK, policy
 from app.auth_settings import OidcSettings
 from app.db import identities
@@ -59,6 +59,8 @@ def _failed(request: Request, settings: OidcSettings, error: OidcError) -> Respo
 @policy("public", limit="logins", per="address")
 async def start(request: Request) -> Response:
     settings = _settings(request)
+    from app.auth import oidc  # its libraries are loaded by the first sign-in (oidc_types.py)
+
     try:
         sent = await oidc.authorization(settings, _redirect_uri(request))
     except OidcError as error:
@@ -101,6 +103,8 @@ async def callback(request: Request) -> Response:
         code = request.query_params.get("code")
         if not code:
             raise OidcError(START_AGAIN, "no_code")
+        from app.auth import oidc  # its libraries are loaded by the first sign-in
+
         identity = await oidc.identity(
             settings, _redirect_uri(request), code, login["code_verifier"], login["nonce"]
         )

@@ -67,9 +67,9 @@ _CJK = re.compile(f"[{CJK_CLASS}]")
 
 @functools.cache
 def _identifier() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from app.text.langid_model import load_identifier
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return load_identifier()
 
 
 def text_search_config(text: str, default: str = "english") -> str:
