@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -76,8 +77,39 @@ def convert(source: Path, out: Path, per_dialog: int, seed: int, topic: bool) ->
     return {"documents": len(corpus), "queries": len(queries)}
 
 
+# --smoke: one dialog of three questions, in CANARD's shape.
+SMOKE = [
+    {
+        "QuAC_dialog_id": "C_1",
+        "Question_no": n,
+        "Question": question,
+        "Rewrite": rewrite,
+        "History": ["Norvale", "Lighthouse", *history],
+    }
+    for n, question, rewrite, history in (
+        (1, "Who keeps the lighthouse?", "Who keeps the Norvale lighthouse?", []),
+        (2, "What does he eat?", "What does the Norvale keeper eat?",
+         ["Who keeps the lighthouse?", "Ada Brann keeps it."]),
+        (3, "Since when?", "Since when has Ada Brann kept the lighthouse?",
+         ["Who keeps the lighthouse?", "Ada Brann keeps it.", "What does he eat?",
+          "Porridge every morning."]),
+    )
+]  # fmt: skip
+
+
+def smoke() -> dict[str, int]:
+    with tempfile.TemporaryDirectory(prefix="canard-smoke-") as scratch:
+        source = Path(scratch) / "dev.json"
+        source.write_text(json.dumps(SMOKE), encoding="utf-8")
+        return convert(source, Path(scratch) / "out", 2, 7, True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="convert a tiny built-in dialog")
+    if parser.parse_known_args()[0].smoke:
+        print(json.dumps(smoke()))
+        return
     parser.add_argument("source", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--per-dialog", type=int, default=2)
