@@ -144,7 +144,7 @@ async def _answer(
                 address = await check_url(
                     url, allow_private=allow_private, allowed_ports=allowed_ports
                 )
-                target, pinned, extensions = _pinned(url, address)
+                target, pinned, extensions = pinned_to(url, address)
                 async with client.stream(
                     "GET",
                     target,
@@ -205,7 +205,7 @@ async def _read(
     return Fetched(url, fmt, file)
 
 
-def _pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:
+def pinned_to(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:
     """The URL with its host replaced by the checked address; the Host header and SNI."""
     parts = urlsplit(url)
     host = f"[{address}]" if ":" in address else address

@@ -4,7 +4,12 @@ Settings: {"url": "s3://BUCKET/PREFIX", "endpoint", "region", "access_key_id",
 "secret_access_key"}; the secret is write-only (app/sources SECRETS: never shown, never
 logged). The version stamp is the object's ETag. The endpoint is checked like a fetched
 URL before every listing (ALLOW_PRIVATE_URLS lets a MinIO on a private network through;
-link-local addresses never are). Objects whose names have no document suffix are skipped.
+link-local addresses never are), and a plain-http endpoint is then reached at the address
+that was checked, its name sent as the signed Host header: letting boto3 resolve the name
+again let a DNS server answer a public address to the check and 169.254.169.254 to the
+connection (DNS rebinding). An https endpoint keeps its name: the certificate must match it,
+which an address the name was rebound to cannot do. Objects whose names have no document
+suffix are skipped.
 """
 
 from __future__ import annotations
@@ -81,12 +86,19 @@ class Bucket:
     prefix: str
     settings: dict[str, Any]
     network: Network
+    address: str | None = None  # the endpoint's checked address (set by the listing)
 
     @cached_property
     def _client(self) -> Any:  # thread-safe: shared by the listing and the reads
-        return boto3.session.Session().client(
+        assert self.address is not None, "list() checks the endpoint before any request"
+        endpoint = self.settings["endpoint"]
+        host = None
+        if urlsplit(endpoint).scheme == "http":
+            endpoint, headers, _ = fetcher.pinned_to(endpoint, self.address)
+            host = headers["Host"]
+        client = boto3.session.Session().client(
             "s3",
-            endpoint_url=self.settings["endpoint"],
+            endpoint_url=endpoint,
             region_name=self.settings["region"],
             aws_access_key_id=self.settings["access_key_id"],
             aws_secret_access_key=self.settings["secret_access_key"],
@@ -97,10 +109,17 @@ class Bucket:
                 retries={"max_attempts": 2, "mode": "standard"},
             ),
         )
+        if host is not None:  # signed as the name the endpoint was given by (SigV4's Host)
+
+            def named(request: Any, **_: Any) -> None:
+                request.headers["Host"] = host
+
+            client.meta.events.register("before-sign.s3", named)
+        return client
 
     async def list(self, known: Known) -> list[Item]:
         try:
-            await fetcher.check_url(
+            self.address = await fetcher.check_url(
                 self.settings["endpoint"],
                 allow_private=self.network.allow_private,
                 allowed_ports=self.network.ports,

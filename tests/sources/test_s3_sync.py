@@ -148,3 +148,34 @@ def _wait_synced(client: TestClient, name: str) -> dict[str, Any]:
                 return source
         time.sleep(0.2)
     raise AssertionError(f"source {name} never synced")
+
+
+async def test_a_plain_http_endpoint_rebound_after_the_check_is_not_reached(
+    bucket: Bucket, monkeypatch: pytest.MonkeyPatch
+):
+    """The endpoint's name answers a loopback address to the check, then the cloud metadata
+    address to anyone who asks again (DNS rebinding): the listing must go to the address
+    that was checked, signed for the name (moto checks the signature), and ask DNS once."""
+    import socket
+
+    from app.sources import Known, Network, connector
+
+    put(bucket, "guide/a.md", "# A\n\nAlpha.")
+    port = bucket.endpoint.rsplit(":", 1)[1]
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def rebinding(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "localhost":
+            return real(host, *args, **kwargs)
+        lookups.append(host)
+        address = "127.0.0.1" if len(lookups) == 1 else "169.254.169.254"
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    given = {**bucket.given(), "endpoint": f"http://localhost:{port}"}
+    source = connector("s3", settings_for("s3", given), Network(allow_private=True, timeout=3))
+    items = await source.list(Known())
+    assert [item.key for item in items] == ["guide/a.md"]
+    assert (await source.fetch("guide/a.md")).startswith(b"# A")
+    assert lookups == ["localhost"]
