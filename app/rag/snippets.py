@@ -7,6 +7,7 @@ question's terms are read and stemmed as the extractive answerer reads them.
 
 from __future__ import annotations
 
+import re
 import string
 
 from app.llm.asks import read_question, stems
@@ -15,12 +16,17 @@ MAX_WORDS = 30
 MAX_CHARS = 240  # a text without spaces (Chinese, a long URL) is one "word"
 LEAD = 3  # words of context kept before the first match
 _PUNCTUATION = string.punctuation + "“”‘’«»…–—"
+# A passage's text starts with the headings above it (the page shows them as its place) and
+# may hold Markdown: a snippet is its prose, without heading lines or bare markup tokens.
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
+_MARKUP = "#|-*`=_>"
 
 
 def snippet(text: str, question: str, language: str = "english") -> str:
     """Up to MAX_WORDS words of `text` around the question's terms (its start when none
     occurs), on one line."""
-    words = text.split()
+    prose = [line for line in text.splitlines() if not _HEADING.match(line)]
+    words = [w for w in " ".join(prose).split() if w.strip(_MARKUP)] or text.split()
     if len(words) > MAX_WORDS:
         start = _best_window(words, read_question(question, language).terms, language)
         words = words[start : start + MAX_WORDS]

@@ -27,3 +27,8 @@ def test_a_snippet_without_any_question_word_is_the_start_of_the_passage():
 def test_a_text_without_spaces_is_cut_to_a_readable_length():
     got = snippet("東京の夜景は美しい。" * 100, "夜景", "simple")
     assert len(got) <= MAX_CHARS + 1 and got.endswith("…")
+
+
+def test_a_snippet_leaves_out_the_headings_and_markup_above_the_prose():
+    text = "# Guide\n## Efficiency\n\n| a | b |\n|---|---|\n\nPanels convert 22 percent."
+    assert snippet(text, "how efficient are panels?") == "a b Panels convert 22 percent."

@@ -105,7 +105,7 @@ def test_the_markdown_export_has_the_answers_with_footnotes_naming_document_and_
     assert text.startswith("# How long do lithium batteries last?\n")
     assert "> How efficient are monocrystalline panels?" in text
     assert "[^1]" in text and "\n[^1]: **" in text
-    assert "\n[^1]: **batteries.pdf**, page 2. “Lithium batteries last ten years”" in text
+    assert "\n[^1]: **batteries.pdf**, page 2. “Lithium batteries last ten years.”" in text
     assert "**Solar Panels Guide**" in text
     assert "*Your feedback: helpful: clear, with the percentage*" in text
     # Labels run through the document: no footnote is defined twice.
