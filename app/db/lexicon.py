@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import asyncpg
+
+from app.text.bm25 import idf
 
 
 async def rarity(
@@ -25,4 +26,4 @@ async def rarity(
         list(lexemes),
     )
     df = {r["lexeme"]: r["df"] for r in rows}
-    return {t: math.log(1 + (n - df.get(t, 0.0) + 0.5) / (df.get(t, 0.0) + 0.5)) for t in lexemes}
+    return {t: idf(n, df.get(t, 0.0)) for t in lexemes}

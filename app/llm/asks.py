@@ -5,7 +5,6 @@ command"). Sentences are scored for covering both, beside their vector similarit
 from __future__ import annotations
 
 import functools
-import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.llm.quotable import is_code
+from app.text.bm25 import idf
 
 _WORD = re.compile(r"[^\W_]+")
 # Question words and glue: they say what kind of answer is wanted, not what it is about.
@@ -184,11 +184,6 @@ def rarity(asked: Asked, texts: Sequence[str]) -> dict[str, float]:
     weights when the collection's own are not at hand."""
     held = [set(stems(_WORD.findall(t.lower()), asked.language)) for t in texts]
     return {t: idf(len(held), sum(1 for h in held if t in h)) for t in asked.terms}
-
-
-def idf(n: float, df: float) -> float:
-    """BM25's inverse document frequency: of n texts, df hold the term."""
-    return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
 def fits_kind(asked: Asked, sentence: str) -> bool:
