@@ -67,6 +67,7 @@ def test_web_workers_recycled_mid_stream_cost_no_answer(postgres_url, tmp_path):
     result = scenarios.worker_recycled(postgres_url, tmp_path)
     assert result.answers > 0 and result.complete == result.answers, result
     assert result.gap_or_repeat == 0 and result.not_done == 0, result
-    # More asks than the two workers' 40 requests: some streams were handed over, or this
-    # test did not test anything.
-    assert result.resumed > 0 and result.recycled >= 2, result
+    # More asks (48) than the two workers' 40 requests, so at least one worker reached its
+    # limit mid-stream (two did only when Nginx spread the requests evenly: one CI run in
+    # three had one); some streams were handed over, or this test did not test anything.
+    assert result.resumed > 0 and result.recycled >= 1, result
