@@ -170,19 +170,27 @@ def stems(words: list[str], language: str = "english") -> list[str]:
 def coverage(asked: Asked, text: str, weights: Mapping[str, float] | None = None) -> float:
     """The share of the question's content terms the text holds (1.0 when it has none), each
     term counting its weight when `weights` are given (its rarity: see `rarity`)."""
+    return share(asked, held_terms(asked, text), weights)
+
+
+def held_terms(asked: Asked, text: str) -> frozenset[str]:
+    """The question's content terms the text holds."""
+    return asked.terms & frozenset(stems(_WORD.findall(text.lower()), asked.language))
+
+
+def share(asked: Asked, held: frozenset[str], weights: Mapping[str, float] | None = None) -> float:
+    """coverage() of a text whose held_terms() are `held`."""
     if not asked.terms:
         return 1.0
-    held = asked.terms & set(stems(_WORD.findall(text.lower()), asked.language))
     if weights is None:
         return len(held) / len(asked.terms)
     total = sum(weights.get(t, 0.0) for t in asked.terms)
     return sum(weights.get(t, 0.0) for t in held) / total if total else 1.0
 
 
-def rarity(asked: Asked, texts: Sequence[str]) -> dict[str, float]:
-    """Each term's idf among the texts alone (a term none of them holds is the rarest): the
-    weights when the collection's own are not at hand."""
-    held = [set(stems(_WORD.findall(t.lower()), asked.language)) for t in texts]
+def rarity(asked: Asked, held: Sequence[frozenset[str]]) -> dict[str, float]:
+    """Each term's idf among texts whose held_terms() are `held` (a term none of them holds
+    is the rarest): the weights when the collection's own are not at hand."""
     return {t: idf(len(held), sum(1 for h in held if t in h)) for t in asked.terms}
 
 

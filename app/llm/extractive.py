@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.config import Settings
-from app.llm.asks import Asked, coverage, fits_kind, read_question
+from app.llm.asks import Asked, coverage, fits_kind, held_terms, read_question, share
 from app.llm.asks import rarity as _rarity
 from app.llm.base import DEFAULT_STYLE, Passage, Rarity, Style, TextEmbedder, Turn, Vectors
 from app.llm.decline import CLOSEST, DECLINED
@@ -192,11 +192,11 @@ async def choose(
     # is often too short to tell): its stopwords and stemmer read the terms.
     language = text_search_config(f"{question} {passages[0].text[:1000]}")
     asked = read_question(question, language)
-    bonus, shared = _evidence(asked, passages, candidates)
-    texts = [_searchable(p) for p in passages]
+    held = [held_terms(asked, p.text + " " + " ".join(p.heading_path)) for p in passages]
+    bonus, shared = _evidence(asked, held, candidates)
     weights = await rarity(sorted(asked.terms)) if rarity and asked.terms else None
-    weights = weights or _rarity(asked, texts)
-    rare = max(coverage(asked, text, weights) for text in texts)
+    weights = weights or _rarity(asked, held)
+    rare = max(share(asked, terms, weights) for terms in held)
     scores = relevance + bonus
     floors = np.maximum(MIN_RELEVANCE, 0.6 * by_part.max(axis=0))
     eligible = (by_part >= floors).any(axis=1) | (scores >= scores.max() - SCORE_SPREAD)
@@ -245,24 +245,20 @@ def _kind_bonus(asked: Asked, text: str) -> float:
     return KIND_WEIGHT if fits_kind(asked, text) else -KIND_WEIGHT
 
 
-def _searchable(passage: Passage) -> str:
-    return passage.text + " " + " ".join(passage.heading_path)
-
-
 def _evidence(
-    asked: Asked, passages: Sequence[Passage], candidates: Sequence[_Sentence]
+    asked: Asked, held: Sequence[frozenset[str]], candidates: Sequence[_Sentence]
 ) -> tuple[np.ndarray, float]:
     """What vectors miss: how many of the question's terms the sentence (and, less, its
-    passage) holds, and whether it holds the kind of thing asked for; and the largest share
-    of the question's terms one passage holds."""
-    held = {n: coverage(asked, _searchable(p)) for n, p in enumerate(passages, start=1)}
+    passage: `held`, each passage's terms) holds, and whether it holds the kind of thing asked
+    for; and the largest share of the question's terms one passage holds."""
+    shares = [share(asked, terms) for terms in held]
     bonus = [
         COVER_WEIGHT * coverage(asked, c.text)
-        + PASSAGE_COVER_WEIGHT * held[c.source]
+        + PASSAGE_COVER_WEIGHT * shares[c.source - 1]
         + _kind_bonus(asked, c.text)
         for c in candidates
     ]
-    return np.asarray(bonus, dtype=np.float32), max(held.values())
+    return np.asarray(bonus, dtype=np.float32), max(shares)
 
 
 # Possessive runs of spaces, anchored after a non-space: linear, where `,?\s+and\s+` retried
