@@ -15,15 +15,16 @@ async def rarity(
 ) -> dict[str, float]:
     """Each lexeme's BM25 idf over the collections' chunks (every language together); a
     lexeme no chunk holds gets the highest."""
-    n = await conn.fetchval(
-        "SELECT coalesce(sum(chunk_count), 0)::float8 FROM collections WHERE id = ANY($1::int[])",
-        list(collection_ids),
-    )
+    # One round trip: the chunk count comes as the row whose lexeme is NULL.
     rows = await conn.fetch(
-        """SELECT lexeme, sum(df)::float8 AS df FROM lexicon
-           WHERE collection_id = ANY($1::int[]) AND lexeme = ANY($2::text[]) GROUP BY lexeme""",
+        """SELECT NULL AS lexeme, coalesce(sum(chunk_count), 0)::float8 AS df
+             FROM collections WHERE id = ANY($1::int[])
+           UNION ALL
+           SELECT lexeme, sum(df)::float8 FROM lexicon
+            WHERE collection_id = ANY($1::int[]) AND lexeme = ANY($2::text[]) GROUP BY lexeme""",
         list(collection_ids),
         list(lexemes),
     )
     df = {r["lexeme"]: r["df"] for r in rows}
+    n = df.pop(None)
     return {t: idf(n, df.get(t, 0.0)) for t in lexemes}

@@ -36,7 +36,7 @@ from app.eval.squad import (
 from app.llm import LLM, Passage
 from app.llm.extractive import ExtractiveLLM, choose
 from app.rag.answer import Answerer, Ask
-from app.rag.retriever import Retriever, Scope
+from app.rag.retriever import Retriever, Scope, resolve_scope
 
 _CITED = re.compile(r"\[(\d+)\]")
 FLOORS = (1.15, 1.2, 1.25, 1.3, 1.35, 1.4, 1.45, 1.5, 1.6)
@@ -101,6 +101,7 @@ async def evaluate_answers(
     questions = sample(articles, absent, per_kind, queries=queries, half=half)
     outcomes = []
     async with pool.acquire() as conn:
+        collection_ids = [c["id"] for c in await resolve_scope(conn, scope)]
         for question in questions:
             answer = await answerer.complete(Ask(question.text, scope=scope))
             ids = [s["chunk_id"] for s in answer.sources]
@@ -109,8 +110,13 @@ async def evaluate_answers(
             passages = [_passage(s, texts.get(s["chunk_id"], "")) for s in answer.sources]
             outcome = _score(question, answer.text, answer.answered, passages, None)
             if isinstance(llm, ExtractiveLLM) and passages:
-                rarity = functools.partial(retriever.rarity, scope=scope)
-                picked = await choose(question.text, passages, cached, rarity=rarity)
+                # The answer's own decision, replayed to read its evidence: the same vectors,
+                # similarity scale and collections.
+                rarity = functools.partial(retriever.rarity, collection_ids=collection_ids)
+                picked = await choose(
+                    question.text, passages, cached, question_vector=await retriever.embed(
+                        question.text), rarity=rarity, scale=await answerer.scale(),
+                )  # fmt: skip
                 outcome = replace(outcome, evidence=picked.evidence)
             outcomes.append(outcome)
     report = summarize(outcomes)

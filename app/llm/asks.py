@@ -122,6 +122,9 @@ def _unaccented(word: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFD", word) if not unicodedata.combining(ch))
 
 
+# Cached: a search reads its question once per passage (app/rag/snippets.py), an answer once
+# per part; an Asked is immutable.
+@functools.lru_cache(maxsize=512)
 def read_question(question: str, language: str = "english") -> Asked:
     lowered = question.lower()
     words = _WORD.findall(lowered)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
 from app.errors import LLMError
+
+if TYPE_CHECKING:
+    from app.llm.similarity import Scale
 
 __all__ = ["DEFAULT_STYLE", "LLM", "LLMError", "Style", "Turn"]
 
@@ -72,6 +75,9 @@ class Vectors:
     # How rare each of the question's terms (stems) is in the searched collections (idf);
     # None: weighed by the passages alone.
     rarity: Rarity | None = None
+    # The embedder's cosines mapped onto the scale the answerer's floors were tuned in
+    # (app/llm/similarity.py); None: already that scale (the bundled MiniLM).
+    scale: Scale | None = None
 
 
 class LLM(Protocol):

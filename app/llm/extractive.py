@@ -15,6 +15,7 @@ from app.llm.asks import rarity as _rarity
 from app.llm.base import DEFAULT_STYLE, Passage, Rarity, Style, TextEmbedder, Turn, Vectors
 from app.llm.decline import CLOSEST, DECLINED
 from app.llm.quotable import asks_for_steps, is_quotable, is_step
+from app.llm.similarity import Scale
 from app.llm.tables import row_texts
 from app.text.language import text_search_config
 from app.text.sentences import sentence_spans
@@ -79,7 +80,7 @@ class ExtractiveLLM:
         # (and cached) by the search: the answer costs no model run over the passages.
         answer = await compose(
             question, passages, vectors.embedder, vectors.sentences, vectors.question,
-            max_sentences=SENTENCES[style.length], rarity=vectors.rarity,
+            max_sentences=SENTENCES[style.length], rarity=vectors.rarity, scale=vectors.scale,
         )  # fmt: skip
         for token in tokens(answer):
             yield token
@@ -112,17 +113,19 @@ async def compose(
     *,
     max_sentences: int = MAX_SENTENCES,
     rarity: Rarity | None = None,
+    scale: Scale | None = None,
 ) -> str:
     """An answer made of whole source sentences, each followed by its [n] citation, best
     first; or, when no sentence answers, DECLINED and the closest one, marked as such.
 
     `stored` holds each passage's sentence vectors from ingestion (None where missing);
     only the sentences without one, and the question, are embedded here. `rarity` tells how
-    rare the question's terms are in the collection (else the passages alone tell).
+    rare the question's terms are in the collection (else the passages alone tell); `scale`
+    maps the embedder's cosines onto the one the floors were tuned in.
     """
     picked = await choose(
         question, passages, embedder, stored, question_vector,
-        max_sentences=max_sentences, rarity=rarity,
+        max_sentences=max_sentences, rarity=rarity, scale=scale,
     )  # fmt: skip
     if not picked.sentences:
         return DECLINED
@@ -149,6 +152,7 @@ async def choose(
     *,
     max_sentences: int = MAX_SENTENCES,
     rarity: Rarity | None = None,
+    scale: Scale | None = None,
 ) -> Choice:
     """The sentences that answer best, and whether they answer at all (the evidence reaches
     `floor`, EVIDENCE_FLOOR unless given: calibrated on unanswerable questions)."""
@@ -187,6 +191,8 @@ async def choose(
     # Each part of a compound question ("how X, and how Y?") gets its own relevance floor,
     # so the weaker part is still answered; a sentence counts by the part it answers best.
     by_part = sentences @ ask_vectors.T
+    if scale is not None:
+        by_part = scale.to_reference(by_part)
     relevance = by_part.max(axis=1)
     # The question's language, told by its words and its best passage's (a question alone
     # is often too short to tell): its stopwords and stemmer read the terms.
@@ -200,7 +206,7 @@ async def choose(
     scores = relevance + bonus
     floors = np.maximum(MIN_RELEVANCE, 0.6 * by_part.max(axis=0))
     eligible = (by_part >= floors).any(axis=1) | (scores >= scores.max() - SCORE_SPREAD)
-    chosen = _mmr(scores, sentences, eligible, max_sentences)
+    chosen = _mmr(scores, sentences, eligible, max_sentences, scale)
     # Each part of a compound question keeps its best sentence among the quotes.
     leads = _leads(question, language, candidates, by_part) if len(ask_vectors) > 1 else set()
     merged = sorted(dict.fromkeys([*leads, *chosen]), key=lambda i: (i not in leads, -scores[i]))
@@ -276,7 +282,11 @@ def _parts(question: str) -> list[str]:
 
 
 def _mmr(
-    relevance: np.ndarray, vectors: np.ndarray, eligible: np.ndarray, most: int = MAX_SENTENCES
+    relevance: np.ndarray,
+    vectors: np.ndarray,
+    eligible: np.ndarray,
+    most: int = MAX_SENTENCES,
+    scale: Scale | None = None,
 ) -> list[int]:
     """Pick relevant sentences, each as unlike the ones already picked as possible."""
     chosen: list[int] = []
@@ -284,6 +294,8 @@ def _mmr(
         redundancy = (
             (vectors @ vectors[chosen].T).max(axis=1) if chosen else np.zeros(len(relevance))
         )
+        if scale is not None:
+            redundancy = scale.to_reference(redundancy)
         scores = MMR_LAMBDA * relevance - (1 - MMR_LAMBDA) * redundancy
         scores[chosen] = -np.inf
         scores[~eligible] = -np.inf

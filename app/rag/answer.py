@@ -26,11 +26,13 @@ from app.db import conversations as conversation_sql
 from app.db import passages as passage_sql
 from app.db.conversations import AnswerFacts
 from app.embedders import Embedder
+from app.embedders.onnx import NAME as BUNDLED_MODEL
 from app.errors import NotFound
 from app.infra.metrics import AnswerTimer
 from app.llm import LLM, Passage, Turn, Vectors
 from app.llm.decline import is_declined
 from app.llm.prompt import fit_passages
+from app.llm.similarity import Scale, scale_of
 from app.rag import assistant as assistants
 from app.rag.assistant import SITE_DEFAULT, Assistant
 from app.rag.citations import unsupported_citations
@@ -235,7 +237,7 @@ class Answerer:
         # A model's rewrite is answered as asked; without one, the question as typed is.
         asked = retrieval.query if llm.rewrites_questions else ask.question
         needs = passages and llm.needs_vectors
-        vectors = await self._vectors(retrieval, passages, ask.scope) if needs else None
+        vectors = await self._vectors(retrieval, passages) if needs else None
         retrieved = time.perf_counter()
         # Each source keeps its passage's digest, not its text: a stored answer tells later
         # whether the passage it cited still says the same (app/routes/passages.py).
@@ -259,7 +261,7 @@ class Answerer:
         generated = time.perf_counter()
         # Every provider declines in words (app/llm/decline.py); the flag is read from them.
         answered = bool(passages) and not is_declined(text)
-        unsupported = await unsupported_citations(text, passages, self.embedder)
+        unsupported = await unsupported_citations(text, passages, self.embedder, await self.scale())
         timings_ms = {
             "retrieve": round((retrieved - started) * 1000, 1),
             "generate": round((generated - retrieved) * 1000, 1),
@@ -292,9 +294,7 @@ class Answerer:
             ask.question, scope=ask.scope, k=k, history=ask.history, rerank=rerank
         )
 
-    async def _vectors(
-        self, retrieval: Retrieval, passages: Sequence[Passage], scope: Scope
-    ) -> Vectors:
+    async def _vectors(self, retrieval: Retrieval, passages: Sequence[Passage]) -> Vectors:
         # The vector the search used: a follow-up's leans toward the conversation's topic.
         question = retrieval.vector
         if question is None:
@@ -303,8 +303,15 @@ class Answerer:
             question=question,
             sentences=await self.retriever.sentence_vectors(passages),
             embedder=self.embedder,
-            rarity=functools.partial(self.retriever.rarity, scope=scope),
+            rarity=functools.partial(
+                self.retriever.rarity, collection_ids=retrieval.collection_ids
+            ),
+            scale=await self.scale(),
         )
+
+    async def scale(self) -> Scale | None:
+        """The embedder's similarity scale; None for the bundled model, whose it is."""
+        return None if self.embedder.name == BUNDLED_MODEL else await scale_of(self.embedder)
 
 
 async def _assistant(conn: asyncpg.Connection, scope: Scope) -> Assistant:

@@ -10,13 +10,15 @@ import numpy as np
 
 from app.embedders import Embedder
 from app.llm.base import Passage
+from app.llm.similarity import Scale
 from app.text.sentences import sentence_spans
 
 # At most 6 digits: int() refuses strings of more than 4,300 (ValueError in an answer).
 CITATION = re.compile(r"\[(\d{1,6})\]")
-# Cosine similarity (all-MiniLM-L6-v2) between a sentence and the closest sentence of the
-# passage it cites, below which the citation looks unsupported: paraphrases of a source
-# sentence score well above it, sentences about something else mostly below 0.3.
+# Cosine similarity (on all-MiniLM-L6-v2's scale: app/llm/similarity.py) between a sentence
+# and the closest sentence of the passage it cites, below which the citation looks
+# unsupported: paraphrases of a source sentence score well above it, sentences about
+# something else mostly below 0.3.
 MIN_SUPPORT = 0.45
 MAX_CHECKED = 50  # (sentence, source) pairs per answer: bounds the embedding work
 
@@ -35,9 +37,10 @@ def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
 
 
 async def unsupported_citations(
-    answer: str, passages: Sequence[Passage], embedder: Embedder
+    answer: str, passages: Sequence[Passage], embedder: Embedder, scale: Scale | None = None
 ) -> list[dict[str, Any]]:
-    """Citations that look unsupported: {"n", "sentence", "similarity"} (None: no source n)."""
+    """Citations that look unsupported: {"n", "sentence", "similarity"} (None: no source n;
+    similarities on MiniLM's scale: `scale` maps the embedder's onto it)."""
     found: list[tuple[int, dict[str, Any]]] = []  # (place in the answer, citation)
     pairs: list[tuple[str, int, int]] = []
     for place, (sentence, numbers) in enumerate(cited_sentences(answer)):
@@ -61,6 +64,8 @@ async def unsupported_citations(
     for i, (claim, n, place) in enumerate(pairs):
         start, end = ranges[n]
         similarity = float(np.max(vectors[start:end] @ vectors[i]))
+        if scale is not None:
+            similarity = float(scale.to_reference(similarity))
         if similarity < MIN_SUPPORT:
             found.append((place, {"n": n, "sentence": claim, "similarity": round(similarity, 3)}))
     return [c for _, c in sorted(found, key=lambda item: item[0])]

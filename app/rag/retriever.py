@@ -68,6 +68,7 @@ class Retrieval:
     vector: np.ndarray | None  # query embedding used (None in lexical mode)
     # What decided the first hybrid result (app.rag.fusion's Fused.choice); "" otherwise.
     choice: str = ""
+    collection_ids: tuple[int, ...] = ()  # the collections searched (the scope, resolved)
 
 
 async def resolve_scope(conn: asyncpg.Connection, scope: Scope) -> list[asyncpg.Record]:
@@ -174,12 +175,12 @@ class Retriever:
         key: str,
     ) -> Retrieval:
         vector = None if mode == "lexical" else await self._query_vector(followup)
+        ids = [c["id"] for c in collections]
         if self.cache is not None and (hit := await self.cache.get(key)) is not None:
             cached = json.loads(hit)
             passages = [Passage(**p) for p in cached["passages"]]
-            return Retrieval(passages, followup.query, vector, cached["choice"])
+            return Retrieval(passages, followup.query, vector, cached["choice"], tuple(ids))
         choice = ""
-        ids = [c["id"] for c in collections]
         documents = list(scope.document_ids) or None
         if mode == "hybrid":
             candidates = await search_sql.candidates(
@@ -220,7 +221,7 @@ class Retriever:
         if self.cache is not None:
             value = {"passages": [asdict(p) for p in passages], "choice": choice}
             await self.cache.set(key, json.dumps(value).encode(), RESULT_TTL)
-        return Retrieval(passages, followup.query, vector, choice)
+        return Retrieval(passages, followup.query, vector, choice, tuple(ids))
 
     async def _query_vector(self, followup: Followup) -> np.ndarray:
         """The question's embedding, leaning toward the earlier questions' for a follow-up."""
@@ -241,11 +242,12 @@ class Retriever:
         order = sorted(range(len(passages)), key=lambda i: -scores[i])[:k]
         return [replace(passages[i], score=scores[i]) for i in order]
 
-    async def rarity(self, terms: Sequence[str], *, scope: Scope) -> dict[str, float]:
-        """How rare each term (a stem) is in the scope's collections: its idf."""
+    async def rarity(
+        self, terms: Sequence[str], *, collection_ids: Sequence[int]
+    ) -> dict[str, float]:
+        """How rare each term (a stem) is in the collections (a Retrieval's): its idf."""
         async with self.pool.acquire() as conn:
-            collections = await resolve_scope(conn, scope)
-            return await lexicon_sql.rarity(conn, [c["id"] for c in collections], terms)
+            return await lexicon_sql.rarity(conn, collection_ids, terms)
 
     async def sentence_vectors(self, passages: Sequence[Passage]) -> list[np.ndarray | None]:
         """Each passage's sentence vectors as stored at ingestion (None where there are none)."""

@@ -38,8 +38,10 @@ async def _ask(settings) -> tuple[dict[str, float], object, object]:
         corpus = as_corpus("rarity", [Article("Vapor", STEAM + OTHERS, ())])
         await ensure_ingested(pool, embedder, corpus)
         retriever = Retriever(pool, embedder)
-        scope = Scope(collection_name(corpus))
-        rarity = functools.partial(retriever.rarity, scope=scope)
+        # The collections the search resolved weigh the terms: no second look at the scope.
+        retrieval = await retriever.retrieve(QUESTION, scope=Scope(collection_name(corpus)))
+        assert len(retrieval.collection_ids) == 1
+        rarity = functools.partial(retriever.rarity, collection_ids=retrieval.collection_ids)
         passages = [
             Passage(n, f"d{n}", "Vapor", text, text[:20], None, [], 1.0)
             for n, text in enumerate(STEAM, start=1)
