@@ -157,17 +157,20 @@ def _kind(q: str, language: str = "english") -> str:
 
 @functools.cache
 def _snowball(language: str) -> Any:
-    """PyStemmer's Snowball stemmer for a PostgreSQL configuration's language; English's for
-    a language it has none for ("simple": told apart by no configuration)."""
+    """PyStemmer's Snowball stemmer for a PostgreSQL configuration's language; None for
+    `simple` (a language PostgreSQL has no configuration for: Polish, Japanese...)."""
     import Stemmer
 
-    return Stemmer.Stemmer(language if language in Stemmer.algorithms() else "english")
+    return Stemmer.Stemmer(language) if language in Stemmer.algorithms() else None
 
 
 def stems(words: list[str], language: str = "english") -> list[str]:
     """The words stemmed for their language: "commands"/"command" in English,
-    "consumo"/"consumia" in Portuguese (where English suffixes would join nothing)."""
-    return list(_snowball(language).stemWords(words))
+    "consumo"/"consumia" in Portuguese (where English suffixes would join nothing); under
+    `simple` as they are, as PostgreSQL indexes them there (the lexicon's rarity is looked up
+    by these terms: English suffixes stripped from Polish words found no lexeme)."""
+    stemmer = _snowball(language)
+    return list(stemmer.stemWords(words)) if stemmer is not None else list(words)
 
 
 def coverage(asked: Asked, text: str, weights: Mapping[str, float] | None = None) -> float:

@@ -11,8 +11,10 @@ from app.embedders import load_embedder
 from app.eval.run import collection_name, ensure_ingested
 from app.eval.squad import Article, as_corpus
 from app.llm import Passage
+from app.llm.asks import read_question
 from app.llm.extractive import choose
 from app.rag.retriever import Retriever, Scope
+from app.text.language import text_search_config
 
 STEAM = (
     "A máquina a vapor aquece a água numa caldeira até ferver. O vapor sai da caldeira a alta "
@@ -64,3 +66,36 @@ def test_a_passage_holding_only_the_collections_common_words_does_not_answer(set
     assert collection.shared == 0.5 and not collection.answered
     # Weighed by the four passages alone, "tipo" (in one of them) looked rare.
     assert alone.answered and alone.evidence > collection.evidence
+
+
+SHELTER_PL = tuple(
+    f"W schronisku numer {n} mieszkają koty i psy. Wolontariusze karmią psy rano, a koty "
+    "wieczorem, i sprzątają klatki."
+    for n in range(6)
+) + ("Żyrafy nie mieszkają w schronisku, tylko w ogrodzie zoologicznym w Warszawie.",)
+
+
+async def _polish_weights(settings) -> dict[str, float]:
+    pool = await create_pool(settings.database_url, max_size=2)
+    embedder = await load_embedder(settings)
+    try:
+        corpus = as_corpus("rarity-pl", [Article("Schronisko", SHELTER_PL, ())])
+        await ensure_ingested(pool, embedder, corpus)
+        retriever = Retriever(pool, embedder)
+        retrieval = await retriever.retrieve(
+            "Kto karmi koty?", scope=Scope(collection_name(corpus))
+        )
+        asked = read_question("Kto karmi koty i żyrafy?", "simple")
+        return await retriever.rarity(sorted(asked.terms), collection_ids=retrieval.collection_ids)
+    finally:
+        await embedder.close()
+        await pool.close()
+
+
+def test_a_language_postgresql_does_not_stem_is_looked_up_unstemmed(settings):
+    """Polish is indexed under `simple` (no stemming): English suffix rules made "koty"
+    "koti", which no chunk holds, so the collection's commonest word weighed as the rarest."""
+    assert text_search_config(SHELTER_PL[0]) == "simple"
+    weights = asyncio.run(_polish_weights(settings))
+    assert set(weights) == {"kto", "karmi", "koty", "żyrafy"}
+    assert weights["koty"] < weights["żyrafy"] < weights["kto"]  # kto: in no chunk
