@@ -11,6 +11,7 @@ from app.llm import Passage
 from app.llm.decline import DECLINED
 from app.llm.extractive import choose, compose
 from app.llm.similarity import REFERENCE, Scale, measure, scale_of
+from app.rag.citations import unsupported_citations
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -76,3 +77,14 @@ class Constant:
 async def test_a_model_that_tells_nothing_apart_is_not_rescaled():
     assert await scale_of(Constant()) == REFERENCE
     assert Scale(0.5, 0.9).to_reference(0.5) == pytest.approx(REFERENCE.unrelated)
+
+
+async def test_an_e5_citation_of_a_passage_that_says_nothing_of_it_is_flagged(e5):
+    """The citation check's 0.45 support is a MiniLM cosine: every E5 pair passed it."""
+    passages = [Passage(1, "d", "Steam", STEAM, STEAM[:20], None, [], 1.0)]
+    answer = "Green tea is steeped at eighty degrees for two minutes [1]."
+    assert await unsupported_citations(answer, passages, e5) == []  # E5's own cosines
+    flagged = await unsupported_citations(answer, passages, e5, await scale_of(e5))
+    assert [c["n"] for c in flagged] == [1]
+    supported = "Newcomen's engine, built in 1712, burned much more coal [1]."
+    assert await unsupported_citations(supported, passages, e5, await scale_of(e5)) == []
