@@ -13,6 +13,7 @@ from typing import Any
 
 from app.llm.quotable import is_code
 from app.text.bm25 import idf
+from app.text.cjk import cjk_bigrams
 
 _WORD = re.compile(r"[^\W_]+")
 # Question words and glue: they say what kind of answer is wanted, not what it is about.
@@ -127,7 +128,7 @@ def _unaccented(word: str) -> str:
 @functools.lru_cache(maxsize=512)
 def read_question(question: str, language: str = "english") -> Asked:
     lowered = question.lower()
-    words = _WORD.findall(lowered)
+    words = _words(lowered)
     glue = stopwords(language)
     terms = frozenset(stems([w for w in words if _unaccented(w) not in glue], language))
     return Asked(terms, _kind(lowered, language), language)
@@ -181,7 +182,13 @@ def coverage(asked: Asked, text: str, weights: Mapping[str, float] | None = None
 
 def held_terms(asked: Asked, text: str) -> frozenset[str]:
     """The question's content terms the text holds."""
-    return asked.terms & frozenset(stems(_WORD.findall(text.lower()), asked.language))
+    return asked.terms & frozenset(stems(_words(text.lower()), asked.language))
+
+
+def _words(text: str) -> list[str]:
+    """The text's words as the index has them: a run of Chinese, Japanese or Korean as its
+    character bigrams (app/text/cjk.py), not one "word" that no other text repeats."""
+    return _WORD.findall(cjk_bigrams(text))
 
 
 def share(asked: Asked, held: frozenset[str], weights: Mapping[str, float] | None = None) -> float:

@@ -7,7 +7,7 @@ import pytest
 
 from app.embedders.local import LocalEmbedder
 from app.llm import Passage
-from app.llm.asks import coverage, fits_kind, read_question
+from app.llm.asks import coverage, fits_kind, held_terms, read_question, share
 from app.llm.extractive import choose
 
 
@@ -80,3 +80,12 @@ def test_question_words_of_other_languages_are_glue_and_say_what_is_asked():
     assert read_question("Wer baute die Brücke?", "german").kind == "person"
     # English questions read as before.
     assert read_question("Who built the bridge?").kind == "person"
+
+
+def test_a_cjk_question_is_read_in_bigrams_as_the_index_reads_it():
+    """A run of Japanese was one "word" that no passage repeated: a question about a
+    passage's own words shared none of them with it."""
+    asked = read_question("東京の夜景はどこで見られますか", "simple")
+    assert {"夜景", "東京"} <= asked.terms
+    assert {"夜景", "東京"} <= held_terms(asked, "東京の夜景は美しい。")
+    assert share(asked, held_terms(asked, "大阪の天気は晴れです。")) == 0
