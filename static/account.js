@@ -34,7 +34,6 @@ async function refreshKeys() {
 $("key-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const shown = $("new-key");
-  shown.hidden = false;
   try {
     const { key } = await api("/api/account/keys", { method: "POST", json: { name: $("key-name").value } });
     shown.textContent = `Your new key (copy it now, it is not shown again): ${key}`;
@@ -42,6 +41,7 @@ $("key-form").addEventListener("submit", async (event) => {
   } catch (error) {
     shown.textContent = error.message;
   }
+  shown.hidden = false; // once it says something, not empty while the key is made
   refreshKeys();
 });
 

@@ -95,7 +95,6 @@ async function refreshFeedback() {
 $("invite-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const shown = $("invite-link");
-  shown.hidden = false;
   try {
     const { url } = await api("/api/admin/invitations", {
       method: "POST",
@@ -107,6 +106,7 @@ $("invite-form").addEventListener("submit", async (event) => {
     shown.textContent = error.message;
     shown.classList.add("error");
   }
+  shown.hidden = false; // once it says something: an empty box read as a link with no URL
 });
 
 refreshUsers();

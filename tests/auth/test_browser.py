@@ -82,6 +82,8 @@ def test_another_origin_cannot_post_open_a_websocket_or_frame_the_site(
     with page.expect_response(lambda r: r.url.endswith("/api/account/keys")) as posted:
         page.evaluate("document.getElementById('f').submit()")
     assert posted.value.status == 403
+    # The refused POST's page has loaded: it cannot cut the next navigation short.
+    page.wait_for_url(lambda url: url.endswith("/api/account/keys"))
     assert _keys(live_server) == before  # the cross-site POST created no key
     # The same browser, on the site itself, still works: the session was not the problem.
     page.goto(live_server + "/account")
