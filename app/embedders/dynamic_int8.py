@@ -1,12 +1,13 @@
 """The bundled MiniLM with int8 activations as well as int8 weights, derived once per machine.
 
 The shipped file is weight-only int8: each MatMul's weight is `Cast(int8) * scale`, which
-ONNX Runtime folds into fp32 weights at load, so it runs fp32 kernels. Here each such MatMul
-becomes a `DynamicQuantizeMatMul` (com.microsoft) on the same int8 weights and per-column
-scales: the activations are quantized per batch and the product runs on int8 kernels. The
-weights are the shipped ones bit for bit, so only the activations' rounding moves the
-vectors (docs/retrieval.md, "Embeddings: ONNX int8 against torch fp32"). Attention's two
-MatMuls between activations, and the embeddings' Gather, stay fp32.
+ONNX Runtime folds into fp32 weights at load, so it runs fp32 kernels. Here those weights
+are folded the same way and ONNX Runtime's `quantize_dynamic` quantizes each such MatMul
+(per output column, symmetric int8: the shipped weights' own grid, so they come back bit
+for bit): the activations are quantized per batch (uint8) and the product runs on int8
+kernels (MatMulInteger). Only the activations' rounding moves the vectors
+(docs/retrieval.md, "Embeddings: ONNX int8 against torch fp32"). Attention's two MatMuls
+between activations, and the embeddings' Gather, stay fp32.
 
 The converted file is written under the per-user cache folder, keyed by the shipped file's
 sha256, atomically (processes may start together), with its own sha256 beside it: a cached
@@ -30,7 +31,7 @@ from app.cache_dir import cache_root
 log = logging.getLogger(__name__)
 
 # Bumped when the conversion changes: a different conversion is a different cached file.
-VERSION = 1
+VERSION = 2
 MODEL, DIGEST = "model.onnx", "model.sha256"
 
 
@@ -72,42 +73,51 @@ def _intact(folder: Path) -> bool:
 
 
 def convert(source: Path) -> bytes:
-    """The serialized model: `MatMul(x, Cast(w_int8) * scale)` as `DynamicQuantizeMatMul`."""
+    """The serialized model: each `MatMul(x, Cast(w_int8) * scale)` quantized dynamically."""
     import onnx
-    from onnx import helper, numpy_helper
+    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model = onnx.load(str(source))
-    graph = model.graph
+    matmuls = _fold_int8_weights(model.graph)
+    with tempfile.TemporaryDirectory() as tmp:  # quantize_dynamic reads and writes files
+        folded, quantized = Path(tmp) / "folded.onnx", Path(tmp) / MODEL
+        onnx.save(model, str(folded))
+        quantize_dynamic(
+            folded,
+            quantized,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_quantize=matmuls,
+            # One scale per output column, symmetric int8: the shipped weights' own grid, so
+            # the weights come back bit for bit and only the activations are rounded anew.
+            per_channel=True,
+            reduce_range=False,
+            weight_type=QuantType.QInt8,
+        )
+        return quantized.read_bytes()
+
+
+def _fold_int8_weights(graph: Any) -> list[str]:
+    """Give each MatMul fed `Cast(int8) * scale` that product as an fp32 initializer (what
+    ONNX Runtime does at load); the names of those MatMuls."""
+    from onnx import numpy_helper
+
     initializers = {i.name: i for i in graph.initializer}
     producers = {out: node for node in graph.node for out in node.output}
-    nodes: list[Any] = []
+    matmuls: list[str] = []
+    folded: set[str] = set()
     for node in graph.node:
         weight = _int8_weight(node, producers, initializers)
         if weight is None:
-            nodes.append(node)
             continue
-        quantized, scale = weight
-        columns = numpy_helper.to_array(initializers[scale]).astype(np.float32).reshape(-1)
-        prefix = node.input[1]
-        graph.initializer.extend(
-            [
-                numpy_helper.from_array(columns, f"{prefix}_dq_scale"),
-                numpy_helper.from_array(np.zeros(columns.shape, np.int8), f"{prefix}_dq_zero"),
-            ]
-        )
-        nodes.append(
-            helper.make_node(
-                "DynamicQuantizeMatMul",
-                [node.input[0], quantized, f"{prefix}_dq_scale", f"{prefix}_dq_zero"],
-                list(node.output),
-                name=f"{node.name}_dq",
-                domain="com.microsoft",
-            )
-        )
-    _replace_nodes(graph, _live(graph, nodes))
-    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
+        quantized, scale = (numpy_helper.to_array(initializers[name]) for name in weight)
+        product = quantized.astype(np.float32) * scale.astype(np.float32).reshape(1, -1)
+        graph.initializer.append(numpy_helper.from_array(product, node.input[1]))
+        matmuls.append(node.name)
+        folded.add(node.input[1])
+    # The Mul that made each weight goes (its output is an initializer now), then its Cast.
+    kept = [node for node in graph.node if not folded.intersection(node.output)]
+    _replace_nodes(graph, _live(graph, kept))
+    return matmuls
 
 
 def _int8_weight(

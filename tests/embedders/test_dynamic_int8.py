@@ -68,6 +68,24 @@ def test_onnx_q8_vectors_stay_close_to_the_shipped_models(private_tmp) -> None:
     assert folder.name.endswith(INT8_SHA256[:16])  # keyed by the shipped file
 
 
+def test_quantizing_keeps_the_shipped_int8_weights_bit_for_bit(converted) -> None:
+    # Only the activations' rounding is new: per-column symmetric int8 on the folded weights
+    # lands on the shipped grid. A change of quantize_dynamic's settings would fail here.
+    import onnx
+    from onnx import numpy_helper
+
+    shipped = {i.name: i for i in onnx.load(str(int8_model_path())).graph.initializer}
+    ours = {i.name: i for i in onnx.load_from_string(converted).graph.initializer}
+    weights = [name.removesuffix("_quantized") for name in ours if name.endswith("_quantized")]
+    assert len(weights) == 36  # 6 layers: query, key, value, output, two feed-forward
+    for weight in weights:
+        for mine, theirs in (("_quantized", "_q"), ("_scale", "_scale")):
+            np.testing.assert_array_equal(
+                numpy_helper.to_array(ours[weight + mine]).ravel(),
+                numpy_helper.to_array(shipped[weight + theirs]).ravel(),
+            )
+
+
 def test_the_converted_model_is_reused_not_rebuilt(private_tmp, converted, monkeypatch) -> None:
     monkeypatch.setattr(dynamic_int8, "convert", lambda source: converted)
     first = dynamic_int8.dynamic_int8_path(int8_model_path(), INT8_SHA256)
