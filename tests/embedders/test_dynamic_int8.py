@@ -124,3 +124,33 @@ def test_processes_converting_at_once_keep_the_first_finished_copy(
     path = dynamic_int8.dynamic_int8_path(source, INT8_SHA256)
     assert target == [path] and path.read_bytes() == converted
     assert [p.name for p in _cached(private_tmp)] == [path.parent.name]
+
+
+def test_switching_to_onnx_q8_asks_for_a_reindex(
+    empty_database, private_tmp, converted, monkeypatch
+) -> None:
+    # Vectors stored by onnx-int8 must not be searched with onnx-q8's queries, nor mixed with
+    # its new chunks: startup refuses until `python -m app reindex` has re-embedded them.
+    import asyncpg
+
+    from app.errors import ModelMismatch
+    from app.ingest.reindex import check_model
+    from app.resources import run_migrations
+
+    monkeypatch.setattr(dynamic_int8, "convert", lambda source: converted)
+
+    async def run() -> None:
+        await run_migrations(empty_database)
+        shipped = await OnnxEmbedder.load()
+        dynamic = await OnnxEmbedder.load(dynamic=True)
+        conn = await asyncpg.connect(empty_database)
+        try:
+            await check_model(conn, shipped)  # the first start records onnx-int8's name
+            with pytest.raises(ModelMismatch, match="reindex"):
+                await check_model(conn, dynamic)
+        finally:
+            await conn.close()
+            await shipped.close()
+            await dynamic.close()
+
+    asyncio.run(run())
