@@ -12,8 +12,9 @@ job is done. Timed from the commit to the last job's end; the workers' RSS (and 
 children's) is sampled all along.
 
 Then, on the same chunk texts in this process: the configured encoder alone (EMBEDDING_BACKEND,
-default onnx-int8, on cores / 1 threads, through `embed_sorted` as the worker calls it, sentence
-vectors included) and plain fp32 `SentenceTransformer.encode` (torch; requirements-torch.txt).
+default onnx-int8, or onnx-q8 with int8 activations too; on cores / 1 threads, through
+`embed_sorted` as the worker calls it, sentence vectors included) and plain fp32
+`SentenceTransformer.encode` (torch; requirements-torch.txt).
 
 The last line is JSON: per N, chunks/s and the workers' peak RSS; `ratio_encoder` (1 worker
 against the encoder alone, goal >= 0.9: everything but the model hidden behind it),
@@ -234,6 +235,7 @@ async def encoder_alone(texts: list[str]) -> dict[str, float]:
         await embedder.close()
     return {
         "encoder": type(embedder).__name__,
+        "encoder_model": embedder.name,  # the name stored vectors are recorded under
         "encoder_seconds": round(seconds, 2),
         "encoder_chunks_per_s": round(len(texts) / seconds, 1),
         "encoder_cpu_ms_per_chunk": round(1000 * cpu / len(texts), 1),

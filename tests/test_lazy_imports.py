@@ -35,6 +35,7 @@ NOT_IN_THE_WEB_PROCESS = {
     "tqdm": "the CLI's progress bars",
     "torch": "the optional torch embedder",
     "sentence_transformers": "the optional torch embedder",
+    "onnx": "EMBEDDING_BACKEND=onnx-q8's conversion, once per machine",
     "py3langid": "the language detector: its model is mapped at the first detection",
 }
 

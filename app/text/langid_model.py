@@ -13,12 +13,13 @@ import hashlib
 import json
 import logging
 import os
-import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from app.cache_dir import cache_root
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def _unpacked(packed: Path) -> Path:
     """The folder of the model's unpacked arrays, written on first use (atomically: several
     processes may start together)."""
     digest = hashlib.sha256(packed.read_bytes()).hexdigest()[:16]
-    folder = _cache_root() / f"langid-{digest}"
+    folder = cache_root() / f"langid-{digest}"
     if (folder / "classes.json").exists():
         return folder
     from py3langid.modelio import load_model
@@ -83,14 +84,3 @@ def _unpacked(packed: Path) -> Path:
 
 def _dtype(values: Any) -> np.dtype[Any]:
     return np.dtype(values.typecode)
-
-
-def _cache_root() -> Path:
-    """A directory only this user can write (a shared /tmp must not let another user put a
-    model of their own in front of the app)."""
-    root = Path(tempfile.gettempdir()) / f"rag-cache-{os.getuid()}"
-    root.mkdir(mode=0o700, exist_ok=True)
-    info = root.lstat()
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
-        raise PermissionError(f"{root} is not a directory only this user can write")
-    return root

@@ -1,0 +1,161 @@
+"""The bundled MiniLM with int8 activations as well as int8 weights, derived once per machine.
+
+The shipped file is weight-only int8: each MatMul's weight is `Cast(int8) * scale`, which
+ONNX Runtime folds into fp32 weights at load, so it runs fp32 kernels. Here those weights
+are folded the same way and ONNX Runtime's `quantize_dynamic` quantizes each such MatMul
+(per output column, symmetric int8: the shipped weights' own grid, so they come back bit
+for bit): the activations are quantized per batch (uint8) and the product runs on int8
+kernels (MatMulInteger). Only the activations' rounding moves the vectors
+(docs/retrieval.md, "Embeddings: ONNX int8 against torch fp32"). Attention's two MatMuls
+between activations, and the embeddings' Gather, stay fp32.
+
+The converted file is written under the per-user cache folder, keyed by the shipped file's
+sha256, atomically (processes may start together), with its own sha256 beside it: a cached
+file that no longer matches it is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.cache_dir import cache_root
+
+log = logging.getLogger(__name__)
+
+# Bumped when the conversion changes: a different conversion is a different cached file.
+VERSION = 2
+MODEL, DIGEST = "model.onnx", "model.sha256"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def dynamic_int8_path(source: Path, source_sha256: str) -> Path:
+    """The converted model of `source` (whose sha256 the caller has checked), built on first
+    use; a cached copy whose digest no longer matches is built again."""
+    folder = cache_root() / f"minilm-dq8-v{VERSION}-{source_sha256[:16]}"
+    if _intact(folder):
+        return folder / MODEL
+    if folder.exists():
+        log.warning("rebuilding %s: its model does not match its digest", folder)
+        shutil.rmtree(folder, ignore_errors=True)
+    building = Path(tempfile.mkdtemp(prefix=".minilm-dq8-", dir=folder.parent))
+    try:
+        (building / MODEL).write_bytes(convert(source))
+        (building / DIGEST).write_text(sha256(building / MODEL))  # last: marks it complete
+        os.rename(building, folder)
+    except OSError:
+        if not _intact(folder):  # not another process's finished copy: a real failure
+            raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return folder / MODEL
+
+
+def _intact(folder: Path) -> bool:
+    try:
+        return (folder / DIGEST).read_text().strip() == sha256(folder / MODEL)
+    except OSError:
+        return False
+
+
+def convert(source: Path) -> bytes:
+    """The serialized model: each `MatMul(x, Cast(w_int8) * scale)` quantized dynamically."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model = onnx.load(str(source))
+    matmuls = _fold_int8_weights(model.graph)
+    with tempfile.TemporaryDirectory() as tmp:  # quantize_dynamic reads and writes files
+        folded, quantized = Path(tmp) / "folded.onnx", Path(tmp) / MODEL
+        onnx.save(model, str(folded))
+        quantize_dynamic(
+            folded,
+            quantized,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_quantize=matmuls,
+            # One scale per output column, symmetric int8: the shipped weights' own grid, so
+            # the weights come back bit for bit and only the activations are rounded anew.
+            per_channel=True,
+            reduce_range=False,
+            weight_type=QuantType.QInt8,
+        )
+        return quantized.read_bytes()
+
+
+def _fold_int8_weights(graph: Any) -> list[str]:
+    """Give each MatMul fed `Cast(int8) * scale` that product as an fp32 initializer (what
+    ONNX Runtime does at load); the names of those MatMuls."""
+    from onnx import numpy_helper
+
+    initializers = {i.name: i for i in graph.initializer}
+    producers = {out: node for node in graph.node for out in node.output}
+    matmuls: list[str] = []
+    folded: set[str] = set()
+    for node in graph.node:
+        weight = _int8_weight(node, producers, initializers)
+        if weight is None:
+            continue
+        quantized, scale = (numpy_helper.to_array(initializers[name]) for name in weight)
+        product = quantized.astype(np.float32) * scale.astype(np.float32).reshape(1, -1)
+        graph.initializer.append(numpy_helper.from_array(product, node.input[1]))
+        matmuls.append(node.name)
+        folded.add(node.input[1])
+    # The Mul that made each weight goes (its output is an initializer now), then its Cast.
+    kept = [node for node in graph.node if not folded.intersection(node.output)]
+    _replace_nodes(graph, _live(graph, kept))
+    return matmuls
+
+
+def _int8_weight(
+    node: Any, producers: dict[str, Any], initializers: dict[str, Any]
+) -> tuple[str, str] | None:
+    """(int8 initializer, scale initializer) of a MatMul fed `Cast(int8) * scale`; else None."""
+    if node.op_type != "MatMul":
+        return None
+    mul = producers.get(node.input[1])
+    if mul is None or mul.op_type != "Mul" or mul.input[1] not in initializers:
+        return None
+    cast = producers.get(mul.input[0])
+    if cast is None or cast.op_type != "Cast" or cast.input[0] not in initializers:
+        return None
+    quantized = initializers[cast.input[0]]
+    if quantized.data_type != 3 or len(quantized.dims) != 2:  # TensorProto.INT8, 2-D
+        return None
+    scale = initializers[mul.input[1]]
+    if int(np.prod(scale.dims)) != quantized.dims[1]:  # one scale per output column
+        return None
+    return cast.input[0], mul.input[1]
+
+
+def _live(graph: Any, nodes: list[Any]) -> list[Any]:
+    """The nodes the graph's outputs still need (the replaced weights' Cast and Mul go)."""
+    wanted = {out.name for out in graph.output}
+    kept: list[Any] = []
+    for node in reversed(nodes):
+        if wanted.intersection(node.output):
+            kept.append(node)
+            wanted.update(node.input)
+    return kept[::-1]
+
+
+def _replace_nodes(graph: Any, nodes: list[Any]) -> None:
+    used = {name for node in nodes for name in node.input}
+    initializers = [i for i in graph.initializer if i.name in used]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
