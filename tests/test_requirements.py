@@ -83,9 +83,7 @@ def test_every_import_is_installed_by_the_requirements() -> None:
                     where = path.relative_to(ROOT)
                     shown = ", ".join(sorted(dists)) or "no installed distribution"
                     missing.append(f"{where}: import {module} ({shown})")
-    assert not missing, "imported but not installed by requirements*.txt:\n" + "\n".join(
-        missing
-    )
+    assert not missing, "imported but not installed by requirements*.txt:\n" + "\n".join(missing)
 
 
 def test_requirements_are_pinned() -> None:
