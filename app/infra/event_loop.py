@@ -41,6 +41,9 @@ OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 # What a stopping server leaves its cancelled requests to clean up in (app/asgi.py waits that
 # long at most); gunicorn's worker cancels them this much before gunicorn's own deadline.
 CLEANUP_SECONDS = 10.0
+# How long a stopping server, no longer accepting, lets connections it has just accepted send
+# their request before it closes those that have none under way.
+IN_FLIGHT_SECONDS = 1.0
 
 
 class _PatchedCreateServer:
@@ -148,6 +151,19 @@ class _RecyclingServer(Server):
         if exiting:
             self.should_exit = True
         return exiting
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's shutdown closes at once every connection with no request under way.
+        Behind Nginx (a new connection per request) such a connection, accepted a moment ago,
+        is a request in flight: closing it was a 502 for a question asked while the worker
+        recycled. So stop accepting first, and let those requests arrive (the other workers
+        take the new connections meanwhile)."""
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        await asyncio.sleep(IN_FLIGHT_SECONDS)
+        await super().shutdown()
 
 
 # The largest WebSocket frame uvicorn reads (its default is 16 MiB); our handler refuses

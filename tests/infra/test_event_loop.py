@@ -4,6 +4,7 @@ per turn, not one; real sockets on loopback."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
 import sys
@@ -207,3 +208,71 @@ def test_without_uvloop_the_server_runs_on_asyncio_and_streams(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+HELLO = """
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"served"})
+"""
+
+
+def test_a_request_sent_as_its_worker_recycles_is_served_not_reset(tmp_path):
+    """Behind Nginx each request opens a connection; one the recycling worker had accepted
+    but not yet read was closed, a 502 (a CI run of the fault scenarios caught one)."""
+    from tests.conftest import _free_port
+
+    (tmp_path / "hello.py").write_text(HELLO)
+    (tmp_path / "empty.conf.py").write_text("")
+    port = _free_port()
+    log = tmp_path / "stderr"
+    with open(log, "wb") as err:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "hello:app", "-c", str(tmp_path / "empty.conf.py"),
+             "-k", "app.infra.event_loop.Worker", "-w", "1", "-b", f"127.0.0.1:{port}",
+             "--max-requests", "1", "--max-requests-jitter", "0", "--graceful-timeout", "20"],
+            cwd=Path(__file__).resolve().parents[2],
+            env={**os.environ, "PYTHONPATH": f"{tmp_path}:{Path(__file__).resolve().parents[2]}"},
+            stderr=err,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, log.read_text()
+            try:
+                early = socket.create_connection(("127.0.0.1", port), timeout=10)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.05)
+        time.sleep(0.3)  # accepted by the worker, no request yet
+        # The worker's one request: it then recycles, with the early connection still open.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as other:
+            other.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert b"served" in _read_all(other)
+        time.sleep(0.4)  # the worker is shutting down now (it looks every 0.1 s)
+        early.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        reply = _read_all(early)
+        assert reply.startswith(b"HTTP/1.1 200") and b"served" in reply, reply
+        early.close()
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    chunks = []
+    try:
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    except ConnectionResetError:
+        pass
+    return b"".join(chunks)
