@@ -26,7 +26,7 @@ from app.db import conversations as conversation_sql
 from app.db import passages as passage_sql
 from app.db.conversations import AnswerFacts
 from app.embedders import Embedder
-from app.embedders.onnx import NAME as BUNDLED_MODEL
+from app.embedders.onnx import NAME as REFERENCE_MODEL
 from app.errors import NotFound
 from app.infra.metrics import AnswerTimer
 from app.llm import LLM, Passage, Turn, Vectors
@@ -310,8 +310,9 @@ class Answerer:
         )
 
     async def scale(self) -> Scale | None:
-        """The embedder's similarity scale; None for the bundled model, whose it is."""
-        return None if self.embedder.name == BUNDLED_MODEL else await scale_of(self.embedder)
+        """The embedder's similarity scale; None for the model the floors were tuned on (the
+        shipped MiniLM file; onnx-q8, its int8-activation variant, is measured like any other)."""
+        return None if self.embedder.name == REFERENCE_MODEL else await scale_of(self.embedder)
 
 
 async def _assistant(conn: asyncpg.Connection, scope: Scope) -> Assistant:
