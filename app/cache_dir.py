@@ -3,10 +3,15 @@ machine (the language model's unpacked arrays, the dynamically quantized MiniLM)
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def cache_root() -> Path:
@@ -18,3 +23,26 @@ def cache_root() -> Path:
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
         raise PermissionError(f"{root} is not a directory only this user can write")
     return root
+
+
+def built_once(
+    folder: Path, build: Callable[[Path], None], complete: Callable[[Path], bool]
+) -> Path:
+    """`folder`, built on first use: `build` writes into a fresh folder beside it, which is
+    then renamed into place (several processes may start together: the first rename wins and
+    the others drop their copy). A folder that is not `complete` is built again."""
+    if complete(folder):
+        return folder
+    if folder.exists():
+        log.warning("rebuilding %s: it is incomplete or damaged", folder)
+        shutil.rmtree(folder, ignore_errors=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        build(building)
+        os.rename(building, folder)
+    except OSError:
+        if not complete(folder):  # not another process's finished copy: a real failure
+            raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return folder

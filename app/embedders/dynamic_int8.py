@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.cache_dir import cache_root
+from app.cache_dir import built_once, cache_root
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +45,12 @@ def dynamic_int8_path(source: Path, source_sha256: str) -> Path:
     """The converted model of `source` (whose sha256 the caller has checked), built on first
     use; a cached copy whose digest no longer matches is built again."""
     folder = cache_root() / f"minilm-dq8-v{VERSION}-{source_sha256[:16]}"
-    if _intact(folder):
-        return folder / MODEL
-    if folder.exists():
-        log.warning("rebuilding %s: its model does not match its digest", folder)
-        shutil.rmtree(folder, ignore_errors=True)
-    building = Path(tempfile.mkdtemp(prefix=".minilm-dq8-", dir=folder.parent))
-    try:
+
+    def build(building: Path) -> None:
         (building / MODEL).write_bytes(convert(source))
-        (building / DIGEST).write_text(sha256(building / MODEL))  # last: marks it complete
-        os.rename(building, folder)
-    except OSError:
-        if not _intact(folder):  # not another process's finished copy: a real failure
-            raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return folder / MODEL
+        (building / DIGEST).write_text(sha256(building / MODEL))
+
+    return built_once(folder, build, _intact) / MODEL
 
 
 def _intact(folder: Path) -> bool:

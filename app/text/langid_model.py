@@ -12,14 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.cache_dir import cache_root
+from app.cache_dir import built_once, cache_root
 
 log = logging.getLogger(__name__)
 
@@ -56,30 +54,24 @@ def _unpacked(packed: Path) -> Path:
     """The folder of the model's unpacked arrays, written on first use (atomically: several
     processes may start together)."""
     digest = hashlib.sha256(packed.read_bytes()).hexdigest()[:16]
-    folder = cache_root() / f"langid-{digest}"
-    if (folder / "classes.json").exists():
-        return folder
-    from py3langid.modelio import load_model
 
-    nb_ptc, nb_pc, classes, nextmove, row, output = load_model(packed)
-    building = Path(tempfile.mkdtemp(prefix=".langid-", dir=folder.parent))
-    arrays = {
-        "ptc": np.asarray(nb_ptc),
-        "pc": np.asarray(nb_pc),
-        "nextmove": np.frombuffer(nextmove, dtype=_dtype(nextmove)),
-        "nextmove_row": np.frombuffer(row, dtype=_dtype(row)),
-        "out_feat": np.asarray(output, dtype=np.int32),
-    }
-    for name, array in arrays.items():
-        np.save(building / f"{name}.npy", array)
-    (building / "classes.json").write_text(json.dumps(classes))  # last: marks it complete
-    try:
-        os.rename(building, folder)
-    except OSError:  # another process got there first: theirs is the same
-        for path in building.iterdir():
-            path.unlink()
-        building.rmdir()
-    return folder
+    def build(building: Path) -> None:
+        from py3langid.modelio import load_model
+
+        nb_ptc, nb_pc, classes, nextmove, row, output = load_model(packed)
+        arrays = {
+            "ptc": np.asarray(nb_ptc),
+            "pc": np.asarray(nb_pc),
+            "nextmove": np.frombuffer(nextmove, dtype=_dtype(nextmove)),
+            "nextmove_row": np.frombuffer(row, dtype=_dtype(row)),
+            "out_feat": np.asarray(output, dtype=np.int32),
+        }
+        for name, array in arrays.items():
+            np.save(building / f"{name}.npy", array)
+        (building / "classes.json").write_text(json.dumps(classes))  # last: marks it complete
+
+    folder = cache_root() / f"langid-{digest}"
+    return built_once(folder, build, lambda f: (f / "classes.json").exists())
 
 
 def _dtype(values: Any) -> np.dtype[Any]:
