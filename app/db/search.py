@@ -134,12 +134,11 @@ partial AS (
           WHERE :documents::uuid[] IS NULL) p
     GROUP BY p.chunk_id
 ),
-checked AS (
-    -- Exact BM25 of the :checked likeliest incomplete candidates (or of every chunk of the
-    -- chosen documents), from each one's own postings of the query's terms.
-    SELECT pool.chunk_id, count(*) AS matched,
-           sum(w.idf * p.tf / (p.tf + :k1::float8
-                               * (1 - :b::float8 + :b::float8 * p.dl / w.avgdl))) AS score
+probed AS MATERIALIZED (
+    -- The :checked likeliest incomplete candidates' own postings of the query's terms (or
+    -- those of every chunk of the chosen documents). Materialized: joined to `weighted`
+    -- directly, the planner (which expects one term) probed each candidate once per term.
+    SELECT pool.chunk_id, p.lexeme, p.language, p.tf, p.dl
     FROM ((SELECT chunk_id FROM partial WHERE unknown > 0
            ORDER BY likely DESC, chunk_id LIMIT :checked)
           UNION ALL
@@ -151,8 +150,14 @@ checked AS (
         WHERE p.chunk_id = pool.chunk_id AND p.lexeme = ANY(ARRAY(SELECT lexeme FROM weighted))
         OFFSET 0  -- one index probe per candidate, not a join over whole lists
     ) p
-    JOIN weighted w ON w.lexeme = p.lexeme AND w.language = p.language
-    GROUP BY pool.chunk_id
+),
+checked AS (
+    -- Their exact BM25.
+    SELECT p.chunk_id, count(*) AS matched,
+           sum(w.idf * p.tf / (p.tf + :k1::float8
+                               * (1 - :b::float8 + :b::float8 * p.dl / w.avgdl))) AS score
+    FROM probed p JOIN weighted w ON w.lexeme = p.lexeme AND w.language = p.language
+    GROUP BY p.chunk_id
 ),
 lexical AS (
     SELECT chunk_id AS id, score, matched, row_number() OVER (ORDER BY score DESC, chunk_id) AS r
