@@ -55,8 +55,9 @@ async def prepare_next(conn: asyncpg.Connection, name: str, dimension: int) -> b
     # The dimension is an int from the model, never user text; DDL takes no parameters.
     await conn.execute(
         f"""ALTER TABLE chunks ADD COLUMN {NEXT} vector({int(dimension)}),
-                               ADD COLUMN {NEXT_SENTENCES} bytea"""
-    )
+                               ADD COLUMN {NEXT_SENTENCES} bytea,
+                               ALTER COLUMN {NEXT} SET STORAGE MAIN"""
+    )  # inline, as migration 0029 keeps `embedding`
     literal = await conn.fetchval("SELECT quote_literal($1)", name)
     await conn.execute(f"COMMENT ON COLUMN chunks.{NEXT} IS {literal}")
     return False

@@ -71,6 +71,22 @@ class Projected:
         pass
 
 
+async def out_of_line_vectors(conn: asyncpg.Connection) -> int:
+    """Chunks whose vector sits in the TOAST table, not in their row."""
+    return await conn.fetchval(
+        "SELECT count(*) FROM chunks WHERE pg_column_toast_chunk_id(embedding) IS NOT NULL"
+    )
+
+
+async def test_a_chunks_vector_is_kept_in_its_row_not_in_the_toast_table(ingested):
+    """An exact distance (a small scope's search, a candidate's similarity) and an HNSW
+    build read each vector: through the TOAST index when it was moved out of its row."""
+    pool, _ = ingested
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM chunks") == len(DOCUMENTS)
+        assert await out_of_line_vectors(conn) == 0
+
+
 async def top_source(retriever: Retriever, question: str) -> str:
     retrieval = await retriever.retrieve(question, k=1, mode="vector")
     async with retriever.pool.acquire() as conn:
@@ -159,6 +175,8 @@ async def test_search_answers_from_old_vectors_during_reindex_and_new_model_afte
         }
         assert columns["embedding"] is True
         assert "embedding_next" not in columns and "sentence_vectors_next" not in columns
+        # The new column keeps its vectors in their rows, as migration 0029 keeps the old one.
+        assert await out_of_line_vectors(conn) == 0
     with pytest.raises(asyncpg.DataError):  # the old model's queries no longer fit
         await Retriever(pool, old).retrieve("How do bees make honey?", k=1, mode="vector")
 
