@@ -3,6 +3,7 @@ machine (the language model's unpacked arrays, the dynamically quantized MiniLM)
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -12,6 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+
+def file_sha256(path: Path) -> str:
+    """A file's sha256 (hex), read in blocks: what a derived file's folder is keyed by."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def cache_root() -> Path:

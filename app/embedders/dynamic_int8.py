@@ -16,7 +16,6 @@ file that no longer matches it is rebuilt.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import tempfile
 from pathlib import Path
@@ -24,21 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from app.cache_dir import built_once, cache_root
+from app.cache_dir import built_once, cache_root, file_sha256
 
 log = logging.getLogger(__name__)
 
 # Bumped when the conversion changes: a different conversion is a different cached file.
 VERSION = 2
 MODEL, DIGEST = "model.onnx", "model.sha256"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def dynamic_int8_path(source: Path, source_sha256: str) -> Path:
@@ -48,14 +39,14 @@ def dynamic_int8_path(source: Path, source_sha256: str) -> Path:
 
     def build(building: Path) -> None:
         (building / MODEL).write_bytes(convert(source))
-        (building / DIGEST).write_text(sha256(building / MODEL))
+        (building / DIGEST).write_text(file_sha256(building / MODEL))
 
     return built_once(folder, build, _intact) / MODEL
 
 
 def _intact(folder: Path) -> bool:
     try:
-        return (folder / DIGEST).read_text().strip() == sha256(folder / MODEL)
+        return (folder / DIGEST).read_text().strip() == file_sha256(folder / MODEL)
     except OSError:
         return False
 

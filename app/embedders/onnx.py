@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from app.cache_dir import file_sha256
 from app.config import Settings
 from app.embedders.base import InProcessEmbedder
-from app.embedders.dynamic_int8 import dynamic_int8_path, sha256
+from app.embedders.dynamic_int8 import dynamic_int8_path
 from app.embedders.pooling import pool_spans
 
 TOKENIZER = Path(__file__).parent / "minilm" / "tokenizer.json"
@@ -115,7 +116,7 @@ class OnnxEmbedder(InProcessEmbedder):
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             if path is None:
                 model, tokenizer, name = int8_model_path(), TOKENIZER, NAME
-                if (check or dynamic) and sha256(model) != INT8_SHA256:
+                if (check or dynamic) and file_sha256(model) != INT8_SHA256:
                     raise ModelMismatch(f"{model} is not the int8 all-MiniLM-L6-v2 file")
                 if dynamic:
                     model, name = dynamic_int8_path(model, INT8_SHA256), DYNAMIC_NAME

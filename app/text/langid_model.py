@@ -9,7 +9,6 @@ like any file's pages. The classifier gets the same arrays, so the same answers.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from app.cache_dir import built_once, cache_root
+from app.cache_dir import built_once, cache_root, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ def load_identifier() -> Any:
 def _unpacked(packed: Path) -> Path:
     """The folder of the model's unpacked arrays, written on first use (atomically: several
     processes may start together)."""
-    digest = hashlib.sha256(packed.read_bytes()).hexdigest()[:16]
+    digest = file_sha256(packed)[:16]
 
     def build(building: Path) -> None:
         from py3langid.modelio import load_model
