@@ -6,8 +6,9 @@ are folded the same way and ONNX Runtime's `quantize_dynamic` quantizes each suc
 (per output column, symmetric int8: the shipped weights' own grid, so they come back bit
 for bit): the activations are quantized per batch (uint8) and the product runs on int8
 kernels (MatMulInteger). Only the activations' rounding moves the vectors
-(docs/retrieval.md, "Embeddings: ONNX int8 against torch fp32"). Attention's two MatMuls
-between activations, and the embeddings' Gather, stay fp32.
+(docs/retrieval.md, "Embeddings: ONNX int8 against torch fp32"). Before that, attention and
+GELU are fused into ONNX Runtime's kernels (app/embedders/graph_fusion.py); attention's
+products between activations, and the embeddings' Gather, stay fp32.
 
 The converted file is written under the per-user cache folder, keyed by the shipped file's
 sha256, atomically (processes may start together), with its own sha256 beside it: a cached
@@ -24,11 +25,12 @@ from typing import Any
 import numpy as np
 
 from app.cache_dir import built_once, cache_root, file_sha256
+from app.embedders.graph_fusion import fuse, live_nodes, replace_nodes
 
 log = logging.getLogger(__name__)
 
 # Bumped when the conversion changes: a different conversion is a different cached file.
-VERSION = 2
+VERSION = 3
 MODEL, DIGEST = "model.onnx", "model.sha256"
 
 
@@ -52,12 +54,16 @@ def _intact(folder: Path) -> bool:
 
 
 def convert(source: Path) -> bytes:
-    """The serialized model: each `MatMul(x, Cast(w_int8) * scale)` quantized dynamically."""
+    """The serialized model: `fused(source)` with each MatMul by a constant weight quantized
+    dynamically."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    model = onnx.load(str(source))
-    matmuls = _fold_int8_weights(model.graph)
+    model = fused(source)
+    constants = {i.name for i in model.graph.initializer}
+    matmuls = [
+        n.name for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in constants
+    ]
     with tempfile.TemporaryDirectory() as tmp:  # quantize_dynamic reads and writes files
         folded, quantized = Path(tmp) / "folded.onnx", Path(tmp) / MODEL
         onnx.save(model, str(folded))
@@ -75,14 +81,24 @@ def convert(source: Path) -> bytes:
         return quantized.read_bytes()
 
 
-def _fold_int8_weights(graph: Any) -> list[str]:
+def fused(source: Path) -> Any:
+    """The shipped model with its int8 weights folded into fp32 constants and its attention
+    and GELU fused (app/embedders/graph_fusion.py): an fp32 model, what gets quantized."""
+    import onnx
+
+    model = onnx.load(str(source))
+    _fold_int8_weights(model.graph)
+    fuse(model)
+    return model
+
+
+def _fold_int8_weights(graph: Any) -> None:
     """Give each MatMul fed `Cast(int8) * scale` that product as an fp32 initializer (what
-    ONNX Runtime does at load); the names of those MatMuls."""
+    ONNX Runtime does at load)."""
     from onnx import numpy_helper
 
     initializers = {i.name: i for i in graph.initializer}
     producers = {out: node for node in graph.node for out in node.output}
-    matmuls: list[str] = []
     folded: set[str] = set()
     for node in graph.node:
         weight = _int8_weight(node, producers, initializers)
@@ -91,12 +107,10 @@ def _fold_int8_weights(graph: Any) -> list[str]:
         quantized, scale = (numpy_helper.to_array(initializers[name]) for name in weight)
         product = quantized.astype(np.float32) * scale.astype(np.float32).reshape(1, -1)
         graph.initializer.append(numpy_helper.from_array(product, node.input[1]))
-        matmuls.append(node.name)
         folded.add(node.input[1])
     # The Mul that made each weight goes (its output is an initializer now), then its Cast.
     kept = [node for node in graph.node if not folded.intersection(node.output)]
-    _replace_nodes(graph, _live(graph, kept))
-    return matmuls
+    replace_nodes(graph, live_nodes(graph, kept))
 
 
 def _int8_weight(
@@ -118,23 +132,3 @@ def _int8_weight(
     if int(np.prod(scale.dims)) != quantized.dims[1]:  # one scale per output column
         return None
     return cast.input[0], mul.input[1]
-
-
-def _live(graph: Any, nodes: list[Any]) -> list[Any]:
-    """The nodes the graph's outputs still need (the replaced weights' Cast and Mul go)."""
-    wanted = {out.name for out in graph.output}
-    kept: list[Any] = []
-    for node in reversed(nodes):
-        if wanted.intersection(node.output):
-            kept.append(node)
-            wanted.update(node.input)
-    return kept[::-1]
-
-
-def _replace_nodes(graph: Any, nodes: list[Any]) -> None:
-    used = {name for node in nodes for name in node.input}
-    initializers = [i for i in graph.initializer if i.name in used]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    del graph.initializer[:]
-    graph.initializer.extend(initializers)

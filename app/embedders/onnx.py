@@ -69,7 +69,15 @@ def _session(model: Path, threads: int = 0) -> Any:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # Several web workers on one machine: each gets its share of the cores (EMBEDDING_THREADS).
     options.intra_op_num_threads = threads
-    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    # Residual + LayerNorm stay two kernels: ONNX Runtime's fused SkipLayerNormalization took
+    # 25 ms per layer where Add and LayerNormalization took 6 (ORT 1.31, 300 msmarco passages),
+    # a sixth of onnx-q8's time (docs/retrieval.md, "Attention fused").
+    return ort.InferenceSession(
+        str(model),
+        options,
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=["SkipLayerNormFusion"],
+    )
 
 
 def _tokenizer(path: Path, max_length: int) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -70,20 +71,79 @@ def test_onnx_q8_vectors_stay_close_to_the_shipped_models(private_tmp) -> None:
 
 def test_quantizing_keeps_the_shipped_int8_weights_bit_for_bit(converted) -> None:
     # Only the activations' rounding is new: per-column symmetric int8 on the folded weights
-    # lands on the shipped grid. A change of quantize_dynamic's settings would fail here.
+    # lands on the shipped grid. Every quantized column (with its scale) is one of the shipped
+    # model's, Q, K and V's now side by side; a change of quantize_dynamic's settings, or of
+    # how the fusion joins the weights, would fail here.
     import onnx
     from onnx import numpy_helper
 
-    shipped = {i.name: i for i in onnx.load(str(int8_model_path())).graph.initializer}
-    ours = {i.name: i for i in onnx.load_from_string(converted).graph.initializer}
-    weights = [name.removesuffix("_quantized") for name in ours if name.endswith("_quantized")]
-    assert len(weights) == 36  # 6 layers: query, key, value, output, two feed-forward
-    for weight in weights:
-        for mine, theirs in (("_quantized", "_q"), ("_scale", "_scale")):
-            np.testing.assert_array_equal(
-                numpy_helper.to_array(ours[weight + mine]).ravel(),
-                numpy_helper.to_array(shipped[weight + theirs]).ravel(),
-            )
+    def columns(initializers, suffix: str) -> Counter[tuple[bytes, bytes]]:
+        arrays = {i.name: numpy_helper.to_array(i) for i in initializers}
+        found: Counter[tuple[bytes, bytes]] = Counter()
+        for name, weight in arrays.items():
+            scale = arrays.get(name.removesuffix(suffix) + "_scale", np.zeros(0)).ravel()
+            if name.endswith(suffix) and weight.ndim == 2 and len(scale) == weight.shape[1]:
+                found.update(
+                    (weight[:, j].tobytes(), scale[j].tobytes()) for j in range(len(scale))
+                )
+        return found
+
+    shipped = columns(onnx.load(str(int8_model_path())).graph.initializer, "_q")
+    ours = columns(onnx.load_from_string(converted).graph.initializer, "_quantized")
+    # 6 layers: query, key and value (384 columns each), output (384), feed-forward (1536, 384)
+    assert ours.total() == 6 * (3 * 384 + 384 + 1536 + 384)
+    assert not ours - shipped
+
+
+def test_fused_attention_and_gelu_compute_what_the_export_did() -> None:
+    # The fused graph in fp32 (before quantizing) against the shipped file, on a padded batch
+    # of texts of different lengths: every real token's vector agrees to float rounding, so
+    # the mask, the scale and the heads' order are right.
+    import onnxruntime as ort
+
+    from app.embedders.onnx import MAX_SEQ_LENGTH, TOKENIZER, _tokenizer
+
+    model = dynamic_int8.fused(int8_model_path())
+    ops = Counter(node.op_type for node in model.graph.node)
+    assert ops["MultiHeadAttention"] == ops["Gelu"] == 6
+    assert not ops["Softmax"] + ops["Erf"] + ops["IsNaN"]
+    encodings = _tokenizer(TOKENIZER, MAX_SEQ_LENGTH).encode_batch(TEXTS)
+    width = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(TEXTS), width), np.int64)
+    mask = np.zeros_like(ids)
+    for row, encoding in enumerate(encodings):
+        ids[row, : len(encoding.ids)], mask[row, : len(encoding.ids)] = encoding.ids, 1
+    feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    want, got = (
+        ort.InferenceSession(source, options, providers=["CPUExecutionProvider"]).run(None, feed)[0]
+        for source in (str(int8_model_path()), model.SerializeToString())
+    )
+    real = mask.astype(bool)
+    assert mask.sum(axis=1).min() < width  # some rows padded
+    np.testing.assert_allclose(got[real], want[real], atol=2e-4, rtol=0)
+
+
+def test_a_graph_of_another_shape_is_not_rewritten_half_way() -> None:
+    # A GELU whose constant differs is not the exact GELU: the fusion refuses the whole graph
+    # (the conversion fails, loudly) rather than fusing what it knows and leaving the rest.
+    import onnx
+    from onnx import numpy_helper
+
+    from app.embedders import graph_fusion
+
+    model = onnx.load(str(int8_model_path()))
+    dynamic_int8._fold_int8_weights(model.graph)
+    constants = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    halves = {name for name, array in constants.items() if array.size == 1 and array == 0.5}
+    half = next(n for n in model.graph.node if n.op_type == "Mul" and halves & set(n.input))
+    model.graph.initializer.append(numpy_helper.from_array(np.array(0.4, np.float32), "not_half"))
+    half.input[next(k for k, i in enumerate(half.input) if i in halves)] = "not_half"
+    before = model.SerializeToString()
+    with pytest.raises(ValueError, match="not the exact GELU"):
+        graph_fusion.fuse(model)
+    assert model.SerializeToString() == before  # untouched
 
 
 def test_the_converted_model_is_reused_not_rebuilt(private_tmp, converted, monkeypatch) -> None:
