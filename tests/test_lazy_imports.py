@@ -8,6 +8,7 @@ memory figure months later.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -35,7 +36,7 @@ NOT_IN_THE_WEB_PROCESS = {
     "tqdm": "the CLI's progress bars",
     "torch": "the optional torch embedder",
     "sentence_transformers": "the optional torch embedder",
-    "onnx": "EMBEDDING_BACKEND=onnx-q8's conversion, once per machine",
+    "onnx": "the embedding models derived once per machine, in a child process",
     "py3langid": "the language detector: its model is mapped at the first detection",
 }
 
@@ -70,6 +71,9 @@ def test_web_worker_loads_the_mcp_sdk_at_the_first_mcp_request_only(settings, tm
         with TestClient(Application(settings), headers={AUTH!r}) as client:
             assert client.get("/api/search", params={{"q": "solar panels"}}).status_code == 200
             before = "mcp" in sys.modules
+            # The embedding model was derived at startup (a fresh TMPDIR: no cached copy) by
+            # a child process, not by importing ONNX's package here.
+            assert "onnx" not in sys.modules
             ping = {{"jsonrpc": "2.0", "id": 1, "method": "ping"}}
             headers = {{"Accept": "application/json, text/event-stream"}}
             answer = client.post("/mcp", json=ping, headers=headers)
@@ -82,6 +86,8 @@ def test_web_worker_loads_the_mcp_sdk_at_the_first_mcp_request_only(settings, tm
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert json.loads(run.stdout.strip().splitlines()[-1]) == {"before": False, "after": True}
+    assert any(tmp_path.glob("rag-cache-*/minilm-fused-*/model.onnx"))

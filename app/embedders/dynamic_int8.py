@@ -1,4 +1,5 @@
-"""The bundled MiniLM with int8 activations as well as int8 weights, derived once per machine.
+"""The bundled MiniLM with int8 activations as well as int8 weights, derived once per machine
+(and the fp32 model onnx-int8 runs, fused the same way).
 
 The shipped file is weight-only int8: each MatMul's weight is `Cast(int8) * scale`, which
 ONNX Runtime folds into fp32 weights at load, so it runs fp32 kernels. Here those weights
@@ -18,9 +19,11 @@ file that no longer matches it is rebuilt.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -32,18 +35,44 @@ log = logging.getLogger(__name__)
 # Bumped when the conversion changes: a different conversion is a different cached file.
 VERSION = 3
 MODEL, DIGEST = "model.onnx", "model.sha256"
+Kind = Literal["dq8", "fused"]
 
 
 def dynamic_int8_path(source: Path, source_sha256: str) -> Path:
-    """The converted model of `source` (whose sha256 the caller has checked), built on first
-    use; a cached copy whose digest no longer matches is built again."""
-    folder = cache_root() / f"minilm-dq8-v{VERSION}-{source_sha256[:16]}"
+    """onnx-q8's model: `convert(source)` (whose sha256 the caller has checked)."""
+    return _derived("dq8", source, source_sha256)
+
+
+def fused_path(source: Path, source_sha256: str) -> Path:
+    """onnx-int8's model: `fused(source)`, fp32 (its vectors are the shipped file's to float
+    rounding, so they are stored under the same name)."""
+    return _derived("fused", source, source_sha256)
+
+
+def _derived(kind: Kind, source: Path, source_sha256: str) -> Path:
+    """A model derived from the shipped file, built on first use; a cached copy whose digest
+    no longer matches is built again."""
+    folder = cache_root() / f"minilm-{kind}-v{VERSION}-{source_sha256[:16]}"
 
     def build(building: Path) -> None:
-        (building / MODEL).write_bytes(convert(source))
+        _build(kind, source, building / MODEL)
         (building / DIGEST).write_text(file_sha256(building / MODEL))
 
     return built_once(folder, build, _intact) / MODEL
+
+
+def _build(kind: Kind, source: Path, target: Path) -> None:
+    """Write the derived model in a child process: ONNX's Python package (34 MB) and the
+    conversion's peak (250 MB) stay out of the web or ingestion worker that first needs it.
+    A failed child raises ChildProcessError (an OSError) with what it printed."""
+    run = subprocess.run(
+        [sys.executable, "-m", __name__, kind, str(source), str(target)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if run.returncode != 0:
+        raise ChildProcessError(f"deriving the {kind} model failed: {run.stderr[-2000:]}")
 
 
 def _intact(folder: Path) -> bool:
@@ -132,3 +161,9 @@ def _int8_weight(
     if int(np.prod(scale.dims)) != quantized.dims[1]:  # one scale per output column
         return None
     return cast.input[0], mul.input[1]
+
+
+if __name__ == "__main__":  # _build's child: KIND SOURCE TARGET
+    kind, source, target = sys.argv[1:]
+    model = convert(Path(source)) if kind == "dq8" else fused(Path(source)).SerializeToString()
+    Path(target).write_bytes(model)

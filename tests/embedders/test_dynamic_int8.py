@@ -1,4 +1,5 @@
-"""onnx-q8: the bundled MiniLM with int8 activations, converted once per machine and cached."""
+"""The models derived from the bundled MiniLM once per machine and cached: onnx-q8's (int8
+activations) and onnx-int8's (fp32, attention and GELU fused)."""
 
 from __future__ import annotations
 
@@ -65,8 +66,9 @@ def test_onnx_q8_vectors_stay_close_to_the_shipped_models(private_tmp) -> None:
     # Its own recorded name: stored vectors of the shipped model are reindexed, not mixed.
     assert dynamic.name != NAME
     assert dynamic.languages == frozenset({"en"})
-    [folder] = _cached(private_tmp)
-    assert folder.name.endswith(INT8_SHA256[:16])  # keyed by the shipped file
+    dq8, fused = _cached(private_tmp)  # onnx-q8's, onnx-int8's
+    assert fused.name.startswith("minilm-fused-") and dq8.name.startswith("minilm-dq8-")
+    assert dq8.name.endswith(INT8_SHA256[:16])  # keyed by the shipped file
 
 
 def test_quantizing_keeps_the_shipped_int8_weights_bit_for_bit(converted) -> None:
@@ -146,25 +148,113 @@ def test_a_graph_of_another_shape_is_not_rewritten_half_way() -> None:
     assert model.SerializeToString() == before  # untouched
 
 
+def _running(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The model files sessions are opened on, from now on."""
+    from app.embedders import onnx
+
+    opened: list[Path] = []
+    real = onnx._session
+
+    def session(model: Path, threads: int = 0):
+        opened.append(model)
+        return real(model, threads)
+
+    monkeypatch.setattr(onnx, "_session", session)
+    return opened
+
+
+def test_onnx_int8_runs_the_fused_model_with_the_shipped_files_vectors(
+    private_tmp, monkeypatch
+) -> None:
+    opened = _running(monkeypatch)
+
+    async def run():
+        fused = await OnnxEmbedder.load()
+        got = await fused.embed(TEXTS)
+        await fused.close()
+        return got
+
+    vectors = asyncio.run(run())
+    [model] = opened
+    assert model.parent.name.startswith("minilm-fused-") and model.parent.parent == (
+        private_tmp / f"rag-cache-{os.getuid()}"
+    )
+    shipped = OnnxEmbedder(_session_on(int8_model_path()), _shipped_tokenizer(), NAME)
+    np.testing.assert_allclose(vectors, shipped._encode(TEXTS), atol=1e-5)
+
+
+def test_a_cache_folder_others_can_write_runs_the_shipped_model(private_tmp, monkeypatch) -> None:
+    # A model another user could have put there is never run: the embedder falls back to the
+    # shipped file (same vectors, unfused) instead of failing to start.
+    (private_tmp / f"rag-cache-{os.getuid()}").mkdir(mode=0o777)
+    os.chmod(private_tmp / f"rag-cache-{os.getuid()}", 0o777)
+    opened = _running(monkeypatch)
+
+    async def run():
+        embedder = await OnnxEmbedder.load()
+        got = await embedder.embed(TEXTS[:1])
+        await embedder.close()
+        return got
+
+    vectors = asyncio.run(run())
+    assert opened == [int8_model_path()]
+    assert vectors.shape == (1, 384)
+
+
+def _session_on(model: Path):
+    import onnxruntime as ort
+
+    return ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+
+
+def _shipped_tokenizer():
+    from app.embedders.onnx import MAX_SEQ_LENGTH, TOKENIZER, _tokenizer
+
+    return _tokenizer(TOKENIZER, MAX_SEQ_LENGTH)
+
+
+def _writing(converted: bytes):
+    """A stand-in for `_build`'s child that writes the conversion done once for the module
+    (onnx-q8's; onnx-int8's fused model is built for real)."""
+    real = dynamic_int8._build
+
+    def build(kind: str, source: Path, target: Path) -> None:
+        if kind != "dq8":
+            return real(kind, source, target)
+        target.write_bytes(converted)
+
+    return build
+
+
 def test_the_converted_model_is_reused_not_rebuilt(private_tmp, converted, monkeypatch) -> None:
-    monkeypatch.setattr(dynamic_int8, "convert", lambda source: converted)
+    monkeypatch.setattr(dynamic_int8, "_build", _writing(converted))
     first = dynamic_int8.dynamic_int8_path(int8_model_path(), INT8_SHA256)
 
-    def fail(source: Path) -> bytes:
+    def fail(kind: str, source: Path, target: Path) -> None:
         raise AssertionError("converted again")
 
-    monkeypatch.setattr(dynamic_int8, "convert", fail)
+    monkeypatch.setattr(dynamic_int8, "_build", fail)
     again = dynamic_int8.dynamic_int8_path(int8_model_path(), INT8_SHA256)
     assert again == first and first.read_bytes() == converted
     assert [p.name for p in _cached(private_tmp)] == [first.parent.name]  # no temp folder
 
 
 def test_a_corrupt_cached_model_is_rebuilt(private_tmp, converted, monkeypatch) -> None:
-    monkeypatch.setattr(dynamic_int8, "convert", lambda source: converted)
+    monkeypatch.setattr(dynamic_int8, "_build", _writing(converted))
     path = dynamic_int8.dynamic_int8_path(int8_model_path(), INT8_SHA256)
     path.write_bytes(converted[: len(converted) // 2])  # a disk error, a half copy
     assert dynamic_int8.dynamic_int8_path(int8_model_path(), INT8_SHA256) == path
     assert path.read_bytes() == converted
+
+
+def test_a_failed_conversion_says_why_and_leaves_nothing(private_tmp, tmp_path) -> None:
+    # The child process's own error reaches the caller (onnx-int8 then runs the shipped file:
+    # test_a_cache_folder_others_can_write_runs_the_shipped_model); no half-built folder stays.
+    broken = tmp_path / "model.onnx"
+    broken.write_bytes(b"not a model")
+    with pytest.raises(ChildProcessError, match="(?s)deriving the dq8 model failed: .*DecodeError"):
+        dynamic_int8.dynamic_int8_path(broken, INT8_SHA256)
+    assert _cached(private_tmp) == []
 
 
 def test_processes_converting_at_once_keep_the_first_finished_copy(
@@ -175,12 +265,12 @@ def test_processes_converting_at_once_keep_the_first_finished_copy(
     source = int8_model_path()
     target: list[Path] = []
 
-    def convert_while_another_finishes(path: Path) -> bytes:
-        monkeypatch.setattr(dynamic_int8, "convert", lambda source: converted)
+    def convert_while_another_finishes(kind: str, source: Path, path: Path) -> None:
+        monkeypatch.setattr(dynamic_int8, "_build", _writing(converted))
         target.append(dynamic_int8.dynamic_int8_path(source, INT8_SHA256))
-        return converted
+        path.write_bytes(converted)
 
-    monkeypatch.setattr(dynamic_int8, "convert", convert_while_another_finishes)
+    monkeypatch.setattr(dynamic_int8, "_build", convert_while_another_finishes)
     path = dynamic_int8.dynamic_int8_path(source, INT8_SHA256)
     assert target == [path] and path.read_bytes() == converted
     assert [p.name for p in _cached(private_tmp)] == [path.parent.name]
@@ -197,7 +287,7 @@ def test_switching_to_onnx_q8_asks_for_a_reindex(
     from app.ingest.reindex import check_model
     from app.resources import run_migrations
 
-    monkeypatch.setattr(dynamic_int8, "convert", lambda source: converted)
+    monkeypatch.setattr(dynamic_int8, "_build", _writing(converted))
 
     async def run() -> None:
         await run_migrations(empty_database)
