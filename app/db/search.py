@@ -258,6 +258,7 @@ WHERE c.id = ANY(:ids)"""
 
 _PREPARED = {mode: _numbered(sql) for mode, sql in _SQL.items()}
 _PREPARED_IDS = {mode: _numbered(sql) for mode, sql in _SQL_IDS.items()}
+_PREPARED_VECTOR_CANDIDATES = _numbered(_VECTOR_CANDIDATES)
 _PREPARED_DETAILS = _numbered(_DETAILS)
 
 
@@ -266,7 +267,9 @@ class _Function:
     first call: its plan is made once (generic) and kept, where a prepared statement with
     these CTEs was planned again for every query's values (`plan_cache_mode` auto chose
     custom plans). Planning took 1 ms of the lexical statement's 6 at 100,000 chunks; the
-    same 300 queries gave the same top 10 either way (docs/retrieval.md, "Plans kept")."""
+    same 300 queries gave the same top 10 either way (docs/retrieval.md, "Plans kept").
+    Only for a statement whose best plan does not depend on its values: the vector one's
+    generic plan scanned every chunk for a small collection's exact search (60 ms, not 4)."""
 
     def __init__(self, name: str, sql: str) -> None:
         self.name = name
@@ -314,7 +317,6 @@ class _Function:
 
 _cannot_define = ThrottledWarning(logging.getLogger(__name__))
 _LEXICAL_FUNCTION = _Function("search_lexical_candidates", _LEXICAL_CANDIDATES)
-_VECTOR_FUNCTION = _Function("search_vector_candidates", _VECTOR_CANDIDATES)
 
 
 async def search(
@@ -396,9 +398,12 @@ async def candidates(
         async with pool.acquire() as conn:
             return await function.fetch(conn, values)
 
-    lexical_rows, vector_rows = await asyncio.gather(
-        fetch(_LEXICAL_FUNCTION), fetch(_VECTOR_FUNCTION)
-    )
+    async def fetch_vector() -> list[asyncpg.Record]:
+        sql, names = _PREPARED_VECTOR_CANDIDATES
+        async with pool.acquire() as conn:
+            return await conn.fetch(sql, *(values[name] for name in names))
+
+    lexical_rows, vector_rows = await asyncio.gather(fetch(_LEXICAL_FUNCTION), fetch_vector())
     lexical = [(r["chunk_id"], r["score"], r["matched"]) for r in lexical_rows]
     vector = [(r["chunk_id"], r["score"]) for r in vector_rows]
     lexical.sort(key=lambda c: (-c[1], c[0]))
