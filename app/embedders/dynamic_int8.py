@@ -63,10 +63,12 @@ def _derived(kind: Kind, source: Path, source_sha256: str) -> Path:
 
 def _build(kind: Kind, source: Path, target: Path) -> None:
     """Write the derived model in a child process: ONNX's Python package (34 MB) and the
-    conversion's peak (250 MB) stay out of the web or ingestion worker that first needs it.
-    A failed child raises ChildProcessError (an OSError) with what it printed."""
+    conversion's peak (the child's RSS: 410-460 MB) stay out of the web or ingestion worker
+    that first needs it. A failed child raises ChildProcessError (an OSError) with what it
+    printed."""
     run = subprocess.run(
         [sys.executable, "-m", __name__, kind, str(source), str(target)],
+        cwd=Path(__file__).resolve().parents[2],  # where this `app` package is imported from
         capture_output=True,
         text=True,
         timeout=600,
