@@ -267,7 +267,8 @@ class _Function:
     first call: its plan is made once (generic) and kept, where a prepared statement with
     these CTEs was planned again for every query's values (`plan_cache_mode` auto chose
     custom plans). Planning took 1 ms of the lexical statement's 6 at 100,000 chunks; the
-    same 300 queries gave the same top 10 either way (docs/retrieval.md, "Plans kept").
+    same 300 queries gave the same top 10 either way (docs/retrieval.md, "The lexical
+    statement's plan kept").
     Only for a statement whose best plan does not depend on its values: the vector one's
     generic plan scanned every chunk for a small collection's exact search (60 ms, not 4)."""
 
@@ -394,16 +395,16 @@ async def candidates(
         "context_weight": context_weight,
     }
 
-    async def fetch(function: _Function) -> list[asyncpg.Record]:
+    async def lexical_side() -> list[asyncpg.Record]:
         async with pool.acquire() as conn:
-            return await function.fetch(conn, values)
+            return await _LEXICAL_FUNCTION.fetch(conn, values)
 
-    async def fetch_vector() -> list[asyncpg.Record]:
+    async def vector_side() -> list[asyncpg.Record]:
         sql, names = _PREPARED_VECTOR_CANDIDATES
         async with pool.acquire() as conn:
             return await conn.fetch(sql, *(values[name] for name in names))
 
-    lexical_rows, vector_rows = await asyncio.gather(fetch(_LEXICAL_FUNCTION), fetch_vector())
+    lexical_rows, vector_rows = await asyncio.gather(lexical_side(), vector_side())
     lexical = [(r["chunk_id"], r["score"], r["matched"]) for r in lexical_rows]
     vector = [(r["chunk_id"], r["score"]) for r in vector_rows]
     lexical.sort(key=lambda c: (-c[1], c[0]))
