@@ -75,7 +75,7 @@ def _session(model: Path, threads: int = 0) -> Any:
     options.intra_op_num_threads = threads
     # Residual + LayerNorm stay two kernels: ONNX Runtime's fused SkipLayerNormalization took
     # 25 ms per layer where Add and LayerNormalization took 6 (ORT 1.31, 300 msmarco passages),
-    # a sixth of onnx-q8's time (docs/retrieval.md, "Attention fused").
+    # a sixth of onnx-q8's time (docs/retrieval.md, "Attention and GELU fused").
     return ort.InferenceSession(
         str(model),
         options,

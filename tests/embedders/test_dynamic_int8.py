@@ -103,13 +103,11 @@ def test_fused_attention_and_gelu_compute_what_the_export_did() -> None:
     # the mask, the scale and the heads' order are right.
     import onnxruntime as ort
 
-    from app.embedders.onnx import MAX_SEQ_LENGTH, TOKENIZER, _tokenizer
-
     model = dynamic_int8.fused(int8_model_path())
     ops = Counter(node.op_type for node in model.graph.node)
     assert ops["MultiHeadAttention"] == ops["Gelu"] == 6
     assert not ops["Softmax"] + ops["Erf"] + ops["IsNaN"]
-    encodings = _tokenizer(TOKENIZER, MAX_SEQ_LENGTH).encode_batch(TEXTS)
+    encodings = _shipped_tokenizer().encode_batch(TEXTS)
     width = max(len(e.ids) for e in encodings)
     ids = np.zeros((len(TEXTS), width), np.int64)
     mask = np.zeros_like(ids)
