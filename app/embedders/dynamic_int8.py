@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 VERSION = 3
 MODEL, DIGEST = "model.onnx", "model.sha256"
 Kind = Literal["dq8", "fused"]
+BUILD_SECONDS = 600  # a conversion takes 1-3 s on 2 cores; more means a stuck child
 
 
 def dynamic_int8_path(source: Path, source_sha256: str) -> Path:
@@ -66,13 +67,16 @@ def _build(kind: Kind, source: Path, target: Path) -> None:
     conversion's peak (the child's RSS: 410-460 MB) stay out of the web or ingestion worker
     that first needs it. A failed child raises ChildProcessError (an OSError) with what it
     printed."""
-    run = subprocess.run(
-        [sys.executable, "-m", __name__, kind, str(source), str(target)],
-        cwd=Path(__file__).resolve().parents[2],  # where this `app` package is imported from
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", __name__, kind, str(source), str(target)],
+            cwd=Path(__file__).resolve().parents[2],  # where this `app` package is imported from
+            capture_output=True,
+            text=True,
+            timeout=BUILD_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        raise ChildProcessError(f"deriving the {kind} model took over {BUILD_SECONDS} s") from None
     if run.returncode != 0:
         raise ChildProcessError(f"deriving the {kind} model failed: {run.stderr[-2000:]}")
 

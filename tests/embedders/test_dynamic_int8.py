@@ -255,6 +255,23 @@ def test_a_failed_conversion_says_why_and_leaves_nothing(private_tmp, tmp_path) 
     assert _cached(private_tmp) == []
 
 
+def test_a_stuck_conversion_runs_the_shipped_model(private_tmp, monkeypatch) -> None:
+    # A child past its time limit fails like any other failed child (ChildProcessError), so
+    # onnx-int8 falls back to the shipped file instead of failing to start; nothing is cached.
+    monkeypatch.setattr(dynamic_int8, "BUILD_SECONDS", 0.01)
+    with pytest.raises(ChildProcessError, match="took over 0.01 s"):
+        dynamic_int8.fused_path(int8_model_path(), INT8_SHA256)
+    opened = _running(monkeypatch)
+
+    async def run():
+        embedder = await OnnxEmbedder.load()
+        await embedder.close()
+
+    asyncio.run(run())
+    assert opened == [int8_model_path()]
+    assert _cached(private_tmp) == []
+
+
 def test_processes_converting_at_once_keep_the_first_finished_copy(
     private_tmp, converted, monkeypatch
 ) -> None:
