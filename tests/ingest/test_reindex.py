@@ -200,3 +200,69 @@ async def test_an_interrupted_reindex_resumes_where_it_stopped(ingested, monkeyp
     await reindex(pool, new, lambda done, total: resumed.append((done, total)))
     assert resumed[0] == (2, len(DOCUMENTS))  # the first batch was not embedded again
     assert await top_source(Retriever(pool, new), "How do bees make honey?") == "bees.txt"
+
+
+class Recorded(Projected):
+    """Projected, noting when each model call starts and ends."""
+
+    def __init__(self, inner: OnnxEmbedder, events: list[str]) -> None:
+        super().__init__(inner)
+        self.events = events
+
+    async def embed_spans(self, texts, spans):
+        self.events.append("embed started")
+        try:
+            return await super().embed_spans(texts, spans)
+        finally:
+            self.events.append("embed ended")
+
+
+async def test_the_next_batch_is_embedded_while_the_last_is_written(ingested, monkeypatch):
+    pool, old = ingested
+    events: list[str] = []
+    new = Recorded(old, events)
+    monkeypatch.setattr(reindex_module, "BATCH", 2)
+    write = reindex_module.model_sql.stage
+
+    async def slow_write(*args):
+        events.append("write started")
+        await asyncio.sleep(0.2)  # as a write does when it re-inserts rows into the old HNSW
+        await write(*args)
+        events.append("write ended")
+
+    monkeypatch.setattr(reindex_module.model_sql, "stage", slow_write)
+    assert await reindex(pool, new, lambda done, total: None) == len(DOCUMENTS)
+    writes = [i for i, event in enumerate(events) if event == "write started"]
+    assert len(writes) == len(DOCUMENTS) // 2, events
+    # Every batch after the first was embedded during the write of the one before it.
+    for started in writes[:-1]:
+        ended = events.index("write ended", started)
+        assert "embed started" in events[started:ended], events
+    assert await top_source(Retriever(pool, new), "How do bees make honey?") == "bees.txt"
+
+
+async def test_a_failed_write_stops_the_reindex_and_the_old_vectors_answer(ingested, monkeypatch):
+    pool, old = ingested
+    new = Projected(old)
+    monkeypatch.setattr(reindex_module, "BATCH", 2)
+    write = reindex_module.model_sql.stage
+    calls = 0
+
+    async def disk_full_on_second_write(*args):
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise asyncpg.DiskFullError("could not extend file: No space left on device")
+        await write(*args)
+
+    monkeypatch.setattr(reindex_module.model_sql, "stage", disk_full_on_second_write)
+    with pytest.raises(asyncpg.DiskFullError):
+        await reindex(pool, new, lambda done, total: None)
+    assert await top_source(Retriever(pool, old), "How do bees make honey?") == "bees.txt"
+    async with pool.acquire() as conn:  # the first batch's vectors wait for the next run
+        assert await conn.fetchval("SELECT count(embedding_next) FROM chunks") == 2
+    monkeypatch.setattr(reindex_module.model_sql, "stage", write)
+    resumed: list[tuple[int, int]] = []
+    await reindex(pool, new, lambda done, total: resumed.append((done, total)))
+    assert resumed[0] == (2, len(DOCUMENTS)) and resumed[-1][0] == len(DOCUMENTS)
+    assert await top_source(Retriever(pool, new), "How do bees make honey?") == "bees.txt"
