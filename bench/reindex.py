@@ -51,8 +51,8 @@ async def search(pool, vector) -> float:
 
 
 async def load_without_hnsw(url: str, chunks: int) -> None:
-    """The chunks, with the HNSW index built once after the COPY: grown row by row it took
-    most of the load (about 8 minutes at 100,000 chunks on 2 cores)."""
+    """The chunks, with the HNSW index built once after the COPY: grown row by row, it made
+    a 100,000-chunk run wait about 9 minutes for its reindex to begin (2 cores)."""
     conn = await asyncpg.connect(url)
     try:
         definition = await conn.fetchval(
