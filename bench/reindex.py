@@ -22,8 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -50,29 +48,13 @@ async def search(pool, vector) -> float:
     return time.perf_counter() - started
 
 
-async def load_without_hnsw(url: str, chunks: int) -> None:
-    """The chunks, with the HNSW index built once after the COPY: grown row by row, it made
-    a 100,000-chunk run wait about 9 minutes for its reindex to begin (2 cores)."""
-    conn = await asyncpg.connect(url)
-    try:
-        definition = await conn.fetchval(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = 'chunks_embedding_idx'"
-        )
-        await conn.execute("DROP INDEX chunks_embedding_idx")
-        await load_chunks(url, chunks, real_vectors=False)
-        await conn.execute(definition)  # the migrations' own definition
-        await conn.execute("VACUUM ANALYZE chunks")
-    finally:
-        await conn.close()
-
-
 async def run(chunks: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         server = start_embedded(Path(tmp))
         try:
             url = await create_database(server.get_uri(), "bench")
             await run_migrations(url)
-            await load_without_hnsw(url, chunks)
+            await load_chunks(url, chunks, real_vectors=False)
             pool = await create_pool(url)
             embedder = await load_embedder(load_settings())
             try:

@@ -116,9 +116,15 @@ async def load_chunks(url: str, count: int, real_vectors: bool) -> None:
         vectors = rng.standard_normal((count, 384)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         sentences = [None] * count
-    pool = await create_pool(url, statement_timeout=None)  # COPY builds the HNSW index as it goes
+    pool = await create_pool(url, statement_timeout=None)  # the HNSW build takes minutes
     try:
         async with pool.acquire() as conn, conn.transaction():
+            # The HNSW index built once after the COPY: grown row by row, it made a
+            # 100,000-chunk load take about 9 minutes on 2 cores (bench/reindex.py).
+            hnsw = await conn.fetchval(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'chunks_embedding_idx'"
+            )
+            await conn.execute("DROP INDEX chunks_embedding_idx")
             document = await conn.fetchval(
                 """INSERT INTO documents (title, source, media_type, sha256, size_bytes, status)
                    VALUES ('Synthetic', 'synthetic.md', 'text/markdown', $1, 0, 'ready')
@@ -131,6 +137,8 @@ async def load_chunks(url: str, count: int, real_vectors: bool) -> None:
             ]
             await conn.copy_records_to_table("chunks", columns=INSERT_COLUMNS, records=records)
             await conn.execute("UPDATE documents SET chunk_count = $1", count)
+            await conn.execute(hnsw)  # the migrations' own definition
+        await pool.execute("VACUUM ANALYZE chunks")
     finally:
         await pool.close()
 
