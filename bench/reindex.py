@@ -1,6 +1,6 @@
 """`python -m app reindex`'s time, and search latency while it runs.
 
-    python bench/reindex.py [--chunks 5000]
+    python bench/reindex.py [--chunks 5000] [--stop-after SECONDS]
 
 Loads --chunks chunks (bench/stream.py's synthetic text, random unit vectors) into a fresh
 embedded database, then re-embeds them all with the configured model as `python -m app
@@ -8,13 +8,16 @@ reindex` does (new vectors beside the old, HNSW index built concurrently, one sw
 one client searches (vector search over the old vectors) in a loop. The last line is JSON:
 the reindex's seconds and chunks/s (and its two parts: embedding every chunk, then the new
 HNSW index and the swap), the searches answered during it and their p50/p99 against the same
-searches before it.
+searches before it. --stop-after interrupts the reindex (as Ctrl-C would) after that many
+seconds, for a corpus whose reindex outlasts the time at hand: it then reports the chunks
+re-embedded so far and their rate, per tenth of the run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import statistics
 import sys
@@ -48,7 +51,7 @@ async def search(pool, vector) -> float:
     return time.perf_counter() - started
 
 
-async def run(chunks: int) -> dict[str, object]:
+async def run(chunks: int, stop_after: float | None) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         server = start_embedded(Path(tmp))
         try:
@@ -72,12 +75,17 @@ async def run(chunks: int) -> dict[str, object]:
                 searcher = asyncio.create_task(searching())
                 started = time.perf_counter()
                 filled: list[float] = []  # when every chunk first had its new vector
+                marks: list[tuple[float, int]] = []  # (seconds, chunks done) at each batch
 
                 def progress(done: int, total: int) -> None:
+                    marks.append((time.perf_counter() - started, done))
                     if done >= total and not filled:
                         filled.append(time.perf_counter() - started)
 
-                count = await reindex(pool, embedder, progress)
+                try:
+                    count = await asyncio.wait_for(reindex(pool, embedder, progress), stop_after)
+                except TimeoutError:
+                    count = None
                 seconds = time.perf_counter() - started
                 done.set()
                 await searcher
@@ -86,6 +94,15 @@ async def run(chunks: int) -> dict[str, object]:
                 await pool.close()
         finally:
             server.cleanup()
+    searches = {
+        "searches_during": len(during),
+        "search_p50_ms_before": round(1000 * statistics.median(before), 1),
+        "search_p50_ms_during": round(1000 * statistics.median(during), 1),
+        "search_p99_ms_during": round(1000 * percentile(during, 99), 1),
+    }
+    if count is None:
+        stopped = {"chunks": chunks, "stopped_after_seconds": round(seconds, 1)}
+        return stopped | _rates(marks) | searches
     return {
         "chunks": count,
         "reindex_seconds": round(seconds, 1),
@@ -94,18 +111,30 @@ async def run(chunks: int) -> dict[str, object]:
         # the new HNSW index built concurrently and the swap.
         "embed_seconds": round(filled[0], 1),
         "index_and_swap_seconds": round(seconds - filled[0], 1),
-        "searches_during": len(during),
-        "search_p50_ms_before": round(1000 * statistics.median(before), 1),
-        "search_p50_ms_during": round(1000 * statistics.median(during), 1),
-        "search_p99_ms_during": round(1000 * percentile(during, 99), 1),
+    } | searches
+
+
+def _rates(marks: list[tuple[float, int]]) -> dict[str, object]:
+    """Chunks re-embedded by an interrupted reindex, their rate overall and per tenth of the
+    run (whether it slows as the new column fills)."""
+    (start, first), (end, last) = marks[0], marks[-1]
+    tenths = [next(m for m in marks if m[0] >= start + (end - start) * k / 10) for k in range(11)]
+    return {
+        "reembedded": last - first,
+        "reembedded_chunks_per_s": round((last - first) / (end - start), 1) if end > start else 0,
+        "chunks_per_s_by_tenth": [
+            round((b[1] - a[1]) / (b[0] - a[0]), 1) if b[0] > a[0] else 0
+            for a, b in itertools.pairwise(tenths)
+        ],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunks", type=int, default=5000)
+    parser.add_argument("--stop-after", type=float, help="interrupt the reindex after SECONDS")
     args = parse_args(parser, chunks=50)
-    print(json.dumps(asyncio.run(run(args.chunks))))
+    print(json.dumps(asyncio.run(run(args.chunks, args.stop_after))))
 
 
 if __name__ == "__main__":

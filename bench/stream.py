@@ -125,6 +125,10 @@ async def load_chunks(url: str, count: int, real_vectors: bool) -> None:
                 "SELECT indexdef FROM pg_indexes WHERE indexname = 'chunks_embedding_idx'"
             )
             await conn.execute("DROP INDEX chunks_embedding_idx")
+            if memory := os.environ.get("BENCH_INDEX_MEMORY"):  # as bench/search.py
+                # At 1,000,000 chunks the graph outgrows the embedded server's default
+                # and the build goes on inserting row by row, far slower.
+                await conn.execute(f"SET LOCAL maintenance_work_mem = '{memory}'")
             document = await conn.fetchval(
                 """INSERT INTO documents (title, source, media_type, sha256, size_bytes, status)
                    VALUES ('Synthetic', 'synthetic.md', 'text/markdown', $1, 0, 'ready')
