@@ -117,6 +117,8 @@ async def run(chunks: int, stop_after: float | None) -> dict[str, object]:
 def _rates(marks: list[tuple[float, int]]) -> dict[str, object]:
     """Chunks re-embedded by an interrupted reindex, their rate overall and per tenth of the
     run (whether it slows as the new column fills)."""
+    if len(marks) < 2:  # stopped before its first batch was written
+        return {"reembedded": 0, "reembedded_chunks_per_s": 0, "chunks_per_s_by_tenth": []}
     (start, first), (end, last) = marks[0], marks[-1]
     tenths = [next(m for m in marks if m[0] >= start + (end - start) * k / 10) for k in range(11)]
     return {
